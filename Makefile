@@ -1,0 +1,40 @@
+# Thin wrapper so that a fresh clone needs two commands: `make verify` and
+# `make test`.  Set SANITIZE=1 for an ASan/UBSan build (in build-asan/).
+SANITIZE ?= 0
+ifeq ($(SANITIZE),1)
+BUILD ?= build-asan
+CMAKE_FLAGS += -DKVV_SANITIZE=ON
+else
+BUILD ?= build
+endif
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+VERIFY_ARGS ?=
+
+.PHONY: all deps configure build verify test bench mutants clean
+
+all: build
+
+deps:
+	@./ci/install-deps.sh
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) $(CMAKE_FLAGS)
+
+configure: deps $(BUILD)/CMakeCache.txt
+
+build: configure
+	cmake --build $(BUILD) -j $(JOBS)
+
+# The default gate: every backend this machine has, the case list of
+# `kvverify run --gate`; exit status 0 only when every case passes.
+verify: build
+	$(BUILD)/kvverify run --gate $(VERIFY_ARGS)
+
+test: build
+	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+
+bench: build
+	$(BUILD)/kvverify bench
+
+clean:
+	rm -rf build build-asan

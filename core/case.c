@@ -1,0 +1,418 @@
+/* Cases as values: defaults, stable names, parsing names back, validation. */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kvv/case.h"
+
+static const char *const op_names[KVV_OP_COUNT] = {"quant", "dequant", "wht", "attn", "ppl"};
+static const char *const dist_names[KVV_DIST_COUNT] = {"gauss", "outlier", "heavy", "rope", "const",
+                                                       "zero",  "denorm",  "huge",  "nonfinite"};
+static const char *const mask_names[KVV_MASK_COUNT] = {"none", "causal", "random", "holes"};
+
+/* Upper bound on the memory one case may ask for, checked before any work so
+ * that a gigantic shape is a clear error instead of an allocation failure. */
+#define KVV_CASE_MAX_BYTES (4.0 * 1024 * 1024 * 1024)
+
+static int lookup(const char *const *names, int n, const char *s)
+{
+    for (int i = 0; i < n; i++)
+        if (s && strcmp(names[i], s) == 0)
+            return i;
+    return -1;
+}
+
+const char *kvv_op_name(kvv_op op) { return (unsigned)op < KVV_OP_COUNT ? op_names[op] : "?"; }
+kvv_op kvv_op_from_name(const char *s)
+{
+    int i = lookup(op_names, KVV_OP_COUNT, s);
+    return i < 0 ? KVV_OP_COUNT : (kvv_op)i;
+}
+const char *kvv_dist_name(kvv_dist d) { return (unsigned)d < KVV_DIST_COUNT ? dist_names[d] : "?"; }
+kvv_dist kvv_dist_from_name(const char *s)
+{
+    int i = lookup(dist_names, KVV_DIST_COUNT, s);
+    return i < 0 ? KVV_DIST_COUNT : (kvv_dist)i;
+}
+const char *kvv_mask_name(kvv_mask m) { return (unsigned)m < KVV_MASK_COUNT ? mask_names[m] : "?"; }
+kvv_mask kvv_mask_from_name(const char *s)
+{
+    int i = lookup(mask_names, KVV_MASK_COUNT, s);
+    return i < 0 ? KVV_MASK_COUNT : (kvv_mask)i;
+}
+
+kvv_toggles kvv_toggles_default(void)
+{
+    kvv_toggles t = {.threads = 1, .split = 1, .cache = 0, .lut = 8,
+                     .rot = KVV_ROT_KERNEL, .variant = KVV_VAR_AUTO, .isa = KVV_ISA_AUTO};
+    return t;
+}
+
+kvv_toggles kvv_toggles_baseline(kvv_toggles t)
+{
+    kvv_toggles d = kvv_toggles_default();
+    t.threads = d.threads;
+    t.split = d.split;
+    t.cache = d.cache;
+    t.lut = d.lut;
+    return t;
+}
+
+int kvv_toggles_has_speed(kvv_toggles t)
+{
+    kvv_toggles b = kvv_toggles_baseline(t);
+    return memcmp(&b, &t, sizeof t) != 0;
+}
+
+kvv_case kvv_case_default(kvv_op op)
+{
+    kvv_case c;
+    memset(&c, 0, sizeof c);
+    c.op = op;
+    c.type_k = c.type_v = op == KVV_OP_ATTN || op == KVV_OP_PPL ? KVV_F16 : KVV_Q8_0;
+    c.dk = c.dv = 128;
+    c.n_q = 1;
+    c.n_kv = 64;
+    c.n_head = c.n_head_kv = 1;
+    c.mask = KVV_MASK_NONE;
+    c.tg = kvv_toggles_default();
+    c.dist = KVV_DIST_GAUSS;
+    c.seed = 1;
+    return c;
+}
+
+float kvv_case_scale(const kvv_case *c)
+{
+    return c->scale != 0.0f ? c->scale : (float)(1.0 / sqrt((double)c->dk));
+}
+
+int kvv_case_rows(const kvv_case *c) { return c->n_kv * (c->op == KVV_OP_ATTN ? c->n_head_kv : 1); }
+
+/* ---- names ---- */
+
+typedef struct {
+    char *buf;
+    size_t len, pos;
+} sbuf;
+
+static void put(sbuf *s, const char *fmt, ...)
+{
+    char tmp[128];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if (s->pos < s->len)
+        snprintf(s->buf + s->pos, s->len - s->pos, "%s", tmp);
+    s->pos += (size_t)n;
+}
+
+static void put_toggles(sbuf *s, const kvv_case *c)
+{
+    kvv_toggles d = kvv_toggles_default();
+    const kvv_toggles *t = &c->tg;
+    int attn = c->op == KVV_OP_ATTN || c->op == KVV_OP_PPL;
+    if (attn && t->variant != d.variant)
+        put(s, "/var=%s", t->variant == KVV_VAR_VEC ? "vec" : "tiled");
+    if (attn && t->rot != d.rot)
+        put(s, "/rot=%s", t->rot == KVV_ROT_GRAPH ? "graph" : "kernel");
+    if (attn && t->cache != d.cache)
+        put(s, "/cache=%s", t->cache ? "on" : "off");
+    if (attn && t->split != d.split)
+        put(s, "/split=%d", t->split);
+    if (t->lut != d.lut)
+        put(s, "/lut=%d", t->lut);
+    if (t->threads != d.threads)
+        put(s, "/threads=%d", t->threads);
+    if (t->isa != d.isa)
+        put(s, "/isa=%s", t->isa == KVV_ISA_SCALAR ? "scalar" : "avx2");
+}
+
+int kvv_case_name(const kvv_case *c, char *buf, size_t len)
+{
+    sbuf s = {buf, len, 0};
+    if (len)
+        buf[0] = 0;
+    put(&s, "%s", kvv_op_name(c->op));
+    switch (c->op) {
+    case KVV_OP_QUANT:
+    case KVV_OP_DEQUANT:
+        put(&s, "/%s/d%d/rows%d", kvv_type_name(c->type_k), c->dk, c->n_kv);
+        break;
+    case KVV_OP_WHT:
+        put(&s, "/d%d/g%d/rows%d", c->dk, c->group, c->n_kv);
+        break;
+    case KVV_OP_ATTN:
+    case KVV_OP_PPL:
+        put(&s, "/d%d", c->dk);
+        if (c->dv != c->dk)
+            put(&s, "/dv%d", c->dv);
+        put(&s, "/%s-%s/nq%d/nkv%d/h%d/gqa%d", kvv_type_name(c->type_k), kvv_type_name(c->type_v), c->n_q, c->n_kv,
+            c->n_head, c->n_head_kv > 0 ? c->n_head / c->n_head_kv : 0);
+        if (c->mask != KVV_MASK_NONE)
+            put(&s, "/mask=%s", kvv_mask_name(c->mask));
+        if (c->max_bias != 0.0f)
+            put(&s, "/alibi=%g", (double)c->max_bias);
+        if (c->softcap != 0.0f)
+            put(&s, "/softcap=%g", (double)c->softcap);
+        if (c->scale != 0.0f)
+            put(&s, "/scale=%.9g", (double)c->scale);
+        break;
+    default:
+        break;
+    }
+    put_toggles(&s, c);
+    put(&s, "/dist=%s/seed=%llu", kvv_dist_name(c->dist), (unsigned long long)c->seed);
+    return (int)s.pos;
+}
+
+static int perr(char *err, size_t n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, n, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* Strict integer: the whole string, in [lo, hi]. */
+static int parse_int(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || errno || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_float(const char *s, float *out)
+{
+    char *end;
+    errno = 0;
+    float v = strtof(s, &end);
+    if (!*s || *end || errno || !isfinite(v))
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Token "<prefix><int>" (e.g. "nkv4096"); 1 when the prefix matches. */
+static int prefixed(const char *tok, const char *prefix, long lo, long hi, long *out, int *bad)
+{
+    size_t n = strlen(prefix);
+    if (strncmp(tok, prefix, n) != 0 || tok[n] < '0' || tok[n] > '9')
+        return 0;
+    if (parse_int(tok + n, lo, hi, out))
+        *bad = 1;
+    return 1;
+}
+
+static int parse_kv(kvv_case *c, const char *key, const char *val, char *err, size_t n)
+{
+    long v;
+    if (!strcmp(key, "dist")) {
+        c->dist = kvv_dist_from_name(val);
+        if (c->dist == KVV_DIST_COUNT)
+            return perr(err, n, "unknown distribution '%s'", val);
+    } else if (!strcmp(key, "seed")) {
+        char *end;
+        errno = 0;
+        unsigned long long s = strtoull(val, &end, 10);
+        if (!*val || *end || errno || *val == '-')
+            return perr(err, n, "bad seed '%s'", val);
+        c->seed = s;
+    } else if (!strcmp(key, "mask")) {
+        c->mask = kvv_mask_from_name(val);
+        if (c->mask == KVV_MASK_COUNT)
+            return perr(err, n, "unknown mask '%s' (none, causal, random, holes)", val);
+    } else if (!strcmp(key, "alibi")) {
+        if (parse_float(val, &c->max_bias) || c->max_bias < 0)
+            return perr(err, n, "bad alibi max_bias '%s'", val);
+    } else if (!strcmp(key, "softcap")) {
+        if (parse_float(val, &c->softcap) || c->softcap < 0)
+            return perr(err, n, "bad softcap '%s'", val);
+    } else if (!strcmp(key, "scale")) {
+        if (parse_float(val, &c->scale))
+            return perr(err, n, "bad scale '%s'", val);
+    } else if (!strcmp(key, "cache")) {
+        if (strcmp(val, "on") && strcmp(val, "off"))
+            return perr(err, n, "cache must be on or off, not '%s'", val);
+        c->tg.cache = !strcmp(val, "on");
+    } else if (!strcmp(key, "split")) {
+        if (parse_int(val, 1, 64, &v))
+            return perr(err, n, "split must be 1..64, not '%s'", val);
+        c->tg.split = (int)v;
+    } else if (!strcmp(key, "lut")) {
+        if (parse_int(val, 4, 8, &v) || (v != 4 && v != 8))
+            return perr(err, n, "lut must be 8 or 4, not '%s'", val);
+        c->tg.lut = (int)v;
+    } else if (!strcmp(key, "threads")) {
+        if (parse_int(val, 1, 256, &v))
+            return perr(err, n, "threads must be 1..256, not '%s'", val);
+        c->tg.threads = (int)v;
+    } else if (!strcmp(key, "rot")) {
+        if (!strcmp(val, "kernel"))
+            c->tg.rot = KVV_ROT_KERNEL;
+        else if (!strcmp(val, "graph"))
+            c->tg.rot = KVV_ROT_GRAPH;
+        else
+            return perr(err, n, "rot must be kernel or graph, not '%s'", val);
+    } else if (!strcmp(key, "var")) {
+        if (!strcmp(val, "vec"))
+            c->tg.variant = KVV_VAR_VEC;
+        else if (!strcmp(val, "tiled"))
+            c->tg.variant = KVV_VAR_TILED;
+        else if (!strcmp(val, "auto"))
+            c->tg.variant = KVV_VAR_AUTO;
+        else
+            return perr(err, n, "var must be vec, tiled or auto, not '%s'", val);
+    } else if (!strcmp(key, "isa")) {
+        if (!strcmp(val, "scalar"))
+            c->tg.isa = KVV_ISA_SCALAR;
+        else if (!strcmp(val, "avx2"))
+            c->tg.isa = KVV_ISA_AVX2;
+        else if (!strcmp(val, "auto"))
+            c->tg.isa = KVV_ISA_AUTO;
+        else
+            return perr(err, n, "isa must be scalar, avx2 or auto, not '%s'", val);
+    } else {
+        return perr(err, n, "unknown key '%s'", key);
+    }
+    return 0;
+}
+
+int kvv_case_parse(const char *name, kvv_case *c, char *err, size_t n)
+{
+    char buf[512];
+    if (!name || strlen(name) >= sizeof buf)
+        return perr(err, n, "case name missing or longer than %zu characters", sizeof buf - 1);
+    snprintf(buf, sizeof buf, "%s", name);
+    char *save = NULL;
+    char *tok = strtok_r(buf, "/", &save);
+    kvv_op op = kvv_op_from_name(tok);
+    if (op == KVV_OP_COUNT)
+        return perr(err, n, "unknown op '%s' (quant, dequant, wht, attn, ppl)", tok ? tok : "");
+    *c = kvv_case_default(op);
+    int have_dv = 0, have_group = 0;
+    long gqa = 0;
+    while ((tok = strtok_r(NULL, "/", &save))) {
+        long v;
+        int bad = 0;
+        char *eq = strchr(tok, '=');
+        if (eq) {
+            *eq = 0;
+            if (parse_kv(c, tok, eq + 1, err, n))
+                return -1;
+            continue;
+        }
+        if (prefixed(tok, "dv", 1, 1 << 16, &v, &bad)) {
+            c->dv = (int)v;
+            have_dv = 1;
+        } else if (prefixed(tok, "d", 1, 1 << 16, &v, &bad)) {
+            c->dk = (int)v;
+        } else if (prefixed(tok, "nq", 1, 1 << 24, &v, &bad)) {
+            c->n_q = (int)v;
+        } else if (prefixed(tok, "nkv", 1, 1 << 26, &v, &bad)) {
+            c->n_kv = (int)v;
+        } else if (prefixed(tok, "rows", 1, 1 << 26, &v, &bad)) {
+            c->n_kv = (int)v;
+        } else if (prefixed(tok, "gqa", 1, 1 << 12, &v, &bad)) {
+            gqa = v;
+        } else if (prefixed(tok, "h", 1, 1 << 12, &v, &bad)) {
+            c->n_head = (int)v;
+        } else if (prefixed(tok, "g", 1, 1 << 16, &v, &bad)) {
+            c->group = (int)v;
+            have_group = 1;
+        } else if (strchr(tok, '-')) {
+            char *dash = strchr(tok, '-');
+            *dash = 0;
+            c->type_k = kvv_type_from_name(tok);
+            c->type_v = kvv_type_from_name(dash + 1);
+            if (c->type_k == KVV_TYPE_NONE || c->type_v == KVV_TYPE_NONE)
+                return perr(err, n, "unknown type in '%s-%s'", tok, dash + 1);
+        } else if (kvv_type_from_name(tok) != KVV_TYPE_NONE) {
+            c->type_k = c->type_v = kvv_type_from_name(tok);
+        } else {
+            return perr(err, n, "unknown field '%s' in case name", tok);
+        }
+        if (bad)
+            return perr(err, n, "bad number in '%s' (sizes must be positive and not gigantic)", tok);
+    }
+    if (!have_dv)
+        c->dv = c->dk;
+    if (op == KVV_OP_WHT && !have_group)
+        c->group = kvv_rot_group(c->dk);
+    if (gqa) {
+        if (c->n_head % gqa)
+            return perr(err, n, "gqa%ld does not divide h%d", gqa, c->n_head);
+        c->n_head_kv = c->n_head / (int)gqa;
+    } else {
+        c->n_head_kv = c->n_head;
+    }
+    return kvv_case_validate(c, err, n);
+}
+
+int kvv_case_validate(const kvv_case *c, char *err, size_t n)
+{
+    char why[160];
+    if ((unsigned)c->op >= KVV_OP_COUNT)
+        return perr(err, n, "unknown op");
+    if (c->dk <= 0 || c->dv <= 0 || c->n_q <= 0 || c->n_kv <= 0 || c->n_head <= 0 || c->n_head_kv <= 0)
+        return perr(err, n, "sizes must be positive (dk %d, dv %d, nq %d, nkv %d, h %d, hkv %d)", c->dk, c->dv, c->n_q,
+                    c->n_kv, c->n_head, c->n_head_kv);
+    if (c->n_head % c->n_head_kv)
+        return perr(err, n, "n_head %d is not a multiple of n_head_kv %d", c->n_head, c->n_head_kv);
+    if ((unsigned)c->dist >= KVV_DIST_COUNT)
+        return perr(err, n, "unknown distribution");
+    if ((unsigned)c->mask >= KVV_MASK_COUNT)
+        return perr(err, n, "unknown mask");
+    if (c->tg.threads < 1 || c->tg.threads > 256 || c->tg.split < 1 || c->tg.split > 64 ||
+        (c->tg.lut != 4 && c->tg.lut != 8))
+        return perr(err, n, "toggle out of range (threads 1..256, split 1..64, lut 4|8)");
+    if (!kvv_type_get(c->type_k) || !kvv_type_get(c->type_v))
+        return perr(err, n, "unknown type");
+    double bytes = 0;
+    switch (c->op) {
+    case KVV_OP_QUANT:
+    case KVV_OP_DEQUANT:
+        if (!kvv_type_fits(c->type_k, c->dk, why, sizeof why))
+            return perr(err, n, "%s", why);
+        bytes = (double)c->n_kv * c->dk * 16.0;
+        break;
+    case KVV_OP_WHT:
+        if (c->group < 1 || c->group > 128 || (c->group & (c->group - 1)))
+            return perr(err, n, "WHT group %d is not a power of two in 1..128", c->group);
+        if (c->dk % c->group)
+            return perr(err, n, "WHT group %d does not divide the row width %d", c->group, c->dk);
+        bytes = (double)c->n_kv * c->dk * 32.0;
+        break;
+    case KVV_OP_ATTN:
+    case KVV_OP_PPL:
+        if (!kvv_type_fits(c->type_k, c->dk, why, sizeof why))
+            return perr(err, n, "K: %s", why);
+        if (!kvv_type_fits(c->type_v, c->dv, why, sizeof why))
+            return perr(err, n, "V: %s", why);
+        if (c->mask == KVV_MASK_CAUSAL || c->mask == KVV_MASK_HOLES) {
+            if (c->n_q > c->n_kv)
+                return perr(err, n, "a causal mask needs n_q (%d) <= n_kv (%d)", c->n_q, c->n_kv);
+        }
+        /* q, out, mask, K/V (f32 inputs, f64 reference copies, dequantized
+         * copies) and the reference's probabilities */
+        bytes = (double)c->n_head * c->n_q * (c->dk + c->dv) * 24.0 + (double)c->n_q * c->n_kv * 4.0 +
+                (double)c->n_head_kv * c->n_kv * (c->dk + c->dv) * 40.0 + (double)c->n_head * c->n_q * c->n_kv * 16.0;
+        break;
+    default:
+        break;
+    }
+    if (bytes > KVV_CASE_MAX_BYTES)
+        return perr(err, n, "case would need about %.1f GiB (limit %.0f GiB): reduce the sizes",
+                    bytes / (1024.0 * 1024 * 1024), KVV_CASE_MAX_BYTES / (1024.0 * 1024 * 1024));
+    return 0;
+}

@@ -1,0 +1,157 @@
+/* Deterministic input distributions (see gen.h). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fuzz/gen.h"
+
+static uint64_t splitmix64(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+void kvv_rng_seed(kvv_rng *r, uint64_t seed, uint64_t stream)
+{
+    uint64_t x = seed ^ (stream * 0xd1b54a32d192ed03ull);
+    for (int i = 0; i < 4; i++)
+        r->s[i] = splitmix64(&x);
+}
+
+static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+uint64_t kvv_rng_next(kvv_rng *r)
+{
+    uint64_t *s = r->s;
+    uint64_t out = rotl(s[1] * 5, 7) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return out;
+}
+
+double kvv_rng_uniform(kvv_rng *r) { return (double)(kvv_rng_next(r) >> 11) * 0x1p-53; }
+
+double kvv_rng_normal(kvv_rng *r)
+{
+    double u1 = kvv_rng_uniform(r), u2 = kvv_rng_uniform(r);
+    if (u1 < 1e-300)
+        u1 = 1e-300;
+    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
+/* Student-t with 3 degrees of freedom: heavy tails with finite variance. */
+static double student3(kvv_rng *r)
+{
+    double z = kvv_rng_normal(r), c = 0;
+    for (int i = 0; i < 3; i++) {
+        double g = kvv_rng_normal(r);
+        c += g * g;
+    }
+    return z / sqrt(c / 3.0 + 1e-12);
+}
+
+void kvv_gen_fill(float *x, int64_t rows, int width, int period, kvv_dist dist, uint64_t seed, uint64_t stream)
+{
+    kvv_rng r;
+    kvv_rng_seed(&r, seed, stream);
+    int64_t n = rows * (int64_t)width;
+    switch (dist) {
+    case KVV_DIST_GAUSS:
+    case KVV_DIST_ROPE:
+    case KVV_DIST_OUTLIER:
+    case KVV_DIST_NONFINITE:
+        for (int64_t i = 0; i < n; i++)
+            x[i] = (float)kvv_rng_normal(&r);
+        break;
+    case KVV_DIST_HEAVY:
+        for (int64_t i = 0; i < n; i++)
+            x[i] = (float)student3(&r);
+        break;
+    case KVV_DIST_CONST:
+        /* each run of 32 values (a block) holds one random value */
+        for (int64_t i = 0; i < n; i += 32) {
+            float v = (float)kvv_rng_normal(&r);
+            for (int64_t j = i; j < i + 32 && j < n; j++)
+                x[j] = v;
+        }
+        break;
+    case KVV_DIST_ZERO:
+        memset(x, 0, (size_t)n * sizeof *x);
+        break;
+    case KVV_DIST_DENORM:
+        for (int64_t i = 0; i < n; i++)
+            x[i] = (float)(kvv_rng_normal(&r) * 1e-39);
+        break;
+    case KVV_DIST_HUGE:
+        for (int64_t i = 0; i < n; i++)
+            x[i] = (float)(kvv_rng_normal(&r) * 1e5);
+        break;
+    default:
+        memset(x, 0, (size_t)n * sizeof *x);
+        break;
+    }
+    if (dist == KVV_DIST_OUTLIER) {
+        /* about 3% of the channels (at least one), 10-100x larger, the same
+         * channels in every row as in real K caches */
+        int nout = width / 32 > 0 ? width / 32 : 1;
+        for (int o = 0; o < nout; o++) {
+            int ch = (int)(kvv_rng_next(&r) % (uint64_t)width);
+            double f = 10.0 * pow(10.0, kvv_rng_uniform(&r));
+            for (int64_t row = 0; row < rows; row++)
+                x[row * width + ch] = (float)(x[row * width + ch] * f);
+        }
+    } else if (dist == KVV_DIST_ROPE) {
+        /* channel magnitudes that fall with frequency, then pairs (2i, 2i+1)
+         * rotated by pos * theta_i as rotary embeddings do */
+        for (int64_t row = 0; row < rows; row++) {
+            double pos = (double)(period > 0 ? row % period : row);
+            for (int i = 0; i + 1 < width; i += 2) {
+                double theta = pow(10000.0, -(double)i / width);
+                double mag = 1.0 + 4.0 * (1.0 - (double)i / width);
+                double a = x[row * width + i] * mag, b = x[row * width + i + 1] * mag;
+                double cs = cos(pos * theta), sn = sin(pos * theta);
+                x[row * width + i] = (float)(a * cs - b * sn);
+                x[row * width + i + 1] = (float)(a * sn + b * cs);
+            }
+        }
+    } else if (dist == KVV_DIST_NONFINITE) {
+        for (int64_t i = 0; i < n; i++) {
+            uint64_t u = kvv_rng_next(&r) % 200;
+            if (u == 0)
+                x[i] = NAN;
+            else if (u == 1)
+                x[i] = INFINITY;
+            else if (u == 2)
+                x[i] = -INFINITY;
+        }
+    }
+}
+
+void kvv_gen_mask(float *mask, const kvv_case *c)
+{
+    kvv_rng r;
+    kvv_rng_seed(&r, c->seed, KVV_STREAM_MASK);
+    int nq = c->n_q, nkv = c->n_kv;
+    for (int i = 0; i < nq; i++) {
+        int pos = nkv - nq + i; /* the query's position in the cache */
+        int hole = c->mask == KVV_MASK_HOLES && (i % 3 == 1);
+        for (int j = 0; j < nkv; j++) {
+            int visible = 1;
+            if (c->mask == KVV_MASK_CAUSAL || c->mask == KVV_MASK_HOLES)
+                visible = j <= pos;
+            else if (c->mask == KVV_MASK_RANDOM)
+                visible = kvv_rng_next(&r) % 5 != 0;
+            if (hole)
+                visible = 0;
+            float bias = c->max_bias > 0 ? -(float)abs(pos - j) : 0.0f;
+            mask[(int64_t)i * nkv + j] = visible ? bias : -INFINITY;
+        }
+    }
+}

@@ -1,0 +1,33 @@
+/* Input generators: deterministic random tensors from a seed.  The whole
+ * interface of the generator half of fuzz/ (the shrinker and the libFuzzer
+ * targets have their own). */
+#ifndef KVV_GEN_H
+#define KVV_GEN_H
+
+#include <stdint.h>
+
+#include "kvv/case.h"
+
+/* xoshiro256** seeded through splitmix64: bit-reproducible everywhere. */
+typedef struct kvv_rng {
+    uint64_t s[4];
+} kvv_rng;
+
+/* Independent streams of one seed (q, k, v, mask, ... use different streams). */
+void kvv_rng_seed(kvv_rng *r, uint64_t seed, uint64_t stream);
+uint64_t kvv_rng_next(kvv_rng *r);
+double kvv_rng_uniform(kvv_rng *r); /* [0, 1) with 53 random bits */
+double kvv_rng_normal(kvv_rng *r);  /* N(0,1), Box-Muller */
+
+enum { KVV_STREAM_Q = 1, KVV_STREAM_K, KVV_STREAM_V, KVV_STREAM_MASK, KVV_STREAM_X };
+
+/* Fill rows x width f32 values of distribution dist.  Channel-structured
+ * distributions (outlier, rope) treat the column as the channel and the row
+ * (modulo period, when period > 0) as the position. */
+void kvv_gen_fill(float *x, int64_t rows, int width, int period, kvv_dist dist, uint64_t seed, uint64_t stream);
+
+/* Attention mask [n_q][n_kv] for a case: 0 where visible, -inf where masked;
+ * with ALiBi (max_bias > 0) visible entries hold -|pos_q - pos_k|. */
+void kvv_gen_mask(float *mask, const kvv_case *c);
+
+#endif

@@ -1,0 +1,86 @@
+/* kvverify public API: the backend interface (a versioned C ABI).
+ *
+ * A backend is a table of function pointers plus a name, in the style of
+ * dav1d's checkasm DSP contexts.  In-process backends fill it directly; an
+ * external port is a shared library exporting
+ *
+ *     const kvv_backend *kvv_backend_get(uint32_t abi_version);
+ *
+ * which returns NULL when it cannot serve that ABI version.  The harness
+ * rejects a table whose abi_version differs from KVV_ABI_VERSION or whose
+ * struct_size is smaller than the one it was built with.
+ *
+ * Conventions for every entry point:
+ * - All inputs are in the original (unrotated) basis.  Quantizing a turbo
+ *   type includes its WHT rotation; dequantizing returns the rotated basis
+ *   (SPEC 3); attention takes unrotated Q and returns the unrotated output.
+ * - Rows are contiguous and packed: row r of a quantized tensor starts at
+ *   r * kvv_row_bytes(type, ncols).
+ * - Return KVV_OK, KVV_UNSUPPORTED (the backend declines; why in last_error),
+ *   or KVV_FAILED (it tried and failed; why in last_error). */
+#ifndef KVV_BACKEND_H
+#define KVV_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kvv/case.h"
+#include "kvv/types.h"
+
+#define KVV_ABI_VERSION 1u
+
+enum { KVV_OK = 0, KVV_UNSUPPORTED = 1, KVV_FAILED = 2 };
+
+typedef struct kvv_attn_args {
+    int dk, dv;             /* head dims of K/Q and V */
+    int n_q, n_kv;          /* query rows per head, cache rows per KV head */
+    int n_head, n_head_kv;  /* query heads, KV heads (GQA: n_head % n_head_kv == 0) */
+    kvv_type type_k, type_v;
+    const float *q;         /* [n_head][n_q][dk] f32, unrotated */
+    const void *k;          /* [n_head_kv][n_kv] rows of type_k, as written by quantize_rows */
+    const void *v;          /* [n_head_kv][n_kv] rows of type_v */
+    const float *mask;      /* [n_q][n_kv] or NULL: 0, -inf, or an ALiBi position bias */
+    float scale;            /* applied to q.k before softcap */
+    float max_bias;         /* ALiBi: slope_h multiplies the mask; 0 = slopes of 1 */
+    float softcap;          /* s = softcap * tanh(s / softcap); 0 = off */
+    kvv_toggles tg;
+} kvv_attn_args;
+
+/* What the backend reports about the precision it actually computed in, so
+ * that the oracle's error bound matches the arithmetic (unit roundoffs). */
+typedef struct kvv_attn_info {
+    double kv_round;  /* rounding of dequantized K/V values before use: 0 (exact f32) or 2^-11 (f16) */
+    double acc_round; /* accumulation: 2^-24 (f32) or 2^-11 (f16) */
+} kvv_attn_info;
+
+typedef struct kvv_backend kvv_backend;
+struct kvv_backend {
+    uint32_t abi_version;  /* KVV_ABI_VERSION */
+    uint32_t struct_size;  /* sizeof(kvv_backend) the backend was built with */
+    const char *name;      /* short name used by -b and in reports */
+    const char *description;
+    void *ctx;
+
+    /* Optional: decline a case before any work (1 = can run it). */
+    int (*supports)(void *ctx, const kvv_case *c, char *why, size_t why_len);
+    int (*quantize_rows)(void *ctx, kvv_type t, const float *src, void *dst,
+                         int64_t nrows, int64_t ncols, const kvv_toggles *tg);
+    int (*dequantize_rows)(void *ctx, kvv_type t, const void *src, float *dst,
+                           int64_t nrows, int64_t ncols, const kvv_toggles *tg);
+    /* In-place rotation of rows in groups of `group` values (a power of two). */
+    int (*wht)(void *ctx, float *x, int64_t nrows, int64_t ncols, int group,
+               int inverse, const kvv_toggles *tg);
+    int (*attention)(void *ctx, const kvv_attn_args *a, float *out, kvv_attn_info *info);
+    /* Wait for queued work (asynchronous devices); may be NULL. */
+    int (*flush)(void *ctx);
+    /* Release everything; may be NULL. */
+    void (*destroy)(void *ctx);
+    /* Text of the last KVV_UNSUPPORTED / KVV_FAILED; may be NULL. */
+    const char *(*last_error)(void *ctx);
+};
+
+/* The symbol an external backend library exports. */
+typedef const kvv_backend *(*kvv_backend_get_fn)(uint32_t abi_version);
+#define KVV_BACKEND_SYMBOL "kvv_backend_get"
+
+#endif
