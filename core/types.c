@@ -165,6 +165,19 @@ static void pack_turbo2(const kvv_fields *f, void *b)
     wr16(p, f->scale[0]);
     pack_2bit(f, p + 2, NULL, 32);
 }
+static void unpack_turbo2_qk128(const void *b, kvv_fields *f)
+{
+    const uint8_t *p = b;
+    fields_clear(f, 128, 1);
+    f->scale[0] = rd16(p);
+    unpack_2bit(p + 2, NULL, 128, f);
+}
+static void pack_turbo2_qk128(const kvv_fields *f, void *b)
+{
+    uint8_t *p = b;
+    wr16(p, f->scale[0]);
+    pack_2bit(f, p + 2, NULL, 128);
+}
 static void unpack_turbo3(const void *b, kvv_fields *f)
 {
     const uint8_t *p = b;
@@ -256,7 +269,11 @@ static const kvv_type_info type_table[KVV_TYPE_COUNT] = {
     ROW(KVV_Q5_0, "q5_0", "q5_0", KVV_FAMILY_BLOCK, 32, 22, 5, 0, 0, "d:f16 qh:u8[4] qs:u8[16]", q5_0),
     ROW(KVV_Q5_1, "q5_1", "q5_1", KVV_FAMILY_BLOCK, 32, 24, 5, 0, 0, "d:f16 m:f16 qh:u8[4] qs:u8[16]", q5_1),
     ROW(KVV_IQ4_NL, "iq4_nl", "iq4_nl", KVV_FAMILY_BLOCK, 32, 18, 4, 0, 0, "d:f16 qs:u8[16] (non-linear grid)", q4_0),
+    ROW(KVV_IQ4_NL_SEARCH, "iq4_nl@search", "iq4_nl", KVV_FAMILY_BLOCK, 32, 18, 4, 0, 1,
+        "d:f16 qs:u8[16] (scale searched, ntry=7)", q4_0),
     ROW(KVV_TURBO2, "turbo2", "turbo2", KVV_FAMILY_TURBO, 32, 10, 2, 1, 0, "norm:f16 qs:u8[8] (2-bit)", turbo2),
+    ROW(KVV_TURBO2_QK128, "turbo2@qk128", "turbo2", KVV_FAMILY_TURBO, 128, 34, 2, 1, 1,
+        "norm:f16 qs:u8[32] (one block per 128-group)", turbo2_qk128),
     ROW(KVV_TURBO3, "turbo3", "turbo3", KVV_FAMILY_TURBO, 32, 14, 3, 1, 0, "norm:f16 qs:u8[8] signs:u8[4]", turbo3),
     ROW(KVV_TURBO3_QK128, "turbo3@qk128", "turbo3", KVV_FAMILY_TURBO, 128, 50, 3, 1, 1,
         "norm:f16 qs:u8[32] signs:u8[16] (one block per 128-group)", turbo3_qk128),

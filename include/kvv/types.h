@@ -20,8 +20,10 @@ typedef enum kvv_type {
     KVV_Q4_1,
     KVV_Q5_0,
     KVV_Q5_1,
-    KVV_IQ4_NL,
-    KVV_TURBO2,
+    KVV_IQ4_NL,        /* the set_rows / quantize_row_iq4_nl_ref bytes (no scale search) */
+    KVV_IQ4_NL_SEARCH, /* "iq4_nl@search": ggml_quantize_chunk's scale search (ntry = 7) */
+    KVV_TURBO2,        /* turbo2_0, QK=32 (default format version) */
+    KVV_TURBO2_QK128,  /* turbo2_0, one block per 128-group ("turbo2@qk128") */
     KVV_TURBO3,       /* turbo3_0, QK=32 (default format version) */
     KVV_TURBO3_QK128, /* turbo3_0, one block per 128-group ("turbo3@qk128") */
     KVV_TURBO4,       /* turbo4_0, 4-bit indices (TURBO4_USE_4BIT=1) */
