@@ -214,7 +214,7 @@ static int prefixed(const char *tok, const char *prefix, long lo, long hi, long 
     return 1;
 }
 
-static int parse_kv(kvv_case *c, const char *key, const char *val, char *err, size_t n)
+int kvv_case_set(kvv_case *c, const char *key, const char *val, char *err, size_t n)
 {
     long v;
     if (!strcmp(key, "dist")) {
@@ -308,7 +308,7 @@ int kvv_case_parse(const char *name, kvv_case *c, char *err, size_t n)
         char *eq = strchr(tok, '=');
         if (eq) {
             *eq = 0;
-            if (parse_kv(c, tok, eq + 1, err, n))
+            if (kvv_case_set(c, tok, eq + 1, err, n))
                 return -1;
             continue;
         }
