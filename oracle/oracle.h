@@ -131,6 +131,12 @@ int kvv_filter_check(const kvv_filter *f, char *why, size_t why_len);
 /* Apply --set key=value overrides to a case; -1 with why on a bad override. */
 int kvv_case_apply_set(kvv_case *c, const char *sets, char *why, size_t why_len);
 
+/* ---- benchmark (a program, not a test) ---- */
+/* Quantize, WHT, attention decode and prefill on each backend and the
+ * reference, best of reps; prints throughput and ratios to out. */
+int kvv_bench(FILE *out, const kvv_backend *const *backends, const char *const *names, int nbackends, int threads,
+              int reps);
+
 /* ---- listings ---- */
 /* The type table: one row per type with its layout and which functions
  * the reference and the CPU backend provide. */

@@ -24,7 +24,8 @@ static void usage(FILE *out)
             "  list cases       the case names a run would use (takes run's filters)\n"
             "  list backends    backends of this build\n"
             "  tables           shipped centroid tables against Lloyd-Max on the Beta and Gaussian densities\n"
-            "  bench            throughput of the CPU backend and the reference\n"
+            "  bench [-b L] [--threads N] [--reps N]\n"
+            "                   throughput of backends and the reference (a program, not a test)\n"
             "  version          version and commit\n"
             "\n"
             "run options:\n"
@@ -301,6 +302,43 @@ static int cmd_run(int argc, char **argv, int list_only)
     return failures > 0 || (a.strict && s.total.skip > 0) ? 1 : 0;
 }
 
+static int cmd_bench(int argc, char **argv)
+{
+    static const struct option opts[] = {{"backend", required_argument, 0, 'b'},
+                                         {"threads", required_argument, 0, 't'},
+                                         {"reps", required_argument, 0, 'r'},
+                                         {0, 0, 0, 0}};
+    const char *blist = "cpu";
+    int threads = 1, reps = 5, ch;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "b:t:r:", opts, NULL)) != -1) {
+        if (ch == 'b')
+            blist = optarg;
+        else if (ch == 't')
+            threads = atoi(optarg);
+        else if (ch == 'r')
+            reps = atoi(optarg);
+        else
+            return EXIT_USAGE;
+    }
+    if (threads < 1 || threads > 256 || reps < 1 || reps > 1000) {
+        fprintf(stderr, "kvverify bench: --threads 1..256, --reps 1..1000\n");
+        return EXIT_USAGE;
+    }
+    char store[1024], why[300];
+    const char *names[KVV_MAX_BACKENDS];
+    const kvv_backend *bk[KVV_MAX_BACKENDS];
+    int nb = split_backends(blist, store, sizeof store, names);
+    if (nb < 0)
+        return EXIT_USAGE;
+    for (int i = 0; i < nb; i++)
+        if (!(bk[i] = kvv_backend_open(names[i], why, sizeof why))) {
+            fprintf(stderr, "kvverify bench: backend %s: %s\n", names[i], why);
+            return 1;
+        }
+    return kvv_bench(stdout, bk, names, nb, threads, reps) ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -325,6 +363,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "kvverify: list what? types, cases, backends\n");
         return EXIT_USAGE;
     }
+    if (!strcmp(cmd, "bench"))
+        return cmd_bench(argc - 1, argv + 1);
     if (!strcmp(cmd, "tables"))
     {
         kvv_print_tables(stdout);
