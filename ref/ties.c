@@ -62,6 +62,8 @@ uint16_t kvv_rq_f64_to_f16(double v)
         return (uint16_t)(sign | 0x7e00);
     if (a >= 65520.0) /* half-way between 65504 and 2^16 rounds up to Inf */
         return (uint16_t)(sign | 0x7c00);
+    if (a == 0.0)
+        return sign;
     int e;
     frexp(a, &e);                       /* a = m * 2^e, m in [0.5, 1): top bit 2^(e-1) */
     int ulp_e = e - 11 > -24 ? e - 11 : -24; /* 11 significant bits, or the subnormal ulp */
