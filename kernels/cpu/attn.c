@@ -26,11 +26,14 @@
 #include "kernels/cpu/cpu_internal.h"
 #include "kvv/tensor.h"
 
-/* Tile sizes and row blocks of the two variants. */
+/* The two variants differ in shape only.  vec (decode): short tiles, and a
+ * work item holds the few rows of one KV head (its GQA group), so split-K
+ * is what spreads a long cache over threads.  tiled (prefill): longer tiles
+ * and large row blocks, so one dequantized tile serves many query rows. */
 #define VEC_TILE 32
 #define VEC_ROWS 32
 #define TILED_TILE 64
-#define TILED_ROWS 64
+#define TILED_ROWS 128
 /* Auto picks the vec (decode) shape below this many query rows. */
 #define VEC_MAX_NQ 4
 /* Cap on the dequant cache plus split-K partials held at once; above it the
@@ -50,7 +53,6 @@ typedef struct attn_plan {
     int tile, n_tiles;
     int rb_rows, n_rb;      /* rows per work item, work items per KV head */
     int split;              /* chunks of each row's tiles */
-    int vec;                /* variant: 1 = vec, 0 = tiled */
     int rot_q, rot_o;       /* Q / output need rotation (K / V stored rotated) */
     int gk, gv;             /* rotation groups of dk and dv */
     int in_kernel;          /* rotation done inside the work items */
@@ -61,8 +63,8 @@ typedef struct attn_plan {
     /* the current pass: KV heads [h0, h1), row blocks [b0, b1) */
     int h0, h1, b0, b1;
     int use_cache;
+    int k_direct, v_direct; /* f32 rows of width dk8 / dv8: read in place */
     float *kc, *vc;         /* cache: [h1 - h0][n_kv][dk8], [..][dv8] */
-    unsigned char *vfin;    /* [h1 - h0][n_tiles] V tile is all finite */
     float *parts;           /* split > 1: [h][block][row][tile][ps] */
     atomic_int oom;
 } attn_plan;
@@ -96,28 +98,41 @@ static void *zalloc(size_t nfloats)
     return kvv_alloc(nfloats * sizeof(float));
 }
 
-/* Dequantize KV rows [j0, j0+n) of head h into zero-padded f32 rows. */
-static void dequant_rows(const attn_plan *p, int h, int j0, int n, float *kd, float *vd)
+/* Dequantize n rows of one operand into f32 rows of width w8, zero-padded
+ * past d so that the kernels never need a remainder loop. */
+static void dequant(const attn_plan *p, const cpu_type_fns *f, const char *src, size_t rbytes, int n, int d,
+                    int w8, float *dst)
 {
-    const kvv_attn_args *a = p->a;
-    const char *k = (const char *)a->k + ((size_t)h * a->n_kv + j0) * p->kbytes;
-    const char *v = (const char *)a->v + ((size_t)h * a->n_kv + j0) * p->vbytes;
     for (int j = 0; j < n; j++) {
-        p->fk->dequantize_row(k + (size_t)j * p->kbytes, kd + (size_t)j * p->dk8, a->dk, p->lut);
-        p->fv->dequantize_row(v + (size_t)j * p->vbytes, vd + (size_t)j * p->dv8, a->dv, p->lut);
+        float *row = dst + (size_t)j * w8;
+        f->dequantize_row(src + (size_t)j * rbytes, row, d, p->lut);
+        for (int c = d; c < w8; c++)
+            row[c] = 0;
     }
+}
+
+static const char *k_rows(const attn_plan *p, int h, int j)
+{
+    return (const char *)p->a->k + ((size_t)h * p->a->n_kv + j) * p->kbytes;
+}
+static const char *v_rows(const attn_plan *p, int h, int j)
+{
+    return (const char *)p->a->v + ((size_t)h * p->a->n_kv + j) * p->vbytes;
 }
 
 /* Cache fill: one item per (KV head of the pass, tile). */
 static void cache_item(void *arg, int64_t i)
 {
     attn_plan *p = arg;
+    const kvv_attn_args *a = p->a;
     int hl = (int)(i / p->n_tiles), t = (int)(i % p->n_tiles);
-    int j0 = t * p->tile, nt = p->a->n_kv - j0 < p->tile ? p->a->n_kv - j0 : p->tile;
-    float *kd = p->kc + ((size_t)hl * p->a->n_kv + j0) * p->dk8;
-    float *vd = p->vc + ((size_t)hl * p->a->n_kv + j0) * p->dv8;
-    dequant_rows(p, p->h0 + hl, j0, nt, kd, vd);
-    p->vfin[(size_t)hl * p->n_tiles + t] = (unsigned char)p->kern->all_finite(vd, (size_t)nt * p->dv8);
+    int j0 = t * p->tile, nt = a->n_kv - j0 < p->tile ? a->n_kv - j0 : p->tile;
+    if (!p->k_direct)
+        dequant(p, p->fk, k_rows(p, p->h0 + hl, j0), p->kbytes, nt, a->dk, p->dk8,
+                p->kc + ((size_t)hl * a->n_kv + j0) * p->dk8);
+    if (!p->v_direct)
+        dequant(p, p->fv, v_rows(p, p->h0 + hl, j0), p->vbytes, nt, a->dv, p->dv8,
+                p->vc + ((size_t)hl * a->n_kv + j0) * p->dv8);
 }
 
 /* Row r of KV head h: query head and query index. */
@@ -138,7 +153,13 @@ static void finish_row(const attn_plan *p, const float *st, float *dst)
     if (st[ATTN_HDR_VIS] == 0 || L == 0) {
         memset(dst, 0, sizeof(float) * (size_t)dv);
     } else {
-        for (int d = 0; d < dv; d++)
+        /* whole groups of 8 (the state holds dv8 values) so that the
+         * compiler can use SIMD division; the padding is not copied out */
+        int d = 0;
+        for (; d + 8 <= dv; d += 8)
+            for (int l = 0; l < 8; l++)
+                dst[d + l] = st[ATTN_HDR + d + l] / L;
+        for (; d < dv; d++)
             dst[d] = st[ATTN_HDR + d] / L;
     }
     if (p->in_kernel && p->rot_o)
@@ -196,18 +217,24 @@ static void work_item(void *arg, int64_t i)
     attn_tile_args ta = {.nr = nr, .dk8 = p->dk8, .dv8 = p->dv8, .q = qb, .mask = tmask, .slope = slope,
                          .scale = p->scale, .softcap = p->softcap};
     for (int t = t0; t < t1; t++) {
-        int j0 = t * p->tile;
+        int j0 = t * p->tile, hl = h - p->h0;
         ta.nt = a->n_kv - j0 < p->tile ? a->n_kv - j0 : p->tile;
-        if (p->use_cache) {
-            int hl = h - p->h0;
+        /* the same f32 values whichever way they are reached */
+        if (p->k_direct)
+            ta.k = (const float *)k_rows(p, h, j0);
+        else if (p->use_cache)
             ta.k = p->kc + ((size_t)hl * a->n_kv + j0) * p->dk8;
-            ta.v = p->vc + ((size_t)hl * a->n_kv + j0) * p->dv8;
-            ta.v_finite = p->vfin[(size_t)hl * p->n_tiles + t];
-        } else {
-            dequant_rows(p, h, j0, ta.nt, kt, vt);
+        else {
+            dequant(p, p->fk, k_rows(p, h, j0), p->kbytes, ta.nt, a->dk, p->dk8, kt);
             ta.k = kt;
+        }
+        if (p->v_direct)
+            ta.v = (const float *)v_rows(p, h, j0);
+        else if (p->use_cache)
+            ta.v = p->vc + ((size_t)hl * a->n_kv + j0) * p->dv8;
+        else {
+            dequant(p, p->fv, v_rows(p, h, j0), p->vbytes, ta.nt, a->dv, p->dv8, vt);
             ta.v = vt;
-            ta.v_finite = p->kern->all_finite(vt, (size_t)ta.nt * p->dv8);
         }
         for (int r = 0; r < nr; r++)
             tmask[r] = mrow[r] ? mrow[r] + j0 : NULL;
@@ -218,10 +245,7 @@ static void work_item(void *arg, int64_t i)
             ta.part = partial(p, h, b, 0, t);
             ta.part_stride = (size_t)p->n_tiles * p->ps;
         }
-        if (p->vec)
-            p->kern->vec(&ta);
-        else
-            p->kern->tiled(&ta);
+        p->kern->tile(&ta);
         if (merge_here)
             for (int r = 0; r < nr; r++)
                 p->kern->merge(st + (size_t)r * p->ps, scr + (size_t)r * p->ps, p->dv8);
@@ -300,15 +324,28 @@ static int default_threads(void)
     return n < 1 ? 1 : n > 256 ? 256 : (int)n;
 }
 
-/* Run the passes over KV heads / row blocks that keep the cache and the
- * split-K partials within MEM_BUDGET. */
+static float *falloc(size_t nfloats)
+{
+    void *p = NULL;
+    if (nfloats > SIZE_MAX / sizeof(float) - 64 || posix_memalign(&p, 64, nfloats * sizeof(float) + 64))
+        return NULL;
+    return p;
+}
+
+/* Run the passes over KV heads / row blocks.  A pass holds the dequant
+ * cache of its heads and the split-K partials of its row blocks; it covers
+ * enough heads to keep every thread busy and no more than MEM_BUDGET allows
+ * (a cache much larger than that only costs page faults and DRAM traffic). */
 static int run_passes(attn_plan *p, int threads)
 {
     const kvv_attn_args *a = p->a;
-    size_t cache_head = p->use_cache ? (size_t)a->n_kv * (p->dk8 + p->dv8) * sizeof(float) : 0;
+    int cached = p->use_cache && !(p->k_direct && p->v_direct);
+    size_t cache_head = cached ? (size_t)a->n_kv * (p->dk8 + p->dv8) * sizeof(float) : 0;
     size_t part_block = p->split > 1 ? (size_t)p->rb_rows * p->n_tiles * p->ps * sizeof(float) : 0;
     size_t per_head = cache_head + part_block * (size_t)p->n_rb;
     int heads = per_head ? (int)(MEM_BUDGET / per_head) : a->n_head_kv;
+    if (cached && heads > threads)
+        heads = threads;
     heads = heads < 1 ? 1 : heads > a->n_head_kv ? a->n_head_kv : heads;
     int blocks = p->n_rb;
     if (part_block && per_head > MEM_BUDGET) {
@@ -317,20 +354,19 @@ static int run_passes(attn_plan *p, int threads)
         blocks = blocks < 1 ? 1 : blocks > p->n_rb ? p->n_rb : blocks;
     }
     int rc = KVV_OK;
-    if (p->use_cache) {
-        p->kc = zalloc((size_t)heads * a->n_kv * p->dk8);
-        p->vc = zalloc((size_t)heads * a->n_kv * p->dv8);
-        p->vfin = kvv_alloc((size_t)heads * p->n_tiles);
+    if (cached) {
+        p->kc = p->k_direct ? NULL : falloc((size_t)heads * a->n_kv * p->dk8);
+        p->vc = p->v_direct ? NULL : falloc((size_t)heads * a->n_kv * p->dv8);
+        if ((!p->k_direct && !p->kc) || (!p->v_direct && !p->vc))
+            rc = KVV_FAILED;
     }
-    if (p->split > 1)
-        p->parts = zalloc((size_t)heads * blocks * p->rb_rows * p->n_tiles * p->ps);
-    if ((p->use_cache && (!p->kc || !p->vc || !p->vfin)) || (p->split > 1 && !p->parts))
+    if (p->split > 1 && !(p->parts = falloc((size_t)heads * blocks * p->rb_rows * p->n_tiles * p->ps)))
         rc = KVV_FAILED;
     for (int h0 = 0; rc == KVV_OK && h0 < a->n_head_kv; h0 += heads) {
         p->h0 = h0;
         p->h1 = h0 + heads < a->n_head_kv ? h0 + heads : a->n_head_kv;
         int nh = p->h1 - p->h0;
-        if (p->use_cache)
+        if (cached)
             cpu_parallel_for(threads, (int64_t)nh * p->n_tiles, cache_item, p);
         for (int b0 = 0; b0 < p->n_rb; b0 += blocks) {
             p->b0 = b0;
@@ -343,10 +379,9 @@ static int run_passes(attn_plan *p, int threads)
         if (atomic_load(&p->oom))
             rc = KVV_FAILED;
     }
-    kvv_free(p->kc);
-    kvv_free(p->vc);
-    kvv_free(p->vfin);
-    kvv_free(p->parts);
+    free(p->kc);
+    free(p->vc);
+    free(p->parts);
     return rc;
 }
 
@@ -378,13 +413,15 @@ int cpu_attention(const kvv_attn_args *a, float *out, kvv_attn_info *info, char 
     p.vbytes = kvv_row_bytes(a->type_v, a->dv);
     p.gqa = a->n_head / a->n_head_kv;
     p.rows = p.gqa * a->n_q;
-    p.vec = a->tg.variant == KVV_VAR_VEC || (a->tg.variant == KVV_VAR_AUTO && a->n_q < VEC_MAX_NQ);
-    p.tile = p.vec ? VEC_TILE : TILED_TILE;
-    p.rb_rows = p.vec ? VEC_ROWS : TILED_ROWS;
+    int vec = a->tg.variant == KVV_VAR_VEC || (a->tg.variant == KVV_VAR_AUTO && a->n_q < VEC_MAX_NQ);
+    p.tile = vec ? VEC_TILE : TILED_TILE;
+    p.rb_rows = vec ? VEC_ROWS : TILED_ROWS;
     p.n_tiles = (a->n_kv + p.tile - 1) / p.tile;
     p.n_rb = (p.rows + p.rb_rows - 1) / p.rb_rows;
     p.split = a->tg.split < 1 ? 1 : a->tg.split > p.n_tiles ? p.n_tiles : a->tg.split;
     p.use_cache = a->tg.cache != 0;
+    p.k_direct = a->type_k == KVV_F32 && p.dk8 == a->dk;
+    p.v_direct = a->type_v == KVV_F32 && p.dv8 == a->dv;
     p.rot_q = kvv_type_get(a->type_k)->rotated;
     p.rot_o = kvv_type_get(a->type_v)->rotated;
     p.gk = kvv_rot_group(a->dk);

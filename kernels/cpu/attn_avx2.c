@@ -9,6 +9,7 @@
  * does not depend on which other rows were processed with it. */
 #include <immintrin.h>
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "kernels/cpu/attn_kern.h"
@@ -146,35 +147,74 @@ static __m128 dot4x1(const float *const *q, const float *k0, int dk8)
     return hsum4(a0, a1, a2, a3);
 }
 
+/* ---- which keys a row sees ---- */
+
+/* Bit j set when key j of the tile is visible: its mask entry is not -inf
+ * (mask NULL: every key). */
+static uint64_t vis_bits(const float *mask, int nt)
+{
+    uint64_t all = nt == 64 ? ~(uint64_t)0 : ((uint64_t)1 << nt) - 1;
+    if (!mask)
+        return all;
+    const __m256 ninf = _mm256_set1_ps(-INFINITY);
+    uint64_t b = 0;
+    int j = 0;
+    for (; j + 8 <= nt; j += 8)
+        b |= (uint64_t)(unsigned)_mm256_movemask_ps(_mm256_cmp_ps(LD(mask + j), ninf, _CMP_NEQ_UQ)) << j;
+    for (; j < nt; j++)
+        b |= (uint64_t)(mask[j] != -INFINITY) << j;
+    return b;
+}
+
+/* Key positions 0..63, the list of a tile every row sees in full. */
+static const int ALL_KEYS[ATTN_TILE_MAX] = {
+    0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21,
+    22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43,
+    44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63};
+
+/* The keys of bits in ascending order; returns how many. */
+static int bits_to_list(uint64_t b, int *idx)
+{
+    int n = 0;
+    while (b) {
+        idx[n++] = __builtin_ctzll(b);
+        b &= b - 1;
+    }
+    return n;
+}
+
 /* ---- softmax of one row's tile ---- */
 
 /* s[0..n): raw dots in, p = exp(logit - m) out, zero from n up to the next
  * multiple of 8 (arrays hold ATTN_TILE_MAX).  mc: the row's mask values of
- * the same keys (compact), or NULL; a -inf entry hides its key whatever the
- * dot product was.  Fills the partial's header. */
-static void softmax_row(float *s, float *mc, int n, const attn_tile_args *t, float slope, float *part)
+ * the same keys (n of them), or NULL; a -inf entry hides its key whatever
+ * the dot product was.  Fills the partial's header. */
+static void softmax_row(float *s, const float *mc, int n, const attn_tile_args *t, float slope, float *part)
 {
     int n8 = (n + 7) & ~7;
-    for (int u = n; u < n8; u++) {
+    for (int u = n; u < n8; u++)
         s[u] = 0;
-        if (mc)
-            mc[u] = 0;
-    }
     const __m256 ninf = _mm256_set1_ps(-INFINITY);
-    const __m256 sc = _mm256_set1_ps(t->scale), sl = _mm256_set1_ps(slope);
-    for (int u = 0; u < n8; u += 8)
-        _mm256_storeu_ps(s + u, _mm256_mul_ps(LD(s + u), sc));
-    if (t->softcap != 0.0f)
+    const __m256 sl = _mm256_set1_ps(slope);
+    /* with softcap, scale and tanh first; without, scale in the loop below */
+    __m256 sc = _mm256_set1_ps(t->scale);
+    if (t->softcap != 0.0f) {
         for (int u = 0; u < n; u++)
-            s[u] = t->softcap * tanhf(s[u]);
+            s[u] = t->softcap * tanhf(s[u] * t->scale);
+        sc = _mm256_set1_ps(1.0f);
+    }
     __m256 mx = ninf;
     for (int u = 0; u < n8; u += 8) {
-        __m256 x = LD(s + u);
+        __m256 x = _mm256_mul_ps(LD(s + u), sc);
+        int tail = u + 8 > n;
         if (mc) {
-            __m256 m = LD(mc + u);
+            float tmp[8] = {0};
+            if (tail)
+                memcpy(tmp, mc + u, sizeof(float) * (size_t)(n - u));
+            __m256 m = tail ? LD(tmp) : LD(mc + u);
             x = _mm256_blendv_ps(_mm256_add_ps(x, _mm256_mul_ps(sl, m)), ninf, _mm256_cmp_ps(m, ninf, _CMP_EQ_OQ));
         }
-        if (u + 8 > n) /* lanes past n take no part */
+        if (tail) /* lanes past n take no part */
             x = _mm256_blendv_ps(x, ninf, _mm256_castsi256_ps(_mm256_cmpgt_epi32(
                                               _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(n - u - 1))));
         _mm256_storeu_ps(s + u, x);
@@ -300,6 +340,21 @@ static void pv4(const float (*p)[ATTN_TILE_MAX], const int *idx, int n, const fl
     }
 }
 
+/* Whether the listed V rows are all finite: x - x is 0 for a finite x and
+ * NaN otherwise, and the NaN survives the sum. */
+static int keys_finite(const float *v, const int *idx, int n, int dv8)
+{
+    __m256 acc = _mm256_setzero_ps();
+    for (int u = 0; u < n; u++) {
+        const float *vr = v + (size_t)idx[u] * dv8;
+        for (int d = 0; d < dv8; d += 8) {
+            __m256 x = LD(vr + d);
+            acc = _mm256_add_ps(acc, _mm256_sub_ps(x, x));
+        }
+    }
+    return hsum1(acc) == 0;
+}
+
 /* ---- the kernels ---- */
 
 static void vec_row(const attn_tile_args *t, int r)
@@ -307,22 +362,23 @@ static void vec_row(const attn_tile_args *t, int r)
     float *part = t->part + (size_t)r * t->part_stride;
     const float *mask = t->mask[r];
     const float *q = t->q + (size_t)r * t->dk8;
-    int idx[ATTN_TILE_MAX];
+    int list[ATTN_TILE_MAX];
     float s[ATTN_TILE_MAX], mc[ATTN_TILE_MAX];
-    int n = 0;
-    if (mask) {
-        for (int j = 0; j < t->nt; j++) {
-            idx[n] = j;
-            mc[n] = mask[j];
-            n += mask[j] != -INFINITY;
-        }
-    } else {
-        for (int j = 0; j < t->nt; j++)
-            idx[n++] = j;
-    }
+    uint64_t b = vis_bits(mask, t->nt);
+    int n = __builtin_popcountll(b);
     if (n == 0) {
         mark_empty(part);
         return;
+    }
+    /* a fully visible tile uses the key order and the mask row as they are */
+    const int *idx = ALL_KEYS;
+    const float *mrow = mask;
+    if (n < t->nt) {
+        bits_to_list(b, list);
+        for (int u = 0; u < n; u++)
+            mc[u] = mask[list[u]];
+        idx = list;
+        mrow = mc;
     }
     int u = 0;
     for (; u + 8 <= n; u += 8)
@@ -331,42 +387,42 @@ static void vec_row(const attn_tile_args *t, int r)
         dot1x4(q, t->k, idx + u, t->dk8, s + u);
     for (; u < n; u++)
         s[u] = dot1x1(q, t->k + (size_t)idx[u] * t->dk8, t->dk8);
-    softmax_row(s, mask ? mc : NULL, n, t, t->slope[r], part);
+    softmax_row(s, mrow, n, t, t->slope[r], part);
     pv1(s, idx, n, t->v, t->dv8, part + ATTN_HDR);
 }
 
-static void vec_tile(const attn_tile_args *t)
-{
-    for (int r = 0; r < t->nr; r++)
-        vec_row(t, r);
-}
-
+/* ATTN_MR rows against the union of the keys any of them sees. */
 static void tiled_group(const attn_tile_args *t, int r0)
 {
     enum { MR = ATTN_MR };
-    int idx[ATTN_TILE_MAX], cnt[MR] = {0};
-    float s[MR][ATTN_TILE_MAX], mc[MR][ATTN_TILE_MAX];
     const float *const *mask = t->mask + r0;
-    int any_mask = mask[0] || mask[1] || mask[2] || mask[3];
-    int n = 0;
-    if (any_mask) {
-        for (int j = 0; j < t->nt; j++) {
-            int any = 0;
-            for (int i = 0; i < MR; i++) {
-                float m = mask[i] ? mask[i][j] : 0.0f;
-                int vis = m != -INFINITY;
-                mc[i][n] = m;
-                cnt[i] += vis;
-                any |= vis;
-            }
-            idx[n] = j;
-            n += any;
-        }
-    } else {
-        for (int j = 0; j < t->nt; j++)
-            idx[n++] = j;
+    uint64_t b[MR], un = 0;
+    for (int i = 0; i < MR; i++) {
+        b[i] = vis_bits(mask[i], t->nt);
+        un |= b[i];
+    }
+    int n = __builtin_popcountll(un);
+    float *o[MR];
+    for (int i = 0; i < MR; i++)
+        o[i] = t->part + (size_t)(r0 + i) * t->part_stride + ATTN_HDR;
+    if (n == 0) {
         for (int i = 0; i < MR; i++)
-            cnt[i] = n;
+            mark_empty(o[i] - ATTN_HDR);
+        return;
+    }
+    int list[ATTN_TILE_MAX];
+    float s[MR][ATTN_TILE_MAX], mc[MR][ATTN_TILE_MAX];
+    const int *idx = ALL_KEYS;
+    const float *mrow[MR] = {mask[0], mask[1], mask[2], mask[3]};
+    if (n < t->nt) {
+        bits_to_list(un, list);
+        idx = list;
+        if (mask[0])
+            for (int i = 0; i < MR; i++) {
+                for (int u = 0; u < n; u++)
+                    mc[i][u] = mask[i][list[u]];
+                mrow[i] = mc[i];
+            }
     }
     const float *q[MR];
     for (int i = 0; i < MR; i++)
@@ -387,26 +443,23 @@ static void tiled_group(const attn_tile_args *t, int r0)
             s[i][u] = tmp[i];
     }
     int uniform = 1;
-    float *o[MR];
     for (int i = 0; i < MR; i++) {
-        float *part = t->part + (size_t)(r0 + i) * t->part_stride;
-        o[i] = part + ATTN_HDR;
-        if (cnt[i] == 0) {
-            mark_empty(part);
+        if (b[i] == 0) {
+            mark_empty(o[i] - ATTN_HDR);
             memset(s[i], 0, sizeof(float) * (size_t)n);
             continue;
         }
-        uniform &= cnt[i] == n;
-        softmax_row(s[i], any_mask ? mc[i] : NULL, n, t, t->slope[r0 + i], part);
+        uniform &= b[i] == un;
+        softmax_row(s[i], mrow[i], n, t, t->slope[r0 + i], o[i] - ATTN_HDR);
     }
     /* A key one row cannot see has p = 0 there; 0 * v is only harmless when
      * v is finite, so otherwise each row sums over its own keys. */
-    if (t->v_finite || uniform) {
+    if (uniform || keys_finite(t->v, idx, n, t->dv8)) {
         pv4((const float(*)[ATTN_TILE_MAX])s, idx, n, t->v, t->dv8, o);
         return;
     }
     for (int i = 0; i < MR; i++) {
-        if (cnt[i] == 0)
+        if (b[i] == 0)
             continue;
         int own[ATTN_TILE_MAX];
         float p[ATTN_TILE_MAX];
@@ -414,13 +467,15 @@ static void tiled_group(const attn_tile_args *t, int r0)
         for (int w = 0; w < n; w++) {
             own[k] = idx[w];
             p[k] = s[i][w];
-            k += mc[i][w] != -INFINITY;
+            k += (int)((b[i] >> idx[w]) & 1);
         }
         pv1(p, own, k, t->v, t->dv8, o[i]);
     }
 }
 
-static void tiled_tile(const attn_tile_args *t)
+/* Rows in groups of ATTN_MR (a GQA group of decode rows shares each K/V
+ * load the same way a block of prefill rows does), the rest one by one. */
+static void rows_tile(const attn_tile_args *t)
 {
     int r = 0;
     for (; r + ATTN_MR <= t->nr; r += ATTN_MR)
@@ -451,21 +506,6 @@ static void merge(float *st, const float *pt, int dv8)
         _mm256_storeu_ps(O + d, FMA(LD(O + d), av, _mm256_mul_ps(LD(o + d), bv)));
 }
 
-/* x - x is 0 for every finite x and NaN otherwise; the NaN survives the sum. */
-static int all_finite(const float *x, size_t n)
-{
-    __m256 acc = _mm256_setzero_ps();
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m256 v = LD(x + i);
-        acc = _mm256_add_ps(acc, _mm256_sub_ps(v, v));
-    }
-    float s = hsum1(acc);
-    for (; i < n; i++)
-        s += x[i] - x[i];
-    return s == 0;
-}
-
-static const attn_kernels kernels = {vec_tile, tiled_tile, merge, all_finite};
+static const attn_kernels kernels = {rows_tile, merge};
 
 const attn_kernels *attn_kernels_avx2(void) { return &kernels; }

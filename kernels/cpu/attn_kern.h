@@ -35,7 +35,6 @@ typedef struct attn_tile_args {
     const float *slope;       /* [nr] ALiBi slope of the row's head */
     float scale;              /* multiplies q.k (already divided by softcap when on) */
     float softcap;            /* 0 = off */
-    int v_finite;             /* every value of v is finite */
     float *part;              /* row r's partial starts at part + r * part_stride */
     size_t part_stride;
 } attn_tile_args;
@@ -43,12 +42,11 @@ typedef struct attn_tile_args {
 typedef void (*attn_tile_fn)(const attn_tile_args *t);
 
 typedef struct attn_kernels {
-    attn_tile_fn vec;   /* decode shape: one row at a time against the tile */
-    attn_tile_fn tiled; /* prefill shape: ATTN_MR rows share each loaded K/V row */
+    /* All rows against one tile: groups of ATTN_MR rows share each loaded
+     * K/V row; a row's partial never depends on the rows grouped with it. */
+    attn_tile_fn tile;
     /* Fold a tile's partial into a running state (online-softmax rescale). */
     void (*merge)(float *state, const float *part, int dv8);
-    /* Whether n floats are all finite. */
-    int (*all_finite)(const float *x, size_t n);
 } attn_kernels;
 
 const attn_kernels *attn_kernels_scalar(void);

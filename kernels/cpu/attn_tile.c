@@ -1,29 +1,32 @@
-/* Scalar tile kernels of the CPU attention: the fallback when AVX2/FMA is
- * absent or not wanted.  Plain C (built with -ffp-contract=off, so every
- * multiply and add rounds on its own).  Structure mirrors attn_avx2.c: the
- * vec kernel walks one row at a time over the keys it can see; the tiled
- * kernel runs ATTN_MR rows over the union of their visible keys so that each
- * K/V row is read once for the group. */
+/* Portable tile kernels of the CPU attention: the fallback when AVX2/FMA is
+ * absent or not wanted.  Plain C, built with -ffp-contract=off, so every
+ * multiply and add rounds on its own.  Loops run over fixed groups of 8
+ * independent lanes, which the compiler may map to baseline SIMD without
+ * changing a single rounding.  Structure mirrors attn_avx2.c: groups of
+ * ATTN_MR rows run over the union of their visible keys so that each K/V row
+ * is read once for the group; leftover rows go one at a time. */
 #include <math.h>
 #include <string.h>
 
 #include "kernels/cpu/attn_kern.h"
 
-/* Four running sums break the add dependency chain; the order is fixed by n. */
+/* Eight running sums (lane l takes elements l, l+8, ...) break the add
+ * dependency chain; n is a multiple of 8 (rows are zero-padded). */
 static float dot(const float *a, const float *b, int n)
 {
-    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    for (int i = 0; i < n; i += 8) {
-        s0 += a[i] * b[i];
-        s1 += a[i + 1] * b[i + 1];
-        s2 += a[i + 2] * b[i + 2];
-        s3 += a[i + 3] * b[i + 3];
-        s0 += a[i + 4] * b[i + 4];
-        s1 += a[i + 5] * b[i + 5];
-        s2 += a[i + 6] * b[i + 6];
-        s3 += a[i + 7] * b[i + 7];
-    }
-    return (s0 + s1) + (s2 + s3);
+    float acc[8] = {0};
+    for (int i = 0; i < n; i += 8)
+        for (int l = 0; l < 8; l++)
+            acc[l] += a[i + l] * b[i + l];
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+/* o[0..n) += p * v[0..n), n a multiple of 8 */
+static void axpy(float *restrict o, float p, const float *restrict v, int n)
+{
+    for (int d = 0; d < n; d += 8)
+        for (int l = 0; l < 8; l++)
+            o[d + l] += p * v[d + l];
 }
 
 /* Raw dot products to logits: scale, softcap, then the slope-weighted mask.
@@ -72,12 +75,8 @@ static void mark_empty(float *part)
 static void pv_row(const float *p, const int *idx, int n, const float *v, int dv8, float *o)
 {
     memset(o, 0, sizeof(float) * (size_t)dv8);
-    for (int u = 0; u < n; u++) {
-        const float *vr = v + (size_t)idx[u] * dv8;
-        float pu = p[u];
-        for (int d = 0; d < dv8; d++)
-            o[d] += pu * vr[d];
-    }
+    for (int u = 0; u < n; u++)
+        axpy(o, p[u], v + (size_t)idx[u] * dv8, dv8);
 }
 
 static void vec_row(const attn_tile_args *t, int r)
@@ -102,10 +101,15 @@ static void vec_row(const attn_tile_args *t, int r)
     pv_row(s, idx, n, t->v, t->dv8, part + ATTN_HDR);
 }
 
-static void vec_tile(const attn_tile_args *t)
+/* Whether the listed V rows are all finite: x - x is 0 for a finite x and
+ * NaN otherwise, and the NaN survives the sum. */
+static int keys_finite(const float *v, const int *idx, int n, int dv8)
 {
-    for (int r = 0; r < t->nr; r++)
-        vec_row(t, r);
+    float acc = 0;
+    for (int u = 0; u < n; u++)
+        for (int d = 0; d < dv8; d++)
+            acc += v[(size_t)idx[u] * dv8 + d] - v[(size_t)idx[u] * dv8 + d];
+    return acc == 0;
 }
 
 /* ATTN_MR rows against the union of the keys any of them sees. */
@@ -147,7 +151,7 @@ static void tiled_group(const attn_tile_args *t, int r0)
     }
     /* A key one row cannot see has p = 0 there; 0 * v is only harmless when
      * v is finite, so otherwise each row sums over its own keys. */
-    if (t->v_finite || uniform) {
+    if (uniform || keys_finite(t->v, idx, n, t->dv8)) {
         float *o[MR];
         for (int i = 0; i < MR; i++) {
             o[i] = t->part + (size_t)(r0 + i) * t->part_stride + ATTN_HDR;
@@ -155,11 +159,8 @@ static void tiled_group(const attn_tile_args *t, int r0)
         }
         for (int u = 0; u < n; u++) {
             const float *vr = t->v + (size_t)idx[u] * t->dv8;
-            for (int i = 0; i < MR; i++) {
-                float pu = s[i][u];
-                for (int d = 0; d < t->dv8; d++)
-                    o[i][d] += pu * vr[d];
-            }
+            for (int i = 0; i < MR; i++)
+                axpy(o[i], s[i][u], vr, t->dv8);
         }
         return;
     }
@@ -179,7 +180,7 @@ static void tiled_group(const attn_tile_args *t, int r0)
     }
 }
 
-static void tiled_tile(const attn_tile_args *t)
+static void rows_tile(const attn_tile_args *t)
 {
     int r = 0;
     for (; r + ATTN_MR <= t->nr; r += ATTN_MR)
@@ -209,15 +210,6 @@ static void merge(float *st, const float *pt, int dv8)
         O[d] = O[d] * a + o[d] * b;
 }
 
-/* x - x is 0 for every finite x and NaN otherwise; the NaN survives the sum. */
-static int all_finite(const float *x, size_t n)
-{
-    float acc = 0;
-    for (size_t i = 0; i < n; i++)
-        acc += x[i] - x[i];
-    return acc == 0;
-}
-
-static const attn_kernels kernels = {vec_tile, tiled_tile, merge, all_finite};
+static const attn_kernels kernels = {rows_tile, merge};
 
 const attn_kernels *attn_kernels_scalar(void) { return &kernels; }
