@@ -30,6 +30,36 @@ void cpu_f16_to_f32_row(const uint16_t *x, float *y, int64_t n, int isa);
 uint16_t cpu_f32_to_f16(float x);
 float cpu_f16_to_f32(uint16_t h);
 
+/* ---- kernel-owned constants (tables.c).  ref/ keeps its own copies: a
+ * kernel that read the reference's tables would agree with a wrong table ---- */
+extern const float cpu_turbo2_c[4], cpu_turbo2_m[3];   /* centroids, midpoints */
+extern const float cpu_turbo3_c[8], cpu_turbo3_m[7];
+extern const float cpu_turbo4_c[16], cpu_turbo4_m[15];
+/* WHT and QJL sign vectors as +1/-1, index 0 first */
+extern const float cpu_wht_s1[128], cpu_wht_s2[128];
+extern const float cpu_qjl_s1[128], cpu_qjl_s2[128];
+extern const int8_t cpu_iq4nl_grid[16];
+/* (float)(1/sqrt(g)) for g = 1, 2, 4, .., 128, indexed by log2(g) */
+extern const float cpu_inv_sqrt_pow2[8];
+
+/* ---- per-family rows of the type table, indexed by kvv_type ----
+ * An all-NULL row: the family does not own that type.  In an AVX2 row a NULL
+ * entry means the scalar kernel serves that ISA too. */
+extern const cpu_type_fns cpu_ggml_scalar[KVV_TYPE_COUNT];
+extern const cpu_type_fns cpu_ggml_avx2[KVV_TYPE_COUNT];
+extern const cpu_type_fns cpu_turbo_scalar[KVV_TYPE_COUNT];
+extern const cpu_type_fns cpu_turbo_avx2[KVV_TYPE_COUNT];
+
+/* ---- one rotation group in place: u *= pre; butterfly over g; u *= post/sqrt(g).
+ * Forward rotation: pre = S1, post = S2; inverse: pre = S2, post = S1.  The
+ * AVX2 version gives the same bits (same pairs, same order of roundings). ---- */
+void cpu_wht_group(float *u, int g, const float *pre, const float *post);
+void cpu_wht_group_avx2(float *u, int g, const float *pre, const float *post);
+
+/* ---- F16C row conversions (fp16_avx2.c): call only after cpu_isa_resolve ---- */
+void cpu_f32_to_f16_row_avx2(const float *x, uint16_t *y, int64_t n);
+void cpu_f16_to_f32_row_avx2(const uint16_t *x, float *y, int64_t n);
+
 /* ---- thread pool ---- */
 /* Runs fn(arg, i) for i in [0, n) on up to nthreads threads (the caller
  * included) and returns when all are done.  Which thread runs which i is
