@@ -317,6 +317,14 @@ static void test_type_pairs(void)
         c.n_q = 1; /* decode shape */
         check_accuracy(c);
     }
+    /* every type and format version of the table, symmetric */
+    for (int t = 0; t < KVV_TYPE_COUNT; t++) {
+        acase c = base_case((kvv_type)t, (kvv_type)t, 128);
+        c.n_head = 4;
+        c.n_kv = 40;
+        c.seed = 150 + t;
+        check_accuracy(c);
+    }
 }
 
 static void test_head_dims(void)
@@ -578,6 +586,8 @@ static void test_argument_checks(void)
     EXPECT_FAIL(a.tg.lut = 5);
     EXPECT_FAIL(a.tg.variant = (kvv_variant)9);
     EXPECT_FAIL(a.type_v = KVV_TYPE_COUNT);
+    EXPECT_FAIL(a.tg.isa = (kvv_isa)7);
+    EXPECT_FAIL(a.tg.rot = (kvv_rot_site)2);
 #undef EXPECT_FAIL
     a = args_of(&f, kvv_toggles_default());
     CU_ASSERT_EQUAL(cpu_attention(&a, NULL, &info, err, sizeof err), KVV_FAILED);

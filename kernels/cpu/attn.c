@@ -305,6 +305,8 @@ static int check_args(const kvv_attn_args *a, const float *out, char *err, size_
         return fail(err, len, KVV_FAILED, "attention: unknown rotation site %d", (int)a->tg.rot);
     if (a->tg.variant != KVV_VAR_AUTO && a->tg.variant != KVV_VAR_VEC && a->tg.variant != KVV_VAR_TILED)
         return fail(err, len, KVV_FAILED, "attention: unknown kernel variant %d", (int)a->tg.variant);
+    if (a->tg.isa != KVV_ISA_AUTO && a->tg.isa != KVV_ISA_SCALAR && a->tg.isa != KVV_ISA_AVX2)
+        return fail(err, len, KVV_FAILED, "attention: unknown isa %d", (int)a->tg.isa);
     if ((size_t)a->n_head * a->n_q > (size_t)INT32_MAX || (size_t)a->n_head_kv * a->n_kv > (size_t)INT32_MAX)
         return fail(err, len, KVV_FAILED, "attention: too many rows");
     return KVV_OK;
@@ -392,7 +394,7 @@ int cpu_attention(const kvv_attn_args *a, float *out, kvv_attn_info *info, char 
         return rc;
     int isa = cpu_isa_resolve(a->tg.isa);
     if (isa < 0)
-        return fail(err, err_len, KVV_UNSUPPORTED, "attention: AVX2/FMA requested but this processor lacks it");
+        return fail(err, err_len, KVV_UNSUPPORTED, "attention: isa=avx2 asked for, but this processor lacks AVX2, FMA or F16C");
 
     attn_plan p;
     memset(&p, 0, sizeof p);

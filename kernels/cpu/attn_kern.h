@@ -42,8 +42,10 @@ typedef struct attn_tile_args {
 typedef void (*attn_tile_fn)(const attn_tile_args *t);
 
 typedef struct attn_kernels {
-    /* All rows against one tile: groups of ATTN_MR rows share each loaded
-     * K/V row; a row's partial never depends on the rows grouped with it. */
+    /* All rows against one tile: consecutive groups of ATTN_MR rows share
+     * each loaded K/V row, the rest go one at a time.  Under a mask a row's
+     * sums can depend on the keys its group sees, so the driver fixes the
+     * row blocks independently of threads and split. */
     attn_tile_fn tile;
     /* Fold a tile's partial into a running state (online-softmax rescale). */
     void (*merge)(float *state, const float *part, int dv8);
