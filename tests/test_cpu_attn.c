@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "fuzz/gen.h"
+#include "kernels/cpu/attn_kern.h"
 #include "kernels/cpu/cpu_internal.h"
 #include "kvv/backend.h"
 #include "kvv/tensor.h"
@@ -477,6 +478,39 @@ static void test_speed_toggles_bit_identical(void)
     check_speed_toggles(c);
 }
 
+/* A tiny memory budget forces one KV head (and one row block) per pass;
+ * the passes must not change a bit. */
+static void test_memory_passes(void)
+{
+    acase c = base_case(KVV_Q4_0, KVV_TURBO4, 128);
+    c.n_q = 70; /* two tiled row blocks per KV head with GQA 2 */
+    c.n_kv = 130;
+    c.n_head = 4;
+    c.n_head_kv = 2;
+    c.seed = 800;
+    fixture f;
+    fixture_make(&f, c);
+    size_t n = out_len(&f);
+    float *base = malloc(sizeof(float) * n), *out = malloc(sizeof(float) * n);
+    for (int var = KVV_VAR_VEC; var <= KVV_VAR_TILED; var++) {
+        kvv_toggles tg = kvv_toggles_default();
+        tg.variant = (kvv_variant)var;
+        tg.split = 3;
+        tg.cache = 1;
+        tg.threads = 2;
+        CU_ASSERT_EQUAL_FATAL(run(&f, tg, base), KVV_OK);
+        CU_ASSERT(out_error(&f, base, "budget") <= TOL);
+        size_t old = attn_set_mem_budget(4096);
+        int rc = run(&f, tg, out);
+        attn_set_mem_budget(old);
+        CU_ASSERT_EQUAL(rc, KVV_OK);
+        CU_ASSERT(memcmp(base, out, sizeof(float) * n) == 0);
+    }
+    free(base);
+    free(out);
+    fixture_free(&f);
+}
+
 /* The auto variant picks vec for decode and tiled for prefill; both paths
  * are deterministic on their own, so auto equals the forced variant. */
 static void test_auto_variant(void)
@@ -608,6 +642,7 @@ void kvv_register_tests(void)
         {"n_kv 1, odd and tile-boundary lengths", test_kv_lengths},
         {"threads/split/cache/lut bit-identical", test_speed_toggles_bit_identical},
         {"auto variant equals the forced one", test_auto_variant},
+        {"memory budget passes are bit-identical", test_memory_passes},
         {"NaN/Inf inputs stay in their rows", test_nonfinite},
         {"argument checks", test_argument_checks},
         {NULL, NULL},

@@ -38,7 +38,13 @@
 #define VEC_MAX_NQ 4
 /* Cap on the dequant cache plus split-K partials held at once; above it the
  * work runs in passes over KV heads (and row blocks). */
-#define MEM_BUDGET ((size_t)256 << 20)
+#define MEM_BUDGET_DEFAULT ((size_t)256 << 20)
+static _Atomic size_t mem_budget = MEM_BUDGET_DEFAULT;
+
+size_t attn_set_mem_budget(size_t bytes)
+{
+    return atomic_exchange(&mem_budget, bytes ? bytes : MEM_BUDGET_DEFAULT);
+}
 
 typedef struct attn_plan {
     const kvv_attn_args *a;
@@ -336,22 +342,23 @@ static float *falloc(size_t nfloats)
 
 /* Run the passes over KV heads / row blocks.  A pass holds the dequant
  * cache of its heads and the split-K partials of its row blocks; it covers
- * enough heads to keep every thread busy and no more than MEM_BUDGET allows
+ * enough heads to keep every thread busy and no more than the budget allows
  * (a cache much larger than that only costs page faults and DRAM traffic). */
 static int run_passes(attn_plan *p, int threads)
 {
     const kvv_attn_args *a = p->a;
+    const size_t budget = atomic_load(&mem_budget);
     int cached = p->use_cache && !(p->k_direct && p->v_direct);
     size_t cache_head = cached ? (size_t)a->n_kv * (p->dk8 + p->dv8) * sizeof(float) : 0;
     size_t part_block = p->split > 1 ? (size_t)p->rb_rows * p->n_tiles * p->ps * sizeof(float) : 0;
     size_t per_head = cache_head + part_block * (size_t)p->n_rb;
-    int heads = per_head ? (int)(MEM_BUDGET / per_head) : a->n_head_kv;
+    int heads = per_head ? (int)(budget / per_head) : a->n_head_kv;
     if (cached && heads > threads)
         heads = threads;
     heads = heads < 1 ? 1 : heads > a->n_head_kv ? a->n_head_kv : heads;
     int blocks = p->n_rb;
-    if (part_block && per_head > MEM_BUDGET) {
-        size_t room = MEM_BUDGET > cache_head ? MEM_BUDGET - cache_head : 0;
+    if (part_block && per_head > budget) {
+        size_t room = budget > cache_head ? budget - cache_head : 0;
         blocks = (int)(room / part_block);
         blocks = blocks < 1 ? 1 : blocks > p->n_rb ? p->n_rb : blocks;
     }
@@ -385,6 +392,28 @@ static int run_passes(attn_plan *p, int threads)
     free(p->vc);
     free(p->parts);
     return rc;
+}
+
+/* A rotation as a graph op of its own: rows are independent, so chunks of
+ * rows go to the pool. */
+typedef struct wht_job {
+    float *x;
+    int64_t nrows;
+    int ncols, group, inverse, isa;
+} wht_job;
+#define WHT_CHUNK 64
+
+static void wht_item(void *arg, int64_t i)
+{
+    const wht_job *j = arg;
+    int64_t r0 = i * WHT_CHUNK, n = j->nrows - r0 < WHT_CHUNK ? j->nrows - r0 : WHT_CHUNK;
+    cpu_wht_rows(j->x + r0 * j->ncols, n, j->ncols, j->group, j->inverse, j->isa);
+}
+
+static void wht_op(float *x, int64_t nrows, int ncols, int group, int inverse, int isa, int threads)
+{
+    wht_job j = {x, nrows, ncols, group, inverse, isa};
+    cpu_parallel_for(threads, (nrows + WHT_CHUNK - 1) / WHT_CHUNK, wht_item, &j);
 }
 
 int cpu_attention(const kvv_attn_args *a, float *out, kvv_attn_info *info, char *err, size_t err_len)
@@ -452,12 +481,12 @@ int cpu_attention(const kvv_attn_args *a, float *out, kvv_attn_info *info, char 
             return fail(err, err_len, KVV_FAILED, "attention: out of memory");
         }
         memcpy(qrot, a->q, sizeof(float) * nqv * a->dk);
-        cpu_wht_rows(qrot, (int64_t)nqv, a->dk, p.gk, 0, isa);
+        wht_op(qrot, (int64_t)nqv, a->dk, p.gk, 0, isa, threads);
         p.q = qrot;
     }
     rc = run_passes(&p, threads);
     if (rc == KVV_OK && !p.in_kernel && p.rot_o)
-        cpu_wht_rows(out, (int64_t)nqv, a->dv, p.gv, 1, isa);
+        wht_op(out, (int64_t)nqv, a->dv, p.gv, 1, isa, threads);
     kvv_free(qrot);
     free(p.slope);
     if (rc != KVV_OK)

@@ -51,6 +51,11 @@ typedef struct attn_kernels {
     void (*merge)(float *state, const float *part, int dv8);
 } attn_kernels;
 
+/* The memory the driver may hold at once for the dequant cache and split-K
+ * partials (0 = the default, 256 MiB); returns the previous value.  Larger
+ * work runs in passes, with the same bits. */
+size_t attn_set_mem_budget(size_t bytes);
+
 const attn_kernels *attn_kernels_scalar(void);
 const attn_kernels *attn_kernels_avx2(void);
 
