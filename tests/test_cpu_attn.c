@@ -4,8 +4,8 @@
  * two-pass attention written here, over the same dequantized K/V (so the test
  * judges the attention arithmetic, masks, GQA mapping and rotation handling,
  * not the quantizers).  The rotation of Q (when K is rotated) and of the
- * output (when V is rotated) is done by an f64 WHT written here from the sign
- * vectors of SPEC 3.4, independent of cpu_wht_rows.
+ * output (when V is rotated) is the reference's exact f64 WHT (kvv_ref_wht),
+ * independent of cpu_wht_rows.
  *
  * Determinism: threads, split-K and the dequant cache must leave every
  * output bit unchanged. */
@@ -19,6 +19,7 @@
 #include "kernels/cpu/cpu_internal.h"
 #include "kvv/backend.h"
 #include "kvv/tensor.h"
+#include "ref/ref.h"
 #include "tests/testutil.h"
 
 /* Error allowed relative to the largest |output| of the case. */
@@ -42,32 +43,6 @@ typedef struct fixture {
 } fixture;
 
 /* ---- f64 reference ---- */
-
-/* SPEC 3.4 sign vectors, packed: bit e of the 128 = 1 means -1. */
-static const uint32_t S1_BITS[4] = {0xE46A0359u, 0x42F85949u, 0xA4C63BBBu, 0x49F250A9u};
-static const uint32_t S2_BITS[4] = {0x16ACEE90u, 0x3F628FDCu, 0xB7A5357Au, 0xBEA56562u};
-
-static double sign_of(const uint32_t *w, int e) { return (w[e >> 5] >> (e & 31)) & 1u ? -1.0 : 1.0; }
-
-/* forward: S2 * H * S1 * x / sqrt(g); inverse: S1 * H * S2 * x / sqrt(g) */
-static void wht64(double *x, int n, int g, int inverse)
-{
-    const uint32_t *pre = inverse ? S2_BITS : S1_BITS, *post = inverse ? S1_BITS : S2_BITS;
-    for (int o = 0; o < n; o += g) {
-        double *u = x + o;
-        for (int i = 0; i < g; i++)
-            u[i] *= sign_of(pre, i);
-        for (int h = 1; h < g; h *= 2)
-            for (int b = 0; b < g; b += 2 * h)
-                for (int j = b; j < b + h; j++) {
-                    double a = u[j], c = u[j + h];
-                    u[j] = a + c;
-                    u[j + h] = a - c;
-                }
-        for (int i = 0; i < g; i++)
-            u[i] *= sign_of(post, i) / sqrt((double)g);
-    }
-}
 
 /* ggml's slopes are part of the semantics, so they are evaluated in f32 as
  * ggml does; everything after is f64. */
@@ -117,7 +92,7 @@ static void reference(fixture *f)
             for (int d = 0; d < c->dk; d++)
                 q[d] = f->q[((size_t)h * c->n_q + i) * c->dk + d];
             if (rot_q)
-                wht64(q, c->dk, kvv_rot_group(c->dk), 0);
+                kvv_ref_wht(q, 1, c->dk, kvv_rot_group(c->dk), 0);
             double m = -INFINITY;
             for (int j = 0; j < c->n_kv; j++) {
                 const float *mk = f->mask ? f->mask + (size_t)i * c->n_kv + j : NULL;
@@ -152,7 +127,7 @@ static void reference(fixture *f)
             for (int d = 0; d < c->dv; d++)
                 o[d] /= l;
             if (rot_o)
-                wht64(o, c->dv, kvv_rot_group(c->dv), 1);
+                kvv_ref_wht(o, 1, c->dv, kvv_rot_group(c->dv), 1);
         }
     }
     free(kd);
