@@ -2,10 +2,11 @@
  * decomposition and the merge of per-tile partials.
  *
  * Determinism is by construction.  The KV range is cut into fixed tiles
- * (their size depends only on the kernel variant).  Each (query row, tile)
- * partial (tile max m, sum l of exp(s - m), o = sum exp(s - m) v) is a pure
- * function of that row and that tile, and partials are merged strictly in
- * tile order with the online-softmax rescale.  Threads, split-K chunks and
+ * (their size depends only on the kernel variant) and the query rows into
+ * fixed blocks.  Each (query row, tile) partial (tile max m, sum l of
+ * exp(s - m), o = sum exp(s - m) v) is a pure function of that row (in its
+ * fixed block) and that tile, and partials are merged strictly in tile order
+ * with the online-softmax rescale.  Threads, split-K chunks and
  * the dequant cache only change who computes a partial and where K/V come
  * from, never the arithmetic, so they leave every output bit unchanged.
  *
