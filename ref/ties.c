@@ -44,14 +44,15 @@ void kvv_ref_ties_free(kvv_ref_ties *t)
     memset(t, 0, sizeof *t);
 }
 
-void kvv_rq_tie_index(kvv_ref_ties *t, int64_t e, double v, double b, double win, int canon, int lo, int hi)
+void kvv_rq_tie_index(kvv_ref_ties *t, int64_t e, double vlo, double vhi, double b, double win, int canon,
+                      int below, int above)
 {
-    if (!t || lo == hi || !(fabs(v - b) <= win))
+    if (!t || below == above || !(b >= vlo - win && b <= vhi + win))
         return;
-    if (canon == lo)
-        t->alt[e] = (int16_t)hi;
-    else if (canon == hi)
-        t->alt[e] = (int16_t)lo;
+    if (canon == below)
+        t->alt[e] = (int16_t)above;
+    else if (canon == above)
+        t->alt[e] = (int16_t)below;
 }
 
 uint16_t kvv_rq_f64_to_f16(double v)

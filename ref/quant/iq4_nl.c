@@ -34,19 +34,23 @@ static int best_index(float x)
     return below < above ? mu - 1 : mu;
 }
 
-/* Whether the exact value v = id*x lies within an f32 ulp of a grid
- * midpoint; if so (and t is given) record the other index for element e. */
-static int index_tie(kvv_ref_ties *t, int64_t e, double v, int canon)
+/* Whether the exact value of id*x (va; vb: the same written x/d) lies
+ * within an f32 ulp of a grid midpoint (one ulp at the midpoint, where id*x
+ * rounds, and one at half the gap, where the two distances round); if so
+ * (and t is given) record the other index for element e. */
+static int index_tie(kvv_ref_ties *t, int64_t e, double va, double vb, int canon)
 {
+    double v = 0.5 * (va + vb);
     if (!(v > grid[0] && v < grid[15]))
         return 0;
     int k = 0;
     while (k < 14 && grid[k + 1] <= v)
         k++;
-    double m = 0.5 * (grid[k] + grid[k + 1]), win = kvv_ref_ulp32(m);
-    if (!(fabs(v - m) <= win))
+    double m = 0.5 * (grid[k] + grid[k + 1]), win = kvv_ref_ulp32(m) + kvv_ref_ulp32(0.5 * (grid[k + 1] - grid[k]));
+    double lo = fmin(va, vb), hi = fmax(va, vb);
+    if (!(m >= lo - win && m <= hi + win))
         return 0;
-    kvv_rq_tie_index(t, e, v, m, win, canon, k, k + 1);
+    kvv_rq_tie_index(t, e, lo, hi, m, win, canon, k, k + 1);
     return 1;
 }
 
@@ -66,7 +70,8 @@ static int pass(const float *x, const float *w, float id, uint8_t *L, float *sum
         float t1 = wq * x[j], t2 = wq * q;
         sqx = sqx + t1;
         sq2 = sq2 + t2;
-        tie |= index_tie(NULL, 0, (double)id * (double)x[j], l);
+        double v = (double)id * (double)x[j];
+        tie |= index_tie(NULL, 0, v, v, l);
     }
     *sumqx = sqx;
     *sumq2 = sq2;
@@ -119,7 +124,7 @@ static void iq4_nl_block(const float *x, uint8_t *dst, kvv_ref_ties *t, int64_t 
         float id = 1.0f / d, sumqx, sumq2;
         pass(x, w, id, L, &sumqx, &sumq2);
         for (int j = 0; j < 32; j++)
-            index_tie(t, e0 + j, (double)id * (double)x[j], L[j]);
+            index_tie(t, e0 + j, (double)id * (double)x[j], (double)x[j] / (double)d, L[j]);
         d = sumq2 > 0 ? sumqx / sumq2 : 0.0f;
     }
     uint16_t h = kvv_ref_f32_to_f16(d);
@@ -132,53 +137,86 @@ static void iq4_nl_block(const float *x, uint8_t *dst, kvv_ref_ties *t, int64_t 
 /* Relative window of the search comparison sumqx^2 > best*sumq2. */
 #define SEARCH_TIE_REL (64 * KVV_RQ_U32)
 
+/* The search's bytes for a chosen f32 d: f16(d), then the indices of x/d
+ * (as id*x with the f32 d, not the stored one). */
+static uint16_t search_encode(const float *x, float d, uint8_t *L)
+{
+    float id = d != 0.0f ? 1.0f / d : 0.0f;
+    for (int j = 0; j < 32; j++)
+        L[j] = (uint8_t)best_index(id * x[j]);
+    return kvv_ref_f32_to_f16(d);
+}
+
+/* A candidate of the search: its sums and whether an index of it tied. */
+typedef struct cand {
+    float sumqx, sumq2;
+    int tie;
+} cand;
+
+/* block_tie: some candidate other than the winner reaches an objective
+ * sumqx^2/sumq2 within SEARCH_TIE_REL of the best (so a correct f32
+ * evaluation summing in another order may pick it) and would store other
+ * bytes; or a candidate that close had an index tie (its sums, hence its
+ * objective and d, may differ elsewhere). */
+static int search_block_tie(const float *x, const cand *c, int nc, int win, uint16_t h, const uint8_t *L)
+{
+    double omax = 0;
+    for (int i = 0; i < nc; i++)
+        if (c[i].sumq2 > 0)
+            omax = fmax(omax, (double)c[i].sumqx * c[i].sumqx / c[i].sumq2);
+    for (int i = 0; i < nc; i++) {
+        if (!(c[i].sumq2 > 0))
+            continue;
+        double o = (double)c[i].sumqx * c[i].sumqx / c[i].sumq2;
+        if (o < omax * (1 - SEARCH_TIE_REL))
+            continue;
+        if (c[i].tie)
+            return 1;
+        if (i == win)
+            continue;
+        uint8_t La[32];
+        uint16_t ha = search_encode(x, c[i].sumqx / c[i].sumq2, La);
+        if (ha != h || memcmp(La, L, 32) != 0)
+            return 1;
+    }
+    return 0;
+}
+
 static void iq4_nl_search_block(const float *x, uint8_t *dst, kvv_ref_ties *t, int64_t e0, int64_t blk)
 {
     float w[32], amax, max, d = 0.0f;
     uint8_t L[32], Lbest[32];
-    int block_tie = 0;
+    cand c[16];
+    int nc = 0, win = -1;
     weights_and_max(x, w, &amax, &max);
     if (!(amax < GROUP_MAX_EPS)) {
         d = -max / (float)grid[0];
-        float id = 1.0f / d, sumqx, sumq2;
-        block_tie |= pass(x, w, id, Lbest, &sumqx, &sumq2);
-        d = sumq2 > 0 ? sumqx / sumq2 : 0.0f;
-        float best = d * sumqx;
-        for (int itry = -7; itry <= 7; itry++) {
-            id = (float)(itry + grid[0]) / max;
-            int tie = pass(x, w, id, L, &sumqx, &sumq2);
-            /* a trial with an index tie may have other sums elsewhere */
-            block_tie |= tie;
-            if (!(sumq2 > 0))
-                continue;
-            float lhs = sumqx * sumqx, rhs = best * sumq2;
-            /* the same indices give the same sums in any implementation:
-             * only a different candidate can be a near miss */
-            if (memcmp(L, Lbest, 32) != 0) {
-                double dl = lhs, dr = rhs, mag = fabs(dl) > fabs(dr) ? fabs(dl) : fabs(dr);
-                if (fabs(dl - dr) <= SEARCH_TIE_REL * mag)
-                    block_tie = 1;
-            }
-            if (lhs > rhs) {
-                d = sumqx / sumq2;
-                best = d * sumqx;
+        c[0].tie = pass(x, w, 1.0f / d, Lbest, &c[0].sumqx, &c[0].sumq2);
+        nc = 1;
+        win = 0;
+        d = c[0].sumq2 > 0 ? c[0].sumqx / c[0].sumq2 : 0.0f;
+        float best = d * c[0].sumqx;
+        for (int itry = -7; itry <= 7; itry++, nc++) {
+            float id = (float)(itry + grid[0]) / max;
+            cand *ci = &c[nc];
+            ci->tie = pass(x, w, id, L, &ci->sumqx, &ci->sumq2);
+            if (ci->sumq2 > 0 && ci->sumqx * ci->sumqx > best * ci->sumq2) {
+                d = ci->sumqx / ci->sumq2;
+                best = d * ci->sumqx;
+                win = nc;
                 memcpy(Lbest, L, 32);
             }
         }
     }
-    uint16_t h = kvv_ref_f32_to_f16(d);
-    /* re-index with the f32 d (not the stored f16 one) */
-    float id = d != 0.0f ? 1.0f / d : 0.0f;
-    for (int j = 0; j < 32; j++) {
-        L[j] = (uint8_t)best_index(id * x[j]);
-        index_tie(t, e0 + j, (double)id * (double)x[j], L[j]);
-    }
+    uint16_t h = search_encode(x, d, L);
     kvv_rq_wr16(dst, h);
     kvv_rq_pack_nibbles(L, dst + 2, NULL);
-    if (!(amax < GROUP_MAX_EPS))
-        ls_scale_tie(t, blk, x, Lbest, h);
-    if (t && block_tie)
-        t->block_tie[blk] = 1;
+    if (!t || amax < GROUP_MAX_EPS)
+        return;
+    for (int j = 0; j < 32; j++) /* the re-indexing with id = 1/d */
+        index_tie(t, e0 + j, (double)(1.0f / d) * (double)x[j], (double)x[j] / (double)d, L[j]);
+    ls_scale_tie(t, blk, x, Lbest, h);
+    t->block_tie[blk] = (uint8_t)search_block_tie(x, c, nc, win, h, L);
 }
 
 static void iq4_nl_deblock(const uint8_t *src, float *y)

@@ -81,11 +81,14 @@ void kvv_rq_dequantize_blocks(kvv_type type, kvv_rq_block_dq fn, const void *src
                               int64_t ncols);
 
 /* ---- tie recording (ref/ties.c); every function accepts t == NULL ---- */
-/* Element `e` whose exact pre-rounding value v lies within `win` of the
- * boundary b between index lo (below) and hi (above): record the side the
- * canonical index did not take.  Nothing when lo == hi (a clamp makes both
- * sides the same) or canon is on neither side. */
-void kvv_rq_tie_index(kvv_ref_ties *t, int64_t e, double v, double b, double win, int canon, int lo, int hi);
+/* Element `e` whose exact pre-rounding value lies in [vlo, vhi] (one value,
+ * or the values of equivalent ways to write the formula, e.g. x*id as ggml
+ * writes it and x/d as the formula reads): when the boundary b between index
+ * `below` and index `above` lies within `win` of that interval, record the
+ * side the canonical index did not take.  Nothing when below == above (a
+ * clamp makes both sides the same) or canon is on neither side. */
+void kvv_rq_tie_index(kvv_ref_ties *t, int64_t e, double vlo, double vhi, double b, double win, int canon,
+                      int below, int above);
 /* Scale field `field` of block `blk` stored as f16 bits `canon`, whose exact
  * value is v and whose f32 evaluation may be off by up to abs_err: when an
  * f16 rounding boundary lies within that window (widened by one f32 ulp),
@@ -94,26 +97,31 @@ void kvv_rq_tie_scale_f16(kvv_ref_ties *t, int64_t blk, int field, double v, dou
 /* f16 bits of the value nearest v (round to nearest even), from a double */
 uint16_t kvv_rq_f64_to_f16(double v);
 
-/* Ties of ggml's integer conversions, from the exact value v that the f32
- * code rounds (window: one f32 ulp at the boundary). */
+/* Ties of ggml's integer conversions.  va, vb: the exact quantity as x*id
+ * (ggml's reference) and as x/d (a correct implementation may divide).  The
+ * window is one f32 ulp in each domain where the f32 evaluation rounds: at
+ * the boundary, and (`inner`) at the intermediate product before an offset
+ * is added, since a rounding there moves the result by up to half an ulp of
+ * the product, which for q4_0's x*id + 8.5 near 1 is two ulps of the sum. */
 /* roundf (half away from zero): boundaries at k + 1/2 between k and k+1 */
-static inline void kvv_rq_tie_round(kvv_ref_ties *t, int64_t e, double v, int canon)
+static inline void kvv_rq_tie_round(kvv_ref_ties *t, int64_t e, double va, double vb, int canon)
 {
-    if (!t || !(fabs(v) < 1e6))
+    if (!t || !(fabs(va) < 1e6) || !(fabs(vb) < 1e6))
         return;
-    double lo = floor(v), b = lo + 0.5;
-    kvv_rq_tie_index(t, e, v, b, kvv_ref_ulp32(b), canon, (int)lo, (int)lo + 1);
+    double lo = fmin(va, vb), hi = fmax(va, vb), k = floor(0.5 * (lo + hi)), b = k + 0.5;
+    kvv_rq_tie_index(t, e, lo, hi, b, kvv_ref_ulp32(b), canon, (int)k, (int)k + 1);
 }
 /* truncation toward zero then MIN(maxq, .): boundaries at the integers */
-static inline void kvv_rq_tie_trunc(kvv_ref_ties *t, int64_t e, double v, int maxq, int canon)
+static inline void kvv_rq_tie_trunc(kvv_ref_ties *t, int64_t e, double va, double vb, double inner, int maxq,
+                                    int canon)
 {
-    if (!t || !(fabs(v) < 1e6))
+    if (!t || !(fabs(va) < 1e6) || !(fabs(vb) < 1e6))
         return;
-    double b = floor(v + 0.5);
+    double lo = fmin(va, vb), hi = fmax(va, vb), b = floor(0.5 * (lo + hi) + 0.5);
     int below = (int)(b > 0 ? b - 1 : b), above = (int)(b >= 0 ? b : b + 1);
     below = below < maxq ? below : maxq;
     above = above < maxq ? above : maxq;
-    kvv_rq_tie_index(t, e, v, b, kvv_ref_ulp32(b), canon, below, above);
+    kvv_rq_tie_index(t, e, lo, hi, b, kvv_ref_ulp32(b) + inner, canon, below, above);
 }
 
 /* ---- Walsh-Hadamard transforms (ref/wht.c) ---- */

@@ -69,7 +69,7 @@ void kvv_rq_group_index_ties(const kvv_rq_group *gr, const int16_t *idx, const f
             if (fabs(v - mid[i]) < fabs(v - mid[k]))
                 k = i;
         double b = mid[k], win = kvv_ref_ulp32(b), re = kvv_rq_rot_err(v, gr->g);
-        kvv_rq_tie_index(t, e0 + j, v, b, win > re ? win : re, idx[j], k, k + 1);
+        kvv_rq_tie_index(t, e0 + j, v, v, b, win > re ? win : re, idx[j], k, k + 1);
     }
 }
 
