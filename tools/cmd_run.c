@@ -1,0 +1,228 @@
+/* `kvverify run` and `kvverify list cases`: build the case list from the
+ * gate, the full matrix or a file, filter it, run it, report it. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "oracle/oracle.h"
+#include "reports/reports.h"
+#include "tools/cli.h"
+
+typedef struct {
+    kvv_filter f;
+    const char *set, *cases_file, *backends;
+    int full, jobs, verbose, strict, no_isolate, list_only;
+    double timeout;
+    uint64_t seed;
+} run_args;
+
+static int parse_run_args(int argc, char **argv, run_args *a)
+{
+    enum { O_GATE = 256, O_FULL, O_CASES, O_HEAD, O_KV, O_TOGGLE, O_SET, O_SEED, O_TIMEOUT, O_NOISO, O_STRICT };
+    static const struct option opts[] = {
+        {"gate", no_argument, 0, O_GATE},       {"full", no_argument, 0, O_FULL},
+        {"cases", required_argument, 0, O_CASES}, {"op", required_argument, 0, 'o'},
+        {"backend", required_argument, 0, 'b'}, {"pattern", required_argument, 0, 'p'},
+        {"head-dim", required_argument, 0, O_HEAD}, {"kv", required_argument, 0, O_KV},
+        {"toggle", required_argument, 0, O_TOGGLE}, {"set", required_argument, 0, O_SET},
+        {"seed", required_argument, 0, O_SEED}, {"jobs", required_argument, 0, 'j'},
+        {"timeout", required_argument, 0, O_TIMEOUT}, {"no-isolate", no_argument, 0, O_NOISO},
+        {"strict", no_argument, 0, O_STRICT},   {"verbose", no_argument, 0, 'v'},
+        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+    memset(a, 0, sizeof *a);
+    a->backends = "cpu";
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    a->jobs = ncpu > 0 ? (int)ncpu : 1;
+    a->timeout = 120;
+    optind = 1;
+    int ch;
+    char *end;
+    while ((ch = getopt_long(argc, argv, "o:b:p:j:vh", opts, NULL)) != -1) {
+        switch (ch) {
+        case O_GATE: a->full = 0; break;
+        case O_FULL: a->full = 1; break;
+        case O_CASES: a->cases_file = optarg; break;
+        case 'o': a->f.ops = optarg; break;
+        case 'b': a->backends = optarg; break;
+        case 'p': a->f.pattern = optarg; break;
+        case O_HEAD: a->f.head_dims = optarg; break;
+        case O_KV: a->f.kv = optarg; break;
+        case O_TOGGLE: a->f.toggles = optarg; break;
+        case O_SET: a->set = optarg; break;
+        case O_SEED:
+            a->seed = strtoull(optarg, &end, 10);
+            if (*end || !*optarg || *optarg == '-') {
+                fprintf(stderr, "kvverify: --seed needs a non-negative integer, not '%s'\n", optarg);
+                return -1;
+            }
+            break;
+        case 'j':
+            a->jobs = (int)strtol(optarg, &end, 10);
+            if (*end || a->jobs < 1 || a->jobs > 256) {
+                fprintf(stderr, "kvverify: -j needs 1..256, not '%s'\n", optarg);
+                return -1;
+            }
+            break;
+        case O_TIMEOUT:
+            a->timeout = strtod(optarg, &end);
+            if (*end || !(a->timeout > 0)) {
+                fprintf(stderr, "kvverify: --timeout needs a positive number of seconds, not '%s'\n", optarg);
+                return -1;
+            }
+            break;
+        case O_NOISO: a->no_isolate = 1; break;
+        case O_STRICT: a->strict = 1; break;
+        case 'v': a->verbose = 1; break;
+        case 'h': cli_usage(stdout); exit(0);
+        default: return -1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "kvverify: unexpected argument '%s'\n", argv[optind]);
+        return -1;
+    }
+    char why[300];
+    if (kvv_filter_check(&a->f, why, sizeof why)) {
+        fprintf(stderr, "kvverify: %s\n", why);
+        return -1;
+    }
+    return 0;
+}
+
+/* Seeds derived from --seed stay printable in the case name, so a failure
+ * line still reruns exactly. */
+static uint64_t mix_seed(uint64_t s, uint64_t base)
+{
+    uint64_t z = s * 0x9e3779b97f4a7c15ull ^ base;
+    z = (z ^ (z >> 31)) * 0xbf58476d1ce4e5b9ull;
+    return (z ^ (z >> 29)) % 1000000007ull;
+}
+
+static int load_cases_file(const char *path, kvv_case_list *l)
+{
+    FILE *f = strcmp(path, "-") ? fopen(path, "r") : stdin;
+    if (!f) {
+        fprintf(stderr, "kvverify: cannot open case file %s\n", path);
+        return -1;
+    }
+    char line[1024];
+    int lineno = 0, rc = 0;
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        line[strcspn(line, "\r\n")] = 0;
+        char *s = line + strspn(line, " \t");
+        if (!*s || *s == '#')
+            continue;
+        kvv_case c;
+        char why[200];
+        if (kvv_case_parse(s, &c, why, sizeof why)) {
+            fprintf(stderr, "kvverify: %s:%d: %s\n", path, lineno, why);
+            rc = -1;
+            break;
+        }
+        kvv_case_list_push(l, &c);
+    }
+    if (f != stdin)
+        fclose(f);
+    return rc;
+}
+
+/* Build the case list of a run: the base list, filters, overrides, seeds.
+ * A pattern that is a full case name is run even if no list holds it. */
+static int build_cases(const run_args *a, kvv_case_list *out)
+{
+    kvv_case_list base = {0};
+    int rc = a->cases_file ? load_cases_file(a->cases_file, &base) : a->full ? kvv_full_cases(&base) : kvv_gate_cases(&base);
+    if (rc)
+        return -1;
+    char why[300];
+    for (int i = 0; i < base.n; i++) {
+        kvv_case c = base.items[i];
+        if (a->set && kvv_case_apply_set(&c, a->set, why, sizeof why)) {
+            fprintf(stderr, "kvverify: %s\n", why);
+            kvv_case_list_free(&base);
+            return -1;
+        }
+        if (a->seed)
+            c.seed = mix_seed(a->seed, c.seed);
+        int m = kvv_filter_match(&a->f, &c, why, sizeof why);
+        if (m < 0) {
+            fprintf(stderr, "kvverify: %s\n", why);
+            kvv_case_list_free(&base);
+            return -1;
+        }
+        if (m)
+            kvv_case_list_push(out, &c);
+    }
+    kvv_case_list_free(&base);
+    if (out->n == 0 && a->f.pattern && !strpbrk(a->f.pattern, "*?[,")) {
+        kvv_case c;
+        if (kvv_case_parse(a->f.pattern, &c, why, sizeof why) == 0) {
+            kvv_case_list_push(out, &c);
+        } else if (strchr(a->f.pattern, '/') && strchr(a->f.pattern, '=')) {
+            fprintf(stderr, "kvverify: no case matches '%s', and it is not a valid case name: %s\n", a->f.pattern, why);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int cli_run(int argc, char **argv, int list_only)
+{
+    run_args a;
+    if (parse_run_args(argc, argv, &a))
+        return EXIT_USAGE;
+    kvv_case_list cases = {0};
+    if (build_cases(&a, &cases))
+        return EXIT_USAGE;
+    if (list_only) {
+        char name[512];
+        for (int i = 0; i < cases.n; i++) {
+            kvv_case_name(&cases.items[i], name, sizeof name);
+            printf("%s\n", name);
+        }
+        kvv_case_list_free(&cases);
+        return 0;
+    }
+    if (cases.n == 0) {
+        fprintf(stderr, "kvverify: no case matches the filters\n");
+        kvv_case_list_free(&cases);
+        return EXIT_USAGE;
+    }
+    char bstore[1024];
+    const char *bnames[KVV_MAX_BACKENDS];
+    int nb = cli_split_backends(a.backends, bstore, sizeof bstore, bnames);
+    if (nb < 0) {
+        kvv_case_list_free(&cases);
+        return EXIT_USAGE;
+    }
+    char machine[256], started[64], command[1024] = "";
+    cli_machine_name(machine, sizeof machine);
+    time_t now = time(NULL);
+    strftime(started, sizeof started, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    for (int i = 0; i < argc; i++)
+        snprintf(command + strlen(command), sizeof command - strlen(command), "%s%s", i ? " " : "", argv[i]);
+    kvv_run_info info = {KVV_VERSION, KVV_GIT_COMMIT, machine, started, command, nb, {0}, cases.n, a.seed};
+    for (int i = 0; i < nb; i++)
+        info.backends[i] = bnames[i];
+    kvv_reporter *term = kvv_reporter_terminal(stdout, a.verbose);
+    kvv_reporter *reps[] = {term};
+    kvv_run_opts o = {bnames, nb, NULL, cases.items, cases.n, reps, 1, a.no_isolate ? 0 : a.jobs, a.timeout, &info};
+    kvv_summary s;
+    int failures = kvv_run(&o, &s);
+    term->destroy(term);
+    kvv_case_list_free(&cases);
+    if (failures < 0) {
+        fprintf(stderr, "kvverify: the run could not start\n");
+        return 1;
+    }
+    if (s.interrupted)
+        return 1;
+    return failures > 0 || (a.strict && s.total.skip > 0) ? 1 : 0;
+}
+
+
+int cmd_run(int argc, char **argv) { return cli_run(argc, argv, 0); }
