@@ -4,6 +4,7 @@
  *
  * Threads take whole rows (chunks of rows), and every row is computed the
  * same way whichever thread runs it, so any thread count gives the same bits. */
+#include <cpuid.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -14,10 +15,17 @@
 
 /* ---- ISA ---- */
 
+/* F16C through cpuid: clang's __builtin_cpu_supports does not know "f16c" */
+static int has_f16c(void)
+{
+    unsigned a, b, c, d;
+    return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
+}
+
 int kvv_cpu_has_avx2(void)
 {
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && has_f16c();
 }
 
 int cpu_isa_resolve(kvv_isa want)
