@@ -131,6 +131,38 @@ int kvv_filter_check(const kvv_filter *f, char *why, size_t why_len);
 /* Apply --set key=value overrides to a case; -1 with why on a bad override. */
 int kvv_case_apply_set(kvv_case *c, const char *sets, char *why, size_t why_len);
 
+/* ---- fuzzing (`kvverify fuzz`) ---- */
+/* Random valid cases (fuzz/gen.h) run on one backend in isolated workers
+ * until the time is up; each failure is shrunk (fuzz/shrink.h) to a minimal
+ * case that fails the same rule the same way, and written to out_dir as a
+ * replayable case file (a comment saying what failed, then the case name).
+ * Failures with the signature (op, types, rule) of one already shrunk in
+ * this run are counted but not shrunk again. */
+typedef struct kvv_fuzz_opts {
+    const char *backend_name;   /* a built-in name or a plugin path */
+    const kvv_backend *backend; /* optional: the table to use instead of opening the name */
+    double seconds;             /* drawing stops after this long; a shrink in progress finishes */
+    uint64_t seed;              /* the whole run is reproducible from it */
+    unsigned ops;               /* bit mask of 1 << kvv_op; 0 = every op the runner runs */
+    const char *out_dir;        /* case files go here (created if missing); NULL = nowhere */
+    int jobs;                   /* isolated worker processes, >= 1 */
+    double timeout;             /* seconds per case before it counts as hung */
+    int max_finds;              /* stop after this many shrunk failures; 0 = no limit */
+    int shrink_tries;           /* candidates tried per shrink; 0 = a default */
+    FILE *log;                  /* progress and findings; NULL = quiet */
+} kvv_fuzz_opts;
+
+typedef struct kvv_fuzz_stats {
+    int64_t cases, pass, fail, skip;
+    int finds;     /* failures shrunk */
+    int written;   /* case files written (a shrunk case already stored is not rewritten) */
+    double seconds;
+    char last_file[512]; /* the last case file written */
+} kvv_fuzz_stats;
+
+/* 0 when the run completed (whatever it found), -1 when it could not run. */
+int kvv_fuzz(const kvv_fuzz_opts *o, kvv_fuzz_stats *st);
+
 /* ---- benchmark (a program, not a test) ---- */
 /* Quantize, WHT, attention decode and prefill on each backend and the
  * reference, best of reps; prints throughput and ratios to out. */

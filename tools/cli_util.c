@@ -1,5 +1,8 @@
 /* Helpers shared by the subcommands. */
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -48,3 +51,42 @@ int cli_split_backends(const char *list, char *store, size_t n, const char **nam
     return k;
 }
 
+
+int cli_int(const char *opt, const char *text, long lo, long hi, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (!*text || *end || errno || v < lo || v > hi || *text == ' ') {
+        fprintf(stderr, "kvverify: %s needs an integer in %ld..%ld, not '%s'\n", opt, lo, hi, text);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+int cli_u64(const char *opt, const char *text, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (!*text || *end || errno || *text == '-' || *text == '+' || *text == ' ') {
+        fprintf(stderr, "kvverify: %s needs a non-negative integer below 2^64, not '%s'\n", opt, text);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int cli_seconds(const char *opt, const char *text, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (!*text || *end || errno || !isfinite(v) || v < lo || v > hi) {
+        fprintf(stderr, "kvverify: %s needs a number of seconds in %g..%g, not '%s'\n", opt, lo, hi, text);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}

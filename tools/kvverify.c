@@ -19,6 +19,8 @@ void cli_usage(FILE *out)
             "  bench [-b L] [--threads N] [--reps N]\n"
             "                   throughput of backends and the reference (a program, not a test)\n"
             "  version          version and commit\n"
+            "  fuzz [--time S] [-b B] [--seed N] [-o OPS] [--out DIR]\n"
+            "                   random cases; failures shrunk into replayable case files (fuzz --help)\n"
             "\n"
             "run options:\n"
             "  --gate            the default gate (what `make verify` runs)\n"
@@ -46,6 +48,7 @@ static const struct {
     int (*fn)(int argc, char **argv);
 } commands[] = {
     {"run", cmd_run}, {"list", cmd_list}, {"bench", cmd_bench}, {"tables", cmd_tables}, {"version", cmd_version},
+    {"fuzz", cmd_fuzz},
 };
 
 int main(int argc, char **argv)
