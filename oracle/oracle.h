@@ -117,6 +117,16 @@ int kvv_case_list_push(kvv_case_list *l, const kvv_case *c);
 int kvv_gate_cases(kvv_case_list *l);
 int kvv_full_cases(kvv_case_list *l);
 
+/* Case files: one case name per line; blank lines and lines starting
+ * with '#' are skipped ('-' = stdin).  Returns 0, or -1 with "FILE:LINE:
+ * reason" in why (nothing is added then). */
+int kvv_case_file_load(const char *path, kvv_case_list *l, char *why, size_t why_len);
+/* The stored corpus: every *.cases file under dir, recursively and in name
+ * order, except under folders named known-failures (cases that fail today,
+ * kept out of the gate until they are fixed).  Returns the number of files
+ * read (0 when dir does not exist), or -1 with why. */
+int kvv_corpus_load(const char *dir, kvv_case_list *l, char *why, size_t why_len);
+
 /* Filters of `kvverify run` */
 typedef struct kvv_filter {
     const char *ops;      /* comma list of op names, or NULL */

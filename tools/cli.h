@@ -19,6 +19,9 @@ int cmd_fuzz(int argc, char **argv);
 /* Split a comma list of backend names (into store); the count, or -1 with
  * a message printed. */
 int cli_split_backends(const char *list, char *store, size_t n, const char **names);
+/* A backend name that is neither built in nor a readable library path is a
+ * usage error (message printed, -1), found before any work. */
+int cli_check_backend(const char *name);
 /* "host arch, N CPUs, model" */
 void cli_machine_name(char *buf, size_t n);
 void cli_usage(FILE *out);

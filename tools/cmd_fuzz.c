@@ -97,15 +97,8 @@ int cmd_fuzz(int argc, char **argv)
         fprintf(stderr, "kvverify: --out needs a folder name of 1..400 characters\n");
         return EXIT_USAGE;
     }
-    /* an unknown backend is a usage error, found before any work; a library
-     * is only looked for here: loading it runs its code, which belongs in
-     * the isolated workers */
-    char why[300];
-    int is_path = strchr(o.backend_name, '/') || strstr(o.backend_name, ".so");
-    if (is_path ? access(o.backend_name, R_OK) != 0 : !kvv_backend_open(o.backend_name, why, sizeof why)) {
-        fprintf(stderr, "kvverify: backend %s: %s\n", o.backend_name, is_path ? "no such library" : why);
+    if (cli_check_backend(o.backend_name))
         return EXIT_USAGE;
-    }
     if (!have_seed)
         o.seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
     printf("kvverify fuzz: backend %s, %g s, seed %llu, %d workers, timeout %g s per case\n", o.backend_name, o.seconds,

@@ -14,6 +14,8 @@
 typedef struct {
     kvv_filter f;
     const char *set, *cases_file, *backends;
+    const char *corpus; /* stored corpus replayed with --gate/--full; NULL = none */
+    int corpus_given;
     int full, jobs, verbose, strict, no_isolate, list_only;
     double timeout;
     uint64_t seed;
@@ -21,7 +23,8 @@ typedef struct {
 
 static int parse_run_args(int argc, char **argv, run_args *a)
 {
-    enum { O_GATE = 256, O_FULL, O_CASES, O_HEAD, O_KV, O_TOGGLE, O_SET, O_SEED, O_TIMEOUT, O_NOISO, O_STRICT };
+    enum { O_GATE = 256, O_FULL, O_CASES, O_HEAD, O_KV, O_TOGGLE, O_SET, O_SEED, O_TIMEOUT, O_NOISO, O_STRICT,
+           O_CORPUS, O_NOCORPUS };
     static const struct option opts[] = {
         {"gate", no_argument, 0, O_GATE},       {"full", no_argument, 0, O_FULL},
         {"cases", required_argument, 0, O_CASES}, {"op", required_argument, 0, 'o'},
@@ -31,15 +34,16 @@ static int parse_run_args(int argc, char **argv, run_args *a)
         {"seed", required_argument, 0, O_SEED}, {"jobs", required_argument, 0, 'j'},
         {"timeout", required_argument, 0, O_TIMEOUT}, {"no-isolate", no_argument, 0, O_NOISO},
         {"strict", no_argument, 0, O_STRICT},   {"verbose", no_argument, 0, 'v'},
+        {"corpus", required_argument, 0, O_CORPUS}, {"no-corpus", no_argument, 0, O_NOCORPUS},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     memset(a, 0, sizeof *a);
     a->backends = "cpu";
+    a->corpus = "corpora";
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     a->jobs = ncpu > 0 ? (int)ncpu : 1;
     a->timeout = 120;
     optind = 1;
     int ch;
-    char *end;
     while ((ch = getopt_long(argc, argv, "o:b:p:j:vh", opts, NULL)) != -1) {
         switch (ch) {
         case O_GATE: a->full = 0; break;
@@ -53,27 +57,20 @@ static int parse_run_args(int argc, char **argv, run_args *a)
         case O_TOGGLE: a->f.toggles = optarg; break;
         case O_SET: a->set = optarg; break;
         case O_SEED:
-            a->seed = strtoull(optarg, &end, 10);
-            if (*end || !*optarg || *optarg == '-') {
-                fprintf(stderr, "kvverify: --seed needs a non-negative integer, not '%s'\n", optarg);
+            if (cli_u64("--seed", optarg, &a->seed))
                 return -1;
-            }
             break;
         case 'j':
-            a->jobs = (int)strtol(optarg, &end, 10);
-            if (*end || a->jobs < 1 || a->jobs > 256) {
-                fprintf(stderr, "kvverify: -j needs 1..256, not '%s'\n", optarg);
+            if (cli_int("-j", optarg, 1, 256, &a->jobs))
                 return -1;
-            }
             break;
         case O_TIMEOUT:
-            a->timeout = strtod(optarg, &end);
-            if (*end || !(a->timeout > 0)) {
-                fprintf(stderr, "kvverify: --timeout needs a positive number of seconds, not '%s'\n", optarg);
+            if (cli_seconds("--timeout", optarg, 0.01, 86400, &a->timeout))
                 return -1;
-            }
             break;
         case O_NOISO: a->no_isolate = 1; break;
+        case O_CORPUS: a->corpus = optarg; a->corpus_given = 1; break;
+        case O_NOCORPUS: a->corpus = NULL; break;
         case O_STRICT: a->strict = 1; break;
         case 'v': a->verbose = 1; break;
         case 'h': cli_usage(stdout); exit(0);
@@ -101,44 +98,29 @@ static uint64_t mix_seed(uint64_t s, uint64_t base)
     return (z ^ (z >> 29)) % 1000000007ull;
 }
 
-static int load_cases_file(const char *path, kvv_case_list *l)
-{
-    FILE *f = strcmp(path, "-") ? fopen(path, "r") : stdin;
-    if (!f) {
-        fprintf(stderr, "kvverify: cannot open case file %s\n", path);
-        return -1;
-    }
-    char line[1024];
-    int lineno = 0, rc = 0;
-    while (fgets(line, sizeof line, f)) {
-        lineno++;
-        line[strcspn(line, "\r\n")] = 0;
-        char *s = line + strspn(line, " \t");
-        if (!*s || *s == '#')
-            continue;
-        kvv_case c;
-        char why[200];
-        if (kvv_case_parse(s, &c, why, sizeof why)) {
-            fprintf(stderr, "kvverify: %s:%d: %s\n", path, lineno, why);
-            rc = -1;
-            break;
-        }
-        kvv_case_list_push(l, &c);
-    }
-    if (f != stdin)
-        fclose(f);
-    return rc;
-}
-
 /* Build the case list of a run: the base list, filters, overrides, seeds.
  * A pattern that is a full case name is run even if no list holds it. */
 static int build_cases(const run_args *a, kvv_case_list *out)
 {
     kvv_case_list base = {0};
-    int rc = a->cases_file ? load_cases_file(a->cases_file, &base) : a->full ? kvv_full_cases(&base) : kvv_gate_cases(&base);
-    if (rc)
-        return -1;
     char why[300];
+    int rc = a->cases_file ? kvv_case_file_load(a->cases_file, &base, why, sizeof why)
+             : a->full     ? kvv_full_cases(&base)
+                           : kvv_gate_cases(&base);
+    if (rc == 0 && !a->cases_file && a->corpus) {
+        /* the gate and the full matrix replay the stored corpus too */
+        if (kvv_corpus_load(a->corpus, &base, why, sizeof why) < 0)
+            rc = -1;
+        else if (!a->corpus_given && access(a->corpus, F_OK) != 0)
+            fprintf(stderr, "kvverify: note: no %s/ folder here, so the stored corpus is not replayed (run from the "
+                            "source tree or give --corpus DIR)\n", a->corpus);
+    }
+    if (rc) {
+        if (a->cases_file || a->corpus)
+            fprintf(stderr, "kvverify: %s\n", why);
+        kvv_case_list_free(&base);
+        return -1;
+    }
     for (int i = 0; i < base.n; i++) {
         kvv_case c = base.items[i];
         if (a->set && kvv_case_apply_set(&c, a->set, why, sizeof why)) {
@@ -195,6 +177,9 @@ int cli_run(int argc, char **argv, int list_only)
     char bstore[1024];
     const char *bnames[KVV_MAX_BACKENDS];
     int nb = cli_split_backends(a.backends, bstore, sizeof bstore, bnames);
+    for (int i = 0; i < nb && nb > 0; i++)
+        if (cli_check_backend(bnames[i]))
+            nb = -1;
     if (nb < 0) {
         kvv_case_list_free(&cases);
         return EXIT_USAGE;
