@@ -109,7 +109,10 @@ static int build_cases(const run_args *a, kvv_case_list *out)
                            : kvv_gate_cases(&base);
     if (rc == 0 && !a->cases_file && a->corpus) {
         /* the gate and the full matrix replay the stored corpus too */
-        if (kvv_corpus_load(a->corpus, &base, why, sizeof why) < 0)
+        if (a->corpus_given && access(a->corpus, F_OK) != 0) {
+            snprintf(why, sizeof why, "--corpus: no folder %s", a->corpus);
+            rc = -1;
+        } else if (kvv_corpus_load(a->corpus, &base, why, sizeof why) < 0)
             rc = -1;
         else if (!a->corpus_given && access(a->corpus, F_OK) != 0)
             fprintf(stderr, "kvverify: note: no %s/ folder here, so the stored corpus is not replayed (run from the "
@@ -142,9 +145,13 @@ static int build_cases(const run_args *a, kvv_case_list *out)
     kvv_case_list_free(&base);
     if (out->n == 0 && a->f.pattern && !strpbrk(a->f.pattern, "*?[,")) {
         kvv_case c;
+        char op[16];
+        size_t oplen = strcspn(a->f.pattern, "/");
+        snprintf(op, sizeof op, "%.*s", (int)(oplen < sizeof op ? oplen : sizeof op - 1), a->f.pattern);
         if (kvv_case_parse(a->f.pattern, &c, why, sizeof why) == 0) {
             kvv_case_list_push(out, &c);
-        } else if (strchr(a->f.pattern, '/') && strchr(a->f.pattern, '=')) {
+        } else if (strchr(a->f.pattern, '/') && (strchr(a->f.pattern, '=') || kvv_op_from_name(op) != KVV_OP_COUNT)) {
+            /* it reads as a case name: say what is wrong with it */
             fprintf(stderr, "kvverify: no case matches '%s', and it is not a valid case name: %s\n", a->f.pattern, why);
             return -1;
         }
