@@ -31,8 +31,10 @@
 
 static char last_err[200];
 
+#if defined(HOSTILE_SEGV)
 /* volatile: the compiler may not prove the pointer NULL and drop the store */
 static int *volatile nowhere;
+#endif
 
 static void misbehave(void)
 {
