@@ -39,19 +39,62 @@ static float bits_f32(uint32_t u)
     return x;
 }
 
-/* Compare two byte buffers of rows; print the first difference with its row
- * and block.  Returns the number of differing bytes. */
+/* The ISAs this processor can run: scalar, and AVX2 when present. */
+static int n_isas(void) { return kvv_cpu_has_avx2() ? 2 : 1; }
+static kvv_isa isa_at(int i) { return i ? KVV_ISA_AVX2 : KVV_ISA_SCALAR; }
+
+/* NaN signs and payloads are not something C arithmetic pins down: when two
+ * NaNs meet in an add (a sum of squares, a butterfly), which one survives
+ * depends on the operand order the compiler picked for a commutative
+ * operation.  So comparisons of computed results accept any NaN for a NaN;
+ * every other bit must match. */
+static int f16_is_nan(uint32_t h) { return (h & 0x7c00) == 0x7c00 && (h & 0x3ff); }
+static int f32_is_nan(uint32_t u) { return (u & 0x7f800000) == 0x7f800000 && (u & 0x7fffff); }
+static int bf16_is_nan(uint32_t h) { return (h & 0x7f80) == 0x7f80 && (h & 0x7f); }
+
+static int scales_equal(kvv_type t, uint32_t a, uint32_t b)
+{
+    if (a == b)
+        return 1;
+    if (t == KVV_F32)
+        return f32_is_nan(a) && f32_is_nan(b);
+    if (t == KVV_BF16)
+        return bf16_is_nan(a) && bf16_is_nan(b);
+    return f16_is_nan(a) && f16_is_nan(b);
+}
+
+/* Compare two buffers of quantized rows block by block (decoded fields:
+ * every index and sign bit exactly, scales exactly or both NaN); print the
+ * first differing block.  Returns the number of differing blocks. */
 static long diff_bytes(const char *what, kvv_type t, int ncols, const uint8_t *a, const uint8_t *b, size_t n)
 {
     const kvv_type_info *ti = kvv_type_get(t);
-    size_t rb = kvv_row_bytes(t, ncols);
+    size_t rb = kvv_row_bytes(t, ncols), nb = n / (size_t)ti->bytes;
     long bad = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (a[i] == b[i])
+    for (size_t k = 0; k < nb; k++) {
+        const uint8_t *pa = a + k * (size_t)ti->bytes, *pb = b + k * (size_t)ti->bytes;
+        if (!memcmp(pa, pb, (size_t)ti->bytes))
             continue;
-        if (!bad)
-            fprintf(stderr, "\n  %s %s d%d: row %zu block %zu byte %zu: %02x vs %02x\n", what, ti->name, ncols, i / rb,
-                    (i % rb) / (size_t)ti->bytes, (i % rb) % (size_t)ti->bytes, a[i], b[i]);
+        kvv_fields fa, fb;
+        ti->unpack(pa, &fa);
+        ti->unpack(pb, &fb);
+        int same = !memcmp(fa.idx, fb.idx, sizeof fa.idx) && !memcmp(fa.sign, fb.sign, sizeof fa.sign);
+        for (int i = 0; i < fa.nscale; i++)
+            same = same && scales_equal(t, fa.scale[i], fb.scale[i]);
+        /* the codec must account for every byte: repacking gives the bytes back */
+        uint8_t ra[KVV_MAX_BLOCK * 4], rbk[KVV_MAX_BLOCK * 4];
+        ti->pack(&fa, ra);
+        ti->pack(&fb, rbk);
+        same = same && !memcmp(ra, pa, (size_t)ti->bytes) && !memcmp(rbk, pb, (size_t)ti->bytes);
+        if (same)
+            continue;
+        if (!bad) {
+            size_t i = 0;
+            while (pa[i] == pb[i])
+                i++;
+            fprintf(stderr, "\n  %s %s d%d: row %zu block %zu byte %zu: %02x vs %02x\n", what, ti->name, ncols,
+                    k * (size_t)ti->bytes / rb, (k * (size_t)ti->bytes % rb) / (size_t)ti->bytes, i, pa[i], pb[i]);
+        }
         bad++;
     }
     return bad;
@@ -61,11 +104,12 @@ static long diff_floats(const char *what, kvv_type t, int ncols, const float *a,
 {
     long bad = 0;
     for (size_t i = 0; i < n; i++) {
-        if (f32_bits(a[i]) == f32_bits(b[i]))
+        uint32_t ua = f32_bits(a[i]), ub = f32_bits(b[i]);
+        if (ua == ub || (f32_is_nan(ua) && f32_is_nan(ub)))
             continue;
         if (!bad)
             fprintf(stderr, "\n  %s %s d%d: value %zu: %08x (%g) vs %08x (%g)\n", what, kvv_type_name(t), ncols, i,
-                    f32_bits(a[i]), a[i], f32_bits(b[i]), b[i]);
+                    ua, a[i], ub, b[i]);
         bad++;
     }
     return bad;
@@ -181,6 +225,38 @@ static void test_dequantize_scalar_vs_avx2(void)
     free(q);
 }
 
+/* One row at a time through cpu_type_fns_get() gives the bytes of the
+ * multi-row path (which batches rotation groups across rows), also for row
+ * counts that leave a batch partly empty. */
+static void test_row_kernels_match_rows(void)
+{
+    const int rows = 13;
+    float *x = malloc(sizeof(float) * rows * 576);
+    uint8_t *q1 = malloc(rows * 576 * 4), *qn = malloc(rows * 576 * 4);
+    long compared = 0;
+    for (int i = 0; i < n_isas(); i++)
+        for (int t = 0; t < KVV_TYPE_COUNT; t++) {
+            int w[8], nw = widths((kvv_type)t, w);
+            const cpu_type_fns *f = cpu_type_fns_get((kvv_type)t, isa_at(i));
+            CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+            for (int wi = 0; wi < nw; wi++) {
+                make_input(x, rows, w[wi], KVV_DIST_HEAVY, 31u * (unsigned)t + (unsigned)wi);
+                size_t rb = kvv_row_bytes((kvv_type)t, w[wi]);
+                memset(q1, 0x55, rb * rows);
+                memset(qn, 0xaa, rb * rows);
+                for (int r = 0; r < rows; r++)
+                    f->quantize_row(x + r * w[wi], q1 + r * rb, w[wi]);
+                cpu_quantize_rows((kvv_type)t, isa_at(i), x, qn, rows, w[wi]);
+                CU_ASSERT_EQUAL(diff_bytes("row kernel/rows", (kvv_type)t, w[wi], q1, qn, rb * rows), 0);
+                compared += (long)(rb * rows);
+            }
+        }
+    CU_ASSERT(compared > 10000);
+    free(x);
+    free(q1);
+    free(qn);
+}
+
 /* The comparison itself must see a difference: plant one. */
 static void test_diff_catches_one_byte(void)
 {
@@ -191,6 +267,15 @@ static void test_diff_catches_one_byte(void)
     fb[2] = -fb[2];
     fb[0] = -0.0f; /* a sign of zero is a difference too */
     CU_ASSERT_EQUAL(diff_floats("planted", KVV_F32, 4, fa, fb, 4), 2);
+    fa[3] = NAN;
+    fb[3] = -NAN; /* any NaN for a NaN, but not a NaN for a number */
+    CU_ASSERT_EQUAL(diff_floats("planted", KVV_F32, 4, fa, fb, 4), 2);
+    fb[3] = 3.0f;
+    CU_ASSERT_EQUAL(diff_floats("planted", KVV_F32, 4, fa, fb, 4), 3);
+    uint8_t qa[14] = {0x00, 0x7e}, qb[14] = {0x00, 0xfe}; /* turbo3 norms +NaN / -NaN */
+    CU_ASSERT_EQUAL(diff_bytes("planted", KVV_TURBO3, 32, qa, qb, sizeof qa), 0);
+    qb[1] = 0x7c; /* NaN vs Inf */
+    CU_ASSERT_EQUAL(diff_bytes("planted", KVV_TURBO3, 32, qa, qb, sizeof qa), 1);
 }
 
 /* ---- speed-only toggles ---- */
@@ -272,8 +357,6 @@ static void quant_one(kvv_type t, const float *x, int ncols, uint8_t *out, kvv_i
     CU_ASSERT_EQUAL_FATAL(be()->quantize_rows(NULL, t, x, out, 1, ncols, &tg), KVV_OK);
 }
 
-static int n_isas(void) { return kvv_cpu_has_avx2() ? 2 : 1; }
-static kvv_isa isa_at(int i) { return i ? KVV_ISA_AVX2 : KVV_ISA_SCALAR; }
 
 /* q8_0: amax 127 gives d = 1 exactly; halves round away from zero */
 static void test_q8_0_hand(void)
@@ -747,6 +830,7 @@ void kvv_register_tests(void)
     static const kvv_test cross[] = {
         {"quantize: scalar and AVX2 give the same bytes", test_quantize_scalar_vs_avx2},
         {"dequantize: scalar and AVX2 give the same bits", test_dequantize_scalar_vs_avx2},
+        {"row kernels give the bytes of the multi-row path", test_row_kernels_match_rows},
         {"the comparison sees a planted difference", test_diff_catches_one_byte},
         {"thread counts give identical bits", test_threads_identical},
         {"turbo3 LUT 4 and LUT 8 give identical bits", test_turbo3_lut4_identical},
