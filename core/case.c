@@ -214,7 +214,19 @@ static int prefixed(const char *tok, const char *prefix, long lo, long hi, long 
     return 1;
 }
 
-static int parse_kv(kvv_case *c, const char *key, const char *val, char *err, size_t n)
+/* "nq-1", "d-64": a size field with a minus sign */
+static int negative_size(const char *tok)
+{
+    static const char *const prefixes[] = {"dv", "d", "nq", "nkv", "rows", "gqa", "h", "g"};
+    for (size_t i = 0; i < sizeof prefixes / sizeof *prefixes; i++) {
+        size_t n = strlen(prefixes[i]);
+        if (!strncmp(tok, prefixes[i], n) && tok[n] == '-' && tok[n + 1] >= '0' && tok[n + 1] <= '9')
+            return 1;
+    }
+    return 0;
+}
+
+int kvv_case_set(kvv_case *c, const char *key, const char *val, char *err, size_t n)
 {
     long v;
     if (!strcmp(key, "dist")) {
@@ -308,7 +320,7 @@ int kvv_case_parse(const char *name, kvv_case *c, char *err, size_t n)
         char *eq = strchr(tok, '=');
         if (eq) {
             *eq = 0;
-            if (parse_kv(c, tok, eq + 1, err, n))
+            if (kvv_case_set(c, tok, eq + 1, err, n))
                 return -1;
             continue;
         }
@@ -330,6 +342,8 @@ int kvv_case_parse(const char *name, kvv_case *c, char *err, size_t n)
         } else if (prefixed(tok, "g", 1, 1 << 16, &v, &bad)) {
             c->group = (int)v;
             have_group = 1;
+        } else if (negative_size(tok)) {
+            return perr(err, n, "sizes must be positive, not '%s'", tok);
         } else if (strchr(tok, '-')) {
             char *dash = strchr(tok, '-');
             *dash = 0;

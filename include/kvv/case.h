@@ -92,6 +92,9 @@ kvv_case kvv_case_default(kvv_op op);
 int kvv_case_name(const kvv_case *c, char *buf, size_t len);
 /* Parse a full case name.  Returns 0, or -1 with a message in err. */
 int kvv_case_parse(const char *name, kvv_case *c, char *err, size_t err_len);
+/* Set one field by its name-part key (dist, seed, mask, alibi, softcap,
+ * scale, cache, split, lut, threads, rot, var, isa); 0 or -1 with err. */
+int kvv_case_set(kvv_case *c, const char *key, const char *val, char *err, size_t err_len);
 /* Check a case's shapes and types before any work; 0, or -1 with a message. */
 int kvv_case_validate(const kvv_case *c, char *err, size_t err_len);
 

@@ -1,0 +1,39 @@
+/* kvverify public API: the verdict of one case on one backend, as the
+ * oracle produces it and reporters consume it.  Plain data (no pointers),
+ * so a verdict can cross a pipe from an isolated worker process. */
+#ifndef KVV_VERDICT_H
+#define KVV_VERDICT_H
+
+#include <stdint.h>
+
+typedef enum kvv_rule {
+    KVV_RULE_NONE,
+    KVV_RULE_BYTES,   /* quantized bytes against the canonical bytes, ties counted */
+    KVV_RULE_DEQUANT, /* dequantized values bit-identical */
+    KVV_RULE_TOGGLE,  /* speed-only toggles bit-identical to their baseline */
+    KVV_RULE_ARITH,   /* normalized error ratio against f64 over the same data */
+    KVV_RULE_BUDGET,  /* attention vs unquantized, within the type's distortion */
+    KVV_RULE_FINITE,  /* NaN/Inf exactly where the reference has them */
+    KVV_RULE_CRASH,   /* the backend crashed, hung, failed, or the case was invalid */
+    KVV_RULE_COUNT
+} kvv_rule;
+
+typedef enum kvv_status { KVV_PASS, KVV_FAIL, KVV_SKIP, KVV_STATUS_COUNT } kvv_status;
+
+typedef struct kvv_verdict {
+    kvv_status status;
+    kvv_rule rule;            /* the first rule that failed (KVV_RULE_NONE on pass) */
+    double arith_ratio;       /* worst normalized error ratio seen (0 when not applicable) */
+    double budget_ratio;      /* attention error vs unquantized over the type's own distortion */
+    int64_t ties;             /* elements/fields that took the other side of a tie */
+    int64_t tie_candidates;   /* elements/fields the reference flagged as ties */
+    int64_t checked;          /* values or bytes compared */
+    int64_t nonfinite_inputs; /* blocks whose input held NaN/Inf (their bytes are not compared) */
+    double t_backend, t_ref;  /* seconds */
+    char detail[640];         /* why it failed or was skipped */
+} kvv_verdict;
+
+const char *kvv_rule_name(kvv_rule r);
+const char *kvv_status_name(kvv_status s);
+
+#endif

@@ -1,0 +1,149 @@
+/* The oracle: judges backends against the reference, and runs cases.
+ * The whole interface of oracle/.
+ *
+ * Rules (each has a unit test that plants a defect and sees it caught):
+ *   bytes    quantized bytes identical to the reference's canonical bytes;
+ *            an element whose exact value lies within one f32 ulp of a
+ *            rounding boundary may take the other neighbour (a counted tie)
+ *   dequant  dequantized values bit-identical to the reference
+ *   toggle   speed-only toggles (threads, split-K, dequant cache, LUT) give
+ *            bit-identical outputs to their baseline setting
+ *   arith    normalized error ratio: |got - ref| over the bound correct
+ *            arithmetic of the backend's precision allows for this input,
+ *            against the f64 computation over the same (backend's) data
+ *   budget   attention against the f64 attention over the unquantized K/V,
+ *            within the distortion the type itself causes
+ *   finite   NaN/Inf exactly where the reference has them, nowhere else
+ *   crash    the backend call crashed, hung or failed */
+#ifndef KVV_ORACLE_H
+#define KVV_ORACLE_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "kvv/backend.h"
+#include "kvv/case.h"
+#include "kvv/verdict.h"
+#include "ref/ref.h"
+#include "reports/reports.h"
+
+/* One threshold for every shape (the bounds carry the shape dependence). */
+#define KVV_ARITH_THRESHOLD 1.0
+#define KVV_BUDGET_THRESHOLD 2.0
+
+void kvv_verdict_init(kvv_verdict *v);
+/* Record a failure of rule r (only the first failure is kept). */
+void kvv_verdict_fail(kvv_verdict *v, kvv_rule r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* ---- rules, usable on their own (and unit-tested with planted defects) ---- */
+
+/* bytes: backend bytes `got` of nrows x ncols values of type t against the
+ * reference's canonical bytes and ties for input x.  `what` names the tensor
+ * in the failure text ("K", "V", ""). */
+int kvv_judge_bytes(kvv_type t, const float *x, int64_t nrows, int64_t ncols, const void *canon,
+                    const kvv_ref_ties *ties, const void *got, const char *what, kvv_verdict *v);
+/* dequant/toggle: bitwise identity of two buffers (any NaN equals any NaN). */
+int kvv_judge_same_f32(const float *got, const float *want, int64_t n, int64_t row_len, kvv_rule rule,
+                       const char *what, kvv_verdict *v);
+int kvv_judge_same_bytes(const void *got, const void *want, size_t n, size_t row_bytes, kvv_rule rule,
+                         const char *what, kvv_verdict *v);
+/* finite: got must be non-finite exactly where ref is. */
+int kvv_judge_finite(const float *got, const double *ref, int64_t n, int64_t row_len, const char *what,
+                     kvv_verdict *v);
+/* arith: max over i of |got_i - ref_i| / bound_i must not exceed
+ * KVV_ARITH_THRESHOLD (0/0 counts as 0).  Non-finite reference entries are
+ * left to the finite rule. */
+int kvv_judge_ratio(const float *got, const double *ref, const double *bound, int64_t n, int64_t row_len,
+                    const char *what, kvv_verdict *v);
+
+/* ---- the attention error bound ---- */
+typedef struct kvv_bound_args {
+    const kvv_ref_attn_args *attn; /* q, k, v as the kernel sees them: the rotated basis for turbo K/V */
+    const double *out;             /* f64 output of attn (same basis as v) */
+    const double *probs;           /* [n_head][n_q][n_kv] */
+    const double *scores;          /* [n_head][n_q][n_kv] */
+    double kv_round, acc_round;    /* the backend's unit roundoffs (kvv_attn_info) */
+    int rot_q_log2;                /* log2 of K's rotation group when Q is rotated, else -1 */
+    int rot_o_group;               /* V's rotation group when the output is inverse-rotated, else 0 */
+} kvv_bound_args;
+/* bound: [n_head][n_q][dv], in the original (unrotated) output basis. */
+int kvv_attn_bound(const kvv_bound_args *b, double *bound);
+
+/* WHT: bound on |y_i - exact_i| for an f32 rotation of x (groups of g). */
+void kvv_wht_bound(const float *x, int64_t nrows, int64_t ncols, int group, double *bound);
+
+/* ---- backends ---- */
+/* Look up a backend by name ("cpu", "vulkan", or a path to a plugin .so).
+ * Returns NULL with a reason in why. */
+const kvv_backend *kvv_backend_open(const char *name, char *why, size_t why_len);
+/* Check a table's ABI fields and required functions; 0 or -1 with why. */
+int kvv_backend_check_abi(const kvv_backend *b, char *why, size_t why_len);
+/* Names of the built-in backends this build has, comma separated, and the
+ * default selection (those usable on this machine). */
+const char *kvv_backend_builtin_names(void);
+
+/* ---- running cases ---- */
+/* Run one case on one backend and judge it (in this process). */
+void kvv_run_case(const kvv_case *c, const kvv_backend *b, kvv_verdict *v);
+
+/* Run a list of cases on several backends.  With jobs > 0 each (case,
+ * backend) runs in one of `jobs` worker processes: a backend call that
+ * crashes or exceeds `timeout` seconds becomes a failing verdict naming the
+ * case, the worker is replaced, and the run goes on.  Verdicts reach the
+ * reporters in case order.  Returns the number of failures (or -1 when the
+ * run could not start). */
+typedef struct kvv_run_opts {
+    const char *const *backend_names;
+    int nbackends;
+    const kvv_backend *const *backends; /* optional: tables to use instead of opening the names */
+    const kvv_case *cases;
+    int ncases;
+    kvv_reporter **reporters;
+    int nreporters;
+    int jobs;       /* 0 = run in this process, no isolation */
+    double timeout; /* seconds per (case, backend) in a worker */
+    const kvv_run_info *info;
+} kvv_run_opts;
+int kvv_run(const kvv_run_opts *o, kvv_summary *s);
+
+/* Case lists */
+typedef struct kvv_case_list {
+    kvv_case *items;
+    int n, cap;
+} kvv_case_list;
+void kvv_case_list_free(kvv_case_list *l);
+int kvv_case_list_push(kvv_case_list *l, const kvv_case *c);
+/* The default gate of `make verify`, and the full nightly matrix. */
+int kvv_gate_cases(kvv_case_list *l);
+int kvv_full_cases(kvv_case_list *l);
+
+/* Filters of `kvverify run` */
+typedef struct kvv_filter {
+    const char *ops;      /* comma list of op names, or NULL */
+    const char *pattern;  /* comma list of substrings or globs matched against the name */
+    const char *head_dims;/* comma list of dk values (or dk/dv) */
+    const char *kv;       /* comma list of K/V pairs, "*" allowed on either side */
+    const char *toggles;  /* comma list of key=value that the case name must contain */
+} kvv_filter;
+/* 1 when c passes the filter; -1 (with why) when the filter itself is malformed. */
+int kvv_filter_match(const kvv_filter *f, const kvv_case *c, char *why, size_t why_len);
+int kvv_filter_check(const kvv_filter *f, char *why, size_t why_len);
+/* Apply --set key=value overrides to a case; -1 with why on a bad override. */
+int kvv_case_apply_set(kvv_case *c, const char *sets, char *why, size_t why_len);
+
+/* ---- benchmark (a program, not a test) ---- */
+/* Quantize, WHT, attention decode and prefill on each backend and the
+ * reference, best of reps; prints throughput and ratios to out. */
+int kvv_bench(FILE *out, const kvv_backend *const *backends, const char *const *names, int nbackends, int threads,
+              int reps);
+
+/* ---- listings ---- */
+/* The type table: one row per type with its layout and which functions
+ * the reference and the CPU backend provide. */
+void kvv_print_types(FILE *out);
+/* Centroid tables: each shipped table against Lloyd-Max on the Beta and
+ * Gaussian coordinate densities.  Returns the number of tables that match
+ * no density (0 when all do). */
+int kvv_print_tables(FILE *out);
+
+#endif

@@ -1,0 +1,502 @@
+/* Running one case on one backend: make the inputs from the seed, ask the
+ * backend and the reference, and apply the rules. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fuzz/gen.h"
+#include "kvv/tensor.h"
+#include "oracle/oracle.h"
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static const char *backend_error(const kvv_backend *b)
+{
+    const char *e = b->last_error ? b->last_error(b->ctx) : NULL;
+    return e && *e ? e : "no message";
+}
+
+/* Map a backend status to the verdict: unsupported is a skip, failure is the
+ * crash rule.  Returns 0 when the call succeeded. */
+static int check_call(int rc, const kvv_backend *b, const char *what, kvv_verdict *v)
+{
+    if (rc == KVV_OK)
+        return 0;
+    if (rc == KVV_UNSUPPORTED) {
+        if (v->status == KVV_PASS) {
+            v->status = KVV_SKIP;
+            snprintf(v->detail, sizeof v->detail, "%s: backend declined: %s", what, backend_error(b));
+        }
+    } else {
+        kvv_verdict_fail(v, KVV_RULE_CRASH, "%s: backend failed (status %d): %s", what, rc, backend_error(b));
+    }
+    return -1;
+}
+
+static int out_of_memory(kvv_verdict *v)
+{
+    kvv_verdict_fail(v, KVV_RULE_CRASH, "out of memory preparing the case");
+    return -1;
+}
+
+static double *to_f64(const float *x, size_t n)
+{
+    double *y = malloc(sizeof(double) * (n ? n : 1));
+    if (y)
+        for (size_t i = 0; i < n; i++)
+            y[i] = x[i];
+    return y;
+}
+
+/* ---------------- quantize ---------------- */
+
+static int backend_quantize(const kvv_backend *b, kvv_type t, const float *x, int64_t rows, int64_t cols,
+                            kvv_toggles tg, void **out, kvv_verdict *v)
+{
+    size_t n = kvv_row_bytes(t, cols) * (size_t)rows;
+    *out = kvv_alloc(n);
+    if (!*out)
+        return out_of_memory(v);
+    double t0 = now();
+    int rc = b->quantize_rows(b->ctx, t, x, *out, rows, cols, &tg);
+    if (b->flush)
+        b->flush(b->ctx);
+    v->t_backend += now() - t0;
+    return check_call(rc, b, "quantize", v);
+}
+
+static int ref_quantize(kvv_type t, const float *x, int64_t rows, int64_t cols, void **out, kvv_ref_ties *ties,
+                        kvv_verdict *v)
+{
+    size_t n = kvv_row_bytes(t, cols) * (size_t)rows;
+    *out = kvv_alloc(n);
+    if (!*out || (ties && kvv_ref_ties_alloc(ties, t, rows, cols)))
+        return out_of_memory(v);
+    double t0 = now();
+    int rc = kvv_ref_type_get(t)->quantize(x, *out, rows, cols, ties);
+    v->t_ref += now() - t0;
+    if (rc) {
+        kvv_verdict_fail(v, KVV_RULE_CRASH, "reference cannot quantize rows of %lld values as %s", (long long)cols,
+                         kvv_type_name(t));
+        return -1;
+    }
+    return 0;
+}
+
+static void run_quant(const kvv_case *c, const kvv_backend *b, kvv_verdict *v)
+{
+    const int64_t rows = c->n_kv, cols = c->dk;
+    float *x = kvv_alloc(sizeof(float) * (size_t)(rows * cols));
+    void *canon = NULL, *got = NULL, *base = NULL;
+    kvv_ref_ties ties = {0};
+    if (!x) {
+        out_of_memory(v);
+        return;
+    }
+    kvv_gen_fill(x, rows, (int)cols, (int)rows, c->dist, c->seed, KVV_STREAM_X);
+    if (ref_quantize(c->type_k, x, rows, cols, &canon, &ties, v) == 0 &&
+        backend_quantize(b, c->type_k, x, rows, cols, c->tg, &got, v) == 0) {
+        kvv_judge_bytes(c->type_k, x, rows, cols, canon, &ties, got, "", v);
+        if (kvv_toggles_has_speed(c->tg) &&
+            backend_quantize(b, c->type_k, x, rows, cols, kvv_toggles_baseline(c->tg), &base, v) == 0)
+            kvv_judge_same_bytes(got, base, kvv_row_bytes(c->type_k, cols) * (size_t)rows,
+                                 kvv_row_bytes(c->type_k, cols), KVV_RULE_TOGGLE, "quantized vs baseline toggles", v);
+    }
+    kvv_ref_ties_free(&ties);
+    kvv_free(x);
+    kvv_free(canon);
+    kvv_free(got);
+    kvv_free(base);
+}
+
+/* ---------------- dequantize ---------------- */
+
+static int backend_dequantize(const kvv_backend *b, kvv_type t, const void *src, int64_t rows, int64_t cols,
+                              kvv_toggles tg, float **out, kvv_verdict *v)
+{
+    *out = kvv_alloc(sizeof(float) * (size_t)(rows * cols));
+    if (!*out)
+        return out_of_memory(v);
+    double t0 = now();
+    int rc = b->dequantize_rows(b->ctx, t, src, *out, rows, cols, &tg);
+    if (b->flush)
+        b->flush(b->ctx);
+    v->t_backend += now() - t0;
+    return check_call(rc, b, "dequantize", v);
+}
+
+static void run_dequant(const kvv_case *c, const kvv_backend *b, kvv_verdict *v)
+{
+    const int64_t rows = c->n_kv, cols = c->dk;
+    float *x = kvv_alloc(sizeof(float) * (size_t)(rows * cols));
+    float *want = kvv_alloc(sizeof(float) * (size_t)(rows * cols)), *got = NULL, *base = NULL;
+    void *canon = NULL;
+    if (!x || !want) {
+        out_of_memory(v);
+        goto done;
+    }
+    kvv_gen_fill(x, rows, (int)cols, (int)rows, c->dist, c->seed, KVV_STREAM_X);
+    if (ref_quantize(c->type_k, x, rows, cols, &canon, NULL, v))
+        goto done;
+    double t0 = now();
+    kvv_ref_type_get(c->type_k)->dequantize(canon, want, rows, cols);
+    v->t_ref += now() - t0;
+    if (backend_dequantize(b, c->type_k, canon, rows, cols, c->tg, &got, v))
+        goto done;
+    kvv_judge_same_f32(got, want, rows * cols, cols, KVV_RULE_DEQUANT, "dequantized", v);
+    if (kvv_toggles_has_speed(c->tg) &&
+        backend_dequantize(b, c->type_k, canon, rows, cols, kvv_toggles_baseline(c->tg), &base, v) == 0)
+        kvv_judge_same_f32(got, base, rows * cols, cols, KVV_RULE_TOGGLE, "dequantized vs baseline toggles", v);
+done:
+    kvv_free(x);
+    kvv_free(want);
+    kvv_free(got);
+    kvv_free(base);
+    kvv_free(canon);
+}
+
+/* ---------------- WHT ---------------- */
+
+static int backend_wht(const kvv_backend *b, float *x, int64_t rows, int64_t cols, int group, int inverse,
+                       kvv_toggles tg, kvv_verdict *v)
+{
+    double t0 = now();
+    int rc = b->wht(b->ctx, x, rows, cols, group, inverse, &tg);
+    if (b->flush)
+        b->flush(b->ctx);
+    v->t_backend += now() - t0;
+    return check_call(rc, b, inverse ? "inverse WHT" : "WHT", v);
+}
+
+static void run_wht(const kvv_case *c, const kvv_backend *b, kvv_verdict *v)
+{
+    const int64_t rows = c->n_kv, cols = c->dk, n = rows * cols;
+    float *x = kvv_alloc(sizeof(float) * (size_t)n), *y = kvv_alloc(sizeof(float) * (size_t)n);
+    float *z = kvv_alloc(sizeof(float) * (size_t)n), *base = kvv_alloc(sizeof(float) * (size_t)n);
+    double *ry = NULL, *rz = NULL, *bound = malloc(sizeof(double) * (size_t)n);
+    if (!x || !y || !z || !base || !bound) {
+        out_of_memory(v);
+        goto done;
+    }
+    kvv_gen_fill(x, rows, (int)cols, (int)rows, c->dist, c->seed, KVV_STREAM_X);
+    memcpy(y, x, sizeof(float) * (size_t)n);
+    if (backend_wht(b, y, rows, cols, c->group, 0, c->tg, v))
+        goto done;
+    memcpy(z, y, sizeof(float) * (size_t)n);
+    if (backend_wht(b, z, rows, cols, c->group, 1, c->tg, v))
+        goto done;
+    double t0 = now();
+    ry = to_f64(x, (size_t)n);
+    rz = to_f64(y, (size_t)n);
+    if (!ry || !rz) {
+        out_of_memory(v);
+        goto done;
+    }
+    kvv_ref_wht(ry, rows, cols, c->group, 0);
+    kvv_ref_wht(rz, rows, cols, c->group, 1); /* the inverse of what the backend produced */
+    v->t_ref += now() - t0;
+    kvv_judge_finite(y, ry, n, cols, "forward", v);
+    kvv_wht_bound(x, rows, cols, c->group, bound);
+    kvv_judge_ratio(y, ry, bound, n, cols, "forward", v);
+    kvv_judge_finite(z, rz, n, cols, "inverse", v);
+    kvv_wht_bound(y, rows, cols, c->group, bound);
+    kvv_judge_ratio(z, rz, bound, n, cols, "inverse", v);
+    if (kvv_toggles_has_speed(c->tg)) {
+        memcpy(base, x, sizeof(float) * (size_t)n);
+        if (backend_wht(b, base, rows, cols, c->group, 0, kvv_toggles_baseline(c->tg), v) == 0)
+            kvv_judge_same_f32(y, base, n, cols, KVV_RULE_TOGGLE, "forward vs baseline toggles", v);
+    }
+done:
+    kvv_free(x);
+    kvv_free(y);
+    kvv_free(z);
+    kvv_free(base);
+    free(ry);
+    free(rz);
+    free(bound);
+}
+
+/* ---------------- attention ---------------- */
+
+typedef struct {
+    float *q, *k, *v, *mask;     /* inputs */
+    void *kb, *vb;               /* backend's cache bytes */
+    void *kc, *vc;               /* reference canonical bytes */
+    kvv_ref_ties kt, vt;
+    float *out;                  /* backend output [n_head][n_q][dv] */
+    float *deq;                  /* scratch for dequantized rows */
+    double *qd, *kd, *vd;        /* f64 operands in the kernel's basis */
+    double *o1, *o1rot, *probs, *scores, *bound, *oq, *ox;
+} attn_bufs;
+
+static void attn_free(attn_bufs *w)
+{
+    void *fl[] = {w->q, w->k, w->v, w->mask, w->kb, w->vb, w->kc, w->vc, w->out, w->deq};
+    for (size_t i = 0; i < sizeof fl / sizeof *fl; i++)
+        kvv_free(fl[i]);
+    double *dl[] = {w->qd, w->kd, w->vd, w->o1, w->o1rot, w->probs, w->scores, w->bound, w->oq, w->ox};
+    for (size_t i = 0; i < sizeof dl / sizeof *dl; i++)
+        free(dl[i]);
+    kvv_ref_ties_free(&w->kt);
+    kvv_ref_ties_free(&w->vt);
+}
+
+/* f64 copy of a cache in the basis the kernel works in: the reference's
+ * dequantization of the given bytes (rotated basis for turbo types). */
+static int ref_operand(kvv_type t, const void *bytes, int64_t rows, int64_t cols, float *scratch, double **out)
+{
+    kvv_ref_type_get(t)->dequantize(bytes, scratch, rows, cols);
+    *out = to_f64(scratch, (size_t)(rows * cols));
+    return *out ? 0 : -1;
+}
+
+static double rms_diff_f32(const float *a, const double *b, size_t n)
+{
+    double s = 0;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (isfinite(a[i]) && isfinite(b[i])) {
+            double d = a[i] - b[i];
+            s += d * d;
+            m++;
+        }
+    return m ? sqrt(s / m) : 0.0;
+}
+
+static double rms_diff(const double *a, const double *b, size_t n)
+{
+    double s = 0;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (isfinite(a[i]) && (!b || isfinite(b[i]))) {
+            double d = a[i] - (b ? b[i] : 0.0);
+            s += d * d;
+            m++;
+        }
+    return m ? sqrt(s / m) : 0.0;
+}
+
+static int all_finite(const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i]))
+            return 0;
+    return 1;
+}
+
+static int backend_attention(const kvv_backend *b, const kvv_case *c, attn_bufs *w, kvv_toggles tg, float *out,
+                             kvv_attn_info *info, kvv_verdict *v)
+{
+    kvv_attn_args a = {
+        .dk = c->dk, .dv = c->dv, .n_q = c->n_q, .n_kv = c->n_kv, .n_head = c->n_head, .n_head_kv = c->n_head_kv,
+        .type_k = c->type_k, .type_v = c->type_v, .q = w->q, .k = w->kb, .v = w->vb,
+        .mask = c->mask == KVV_MASK_NONE && c->max_bias == 0.0f ? NULL : w->mask,
+        .scale = kvv_case_scale(c), .max_bias = c->max_bias, .softcap = c->softcap, .tg = tg,
+    };
+    info->kv_round = 0;
+    info->acc_round = 0x1p-24;
+    double t0 = now();
+    int rc = b->attention(b->ctx, &a, out, info);
+    if (b->flush)
+        b->flush(b->ctx);
+    v->t_backend += now() - t0;
+    return check_call(rc, b, "attention", v);
+}
+
+static void run_attn(const kvv_case *c, const kvv_backend *b, kvv_verdict *v)
+{
+    attn_bufs w;
+    memset(&w, 0, sizeof w);
+    const int64_t nqr = (int64_t)c->n_head * c->n_q, nkr = (int64_t)c->n_head_kv * c->n_kv;
+    const size_t nout = (size_t)(nqr * c->dv);
+    const int dmax = c->dk > c->dv ? c->dk : c->dv;
+    const kvv_type_info *tk = kvv_type_get(c->type_k), *tv = kvv_type_get(c->type_v);
+    w.q = kvv_alloc(sizeof(float) * (size_t)(nqr * c->dk));
+    w.k = kvv_alloc(sizeof(float) * (size_t)(nkr * c->dk));
+    w.v = kvv_alloc(sizeof(float) * (size_t)(nkr * c->dv));
+    w.mask = kvv_alloc(sizeof(float) * (size_t)c->n_q * c->n_kv);
+    w.out = kvv_alloc(sizeof(float) * nout);
+    w.deq = kvv_alloc(sizeof(float) * (size_t)(nkr * dmax));
+    if (!w.q || !w.k || !w.v || !w.mask || !w.out || !w.deq) {
+        out_of_memory(v);
+        goto done;
+    }
+    kvv_gen_fill(w.q, nqr, c->dk, c->n_q, c->dist, c->seed, KVV_STREAM_Q);
+    kvv_gen_fill(w.k, nkr, c->dk, c->n_kv, c->dist, c->seed, KVV_STREAM_K);
+    kvv_gen_fill(w.v, nkr, c->dv, c->n_kv, c->dist, c->seed, KVV_STREAM_V);
+    kvv_gen_mask(w.mask, c);
+
+    /* the backend writes its cache, then attends over it */
+    if (backend_quantize(b, c->type_k, w.k, nkr, c->dk, c->tg, &w.kb, v) ||
+        backend_quantize(b, c->type_v, w.v, nkr, c->dv, c->tg, &w.vb, v))
+        goto done;
+    kvv_attn_info info;
+    if (backend_attention(b, c, &w, c->tg, w.out, &info, v))
+        goto done;
+
+    /* bytes: the cache against the canonical quantization */
+    if (ref_quantize(c->type_k, w.k, nkr, c->dk, &w.kc, &w.kt, v) ||
+        ref_quantize(c->type_v, w.v, nkr, c->dv, &w.vc, &w.vt, v))
+        goto done;
+    kvv_judge_bytes(c->type_k, w.k, nkr, c->dk, w.kc, &w.kt, w.kb, "K", v);
+    kvv_judge_bytes(c->type_v, w.v, nkr, c->dv, w.vc, &w.vt, w.vb, "V", v);
+
+    /* arith: f64 attention over the backend's own cache, in the basis the
+     * kernel works in (Q rotated when K is rotated; the output inverse
+     * rotated when V is) */
+    double t0 = now();
+    const int gk = tk->rotated ? kvv_rot_group(c->dk) : 0, gv = tv->rotated ? kvv_rot_group(c->dv) : 0;
+    w.qd = to_f64(w.q, (size_t)(nqr * c->dk));
+    w.o1 = malloc(sizeof(double) * nout);
+    w.o1rot = malloc(sizeof(double) * nout);
+    w.bound = malloc(sizeof(double) * nout);
+    w.probs = malloc(sizeof(double) * (size_t)(nqr * c->n_kv));
+    w.scores = malloc(sizeof(double) * (size_t)(nqr * c->n_kv));
+    if (!w.qd || !w.o1 || !w.o1rot || !w.bound || !w.probs || !w.scores ||
+        ref_operand(c->type_k, w.kb, nkr, c->dk, w.deq, &w.kd) ||
+        ref_operand(c->type_v, w.vb, nkr, c->dv, w.deq, &w.vd)) {
+        out_of_memory(v);
+        goto done;
+    }
+    if (gk)
+        kvv_ref_wht(w.qd, nqr, c->dk, gk, 0);
+    kvv_ref_attn_args ra = {c->dk, c->dv, c->n_q, c->n_kv, c->n_head, c->n_head_kv, w.qd, w.kd, w.vd,
+                            c->mask == KVV_MASK_NONE && c->max_bias == 0.0f ? NULL : w.mask,
+                            kvv_case_scale(c), c->max_bias, c->softcap};
+    if (kvv_ref_attention(&ra, w.o1rot, w.probs, w.scores)) {
+        out_of_memory(v);
+        goto done;
+    }
+    memcpy(w.o1, w.o1rot, sizeof(double) * nout);
+    if (gv)
+        kvv_ref_wht(w.o1, nqr, c->dv, gv, 1);
+    kvv_bound_args ba = {&ra, w.o1rot, w.probs, w.scores, info.kv_round, info.acc_round,
+                         gk ? (int)lround(log2(gk)) : -1, gv};
+    if (kvv_attn_bound(&ba, w.bound)) {
+        out_of_memory(v);
+        goto done;
+    }
+    v->t_ref += now() - t0;
+    kvv_judge_finite(w.out, w.o1, (int64_t)nout, c->dv, "out", v);
+    kvv_judge_ratio(w.out, w.o1, w.bound, (int64_t)nout, c->dv, "out", v);
+
+    /* budget: against the unquantized truth, over the distortion of the
+     * reference's own quantization (skipped when the inputs hold NaN/Inf:
+     * there is no finite truth to measure against) */
+    if (all_finite(w.k, (size_t)(nkr * c->dk)) && all_finite(w.v, (size_t)(nkr * c->dv)) &&
+        all_finite(w.q, (size_t)(nqr * c->dk))) {
+        t0 = now();
+        free(w.kd);
+        free(w.vd);
+        w.oq = malloc(sizeof(double) * nout);
+        w.ox = malloc(sizeof(double) * nout);
+        w.kd = to_f64(w.k, (size_t)(nkr * c->dk));
+        w.vd = to_f64(w.v, (size_t)(nkr * c->dv));
+        free(w.qd);
+        w.qd = to_f64(w.q, (size_t)(nqr * c->dk));
+        if (!w.oq || !w.ox || !w.kd || !w.vd || !w.qd) {
+            out_of_memory(v);
+            goto done;
+        }
+        ra.q = w.qd;
+        ra.k = w.kd;
+        ra.v = w.vd;
+        kvv_ref_attention(&ra, w.ox, NULL, NULL);
+        /* the reference's quantized path: canonical bytes, dequantized and
+         * rotated back, in the original basis */
+        free(w.kd);
+        free(w.vd);
+        w.kd = w.vd = NULL;
+        if (ref_operand(c->type_k, w.kc, nkr, c->dk, w.deq, &w.kd) ||
+            ref_operand(c->type_v, w.vc, nkr, c->dv, w.deq, &w.vd)) {
+            out_of_memory(v);
+            goto done;
+        }
+        if (gk)
+            kvv_ref_wht(w.kd, nkr, c->dk, gk, 1);
+        if (gv)
+            kvv_ref_wht(w.vd, nkr, c->dv, gv, 1);
+        ra.k = w.kd;
+        ra.v = w.vd;
+        kvv_ref_attention(&ra, w.oq, NULL, NULL);
+        v->t_ref += now() - t0;
+        double eb = rms_diff_f32(w.out, w.ox, nout), er = rms_diff(w.oq, w.ox, nout);
+        double ea = rms_diff(w.bound, NULL, nout);
+        double denom = er + ea;
+        double ratio = eb == 0.0 ? 0.0 : denom > 0.0 ? eb / denom : INFINITY;
+        v->budget_ratio = ratio;
+        if (ratio > KVV_BUDGET_THRESHOLD)
+            kvv_verdict_fail(v, KVV_RULE_BUDGET,
+                             "rms error vs unquantized %.4g is %.3g x the type's own distortion %.4g (+ arithmetic "
+                             "allowance %.3g; threshold %g)",
+                             eb, ratio, er, ea, KVV_BUDGET_THRESHOLD);
+    }
+
+    /* toggle: speed-only toggles at their baseline must give the same bits */
+    if (kvv_toggles_has_speed(c->tg)) {
+        kvv_toggles bt = kvv_toggles_baseline(c->tg);
+        void *kb0 = NULL, *vb0 = NULL;
+        float *out0 = kvv_alloc(sizeof(float) * nout);
+        kvv_attn_info info0;
+        if (!out0) {
+            out_of_memory(v);
+        } else if (backend_quantize(b, c->type_k, w.k, nkr, c->dk, bt, &kb0, v) == 0 &&
+                   backend_quantize(b, c->type_v, w.v, nkr, c->dv, bt, &vb0, v) == 0) {
+            kvv_judge_same_bytes(w.kb, kb0, kvv_row_bytes(c->type_k, c->dk) * (size_t)nkr,
+                                 kvv_row_bytes(c->type_k, c->dk), KVV_RULE_TOGGLE, "K cache vs baseline toggles", v);
+            kvv_judge_same_bytes(w.vb, vb0, kvv_row_bytes(c->type_v, c->dv) * (size_t)nkr,
+                                 kvv_row_bytes(c->type_v, c->dv), KVV_RULE_TOGGLE, "V cache vs baseline toggles", v);
+            void *kb1 = w.kb, *vb1 = w.vb;
+            w.kb = kb0;
+            w.vb = vb0;
+            if (backend_attention(b, c, &w, bt, out0, &info0, v) == 0)
+                kvv_judge_same_f32(w.out, out0, (int64_t)nout, c->dv, KVV_RULE_TOGGLE, "out vs baseline toggles", v);
+            w.kb = kb1;
+            w.vb = vb1;
+        }
+        kvv_free(kb0);
+        kvv_free(vb0);
+        kvv_free(out0);
+    }
+done:
+    attn_free(&w);
+}
+
+void kvv_run_case(const kvv_case *c, const kvv_backend *b, kvv_verdict *v)
+{
+    kvv_verdict_init(v);
+    char why[256];
+    if (kvv_case_validate(c, why, sizeof why)) {
+        kvv_verdict_fail(v, KVV_RULE_CRASH, "invalid case: %s", why);
+        return;
+    }
+    if (b->supports && !b->supports(b->ctx, c, why, sizeof why)) {
+        v->status = KVV_SKIP;
+        snprintf(v->detail, sizeof v->detail, "backend declined: %s", why);
+        return;
+    }
+    switch (c->op) {
+    case KVV_OP_QUANT:
+        run_quant(c, b, v);
+        break;
+    case KVV_OP_DEQUANT:
+        run_dequant(c, b, v);
+        break;
+    case KVV_OP_WHT:
+        run_wht(c, b, v);
+        break;
+    case KVV_OP_ATTN:
+        run_attn(c, b, v);
+        break;
+    default:
+        v->status = KVV_SKIP;
+        snprintf(v->detail, sizeof v->detail, "op %s is not run by this runner", kvv_op_name(c->op));
+        break;
+    }
+}

@@ -1,0 +1,28 @@
+/* Adding verdicts into per-op, per-backend tallies. */
+#include "reports/reports.h"
+
+static void tally_add(kvv_tally *t, const kvv_verdict *v)
+{
+    t->cases++;
+    if (v->status == KVV_PASS)
+        t->pass++;
+    else if (v->status == KVV_FAIL)
+        t->fail++;
+    else
+        t->skip++;
+    t->ties += v->ties;
+    t->tie_candidates += v->tie_candidates;
+    if (v->arith_ratio > t->worst_arith)
+        t->worst_arith = v->arith_ratio;
+    if (v->budget_ratio > t->worst_budget)
+        t->worst_budget = v->budget_ratio;
+    t->t_backend += v->t_backend;
+    t->t_ref += v->t_ref;
+}
+
+void kvv_summary_add(kvv_summary *s, kvv_op op, int backend, const kvv_verdict *v)
+{
+    if ((unsigned)op < KVV_OP_COUNT && backend >= 0 && backend < KVV_MAX_BACKENDS)
+        tally_add(&s->by[op][backend], v);
+    tally_add(&s->total, v);
+}

@@ -1,0 +1,151 @@
+/* The terminal reporter: failure lines as they come, a progress line when
+ * the output is a TTY, and the summary table at the end. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "reports/reports.h"
+
+typedef struct {
+    int verbose, tty, done, total;
+    int64_t pass, fail, skip;
+    double last_draw;
+    int progress_shown;
+} term_state;
+
+static double mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void clear_progress(kvv_reporter *r)
+{
+    term_state *s = r->state;
+    if (s->progress_shown) {
+        fprintf(r->out, "\r\033[K");
+        s->progress_shown = 0;
+    }
+}
+
+static void draw_progress(kvv_reporter *r, int force)
+{
+    term_state *s = r->state;
+    double t = mono();
+    if (!s->tty || (!force && t - s->last_draw < 0.1))
+        return;
+    s->last_draw = t;
+    int width = 30, filled = s->total ? (int)((int64_t)width * s->done / s->total) : width;
+    char bar[64];
+    for (int i = 0; i < width; i++)
+        bar[i] = i < filled ? '#' : '.';
+    bar[width] = 0;
+    fprintf(r->out, "\r[%s] %d/%d  pass %lld  fail %lld  skip %lld", bar, s->done, s->total, (long long)s->pass,
+            (long long)s->fail, (long long)s->skip);
+    fflush(r->out);
+    s->progress_shown = 1;
+}
+
+static void t_begin(kvv_reporter *r, const kvv_run_info *info)
+{
+    term_state *s = r->state;
+    r->info = info;
+    s->total = info->ncases * info->nbackends;
+    fprintf(r->out, "kvverify %s (%s) on %s: %d cases x %d backend%s (", info->version, info->commit, info->machine,
+            info->ncases, info->nbackends, info->nbackends == 1 ? "" : "s");
+    for (int i = 0; i < info->nbackends; i++)
+        fprintf(r->out, "%s%s", i ? ", " : "", info->backends[i]);
+    fprintf(r->out, ")\n");
+    fflush(r->out);
+}
+
+static void t_result(kvv_reporter *r, const kvv_case *c, const char *name, int backend, const kvv_verdict *v)
+{
+    (void)c;
+    term_state *s = r->state;
+    s->done++;
+    s->pass += v->status == KVV_PASS;
+    s->fail += v->status == KVV_FAIL;
+    s->skip += v->status == KVV_SKIP;
+    const char *bn = r->info->backends[backend];
+    if (v->status == KVV_FAIL) {
+        clear_progress(r);
+        fprintf(r->out, "FAIL %-7s %s\n     [%s] %s\n", bn, name, kvv_rule_name(v->rule), v->detail);
+    } else if (s->verbose) {
+        clear_progress(r);
+        fprintf(r->out, "%-4s %-7s %s", kvv_status_name(v->status), bn, name);
+        if (v->arith_ratio > 0 || v->budget_ratio > 0)
+            fprintf(r->out, "  arith %.3g budget %.3g", v->arith_ratio, v->budget_ratio);
+        if (v->ties)
+            fprintf(r->out, "  ties %lld", (long long)v->ties);
+        if (v->status == KVV_SKIP)
+            fprintf(r->out, "  (%s)", v->detail);
+        fprintf(r->out, "\n");
+    }
+    draw_progress(r, 0);
+}
+
+static void fmt_ratio(char *buf, size_t n, double x, int64_t cases)
+{
+    if (cases == 0 || x == 0)
+        snprintf(buf, n, "-");
+    else
+        snprintf(buf, n, "%.3g", x);
+}
+
+static void print_row(FILE *out, const char *op, const char *bn, const kvv_tally *t)
+{
+    char a[16], b[16];
+    fmt_ratio(a, sizeof a, t->worst_arith, t->cases);
+    fmt_ratio(b, sizeof b, t->worst_budget, t->cases);
+    fprintf(out, "%-8s %-8s %6lld %6lld %5lld %5lld %6lld/%-6lld %10s %10s %9.2f %9.2f\n", op, bn,
+            (long long)t->cases, (long long)t->pass, (long long)t->fail, (long long)t->skip, (long long)t->ties,
+            (long long)t->tie_candidates, a, b, t->t_backend, t->t_ref);
+}
+
+static void t_end(kvv_reporter *r, const kvv_summary *sm)
+{
+    term_state *s = r->state;
+    clear_progress(r);
+    FILE *out = r->out;
+    fprintf(out, "\n%-8s %-8s %6s %6s %5s %5s %13s %10s %10s %9s %9s\n", "op", "backend", "cases", "pass", "fail",
+            "skip", "ties taken/of", "worst arith", "worst budg", "backend s", "ref s");
+    for (int op = 0; op < KVV_OP_COUNT; op++)
+        for (int b = 0; b < sm->nbackends; b++)
+            if (sm->by[op][b].cases)
+                print_row(out, kvv_op_name((kvv_op)op), r->info->backends[b], &sm->by[op][b]);
+    print_row(out, "total", "", &sm->total);
+    fprintf(out, "\n%lld checks: %lld passed, %lld failed, %lld skipped in %.1f s%s\n", (long long)sm->total.cases,
+            (long long)sm->total.pass, (long long)sm->total.fail, (long long)sm->total.skip, sm->seconds,
+            sm->interrupted ? " (INTERRUPTED: results so far)" : "");
+    (void)s;
+    fflush(out);
+}
+
+static void t_destroy(kvv_reporter *r)
+{
+    free(r->state);
+    free(r);
+}
+
+kvv_reporter *kvv_reporter_terminal(FILE *out, int verbose)
+{
+    kvv_reporter *r = calloc(1, sizeof *r);
+    term_state *s = calloc(1, sizeof *s);
+    if (!r || !s) {
+        free(r);
+        free(s);
+        return NULL;
+    }
+    s->verbose = verbose;
+    s->tty = isatty(fileno(out));
+    r->state = s;
+    r->out = out;
+    r->begin = t_begin;
+    r->result = t_result;
+    r->end = t_end;
+    r->destroy = t_destroy;
+    return r;
+}

@@ -1,0 +1,120 @@
+/* The runner: a backend that crashes or hangs becomes a failing verdict
+ * naming the case, and the run goes on to the next case. */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kernels/cpu/cpu_backend.h"
+#include "oracle/oracle.h"
+#include "tests/testutil.h"
+
+/* Test backends: the CPU backend, except that dequantizing rows of a chosen
+ * width crashes (abort) or hangs (sleeps forever). */
+static int fault_width;
+static int fault_kind; /* 1 crash, 2 hang */
+
+static int flaky_dequant(void *ctx, kvv_type t, const void *src, float *dst, int64_t nrows, int64_t ncols,
+                         const kvv_toggles *tg)
+{
+    (void)ctx;
+    if (ncols == fault_width) {
+        if (fault_kind == 1)
+            abort();
+        for (;;)
+            pause();
+    }
+    const kvv_backend *cpu = kvv_cpu_backend();
+    return cpu->dequantize_rows(cpu->ctx, t, src, dst, nrows, ncols, tg);
+}
+
+static kvv_backend make_flaky(void)
+{
+    kvv_backend b = *kvv_cpu_backend();
+    b.name = "flaky";
+    b.dequantize_rows = flaky_dequant;
+    return b;
+}
+
+typedef struct {
+    int n, pass, fail, crash;
+    char details[4][700];
+    char names[4][512];
+} collect_t;
+
+static void c_begin(kvv_reporter *r, const kvv_run_info *i)
+{
+    (void)r;
+    (void)i;
+}
+static void c_result(kvv_reporter *r, const kvv_case *c, const char *name, int b, const kvv_verdict *v)
+{
+    (void)c;
+    (void)b;
+    collect_t *s = r->state;
+    if (s->n < 4) {
+        snprintf(s->details[s->n], sizeof s->details[0], "%s", v->detail);
+        snprintf(s->names[s->n], sizeof s->names[0], "%s", name);
+    }
+    s->n++;
+    s->pass += v->status == KVV_PASS;
+    s->fail += v->status == KVV_FAIL;
+    s->crash += v->rule == KVV_RULE_CRASH;
+}
+static void c_end(kvv_reporter *r, const kvv_summary *s)
+{
+    (void)r;
+    (void)s;
+}
+
+static void run_three(int kind, collect_t *col, double timeout)
+{
+    /* three dequantize cases; the middle one has the faulting width */
+    kvv_case cs[3];
+    int widths[3] = {128, 96, 256};
+    for (int i = 0; i < 3; i++) {
+        cs[i] = kvv_case_default(KVV_OP_DEQUANT);
+        cs[i].type_k = KVV_Q8_0;
+        cs[i].dk = cs[i].dv = widths[i];
+        cs[i].n_kv = 8;
+    }
+    fault_width = 96;
+    fault_kind = kind;
+    kvv_backend flaky = make_flaky();
+    const kvv_backend *bk[1] = {&flaky};
+    const char *names[1] = {"flaky"};
+    memset(col, 0, sizeof *col);
+    kvv_reporter rep = {c_begin, c_result, c_end, NULL, NULL, stdout, col};
+    kvv_reporter *reps[1] = {&rep};
+    kvv_run_info info = {"t", "t", "t", "t", "t", 1, {"flaky"}, 3, 0};
+    kvv_run_opts o = {names, 1, bk, cs, 3, reps, 1, 1, timeout, &info};
+    kvv_summary s;
+    int failures = kvv_run(&o, &s);
+    CU_ASSERT(failures == 1);
+    CU_ASSERT(s.total.cases == 3 && s.total.fail == 1 && s.total.pass == 2);
+}
+
+static void test_crash_is_a_verdict(void)
+{
+    collect_t col;
+    run_three(1, &col, 60);
+    CU_ASSERT(col.n == 3 && col.pass == 2 && col.crash == 1);
+    CU_ASSERT(strstr(col.details[1], "crashed") != NULL);
+    CU_ASSERT(strstr(col.names[1], "d96") != NULL);
+}
+
+static void test_hang_is_a_verdict(void)
+{
+    collect_t col;
+    run_three(2, &col, 2.0);
+    CU_ASSERT(col.n == 3 && col.pass == 2 && col.crash == 1);
+    CU_ASSERT(strstr(col.details[1], "hung") != NULL);
+}
+
+void kvv_register_tests(void)
+{
+    static const kvv_test tests[] = {{"crash becomes a verdict, run goes on", test_crash_is_a_verdict},
+                                     {"hang becomes a verdict, run goes on", test_hang_is_a_verdict},
+                                     {NULL, NULL}};
+    kvv_add_suite("runner isolation", tests);
+}
