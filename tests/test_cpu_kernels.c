@@ -10,6 +10,7 @@
 #include "fuzz/gen.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cpu/cpu_internal.h"
+#include "ref/ref.h"
 #include "tests/testutil.h"
 
 /* ---- helpers ---- */
@@ -276,6 +277,95 @@ static void test_diff_catches_one_byte(void)
     CU_ASSERT_EQUAL(diff_bytes("planted", KVV_TURBO3, 32, qa, qb, sizeof qa), 0);
     qb[1] = 0x7c; /* NaN vs Inf */
     CU_ASSERT_EQUAL(diff_bytes("planted", KVV_TURBO3, 32, qa, qb, sizeof qa), 1);
+}
+
+/* ---- against the reference ---- */
+
+static int block_finite(const float *x, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (!isfinite(x[i]))
+            return 0;
+    return 1;
+}
+
+/* The kernels evaluate the spec's formulas in the spec's order, so their
+ * bytes equal the reference's canonical bytes outright (no tie is needed),
+ * for finite and non-finite inputs alike (NaN signs aside). */
+static void test_quantize_matches_reference(void)
+{
+    const int rows = 16;
+    float *x = malloc(sizeof(float) * rows * 576);
+    uint8_t *canon = malloc(rows * 576 * 4), *got = malloc(rows * 576 * 4);
+    long compared = 0, nonfinite_blocks = 0;
+    for (int t = 0; t < KVV_TYPE_COUNT; t++) {
+        const kvv_ref_type *rt = kvv_ref_type_get((kvv_type)t);
+        const kvv_type_info *ti = kvv_type_get((kvv_type)t);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(rt);
+        int w[8], nw = widths((kvv_type)t, w);
+        for (int wi = 0; wi < nw; wi++)
+            for (int dist = 0; dist < N_DIST; dist++) {
+                make_input(x, rows, w[wi], dist, 5000u + 100u * (unsigned)t + (unsigned)dist);
+                size_t n = kvv_row_bytes((kvv_type)t, w[wi]) * rows;
+                CU_ASSERT_EQUAL_FATAL(rt->quantize(x, canon, rows, w[wi], NULL), 0);
+                for (int i = 0; i < n_isas(); i++) {
+                    kvv_toggles tg = toggles(isa_at(i), 1, 8);
+                    memset(got, 0xaa, n);
+                    CU_ASSERT_EQUAL_FATAL(be()->quantize_rows(NULL, (kvv_type)t, x, got, rows, w[wi], &tg), KVV_OK);
+                    CU_ASSERT_EQUAL(diff_bytes(i ? "avx2/reference" : "scalar/reference", (kvv_type)t, w[wi], got,
+                                               canon, n), 0);
+                    compared += (long)n;
+                }
+                for (int64_t b = 0; b < (int64_t)rows * w[wi] / ti->block; b++)
+                    nonfinite_blocks += !block_finite(x + b * ti->block, ti->block);
+            }
+    }
+    CU_ASSERT(compared > 100000);
+    CU_ASSERT(nonfinite_blocks > 0); /* the non-finite inputs were really among them */
+    free(x);
+    free(canon);
+    free(got);
+}
+
+/* Dequantized values equal the reference's bit for bit, from canonical
+ * bytes and from arbitrary bytes (NaN/Inf scales), with either LUT. */
+static void test_dequantize_matches_reference(void)
+{
+    const int rows = 16, ncols = 256;
+    float *x = malloc(sizeof(float) * rows * ncols), *want = malloc(sizeof(float) * rows * ncols),
+          *got = malloc(sizeof(float) * rows * ncols);
+    uint8_t *q = malloc(rows * ncols * 4);
+    long compared = 0;
+    for (int t = 0; t < KVV_TYPE_COUNT; t++) {
+        const kvv_ref_type *rt = kvv_ref_type_get((kvv_type)t);
+        size_t n = kvv_row_bytes((kvv_type)t, ncols) * rows;
+        for (int src = 0; src < 2; src++) {
+            if (src == 0) {
+                make_input(x, rows, ncols, KVV_DIST_OUTLIER, 700u + (unsigned)t);
+                CU_ASSERT_EQUAL_FATAL(rt->quantize(x, q, rows, ncols, NULL), 0);
+            } else {
+                kvv_rng r;
+                kvv_rng_seed(&r, 800u + (unsigned)t, KVV_STREAM_X);
+                for (size_t i = 0; i < n; i++)
+                    q[i] = (uint8_t)kvv_rng_next(&r);
+            }
+            rt->dequantize(q, want, rows, ncols);
+            for (int i = 0; i < n_isas(); i++)
+                for (int lut = 4; lut <= 8; lut += 4) {
+                    kvv_toggles tg = toggles(isa_at(i), 1, lut);
+                    memset(got, 0xaa, sizeof(float) * rows * ncols);
+                    CU_ASSERT_EQUAL_FATAL(be()->dequantize_rows(NULL, (kvv_type)t, q, got, rows, ncols, &tg), KVV_OK);
+                    CU_ASSERT_EQUAL(diff_floats(i ? "avx2/reference" : "scalar/reference", (kvv_type)t, ncols, got, want,
+                                                (size_t)rows * ncols), 0);
+                    compared += rows * ncols;
+                }
+        }
+    }
+    CU_ASSERT(compared > 100000);
+    free(x);
+    free(want);
+    free(got);
+    free(q);
 }
 
 /* ---- speed-only toggles ---- */
@@ -855,7 +945,13 @@ void kvv_register_tests(void)
         {"backend table refusals", test_backend_refusals},
         {NULL, NULL},
     };
+    static const kvv_test ref[] = {
+        {"quantized bytes equal the reference's canonical bytes", test_quantize_matches_reference},
+        {"dequantized values equal the reference's", test_dequantize_matches_reference},
+        {NULL, NULL},
+    };
     kvv_add_suite("cpu kernels: scalar vs AVX2 and speed toggles", cross);
+    kvv_add_suite("cpu kernels: against the reference", ref);
     kvv_add_suite("cpu kernels: hand-computed blocks", hand);
     kvv_add_suite("cpu kernels: conversions, WHT, backend", misc);
 }
