@@ -573,6 +573,23 @@ static void test_iq4_nl_hand(void)
     quant_one(KVV_IQ4_NL_SEARCH, x, 32, b, KVV_ISA_SCALAR);
     CU_ASSERT_EQUAL(b[0] | b[1] << 8, 0);
     CU_ASSERT_EQUAL(b[2], 0x88);
+    /* first-pass indices with d = -127 / -127 = 1: exact midpoints between
+     * grid values go to the upper index, the ends clamp */
+    const struct {
+        float x;
+        int idx;
+    } pts[] = {{7, 9},   {-4.5f, 8}, {6.99f, 8}, {120, 15},      {-126, 0}, {113, 15},
+               {0, 8},   {-115.5f, 1}, {101, 15}, {100.99f, 14}, {-0.0f, 8}, {-93.5f, 2}};
+    for (int i = 0; i < n_isas(); i++) {
+        memset(x, 0, sizeof x);
+        x[0] = -127.0f; /* the first of largest magnitude: d = 1 */
+        for (size_t k = 0; k < sizeof pts / sizeof pts[0]; k++)
+            x[1 + k] = pts[k].x;
+        quant_one(KVV_IQ4_NL, x, 32, b, isa_at(i));
+        CU_ASSERT_EQUAL(b[2] & 15, 0);
+        for (size_t k = 0; k < sizeof pts / sizeof pts[0]; k++)
+            CU_ASSERT_EQUAL(b[2 + 1 + k] & 15, pts[k].idx);
+    }
 }
 
 /* The rotation signs as the forks pack them (set bit = -1), written here
