@@ -57,7 +57,8 @@ static void type_rows_build(void)
 
 const cpu_type_fns *cpu_type_fns_get(kvv_type t, int isa)
 {
-    if ((unsigned)t >= KVV_TYPE_COUNT || (isa != KVV_ISA_SCALAR && isa != KVV_ISA_AVX2))
+    if ((unsigned)t >= KVV_TYPE_COUNT || (isa != KVV_ISA_SCALAR && isa != KVV_ISA_AVX2) ||
+        (isa == KVV_ISA_AVX2 && !kvv_cpu_has_avx2()))
         return NULL;
     pthread_once(&type_rows_once, type_rows_build);
     const cpu_type_fns *f = &type_rows[isa == KVV_ISA_AVX2][t];

@@ -55,7 +55,7 @@ extern const cpu_type_fns cpu_turbo_avx2[KVV_TYPE_COUNT];
  * of 8 rotation groups side by side).  NULL entries: no such kernel. ---- */
 typedef void (*cpu_quantize_rows_fn)(const float *x, void *dst, int64_t nrows, int ncols);
 extern const cpu_quantize_rows_fn cpu_turbo_rows_avx2[KVV_TYPE_COUNT];
-/* nrows rows through the best kernel for (t, isa); t must have a row kernel */
+/* nrows rows through the best kernel for (t, isa), isa as cpu_isa_resolve gave it */
 void cpu_quantize_rows(kvv_type t, int isa, const float *x, void *dst, int64_t nrows, int ncols);
 
 /* ---- one rotation group in place: u *= pre; butterfly over g; u *= post/sqrt(g).
