@@ -12,12 +12,17 @@
  *   output error   sum_j p_j |v_jd - o_d| e_j
  *                  + (uk + (2 n_kv + 8) u) sum_j p_j |v_jd| + (2 n_kv + 8) u |o_d|
  *                  (f32 sums over the keys, the per-tile rescales, the division)
+ *                  + FLT_MIN sum_j |v_jd| + (n_kv + 8) 2^-149
+ *                  (underflow: a vectorised exp may flush weights below FLT_MIN
+ *                  to zero, and the unnormalized weights are at most 1 with a
+ *                  sum of at least 1; products may round to subnormals)
  * When V is rotated the kernel computes o' in the rotated basis and inverse
  * rotates it: bound_i = sum_{c in group} (bound'_c + (log2 g + 2) u |o'_c|) / sqrt(g).
  * These are first-order worst-case bounds (n u, not sqrt(n) u), so a correct
  * kernel stays well below 1 and a wrong one (a dropped rescale, a lost
  * chunk, f16 where f32 was promised) lands far above. */
 #include <cblas.h>
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,14 +99,17 @@ int kvv_attn_bound(const kvv_bound_args *b, double *bound)
             const double nsum = (2.0 * nkv + 8) * u;
             for (int d = 0; d < dv; d++)
                 bo[d] = nsum * fabs(o[d]);
+            const double under = u > 0x1p-20 ? 0x1p-14 : FLT_MIN; /* smallest normal of the accumulation type */
             for (int j = 0; j < nkv; j++) {
-                if (p[j] == 0.0)
-                    continue;
+                if (!isfinite(s[j]))
+                    continue; /* masked */
                 double ej = e[j] + dsmax + 3 * u * fabs(s[j] - mx) + 6 * u;
                 const double *vj = a->v + ((size_t)hk * nkv + j) * dv;
                 for (int d = 0; d < dv; d++)
-                    bo[d] += p[j] * (fabs(vj[d] - o[d]) * ej + (uk + nsum) * fabs(vj[d]));
+                    bo[d] += p[j] * (fabs(vj[d] - o[d]) * ej + (uk + nsum) * fabs(vj[d])) + under * fabs(vj[d]);
             }
+            for (int d = 0; d < dv; d++)
+                bo[d] += (nkv + 8) * under * 0x1p-23;
             if (go > 0) {
                 /* inverse rotation of the finished row */
                 const double lg = log2((double)go) + 2;
