@@ -4,6 +4,7 @@
  *
  * Threads take whole rows (chunks of rows), and every row is computed the
  * same way whichever thread runs it, so any thread count gives the same bits. */
+#include <cpuid.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -14,10 +15,24 @@
 
 /* ---- ISA ---- */
 
+static int has_avx2;
+static pthread_once_t has_avx2_once = PTHREAD_ONCE_INIT;
+
+static void detect_avx2(void)
+{
+    /* __builtin_cpu_supports also checks that the OS saves the AVX state;
+     * F16C is read from CPUID leaf 1 (ECX bit 29) because clang's builtin
+     * does not know the name "f16c". */
+    unsigned a, b, c, d;
+    __builtin_cpu_init();
+    has_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __get_cpuid(1, &a, &b, &c, &d) &&
+               (c & bit_F16C);
+}
+
 int kvv_cpu_has_avx2(void)
 {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+    pthread_once(&has_avx2_once, detect_avx2);
+    return has_avx2;
 }
 
 int cpu_isa_resolve(kvv_isa want)
