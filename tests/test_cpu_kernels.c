@@ -389,10 +389,12 @@ static void test_threads_identical(void)
         for (int t = 0; t < KVV_TYPE_COUNT; t++) {
             size_t n = kvv_row_bytes((kvv_type)t, ncols) * rows;
             kvv_toggles t1 = toggles((kvv_isa)isa, 1, 8), t3 = toggles((kvv_isa)isa, 3, 8);
+            memset(q1, 0x55, n); /* a row no thread writes differs */
             memset(q3, 0xaa, n);
             CU_ASSERT_EQUAL(be()->quantize_rows(NULL, (kvv_type)t, x, q1, rows, ncols, &t1), KVV_OK);
             CU_ASSERT_EQUAL(be()->quantize_rows(NULL, (kvv_type)t, x, q3, rows, ncols, &t3), KVV_OK);
             CU_ASSERT_EQUAL(diff_bytes("quantize threads 1/3", (kvv_type)t, ncols, q1, q3, n), 0);
+            memset(y1, 0x55, sizeof(float) * rows * ncols);
             memset(y3, 0xaa, sizeof(float) * rows * ncols);
             CU_ASSERT_EQUAL(be()->dequantize_rows(NULL, (kvv_type)t, q1, y1, rows, ncols, &t1), KVV_OK);
             CU_ASSERT_EQUAL(be()->dequantize_rows(NULL, (kvv_type)t, q1, y3, rows, ncols, &t3), KVV_OK);
