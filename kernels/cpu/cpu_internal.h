@@ -50,6 +50,14 @@ extern const cpu_type_fns cpu_ggml_avx2[KVV_TYPE_COUNT];
 extern const cpu_type_fns cpu_turbo_scalar[KVV_TYPE_COUNT];
 extern const cpu_type_fns cpu_turbo_avx2[KVV_TYPE_COUNT];
 
+/* ---- several rows at once: the bytes of quantize_row on each row, but a
+ * kernel may work across rows (the AVX2 turbo quantizer runs the norm sums
+ * of 8 rotation groups side by side).  NULL entries: no such kernel. ---- */
+typedef void (*cpu_quantize_rows_fn)(const float *x, void *dst, int64_t nrows, int ncols);
+extern const cpu_quantize_rows_fn cpu_turbo_rows_avx2[KVV_TYPE_COUNT];
+/* nrows rows through the best kernel for (t, isa), isa as cpu_isa_resolve gave it */
+void cpu_quantize_rows(kvv_type t, int isa, const float *x, void *dst, int64_t nrows, int ncols);
+
 /* ---- one rotation group in place: u *= pre; butterfly over g; u *= post/sqrt(g).
  * Forward rotation: pre = S1, post = S2; inverse: pre = S2, post = S1.  The
  * AVX2 version gives the same bits (same pairs, same order of roundings). ---- */

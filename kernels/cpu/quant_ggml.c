@@ -287,10 +287,8 @@ static void iq4nl_block(const float *x, uint8_t *b, int search)
         float sumqx, sumq2;
         d = search ? -max / v0 : max / v0;
         iq4nl_fit(x, 1.0f / d, L, &sumqx, &sumq2);
-        if (!search) {
-            d = sumq2 > 0.0f ? sumqx / sumq2 : 0.0f;
-        } else {
-            d = sumqx / sumq2;
+        d = sumq2 > 0.0f ? sumqx / sumq2 : 0.0f;
+        if (search) {
             float best = d * sumqx;
             for (int itry = -search; itry <= search; itry++) {
                 iq4nl_fit(x, ((float)itry + v0) / max, NULL, &sumqx, &sumq2);
