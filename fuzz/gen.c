@@ -108,6 +108,13 @@ void kvv_gen_fill(float *x, int64_t rows, int width, int period, kvv_dist dist, 
             x[i + (int64_t)(kvv_rng_next(&r) % (uint64_t)len)] = edge[kvv_rng_next(&r) % 4];
         }
         break;
+    case KVV_DIST_GRID:
+        /* what already-quantized data looks like: few distinct values, so a
+         * block's largest magnitude occurs with both signs and x*id lands
+         * exactly on rounding boundaries */
+        for (int64_t i = 0; i < n; i++)
+            x[i] = (float)((int)(kvv_rng_next(&r) % 9) - 4) * 0.25f;
+        break;
     default:
         memset(x, 0, (size_t)n * sizeof *x);
         break;

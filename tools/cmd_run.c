@@ -16,14 +16,14 @@ typedef struct {
     const char *set, *cases_file, *backends;
     const char *corpus; /* stored corpus replayed with --gate/--full; NULL = none */
     int corpus_given;
-    int full, jobs, verbose, strict, no_isolate, list_only;
+    int full, jobs, verbose, strict, no_isolate, list_only, fail_fast;
     double timeout;
     uint64_t seed;
 } run_args;
 
 static int parse_run_args(int argc, char **argv, run_args *a)
 {
-    enum { O_GATE = 256, O_FULL, O_CASES, O_HEAD, O_KV, O_TOGGLE, O_SET, O_SEED, O_TIMEOUT, O_NOISO, O_STRICT,
+    enum { O_GATE = 256, O_FULL, O_CASES, O_HEAD, O_KV, O_TOGGLE, O_SET, O_SEED, O_TIMEOUT, O_NOISO, O_STRICT, O_FAILFAST,
            O_CORPUS, O_NOCORPUS };
     static const struct option opts[] = {
         {"gate", no_argument, 0, O_GATE},       {"full", no_argument, 0, O_FULL},
@@ -33,7 +33,7 @@ static int parse_run_args(int argc, char **argv, run_args *a)
         {"toggle", required_argument, 0, O_TOGGLE}, {"set", required_argument, 0, O_SET},
         {"seed", required_argument, 0, O_SEED}, {"jobs", required_argument, 0, 'j'},
         {"timeout", required_argument, 0, O_TIMEOUT}, {"no-isolate", no_argument, 0, O_NOISO},
-        {"strict", no_argument, 0, O_STRICT},   {"verbose", no_argument, 0, 'v'},
+        {"strict", no_argument, 0, O_STRICT},   {"fail-fast", no_argument, 0, O_FAILFAST},   {"verbose", no_argument, 0, 'v'},
         {"corpus", required_argument, 0, O_CORPUS}, {"no-corpus", no_argument, 0, O_NOCORPUS},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     memset(a, 0, sizeof *a);
@@ -72,6 +72,7 @@ static int parse_run_args(int argc, char **argv, run_args *a)
         case O_CORPUS: a->corpus = optarg; a->corpus_given = 1; break;
         case O_NOCORPUS: a->corpus = NULL; break;
         case O_STRICT: a->strict = 1; break;
+        case O_FAILFAST: a->fail_fast = 1; break;
         case 'v': a->verbose = 1; break;
         case 'h': cli_usage(stdout); exit(0);
         default: return -1;
@@ -202,7 +203,9 @@ int cli_run(int argc, char **argv, int list_only)
         info.backends[i] = bnames[i];
     kvv_reporter *term = kvv_reporter_terminal(stdout, a.verbose);
     kvv_reporter *reps[] = {term};
-    kvv_run_opts o = {bnames, nb, NULL, cases.items, cases.n, reps, 1, a.no_isolate ? 0 : a.jobs, a.timeout, &info};
+    kvv_run_opts o = {.backend_names = bnames, .nbackends = nb, .cases = cases.items, .ncases = cases.n,
+                      .reporters = reps, .nreporters = 1, .jobs = a.no_isolate ? 0 : a.jobs,
+                      .timeout = a.timeout, .info = &info, .fail_fast = a.fail_fast};
     kvv_summary s;
     int failures = kvv_run(&o, &s);
     term->destroy(term);

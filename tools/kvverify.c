@@ -41,6 +41,7 @@ void cli_usage(FILE *out)
             "  --timeout S       seconds per case and backend before it counts as hung (default 120)\n"
             "  --no-isolate      run in this process (for debuggers; a crash ends the run)\n"
             "  --strict          skipped cases count as failures\n"
+            "  --fail-fast       stop at the first failure\n"
             "  -v, --verbose     a line per case\n"
             "exit status: 0 when every case passes, 1 when any fails, 2 on bad usage\n");
 }
