@@ -93,12 +93,15 @@ typedef struct {
     const kvv_fuzz_opts *o;
     kvv_verdict want;
     int interrupted;
+    double deadline; /* past it every candidate counts as not failing */
 } pred_t;
 
 static int still_fails(const kvv_case *c, void *arg)
 {
     pred_t *p = arg;
     kvv_verdict v;
+    if (mono() > p->deadline)
+        return 0;
     if (p->interrupted || run_cases(p->o, c, 1, 1, &v)) {
         p->interrupted = 1;
         return 0;
@@ -213,7 +216,7 @@ static int shrink_and_store(const kvv_fuzz_opts *o, const kvv_case *failing, con
     kvv_case_name(failing, orig, sizeof orig);
     if (o->log)
         fprintf(o->log, "FAIL %s [%s] %s\n", orig, kvv_rule_name(v->rule), v->detail);
-    pred_t p = {o, *v, 0};
+    pred_t p = {o, *v, 0, mono() + (o->shrink_seconds > 0 ? o->shrink_seconds : 120)};
     kvv_case c = *failing;
     kvv_shrink_stats ss;
     kvv_shrink(&c, still_fails, &p, o->shrink_tries > 0 ? o->shrink_tries : 200, &ss);

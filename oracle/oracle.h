@@ -159,7 +159,8 @@ typedef struct kvv_fuzz_opts {
     int jobs;                   /* isolated worker processes, >= 1 */
     double timeout;             /* seconds per case before it counts as hung */
     int max_finds;              /* stop after this many shrunk failures; 0 = no limit */
-    int shrink_tries;           /* candidates tried per shrink; 0 = a default */
+    int shrink_tries;           /* candidates tried per shrink; 0 = 200 */
+    double shrink_seconds;      /* time per shrink (a hang costs a timeout per try); 0 = 120 */
     FILE *log;                  /* progress and findings; NULL = quiet */
 } kvv_fuzz_opts;
 

@@ -13,7 +13,7 @@
 static void fuzz_usage(FILE *out)
 {
     fprintf(out, "usage: kvverify fuzz [--time S] [-b BACKEND] [--seed N] [-o OPS] [--out DIR] [-j N]\n"
-                 "                     [--timeout S] [--max-finds N] [--shrink-tries N] [--no-write]\n"
+                 "                     [--timeout S] [--max-finds N] [--shrink-tries N] [--shrink-time S] [--no-write]\n"
                  "  --time S          seconds of drawing random cases (default 60)\n"
                  "  -b, --backend B   one backend: cpu, vulkan, or a path to a backend library (default cpu)\n"
                  "  --seed N          the run is reproducible from N (default: from the clock, printed)\n"
@@ -23,6 +23,7 @@ static void fuzz_usage(FILE *out)
                  "  --timeout S       seconds per case before it counts as hung (default 20)\n"
                  "  --max-finds N     stop after N shrunk failures (default 0: no limit)\n"
                  "  --shrink-tries N  candidates tried per shrink (default 200)\n"
+                 "  --shrink-time S   seconds per shrink (default 120; each hanging try costs a timeout)\n"
                  "  --no-write        report failures without writing case files\n"
                  "exit status: 0 when every case passed, 1 when any failed, 2 on bad usage\n");
 }
@@ -53,13 +54,14 @@ static int parse_ops(const char *list, unsigned *ops)
 
 int cmd_fuzz(int argc, char **argv)
 {
-    enum { O_TIME = 256, O_SEED, O_OUT, O_TIMEOUT, O_MAXF, O_TRIES, O_NOWRITE };
+    enum { O_TIME = 256, O_SEED, O_OUT, O_TIMEOUT, O_MAXF, O_TRIES, O_SHRINKT, O_NOWRITE };
     static const struct option opts[] = {
         {"time", required_argument, 0, O_TIME},       {"backend", required_argument, 0, 'b'},
         {"seed", required_argument, 0, O_SEED},       {"op", required_argument, 0, 'o'},
         {"out", required_argument, 0, O_OUT},         {"jobs", required_argument, 0, 'j'},
         {"timeout", required_argument, 0, O_TIMEOUT}, {"max-finds", required_argument, 0, O_MAXF},
-        {"shrink-tries", required_argument, 0, O_TRIES}, {"no-write", no_argument, 0, O_NOWRITE},
+        {"shrink-tries", required_argument, 0, O_TRIES}, {"shrink-time", required_argument, 0, O_SHRINKT},
+        {"no-write", no_argument, 0, O_NOWRITE},
         {"help", no_argument, 0, 'h'},                {0, 0, 0, 0}};
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     kvv_fuzz_opts o = {.backend_name = "cpu", .seconds = 60, .out_dir = "corpora/fuzz", .jobs = ncpu > 0 ? (int)ncpu : 1,
@@ -78,6 +80,7 @@ int cmd_fuzz(int argc, char **argv)
         case O_TIMEOUT: bad = cli_seconds("--timeout", optarg, 0.01, 86400, &o.timeout); break;
         case O_MAXF: bad = cli_int("--max-finds", optarg, 0, 1000000, &o.max_finds); break;
         case O_TRIES: bad = cli_int("--shrink-tries", optarg, 1, 100000, &o.shrink_tries); break;
+        case O_SHRINKT: bad = cli_seconds("--shrink-time", optarg, 0.01, 86400, &o.shrink_seconds); break;
         case O_NOWRITE: o.out_dir = NULL; break;
         case 'h': fuzz_usage(stdout); return 0;
         default: bad = 1; break;
