@@ -290,3 +290,21 @@ int kvv_fuzz(const kvv_fuzz_opts *o, kvv_fuzz_stats *st)
     free(sig);
     return 0;
 }
+
+int kvv_fuzz_shrink_case(const kvv_fuzz_opts *o, const kvv_case *c, kvv_fuzz_stats *st)
+{
+    memset(st, 0, sizeof *st);
+    if (!o->backend_name || !(o->timeout > 0))
+        return -1;
+    double t0 = mono();
+    kvv_verdict v;
+    if (run_cases(o, c, 1, 1, &v))
+        return -1;
+    st->cases = 1;
+    st->pass = v.status == KVV_PASS;
+    st->skip = v.status == KVV_SKIP;
+    st->fail = v.status == KVV_FAIL;
+    int rc = v.status != KVV_FAIL ? 0 : shrink_and_store(o, c, &v, st) ? -1 : 1;
+    st->seconds = mono() - t0;
+    return rc;
+}

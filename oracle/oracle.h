@@ -174,6 +174,9 @@ typedef struct kvv_fuzz_stats {
 
 /* 0 when the run completed (whatever it found), -1 when it could not run. */
 int kvv_fuzz(const kvv_fuzz_opts *o, kvv_fuzz_stats *st);
+/* Shrink and store one given case (o->seconds and o->ops are not used):
+ * 1 when it failed and was shrunk, 0 when it does not fail, -1 on error. */
+int kvv_fuzz_shrink_case(const kvv_fuzz_opts *o, const kvv_case *c, kvv_fuzz_stats *st);
 
 /* ---- benchmark (a program, not a test) ---- */
 /* Quantize, WHT, attention decode and prefill on each backend and the

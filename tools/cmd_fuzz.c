@@ -14,6 +14,7 @@ static void fuzz_usage(FILE *out)
 {
     fprintf(out, "usage: kvverify fuzz [--time S] [-b BACKEND] [--seed N] [-o OPS] [--out DIR] [-j N]\n"
                  "                     [--timeout S] [--max-finds N] [--shrink-tries N] [--shrink-time S] [--no-write]\n"
+                 "       kvverify fuzz --shrink CASE [-b BACKEND] [--out DIR] [--timeout S] ...\n"
                  "  --time S          seconds of drawing random cases (default 60)\n"
                  "  -b, --backend B   one backend: cpu, vulkan, or a path to a backend library (default cpu)\n"
                  "  --seed N          the run is reproducible from N (default: from the clock, printed)\n"
@@ -25,6 +26,7 @@ static void fuzz_usage(FILE *out)
                  "  --shrink-tries N  candidates tried per shrink (default 200)\n"
                  "  --shrink-time S   seconds per shrink (default 120; each hanging try costs a timeout)\n"
                  "  --no-write        report failures without writing case files\n"
+                 "  --shrink CASE     no random cases: shrink this failing case and store it\n"
                  "exit status: 0 when every case passed, 1 when any failed, 2 on bad usage\n");
 }
 
@@ -54,19 +56,20 @@ static int parse_ops(const char *list, unsigned *ops)
 
 int cmd_fuzz(int argc, char **argv)
 {
-    enum { O_TIME = 256, O_SEED, O_OUT, O_TIMEOUT, O_MAXF, O_TRIES, O_SHRINKT, O_NOWRITE };
+    enum { O_TIME = 256, O_SEED, O_OUT, O_TIMEOUT, O_MAXF, O_TRIES, O_SHRINKT, O_NOWRITE, O_SHRINK };
     static const struct option opts[] = {
         {"time", required_argument, 0, O_TIME},       {"backend", required_argument, 0, 'b'},
         {"seed", required_argument, 0, O_SEED},       {"op", required_argument, 0, 'o'},
         {"out", required_argument, 0, O_OUT},         {"jobs", required_argument, 0, 'j'},
         {"timeout", required_argument, 0, O_TIMEOUT}, {"max-finds", required_argument, 0, O_MAXF},
         {"shrink-tries", required_argument, 0, O_TRIES}, {"shrink-time", required_argument, 0, O_SHRINKT},
-        {"no-write", no_argument, 0, O_NOWRITE},
+        {"no-write", no_argument, 0, O_NOWRITE},      {"shrink", required_argument, 0, O_SHRINK},
         {"help", no_argument, 0, 'h'},                {0, 0, 0, 0}};
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     kvv_fuzz_opts o = {.backend_name = "cpu", .seconds = 60, .out_dir = "corpora/fuzz", .jobs = ncpu > 0 ? (int)ncpu : 1,
                        .timeout = 20, .log = stdout};
     int have_seed = 0, ch;
+    const char *shrink_name = NULL;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "b:o:j:h", opts, NULL)) != -1) {
         int bad = 0;
@@ -82,6 +85,7 @@ int cmd_fuzz(int argc, char **argv)
         case O_TRIES: bad = cli_int("--shrink-tries", optarg, 1, 100000, &o.shrink_tries); break;
         case O_SHRINKT: bad = cli_seconds("--shrink-time", optarg, 0.01, 86400, &o.shrink_seconds); break;
         case O_NOWRITE: o.out_dir = NULL; break;
+        case O_SHRINK: shrink_name = optarg; break;
         case 'h': fuzz_usage(stdout); return 0;
         default: bad = 1; break;
         }
@@ -102,6 +106,19 @@ int cmd_fuzz(int argc, char **argv)
     }
     if (cli_check_backend(o.backend_name))
         return EXIT_USAGE;
+    if (shrink_name) {
+        kvv_case c;
+        char err[256];
+        if (kvv_case_parse(shrink_name, &c, err, sizeof err)) {
+            fprintf(stderr, "kvverify: --shrink: %s\n", err);
+            return EXIT_USAGE;
+        }
+        kvv_fuzz_stats st;
+        int r = kvv_fuzz_shrink_case(&o, &c, &st);
+        if (r == 0)
+            printf("kvverify fuzz: %s does not fail on %s: nothing to shrink\n", shrink_name, o.backend_name);
+        return r < 0 ? 1 : r;
+    }
     if (!have_seed)
         o.seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
     printf("kvverify fuzz: backend %s, %g s, seed %llu, %d workers, timeout %g s per case\n", o.backend_name, o.seconds,
