@@ -179,7 +179,9 @@ int kvv_dump_diff(const char *path_a, const char *path_b, FILE *out, char *why, 
         }
         kvv_case_diff cd;
         kvv_record_diff(&ra, &rb, &cd);
-        fprintf(out, "%s %s [%s: %s", cd.stage == KVV_STAGE_NONE ? "same" : "DIFF", a.e[i].name, a.e[i].backend,
+        int verdicts_differ = a.e[i].v.status != b.e[j].v.status || a.e[i].v.rule != b.e[j].v.rule;
+        int same_case = cd.stage == KVV_STAGE_NONE && !verdicts_differ;
+        fprintf(out, "%s %s [%s: %s", same_case ? "same" : "DIFF", a.e[i].name, a.e[i].backend,
                 kvv_status_name(a.e[i].v.status));
         if (a.e[i].v.status == KVV_FAIL)
             fprintf(out, " %s", kvv_rule_name(a.e[i].v.rule));
@@ -188,9 +190,13 @@ int kvv_dump_diff(const char *path_a, const char *path_b, FILE *out, char *why, 
             fprintf(out, " %s", kvv_rule_name(b.e[j].v.rule));
         fprintf(out, "]\n");
         if (cd.stage == KVV_STAGE_NONE) {
-            same++;
+            same += same_case;
+            differ += !same_case;
             if (ra.n == 0 && rb.n == 0)
                 fprintf(out, "  (no arrays stored for this case in either dump: only the verdicts are compared)\n");
+            else if (verdicts_differ)
+                fprintf(out, "  every stored array agrees, but the verdicts differ: the oracle's rules or bounds "
+                             "changed between the two\n");
         } else {
             differ++;
             print_divergence(out, &ra, &rb, &cd);

@@ -98,8 +98,9 @@ int kvv_dump_add(kvv_dump_writer *w, int64_t unit, const kvv_case *c, const char
 int kvv_dump_finish(kvv_dump_writer *w, int complete, char *why, size_t why_len);
 /* The path being written (the .partial file). */
 const char *kvv_dump_partial_path(const kvv_dump_writer *w);
-/* The last error of the writer ("" when none). */
+/* The last error of the writer ("" when none), and the cases written so far. */
 const char *kvv_dump_writer_error(const kvv_dump_writer *w);
+int64_t kvv_dump_written(const kvv_dump_writer *w);
 
 /* ---- reading ---- */
 typedef struct kvv_dump kvv_dump;

@@ -116,9 +116,10 @@ int kvv_h5_get_str(hid_t obj, const char *key, char *buf, size_t n)
     if (rc)
         return rc;
     rc = -1;
+    /* the memory type is the file's own: HDF5 does not convert between
+     * character sets, and a foreign file may use either */
     if (H5Tis_variable_str(t) > 0) {
-        hid_t mt = H5Tcopy(H5T_C_S1);
-        H5Tset_size(mt, H5T_VARIABLE);
+        hid_t mt = H5Tcopy(t);
         char *s = NULL;
         if (mt >= 0 && H5Aread(a, mt, &s) >= 0) {
             snprintf(buf, n, "%s", s ? s : "");
@@ -131,8 +132,8 @@ int kvv_h5_get_str(hid_t obj, const char *key, char *buf, size_t n)
     } else {
         size_t sz = H5Tget_size(t);
         char *s = sz > 0 && sz < (1u << 20) ? calloc(1, sz + 1) : NULL;
-        hid_t mt = H5Tcopy(H5T_C_S1);
-        if (s && mt >= 0 && H5Tset_size(mt, sz) >= 0 && H5Aread(a, mt, s) >= 0) {
+        hid_t mt = H5Tcopy(t);
+        if (s && mt >= 0 && H5Aread(a, mt, s) >= 0) {
             snprintf(buf, n, "%s", s);
             rc = 0;
         }

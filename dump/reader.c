@@ -264,11 +264,19 @@ int kvv_dump_read(kvv_dump *d, int i, kvv_dump_entry *e, kvv_record *rec, char *
                 {"status", status, sizeof status},
                 {"rule", rule, sizeof rule}};
     int rc = -1;
-    for (size_t k = 0; k < sizeof strs / sizeof *strs; k++)
-        if (kvv_h5_get_str(g, strs[k].key, strs[k].buf, strs[k].n)) {
+    for (size_t k = 0; k < sizeof strs / sizeof *strs; k++) {
+        int got = kvv_h5_get_str(g, strs[k].key, strs[k].buf, strs[k].n);
+        if (got > 0) {
             snprintf(why, n, "%s: case %s lacks the string attribute '%s'", d->path, e->group, strs[k].key);
             goto done;
         }
+        if (got < 0) {
+            kvv_h5_error(h5, sizeof h5);
+            snprintf(why, n, "%s: case %s: the attribute '%s' cannot be read as a string (corrupt?)%s%s", d->path,
+                     e->group, strs[k].key, *h5 ? ": " : "", h5);
+            goto done;
+        }
+    }
     int st = status_from_name(status), ru = rule_from_name(rule);
     if (st < 0 || ru < 0) {
         snprintf(why, n, "%s: case %s has an unknown status '%s' or rule '%s'", d->path, e->group, status, rule);

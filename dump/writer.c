@@ -211,6 +211,7 @@ int kvv_dump_add(kvv_dump_writer *w, int64_t unit, const kvv_case *c, const char
 
 const char *kvv_dump_partial_path(const kvv_dump_writer *w) { return w->partial; }
 const char *kvv_dump_writer_error(const kvv_dump_writer *w) { return w->error; }
+int64_t kvv_dump_written(const kvv_dump_writer *w) { return w->written; }
 
 int kvv_dump_finish(kvv_dump_writer *w, int complete, char *why, size_t n)
 {

@@ -19,6 +19,12 @@ void cli_usage(FILE *out)
             "  bench [-b L] [--threads N] [--reps N]\n"
             "                   throughput of backends and the reference (a program, not a test)\n"
             "  version          version and commit\n"
+            "  replay FILE.h5 [-b L] [-p P]\n"
+            "                   rerun the cases of a dump from their stored inputs; exit status as run\n"
+            "  diff A.h5 B.h5   compare two dumps; names the first stage where each case diverges\n"
+            "  bisect --good REV --bad REV [-C DIR] [--build CMD] [--plugin LIB | --exe PATH] [-p P] [-- RUN-ARGS]\n"
+            "                   git bisect run over a repository whose build makes a backend; prints the\n"
+            "                   first bad commit and its failing case\n"
             "\n"
             "run options:\n"
             "  --gate            the default gate (what `make verify` runs)\n"
@@ -37,6 +43,8 @@ void cli_usage(FILE *out)
             "  --no-isolate      run in this process (for debuggers; a crash ends the run)\n"
             "  --strict          skipped cases count as failures\n"
             "  -v, --verbose     a line per case\n"
+            "  --dump FILE       write the failing cases' tensors to an HDF5 file (README: HDF5 dumps)\n"
+            "  --dump-all        ... every case, not only failing ones\n"
             "exit status: 0 when every case passes, 1 when any fails, 2 on bad usage\n");
 }
 
@@ -46,6 +54,7 @@ static const struct {
     int (*fn)(int argc, char **argv);
 } commands[] = {
     {"run", cmd_run}, {"list", cmd_list}, {"bench", cmd_bench}, {"tables", cmd_tables}, {"version", cmd_version},
+    {"replay", cmd_replay}, {"diff", cmd_diff}, {"bisect", cmd_bisect}, {"bisect-step", cmd_bisect_step},
 };
 
 int main(int argc, char **argv)
