@@ -31,18 +31,19 @@
 enum { STEP_GOOD = 0, STEP_BAD = 1, STEP_SKIP = 125 };
 
 typedef struct {
-    const char *good, *bad, *dir, *build, *plugin, *exe, *pattern, *state;
+    const char *good, *bad, *dir, *build, *plugin, *exe, *pattern, *state, *repo;
     char **extra; /* run arguments after -- */
     int nextra;
 } bisect_args;
 
 static int parse_args(int argc, char **argv, bisect_args *a, int step)
 {
-    enum { O_GOOD = 256, O_BAD, O_BUILD, O_PLUGIN, O_EXE, O_STATE };
+    enum { O_GOOD = 256, O_BAD, O_BUILD, O_PLUGIN, O_EXE, O_STATE, O_REPO };
     static const struct option opts[] = {
         {"good", required_argument, 0, O_GOOD},     {"bad", required_argument, 0, O_BAD},
         {"build", required_argument, 0, O_BUILD},   {"plugin", required_argument, 0, O_PLUGIN},
         {"exe", required_argument, 0, O_EXE},       {"state", required_argument, 0, O_STATE},
+        {"repo", required_argument, 0, O_REPO},
         {"pattern", required_argument, 0, 'p'},     {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     memset(a, 0, sizeof *a);
@@ -59,6 +60,7 @@ static int parse_args(int argc, char **argv, bisect_args *a, int step)
         case O_PLUGIN: a->plugin = optarg; break;
         case O_EXE: a->exe = optarg; break;
         case O_STATE: a->state = optarg; break;
+        case O_REPO: a->repo = optarg; break;
         case 'C': a->dir = optarg; break;
         case 'p': a->pattern = optarg; break;
         case 'h': cli_usage(stdout); exit(0);
@@ -77,7 +79,7 @@ static int parse_args(int argc, char **argv, bisect_args *a, int step)
     }
     if (!a->exe && !a->plugin)
         a->exe = DEFAULT_EXE;
-    if (step ? !a->state : !a->good || !a->bad) {
+    if (step ? !a->state || !a->repo : !a->good || !a->bad) {
         fprintf(stderr, step ? "kvverify: bisect-step is run by kvverify bisect\n"
                              : "kvverify: bisect needs --good REV and --bad REV\n");
         return -1;
@@ -137,8 +139,9 @@ int cmd_bisect_step(int argc, char **argv)
     char *git_top[] = {"git", "rev-parse", "--show-toplevel", NULL};
     char *git_head[] = {"git", "rev-parse", "HEAD", NULL};
     char *git_subject[] = {"git", "log", "-1", "--format=%s", NULL};
-    if (cli_proc_capture(git_top, top, sizeof top) || chdir(top) || cli_proc_capture(git_head, sha, sizeof sha)) {
-        printf(STEP_PREFIX "not in a git checkout: skipped\n");
+    if (chdir(a.repo) || cli_proc_capture(git_top, top, sizeof top) || chdir(top) ||
+        cli_proc_capture(git_head, sha, sizeof sha)) {
+        printf(STEP_PREFIX "%s is not a git checkout: skipped\n", a.repo);
         return STEP_SKIP;
     }
     if (cli_proc_capture(git_subject, subject, sizeof subject))
@@ -231,7 +234,7 @@ static int copy_file(const char *from, const char *to)
 
 typedef struct {
     const bisect_args *a;
-    char gitdir[4096], state[4200], driver[4300], orig[256];
+    char gitdir[4096], top[4096], state[4200], driver[4300], orig[256];
     char good[64], bad[64];
     FILE *log;
     char *step[MAX_ARGS + 16];
@@ -282,9 +285,10 @@ static int step_here(bisect_t *b)
 static int prepare(bisect_t *b)
 {
     const bisect_args *a = b->a;
-    char *gd[] = {"rev-parse", "--absolute-git-dir", NULL};
-    if (git_capture(a, gd, b->gitdir, sizeof b->gitdir) || !b->gitdir[0]) {
-        fprintf(stderr, "kvverify: %s is not in a git repository\n", a->dir);
+    char *gd[] = {"rev-parse", "--absolute-git-dir", NULL}, *tl[] = {"rev-parse", "--show-toplevel", NULL};
+    if (git_capture(a, gd, b->gitdir, sizeof b->gitdir) || !b->gitdir[0] ||
+        git_capture(a, tl, b->top, sizeof b->top) || !b->top[0]) {
+        fprintf(stderr, "kvverify: %s is not in the working tree of a git repository\n", a->dir);
         return -1;
     }
     if (resolve(a, a->good, b->good, sizeof b->good) || resolve(a, a->bad, b->bad, sizeof b->bad))
@@ -316,6 +320,8 @@ static int prepare(bisect_t *b)
     b->step[k++] = "bisect-step";
     b->step[k++] = "--state";
     b->step[k++] = b->state;
+    b->step[k++] = "--repo";
+    b->step[k++] = b->top;
     b->step[k++] = "--build";
     b->step[k++] = (char *)a->build;
     b->step[k++] = a->plugin ? "--plugin" : "--exe";
