@@ -65,7 +65,7 @@ kvv_dump *kvv_dump_open(const char *path, char *why, size_t n)
     d->file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (d->file < 0) {
         kvv_h5_error(h5, sizeof h5);
-        snprintf(why, n, "%s: the HDF5 file cannot be opened, it is truncated or corrupt: %s", path, h5);
+        snprintf(why, n, "%s: the HDF5 file cannot be opened: %s", path, h5);
         goto fail;
     }
     for (size_t i = 0; i < NROOT; i++) {

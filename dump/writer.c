@@ -98,6 +98,13 @@ kvv_dump_writer *kvv_dump_create(const char *path, const kvv_dump_meta *m, char 
     snprintf(w->partial, len + 9, "%s.partial", path);
     w->file = w->cases = -1;
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+#if H5_VERSION_GE(1, 10, 7)
+    /* No file lock: worker processes forked during the run share the
+     * descriptor and would hold the lock past the writer's death, and a
+     * person may want to look at a long run's .partial file meanwhile. */
+    if (fapl >= 0)
+        H5Pset_file_locking(fapl, 0, 1);
+#endif
     if (fapl >= 0 && H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18) >= 0)
         w->file = H5Fcreate(w->partial, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     if (fapl >= 0)
