@@ -118,7 +118,8 @@ static int run_to_dump(const char *path, const kvv_case *cs, int n, const kvv_ba
     const char *names[1] = {b->name};
     kvv_run_info info = {"t", "t", "t", "t", "t", 1, {b->name}, n, 0};
     kvv_reporter *reps[1] = {rep};
-    kvv_run_opts o = {names, 1, bk, cs, n, reps, rep ? 1 : 0, jobs, 60, &info};
+    kvv_run_opts o = {.backend_names = names, .nbackends = 1, .backends = bk, .cases = cs, .ncases = n,
+                      .reporters = reps, .nreporters = rep ? 1 : 0, .jobs = jobs, .timeout = 60, .info = &info};
     kvv_run_io_opts io = {w, all, NULL};
     kvv_summary s;
     int failures = kvv_run_with_io(&o, &io, &s);

@@ -86,7 +86,8 @@ static int run_cases(const kvv_case *cs, int n, defect d, const char *bname, con
     const char *names[1] = {bname};
     kvv_run_info info = {"t", "t", "t", "t", "t", 1, {bname}, n, 0};
     planted = d;
-    kvv_run_opts o = {names, 1, bk, cs, n, NULL, 0, 1, 60, &info};
+    kvv_run_opts o = {.backend_names = names, .nbackends = 1, .backends = bk, .cases = cs, .ncases = n,
+                      .jobs = 1, .timeout = 60, .info = &info};
     kvv_run_io_opts io = {w, all, inputs};
     kvv_summary s;
     int failures = kvv_run_with_io(&o, &io, &s);
@@ -148,7 +149,8 @@ static int replay(const loaded *l, defect d)
     kvv_run_info info = {"t", "t", "t", "t", "t", 1, {"replayed"}, l->n, 0};
     kvv_reporter rep = {r_begin, r_result, r_end, NULL, NULL, stdout, NULL};
     kvv_reporter *reps[1] = {&rep};
-    kvv_run_opts o = {names, 1, bk, l->c, l->n, reps, 1, 1, 60, &info};
+    kvv_run_opts o = {.backend_names = names, .nbackends = 1, .backends = bk, .cases = l->c, .ncases = l->n,
+                      .reporters = reps, .nreporters = 1, .jobs = 1, .timeout = 60, .info = &info};
     kvv_run_io_opts io = {NULL, 0, l->inp};
     kvv_summary s;
     nseen = 0;

@@ -242,7 +242,8 @@ static int run_group(const replay_args *a, const stored_t *st, const int *sel, i
     kvv_reporter keep = {k_begin, k_result, k_end, NULL, NULL, stdout, &ks};
     kvv_reporter *term = kvv_reporter_terminal(stdout, a->verbose);
     kvv_reporter *reps[] = {term, &keep};
-    kvv_run_opts o = {bnames, nb, NULL, cases, nsel, reps, 2, a->no_isolate ? 0 : a->jobs, a->timeout, &info};
+    kvv_run_opts o = {.backend_names = bnames, .nbackends = nb, .cases = cases, .ncases = nsel, .reporters = reps,
+                      .nreporters = 2, .jobs = a->no_isolate ? 0 : a->jobs, .timeout = a->timeout, .info = &info};
     kvv_run_io_opts io = {dw, a->dump_all, inp};
     kvv_summary s;
     int failures = kvv_run_with_io(&o, &io, &s);

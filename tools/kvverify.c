@@ -42,6 +42,7 @@ void cli_usage(FILE *out)
             "  --timeout S       seconds per case and backend before it counts as hung (default 120)\n"
             "  --no-isolate      run in this process (for debuggers; a crash ends the run)\n"
             "  --strict          skipped cases count as failures\n"
+            "  --fail-fast       stop at the first failure\n"
             "  -v, --verbose     a line per case\n"
             "  --dump FILE       write the failing cases' tensors to an HDF5 file (README: HDF5 dumps)\n"
             "  --dump-all        ... every case, not only failing ones\n"
