@@ -226,13 +226,14 @@ static void test_bisect_own_exe_and_ends(void)
     CU_ASSERT(strstr(out, "'nosuchrev' is not a commit") != NULL);
 }
 
-static void cleanup(void)
+static int cleanup(void)
 {
     char cmd[200];
     if (repo[0] && !strncmp(repo, "/tmp/kvv-bisect-", 16)) {
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", repo);
         sh(cmd, NULL, 0);
     }
+    return 0;
 }
 
 void kvv_register_tests(void)
@@ -240,7 +241,9 @@ void kvv_register_tests(void)
     static const kvv_test tests[] = {
         {"bisect names the commit that planted the defect (plugin)", test_bisect_plugin},
         {"bisect with the repository's own kvverify; ends checked", test_bisect_own_exe_and_ends},
-        {"(remove the repository)", cleanup},
         {NULL, NULL}};
-    kvv_add_suite("bisect", tests);
+    /* like kvv_add_suite, with a clean-up of the scratch files */
+    CU_pSuite s = CU_add_suite("bisect", NULL, cleanup);
+    for (const kvv_test *t = tests; t->name; t++)
+        CU_add_test(s, t->name, t->fn);
 }

@@ -527,7 +527,11 @@ static void test_interrupted_run_is_renamed(void)
     check_two_cases(path, "interrupted");
 }
 
-static void cleanup(void) { remove_scratch(); }
+static int cleanup(void)
+{
+    remove_scratch();
+    return 0;
+}
 
 void kvv_register_tests(void)
 {
@@ -541,7 +545,9 @@ void kvv_register_tests(void)
         {"non-HDF5, missing, foreign-schema, newer-schema files", test_foreign_files},
         {"kill -9 midway: the .partial file holds the finished cases", test_killed_run_leaves_partial_file},
         {"SIGINT midway: renamed, marked interrupted", test_interrupted_run_is_renamed},
-        {"(remove scratch files)", cleanup},
         {NULL, NULL}};
-    kvv_add_suite("HDF5 dumps", tests);
+    /* like kvv_add_suite, with a clean-up of the scratch files */
+    CU_pSuite s = CU_add_suite("HDF5 dumps", NULL, cleanup);
+    for (const kvv_test *t = tests; t->name; t++)
+        CU_add_test(s, t->name, t->fn);
 }
