@@ -24,7 +24,9 @@ struct kvv_dump_writer {
 /* Chunks of at most about 1 MiB: outer dimensions are halved until the
  * chunk fits, so a reader touching one row does not inflate the tensor. */
 #define CHUNK_BYTES (1u << 20)
-#define DEFLATE_LEVEL 4
+/* Random f32/f64 tensors hardly compress whatever the level (masks, byte
+ * caches and zero blocks do, at any level); 1 keeps the single writer fast. */
+#define DEFLATE_LEVEL 1
 
 static const char *const rot_names[] = {"kernel", "graph"};
 static const char *const variant_names[] = {"auto", "vec", "tiled"};
