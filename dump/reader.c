@@ -184,11 +184,16 @@ static herr_t read_dataset(hid_t g, const char *name, const H5L_info_t *info, vo
         goto done;
     }
     H5Sget_simple_extent_dims(sp, hd, NULL);
-    size_t count = 1;
-    for (int i = 0; i < ndim; i++) {
-        dims[i] = (int64_t)hd[i];
-        count *= (size_t)hd[i];
+    hssize_t npoints = H5Sget_simple_extent_npoints(sp);
+    /* far beyond any case: refuse before allocating (a foreign file may ask) */
+    if (npoints < 0 || (uint64_t)npoints > ((uint64_t)1 << 40) / kvv_dtype_size(dt)) {
+        snprintf(r->why, r->n, "%s: case %s: dataset '%s' is too large to be a kvverify tensor", r->path, r->group,
+                 name);
+        goto done;
     }
+    size_t count = (size_t)npoints;
+    for (int i = 0; i < ndim; i++)
+        dims[i] = (int64_t)hd[i];
     char tname[64] = "";
     kvv_type type = KVV_TYPE_NONE;
     if (kvv_h5_get_str(ds, "kvv_type", tname, sizeof tname) == 0 &&
