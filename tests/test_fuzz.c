@@ -299,6 +299,36 @@ static void test_fuzz_finds_planted_defect(void)
     rmdir(dir);
 }
 
+static void test_shrink_given_case(void)
+{
+    kvv_backend planted_b = *kvv_cpu_backend();
+    planted_b.name = "planted";
+    planted_b.quantize_rows = planted_quantize;
+    char dir[128];
+    snprintf(dir, sizeof dir, "/tmp/kvv_test_shrink_%ld", (long)getpid());
+    kvv_fuzz_opts o = {.backend_name = "planted", .backend = &planted_b, .out_dir = dir, .jobs = 1, .timeout = 30};
+    kvv_case c = kvv_case_default(KVV_OP_QUANT);
+    c.type_k = KVV_Q4_0;
+    c.dk = 256;
+    c.n_kv = 77;
+    c.dist = KVV_DIST_HEAVY;
+    kvv_fuzz_stats st;
+    CU_ASSERT_EQUAL(kvv_fuzz_shrink_case(&o, &c, &st), 1);
+    CU_ASSERT_EQUAL(st.written, 1);
+    FILE *f = fopen(st.last_file, "r");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    char line[1024] = "";
+    while (fgets(line, sizeof line, f) && line[0] == '#')
+        ;
+    fclose(f);
+    CU_ASSERT(strncmp(line, "quant/q4_0/d32/rows3/dist=zero/seed=1", 37) == 0);
+    remove(st.last_file);
+    rmdir(dir);
+    c.type_k = KVV_Q8_0; /* the planted defect is in q4_0 only: nothing to shrink */
+    CU_ASSERT_EQUAL(kvv_fuzz_shrink_case(&o, &c, &st), 0);
+    CU_ASSERT_EQUAL(st.written, 0);
+}
+
 static void test_fuzz_clean_backend(void)
 {
     kvv_fuzz_opts o = {.backend_name = "cpu", .seconds = 1.0, .seed = 8, .ops = 1u << KVV_OP_DEQUANT, .jobs = 2,
@@ -323,6 +353,7 @@ void kvv_register_tests(void)
                                       {"leaves a case that cannot shrink", test_shrink_keeps_a_case_that_cannot_shrink},
                                       {NULL, NULL}};
     static const kvv_test loop[] = {{"finds, shrinks and stores a planted defect", test_fuzz_finds_planted_defect},
+                                    {"shrinks a given failing case", test_shrink_given_case},
                                     {"a clean backend gives no failure", test_fuzz_clean_backend},
                                     {NULL, NULL}};
     kvv_add_suite("fuzz: distributions and random cases", gen);
