@@ -2,9 +2,15 @@
  * version it knows, and reads cases back.  Every failure becomes a message
  * naming the file, the case and the problem; HDF5 prints nothing itself. */
 #include <errno.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "dump/dump.h"
 #include "dump/h5util.h"
@@ -40,7 +46,7 @@ static herr_t collect_group(hid_t g, const char *name, const H5L_info_t *info, v
     return 0;
 }
 
-kvv_dump *kvv_dump_open(const char *path, char *why, size_t n)
+kvv_dump *kvv_dump_open_direct(const char *path, char *why, size_t n)
 {
     kvv_h5_quiet();
     char h5[400];
@@ -321,4 +327,96 @@ int kvv_dump_read(kvv_dump *d, int i, kvv_dump_entry *e, kvv_record *rec, char *
 done:
     H5Gclose(g);
     return rc;
+}
+
+/* Child of kvv_dump_open: read every case of the file; the reason for a
+ * failure goes back through fd. */
+static void check_child(const char *path, int fd)
+{
+    char why[400] = "";
+    kvv_dump *d = kvv_dump_open_direct(path, why, sizeof why);
+    int rc = d ? 0 : 3;
+    for (int i = 0; d && rc == 0 && i < kvv_dump_count(d); i++) {
+        kvv_dump_entry e;
+        kvv_record rec;
+        memset(&rec, 0, sizeof rec);
+        if (kvv_dump_read(d, i, &e, &rec, why, sizeof why))
+            rc = 3;
+        kvv_record_free(&rec);
+    }
+    if (rc && write(fd, why, strlen(why)) < 0)
+        rc = 4;
+    _exit(rc);
+}
+
+kvv_dump *kvv_dump_open(const char *path, char *why, size_t n)
+{
+    /* 20 s (KVV_DUMP_CHECK_SECONDS), plus a second for every 20 MB to read */
+    struct stat st;
+    const char *env = getenv("KVV_DUMP_CHECK_SECONDS");
+    double base = env && atof(env) > 0 ? atof(env) : 20.0;
+    double limit = base + (stat(path, &st) == 0 ? (double)st.st_size / 20e6 : 0.0);
+    int p[2];
+    if (pipe(p)) {
+        snprintf(why, n, "cannot check %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(p[0]);
+        close(p[1]);
+        snprintf(why, n, "cannot check %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    if (pid == 0) {
+        close(p[0]);
+        check_child(path, p[1]);
+    }
+    close(p[1]);
+    char msg[400];
+    size_t have = 0;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int hung = 0;
+    for (;;) {
+        struct pollfd pf = {p[0], POLLIN, 0};
+        int r = poll(&pf, 1, 200);
+        if (r > 0) {
+            ssize_t k = read(p[0], msg + have, sizeof msg - 1 - have);
+            if (k <= 0)
+                break; /* the child closed its end: it is done */
+            have += (size_t)k;
+            continue;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        if ((double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9 > limit) {
+            kill(pid, SIGKILL);
+            hung = 1;
+            break;
+        }
+    }
+    close(p[0]);
+    msg[have] = 0;
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (hung) {
+        snprintf(why, n, "%s is corrupt: the HDF5 library did not finish reading it within %.0f s", path, limit);
+        return NULL;
+    }
+    if (WIFSIGNALED(status)) {
+        snprintf(why, n, "%s is corrupt: the HDF5 library crashed reading it (signal %d, %s)", path,
+                 WTERMSIG(status), strsignal(WTERMSIG(status)));
+        return NULL;
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        if (have)
+            snprintf(why, n, "%s", msg);
+        else
+            snprintf(why, n, "%s is corrupt: the HDF5 library failed reading it (exit status %d)", path,
+                     WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        return NULL;
+    }
+    return kvv_dump_open_direct(path, why, n);
 }

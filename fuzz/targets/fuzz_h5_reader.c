@@ -36,7 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (fclose(f) || w != size)
         return 0;
     char why[512] = "";
-    kvv_dump *d = kvv_dump_open(path, why, sizeof why);
+    kvv_dump *d = kvv_dump_open_direct(path, why, sizeof why);
     if (!d) {
         KVV_FUZZ_CHECK(why[0], "a refused dump must say why");
         return 0;

@@ -21,7 +21,9 @@
  * return their second operand when it is NaN. */
 static inline __m256 exp256(__m256 x)
 {
-    const __m256 lo = _mm256_set1_ps(-87.0f);
+    /* ln(FLT_MIN): results below the smallest normal flush to zero (the
+     * oracle allows that much), results above it are computed */
+    const __m256 lo = _mm256_set1_ps(-87.33654f);
     __m256 xc = _mm256_min_ps(_mm256_set1_ps(88.0f), _mm256_max_ps(lo, x));
     __m256 n = _mm256_round_ps(_mm256_mul_ps(xc, _mm256_set1_ps(1.44269504088896341f)),
                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
