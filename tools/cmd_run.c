@@ -17,11 +17,13 @@ typedef struct {
     int full, jobs, verbose, strict, no_isolate, list_only;
     double timeout;
     uint64_t seed;
+    cli_reports reports;
 } run_args;
 
 static int parse_run_args(int argc, char **argv, run_args *a)
 {
-    enum { O_GATE = 256, O_FULL, O_CASES, O_HEAD, O_KV, O_TOGGLE, O_SET, O_SEED, O_TIMEOUT, O_NOISO, O_STRICT };
+    enum { O_GATE = 256, O_FULL, O_CASES, O_HEAD, O_KV, O_TOGGLE, O_SET, O_SEED, O_TIMEOUT, O_NOISO, O_STRICT,
+           O_REPORT_DIR, O_REPORT /* + CLI_REP_* */ };
     static const struct option opts[] = {
         {"gate", no_argument, 0, O_GATE},       {"full", no_argument, 0, O_FULL},
         {"cases", required_argument, 0, O_CASES}, {"op", required_argument, 0, 'o'},
@@ -31,6 +33,12 @@ static int parse_run_args(int argc, char **argv, run_args *a)
         {"seed", required_argument, 0, O_SEED}, {"jobs", required_argument, 0, 'j'},
         {"timeout", required_argument, 0, O_TIMEOUT}, {"no-isolate", no_argument, 0, O_NOISO},
         {"strict", no_argument, 0, O_STRICT},   {"verbose", no_argument, 0, 'v'},
+        {"json", required_argument, 0, O_REPORT + CLI_REP_JSON},
+        {"junit", required_argument, 0, O_REPORT + CLI_REP_JUNIT},
+        {"markdown", required_argument, 0, O_REPORT + CLI_REP_MARKDOWN},
+        {"html", required_argument, 0, O_REPORT + CLI_REP_HTML},
+        {"ratios", required_argument, 0, O_REPORT + CLI_REP_RATIOS},
+        {"report-dir", required_argument, 0, O_REPORT_DIR},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     memset(a, 0, sizeof *a);
     a->backends = "cpu";
@@ -77,7 +85,13 @@ static int parse_run_args(int argc, char **argv, run_args *a)
         case O_STRICT: a->strict = 1; break;
         case 'v': a->verbose = 1; break;
         case 'h': cli_usage(stdout); exit(0);
-        default: return -1;
+        case O_REPORT_DIR: a->reports.dir = optarg; break;
+        default:
+            if (ch >= O_REPORT && ch < O_REPORT + CLI_REP_COUNT) {
+                a->reports.path[ch - O_REPORT] = optarg;
+                break;
+            }
+            return -1;
         }
     }
     if (optind < argc) {
@@ -208,18 +222,26 @@ int cli_run(int argc, char **argv, int list_only)
     kvv_run_info info = {KVV_VERSION, KVV_GIT_COMMIT, machine, started, command, nb, {0}, cases.n, a.seed};
     for (int i = 0; i < nb; i++)
         info.backends[i] = bnames[i];
-    kvv_reporter *term = kvv_reporter_terminal(stdout, a.verbose);
-    kvv_reporter *reps[] = {term};
-    kvv_run_opts o = {bnames, nb, NULL, cases.items, cases.n, reps, 1, a.no_isolate ? 0 : a.jobs, a.timeout, &info};
+    if (cli_reports_open(&a.reports)) {
+        kvv_case_list_free(&cases);
+        return EXIT_USAGE;
+    }
+    kvv_reporter *term = kvv_reporter_terminal(a.reports.to_stdout ? stderr : stdout, a.verbose);
+    kvv_reporter *reps[1 + CLI_REP_COUNT] = {term};
+    for (int i = 0; i < a.reports.n; i++)
+        reps[1 + i] = a.reports.rep[i];
+    kvv_run_opts o = {bnames, nb, NULL, cases.items, cases.n, reps, 1 + a.reports.n, a.no_isolate ? 0 : a.jobs,
+                      a.timeout, &info};
     kvv_summary s;
     int failures = kvv_run(&o, &s);
     term->destroy(term);
+    int unwritten = cli_reports_close(&a.reports) != 0; /* a report that could not be written fails the run */
     kvv_case_list_free(&cases);
     if (failures < 0) {
         fprintf(stderr, "kvverify: the run could not start\n");
         return 1;
     }
-    if (s.interrupted)
+    if (s.interrupted || unwritten)
         return 1;
     return failures > 0 || (a.strict && s.total.skip > 0) ? 1 : 0;
 }

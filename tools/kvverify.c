@@ -18,6 +18,10 @@ void cli_usage(FILE *out)
             "  tables           shipped centroid tables against Lloyd-Max on the Beta and Gaussian densities\n"
             "  bench [-b L] [--threads N] [--reps N]\n"
             "                   throughput of backends and the reference (a program, not a test)\n"
+            "  compare BASELINE CURRENT [--factor F] [--floor R] [--list N]\n"
+            "                   per-case error ratios of a run (ratios.tsv or results.jsonl) against a\n"
+            "                   baseline: exit 1 when a ratio grew more than F times (default 2; ratios\n"
+            "                   under R = 0.01 count as R) or a case newly fails\n"
             "  version          version and commit\n"
             "\n"
             "run options:\n"
@@ -37,6 +41,13 @@ void cli_usage(FILE *out)
             "  --no-isolate      run in this process (for debuggers; a crash ends the run)\n"
             "  --strict          skipped cases count as failures\n"
             "  -v, --verbose     a line per case\n"
+            "  --json FILE       JSON lines: one object per case, flushed as it finishes ('-' = stdout)\n"
+            "  --junit FILE      JUnit XML, a testcase per case\n"
+            "  --markdown FILE   Markdown summary\n"
+            "  --html FILE       self-contained HTML report with heatmaps and a section per failure\n"
+            "  --ratios FILE     per-case error ratios (TSV), the baseline format of `compare`\n"
+            "  --report-dir DIR  all of them into DIR (results.jsonl, junit.xml, summary.md,\n"
+            "                    report.html, ratios.tsv)\n"
             "exit status: 0 when every case passes, 1 when any fails, 2 on bad usage\n");
 }
 
@@ -46,6 +57,7 @@ static const struct {
     int (*fn)(int argc, char **argv);
 } commands[] = {
     {"run", cmd_run}, {"list", cmd_list}, {"bench", cmd_bench}, {"tables", cmd_tables}, {"version", cmd_version},
+    {"compare", cmd_compare},
 };
 
 int main(int argc, char **argv)
