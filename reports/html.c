@@ -16,6 +16,7 @@ typedef struct {
     rep_store st;
     kvv_input_stats_fn stats;
     int max_pages;
+    double thr[2]; /* arith, budget */
 } html_state;
 
 static const char css[] =
@@ -263,11 +264,12 @@ static void h_end(kvv_reporter *r, const kvv_summary *sm)
     dl_row(o, "backends", line);
     fputs("</dl>\n", o);
     totals(o, r, sm);
-    fputs("<h2 id=\"heatmap\">Attention: worst error ratio per K/V pair and head dim</h2>\n<p>Each cell is the "
-          "worst ratio over the attention cases of that pair and head dim (hover for counts and the worst case); "
-          "&#x2715; marks a cell holding a failure and links to it.</p>\n",
-          o);
-    rep_html_heatmaps(o, &s->st, info, page_of);
+    fprintf(o, "<h2 id=\"heatmap\">Attention: worst error ratio per K/V pair and head dim</h2>\n<p>Each cell is "
+               "the worst ratio over the attention cases of that pair and head dim (hover for counts and the worst "
+               "case); &#x2715; marks a cell holding a failure and links to it. The arith ratio fails above %g, the "
+               "budget ratio above %g; a correct backend's budget ratio is near 1.</p>\n",
+            s->thr[0], s->thr[1]);
+    rep_html_heatmaps(o, &s->st, info, page_of, s->thr);
     row_ops(o, r, &s->st, page_of);
     fprintf(o, "<h2 id=\"failures\">Failures (%lld)</h2>\n", (long long)nfail);
     if (nfail) {
@@ -315,12 +317,14 @@ static void h_destroy(kvv_reporter *r)
     free(r);
 }
 
-kvv_reporter *kvv_reporter_html(FILE *out, kvv_input_stats_fn stats, int max_pages)
+kvv_reporter *kvv_reporter_html(FILE *out, const kvv_html_opts *o)
 {
     html_state *s = calloc(1, sizeof *s);
     if (s) {
-        s->stats = stats;
-        s->max_pages = max_pages > 0 ? max_pages : HTML_DEFAULT_PAGES;
+        s->stats = o ? o->stats : NULL;
+        s->max_pages = o && o->max_pages > 0 ? o->max_pages : HTML_DEFAULT_PAGES;
+        s->thr[0] = o && o->arith_threshold > 0 ? o->arith_threshold : 1.0;
+        s->thr[1] = o && o->budget_threshold > 0 ? o->budget_threshold : 2.0;
     }
     return rep_new(out, s, h_begin, h_result, h_end, h_destroy);
 }

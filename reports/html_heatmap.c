@@ -86,33 +86,46 @@ static int find_pair(const pair_t *p, int n, kvv_type k, kvv_type v)
     return q ? (int)(q - p) : -1;
 }
 
-/* Log-scale color: 1e-4 and below pale green, through yellow and orange
- * at 1, to red at 10 and above. */
-static void color(char *buf, size_t n, double r)
+/* A log color scale from pale green at lo through yellow and orange to red
+ * at hi.  Both maps put their threshold at the same place (t = 0.8), so a
+ * color means the same distance from failing in either: arith from
+ * threshold/1e4 to threshold*10, budget from threshold/2 (the ratio of a
+ * correct backend is about 1 for a threshold of 2) to threshold*2^0.25. */
+typedef struct {
+    double lo, hi;
+} scale_t;
+
+static scale_t map_scale(int which, const double thr[2])
 {
-    double t = r > 0 ? (log10(r) + 4.0) / 5.0 : 0.0;
-    if (!(t >= 0)) /* NaN */
+    return which ? (scale_t){thr[1] / 2, thr[1] * pow(2.0, 0.25)} : (scale_t){thr[0] * 1e-4, thr[0] * 10};
+}
+
+static void color(char *buf, size_t n, double r, scale_t sc)
+{
+    double t = r > 0 ? log(r / sc.lo) / log(sc.hi / sc.lo) : 0.0;
+    if (isnan(t))
         t = 1;
     t = t < 0 ? 0 : t > 1 ? 1 : t;
     snprintf(buf, n, "hsl(%.0f,70%%,%.0f%%)", 130.0 * (1.0 - t), 90.0 - 40.0 * t);
 }
 
-static void legend(FILE *o)
+static void legend(FILE *o, const char *what, scale_t sc, double thr)
 {
-    static const double stops[] = {0, 1e-4, 1e-3, 1e-2, 1e-1, 1, 10};
-    fputs("<div class=\"legend\">ratio (log scale):", o);
-    for (size_t i = 0; i < sizeof stops / sizeof *stops; i++) {
+    fprintf(o, "<div class=\"legend\">%s (log scale):", what);
+    for (int i = 0; i <= 5; i++) {
+        double r = sc.lo * pow(sc.hi / sc.lo, i / 5.0);
+        if (i == 4)
+            r = thr;
         char c[48], x[32];
-        color(c, sizeof c, stops[i]);
-        fprintf(o, " <span class=\"sw\" style=\"background:%s\">%s</span>", c,
-                stops[i] == 0 ? "0" : rep_num(x, sizeof x, stops[i]));
+        color(c, sizeof c, r, sc);
+        snprintf(x, sizeof x, "%.2g", r);
+        fprintf(o, " <span class=\"sw\" style=\"background:%s\">%s%s</span>", c, i == 0 ? "&le;&#xa0;" : "", x);
     }
-    fputs(" <span class=\"sw fcell\">&#x2715; a case failed</span> <span class=\"sw scell\">skipped</span></div>\n",
-          o);
+    fputs("</div>\n", o);
 }
 
 static void cell_html(FILE *o, const rep_store *st, const kvv_run_info *info, const cell_t *cl, int which,
-                      const char *head, const char *pair, int backend, const int64_t *page_of)
+                      scale_t sc, const char *head, const char *pair, int backend, const int64_t *page_of)
 {
     if (!cl->n) {
         fputs("<td class=\"e\"></td>", o);
@@ -125,7 +138,7 @@ static void cell_html(FILE *o, const rep_store *st, const kvv_run_info *info, co
         fprintf(o, "|%s|%s\" title=\"%lld skipped\">skip</td>", head, pair, (long long)cl->n);
         return;
     }
-    color(bg, sizeof bg, cl->worst[which]);
+    color(bg, sizeof bg, cl->worst[which], sc);
     fprintf(o, "<td class=\"c%s\" style=\"background:%s\" data-cell=\"", cl->nfail ? " f" : "", bg);
     rep_put_xml(o, info->backends[backend]);
     fprintf(o, "|%s|%s\" data-ratio=\"%s\" title=\"", head, pair, rep_num(x, sizeof x, cl->worst[which]));
@@ -159,7 +172,8 @@ static void cell_html(FILE *o, const rep_store *st, const kvv_run_info *info, co
     fputs("</td>", o);
 }
 
-void rep_html_heatmaps(FILE *o, const rep_store *st, const kvv_run_info *info, const int64_t *page_of)
+void rep_html_heatmaps(FILE *o, const rep_store *st, const kvv_run_info *info, const int64_t *page_of,
+                       const double thr[2])
 {
     head_t *heads;
     pair_t *pairs;
@@ -196,7 +210,11 @@ void rep_html_heatmaps(FILE *o, const rep_store *st, const kvv_run_info *info, c
                 cl->worst_at[w] = i;
             }
     }
-    legend(o);
+    legend(o, "arith ratio", map_scale(0, thr), thr[0]);
+    legend(o, "budget ratio", map_scale(1, thr), thr[1]);
+    fputs("<div class=\"legend\"><span class=\"sw fcell\">&#x2715; a case failed</span> <span class=\"sw scell\">"
+          "skipped</span> <span class=\"sw\">empty: no case</span></div>\n",
+          o);
     static const char *const title[2] = {"worst arith ratio (against f64 over the same cache)",
                                          "worst budget ratio (against the unquantized K/V)"};
     for (int b = 0; b < info->nbackends; b++) {
@@ -220,7 +238,7 @@ void rep_html_heatmaps(FILE *o, const rep_store *st, const kvv_run_info *info, c
                     char lab[24];
                     head_label(&heads[h], lab, sizeof lab);
                     cell_html(o, st, info, &cells[((size_t)b * (size_t)np + (size_t)p) * (size_t)nh + (size_t)h], w,
-                              lab, pl, b, page_of);
+                              map_scale(w, thr), lab, pl, b, page_of);
                 }
                 fputs("</tr>\n", o);
             }

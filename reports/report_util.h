@@ -56,8 +56,9 @@ int rep_store_add(rep_store *s, const kvv_case *c, const char *name, int backend
 void rep_store_free(rep_store *s);
 
 /* HTML: the heatmaps section.  page_of[i] is the failure page number of
- * entry i (> 0), or 0 when it has none. */
-void rep_html_heatmaps(FILE *o, const rep_store *st, const kvv_run_info *info, const int64_t *page_of);
+ * entry i (> 0), or 0 when it has none; thr: the arith and budget thresholds. */
+void rep_html_heatmaps(FILE *o, const rep_store *st, const kvv_run_info *info, const int64_t *page_of,
+                       const double thr[2]);
 
 /* A reporter struct with its callbacks and state; NULL when out of memory. */
 kvv_reporter *rep_new(FILE *out, void *state, void (*begin)(kvv_reporter *, const kvv_run_info *),

@@ -80,11 +80,16 @@ typedef struct kvv_input_stats {
 /* Regenerates a case's inputs and measures them; 0, or -1 when it cannot. */
 typedef int (*kvv_input_stats_fn)(const kvv_case *c, kvv_input_stats *s);
 
-/* A self-contained HTML page: per backend a heatmap of the worst error
- * ratios per K/V pair x head dim, and a section per failure (the first
- * max_pages of them; 0 = 200) with the inputs' statistics (when stats is
- * given) and the first differing elements. */
-kvv_reporter *kvv_reporter_html(FILE *out, kvv_input_stats_fn stats, int max_pages);
+/* A self-contained HTML page: per backend heatmaps of the worst error
+ * ratios per K/V pair x head dim, and a section per failure with the
+ * inputs' statistics and the first differing elements. */
+typedef struct kvv_html_opts {
+    kvv_input_stats_fn stats;  /* NULL: failure sections without input statistics */
+    int max_pages;             /* failure sections written (0 = 200) */
+    double arith_threshold;    /* the oracle's thresholds, where the color scales */
+    double budget_threshold;   /* turn from orange to red (0 = 1 and 2) */
+} kvv_html_opts;
+kvv_reporter *kvv_reporter_html(FILE *out, const kvv_html_opts *o);
 
 /* ---- comparing runs against a baseline (`kvverify compare`) ---- */
 typedef struct kvv_ratio_row {

@@ -101,7 +101,8 @@ static html_run run_report(void)
                          {"cpu", "planted"}, l.n, 0};
     FILE *f = fopen(hr.html, "w");
     CU_ASSERT_FATAL(f != NULL);
-    kvv_reporter *r = kvv_reporter_html(f, kvv_case_input_stats, 0);
+    kvv_html_opts ho = {kvv_case_input_stats, 0, KVV_ARITH_THRESHOLD, KVV_BUDGET_THRESHOLD};
+    kvv_reporter *r = kvv_reporter_html(f, &ho);
     kvv_run_opts o = {names, 2, tables, l.items, l.n, &r, 1, 0, 60, &info};
     kvv_summary s;
     hr.nfail = kvv_run(&o, &s);

@@ -24,7 +24,10 @@ static kvv_reporter *make(int slot, FILE *f)
     case CLI_REP_JSON: return kvv_reporter_json(f);
     case CLI_REP_JUNIT: return kvv_reporter_junit(f);
     case CLI_REP_MARKDOWN: return kvv_reporter_markdown(f);
-    case CLI_REP_HTML: return kvv_reporter_html(f, kvv_case_input_stats, 0);
+    case CLI_REP_HTML: {
+        kvv_html_opts o = {kvv_case_input_stats, 0, KVV_ARITH_THRESHOLD, KVV_BUDGET_THRESHOLD};
+        return kvv_reporter_html(f, &o);
+    }
     case CLI_REP_RATIOS: return kvv_reporter_ratios(f);
     default: return NULL;
     }
