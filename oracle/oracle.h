@@ -113,6 +113,7 @@ typedef struct kvv_run_opts {
     int jobs;       /* 0 = run in this process, no isolation */
     double timeout; /* seconds per (case, backend) in a worker */
     const kvv_run_info *info;
+    int fail_fast;  /* stop at the first failure (the verdicts so far are still reported) */
 } kvv_run_opts;
 int kvv_run(const kvv_run_opts *o, kvv_summary *s);
 

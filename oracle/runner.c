@@ -34,6 +34,7 @@ typedef struct {
 } worker_t;
 
 static volatile sig_atomic_t interrupted;
+static int stop_early; /* --fail-fast saw a failure */
 static void on_sigint(int sig)
 {
     (void)sig;
@@ -135,6 +136,8 @@ static void emit_one(emit_t *e, int64_t u)
         kvv_case_name(c, name, sizeof name);
         kvv_summary_add(e->s, c->op, b, &e->res[u]);
         e->failures += e->res[u].status == KVV_FAIL;
+        if (e->o->fail_fast && e->res[u].status == KVV_FAIL)
+            stop_early = 1;
         for (int r = 0; r < e->o->nreporters; r++)
             e->o->reporters[r]->result(e->o->reporters[r], c, name, b, &e->res[u]);
     }
@@ -197,7 +200,7 @@ static int run_isolated(const kvv_run_opts *o, emit_t *e)
         else
             w[j].next = e->nunits;
     }
-    while (alive > 0 && !interrupted) {
+    while (alive > 0 && !interrupted && !stop_early) {
         double t = mono(), soonest = t + 3600;
         for (int j = 0; j < jobs; j++) {
             pf[j].fd = w[j].fd;
@@ -249,7 +252,7 @@ static int run_isolated(const kvv_run_opts *o, emit_t *e)
                 crash_verdict(&v, status, o->timeout, hung);
                 record(e, k->next, &v);
                 int64_t resume = k->next + jobs;
-                if (resume < e->nunits && !interrupted && spawn(o, k, resume, jobs, e->nunits) == 0)
+                if (resume < e->nunits && !interrupted && !stop_early && spawn(o, k, resume, jobs, e->nunits) == 0)
                     alive++;
             }
         }
@@ -271,7 +274,7 @@ static void run_inline(const kvv_run_opts *o, emit_t *e)
     const kvv_backend *bk[KVV_MAX_BACKENDS];
     char why[KVV_MAX_BACKENDS][256];
     open_backends(o, bk, why);
-    for (int64_t u = 0; u < e->nunits && !interrupted; u++) {
+    for (int64_t u = 0; u < e->nunits && !interrupted && !stop_early; u++) {
         kvv_verdict v;
         run_unit(o, bk, why, u, &v);
         record(e, u, &v);
@@ -294,6 +297,7 @@ int kvv_run(const kvv_run_opts *o, kvv_summary *s)
         return -1;
     }
     interrupted = 0;
+    stop_early = 0;
     struct sigaction sa, old;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;
@@ -306,7 +310,8 @@ int kvv_run(const kvv_run_opts *o, kvv_summary *s)
     else
         run_inline(o, &e);
     emit_ready(&e);
-    s->interrupted = e.emitted < e.nunits;
+    s->interrupted = e.emitted < e.nunits && !stop_early;
+    s->stopped_early = stop_early;
     emit_rest(&e);
     s->seconds = mono() - t0;
     for (int r = 0; r < o->nreporters; r++)

@@ -14,7 +14,7 @@
 typedef struct {
     kvv_filter f;
     const char *set, *cases_file, *backends;
-    int full, jobs, verbose, strict, no_isolate, list_only;
+    int full, jobs, verbose, strict, no_isolate, list_only, fail_fast;
     double timeout;
     uint64_t seed;
     cli_reports reports;
@@ -22,7 +22,7 @@ typedef struct {
 
 static int parse_run_args(int argc, char **argv, run_args *a)
 {
-    enum { O_GATE = 256, O_FULL, O_CASES, O_HEAD, O_KV, O_TOGGLE, O_SET, O_SEED, O_TIMEOUT, O_NOISO, O_STRICT,
+    enum { O_GATE = 256, O_FULL, O_CASES, O_HEAD, O_KV, O_TOGGLE, O_SET, O_SEED, O_TIMEOUT, O_NOISO, O_STRICT, O_FAILFAST,
            O_REPORT_DIR, O_REPORT /* + CLI_REP_* */ };
     static const struct option opts[] = {
         {"gate", no_argument, 0, O_GATE},       {"full", no_argument, 0, O_FULL},
@@ -32,7 +32,7 @@ static int parse_run_args(int argc, char **argv, run_args *a)
         {"toggle", required_argument, 0, O_TOGGLE}, {"set", required_argument, 0, O_SET},
         {"seed", required_argument, 0, O_SEED}, {"jobs", required_argument, 0, 'j'},
         {"timeout", required_argument, 0, O_TIMEOUT}, {"no-isolate", no_argument, 0, O_NOISO},
-        {"strict", no_argument, 0, O_STRICT},   {"verbose", no_argument, 0, 'v'},
+        {"strict", no_argument, 0, O_STRICT},   {"fail-fast", no_argument, 0, O_FAILFAST},   {"verbose", no_argument, 0, 'v'},
         {"json", required_argument, 0, O_REPORT + CLI_REP_JSON},
         {"junit", required_argument, 0, O_REPORT + CLI_REP_JUNIT},
         {"markdown", required_argument, 0, O_REPORT + CLI_REP_MARKDOWN},
@@ -83,6 +83,7 @@ static int parse_run_args(int argc, char **argv, run_args *a)
             break;
         case O_NOISO: a->no_isolate = 1; break;
         case O_STRICT: a->strict = 1; break;
+        case O_FAILFAST: a->fail_fast = 1; break;
         case 'v': a->verbose = 1; break;
         case 'h': cli_usage(stdout); exit(0);
         case O_REPORT_DIR: a->reports.dir = optarg; break;
@@ -230,8 +231,9 @@ int cli_run(int argc, char **argv, int list_only)
     kvv_reporter *reps[1 + CLI_REP_COUNT] = {term};
     for (int i = 0; i < a.reports.n; i++)
         reps[1 + i] = a.reports.rep[i];
-    kvv_run_opts o = {bnames, nb, NULL, cases.items, cases.n, reps, 1 + a.reports.n, a.no_isolate ? 0 : a.jobs,
-                      a.timeout, &info};
+    kvv_run_opts o = {.backend_names = bnames, .nbackends = nb, .cases = cases.items, .ncases = cases.n,
+                      .reporters = reps, .nreporters = 1 + a.reports.n, .jobs = a.no_isolate ? 0 : a.jobs,
+                      .timeout = a.timeout, .info = &info, .fail_fast = a.fail_fast};
     kvv_summary s;
     int failures = kvv_run(&o, &s);
     term->destroy(term);

@@ -40,6 +40,7 @@ void cli_usage(FILE *out)
             "  --timeout S       seconds per case and backend before it counts as hung (default 120)\n"
             "  --no-isolate      run in this process (for debuggers; a crash ends the run)\n"
             "  --strict          skipped cases count as failures\n"
+            "  --fail-fast       stop at the first failure\n"
             "  -v, --verbose     a line per case\n"
             "  --json FILE       JSON lines: one object per case, flushed as it finishes ('-' = stdout)\n"
             "  --junit FILE      JUnit XML, a testcase per case\n"
