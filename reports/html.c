@@ -27,7 +27,7 @@ static const char css[] =
     "table{border-collapse:collapse;margin:6px 0}th,td{border:1px solid #ccc;padding:2px 6px;text-align:right}"
     "th{background:#f3f3f3}td.l,th.l{text-align:left}"
     ".maps{display:flex;gap:24px;flex-wrap:wrap;align-items:flex-start}"
-    "table.map td,table.map th{font-size:11px;padding:1px 4px;min-width:44px}"
+    "table.map td,table.map th{font-size:11px;padding:1px 3px;min-width:34px}"
     "table.map th:first-child{text-align:left;white-space:nowrap}"
     "table.map caption{font-weight:bold;text-align:left;padding:4px 0}"
     "td.c.f{outline:2px solid #000;outline-offset:-2px;font-weight:bold}td.c.f a{color:#000}"

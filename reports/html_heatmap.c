@@ -124,6 +124,27 @@ static void legend(FILE *o, const char *what, scale_t sc, double thr)
     fputs("</div>\n", o);
 }
 
+/* At most about five characters, so that a map fits beside the other:
+ * "0.016", "1.2", "9e-4", "2e3". */
+static void short_num(char *buf, size_t n, double r)
+{
+    if (r == 0) {
+        snprintf(buf, n, "0");
+    } else if (!isfinite(r)) {
+        rep_num(buf, n, r);
+    } else if (fabs(r) >= 0.01 && fabs(r) < 100) {
+        snprintf(buf, n, "%.2g", r);
+    } else {
+        char tmp[16];
+        snprintf(tmp, sizeof tmp, "%.0e", r); /* "9e-04": the exponent without '+' and leading zeros */
+        char *e = strchr(tmp, 'e');
+        int ex = e ? atoi(e + 1) : 0;
+        if (e)
+            *e = 0;
+        snprintf(buf, n, "%.8se%d", tmp, ex);
+    }
+}
+
 static void cell_html(FILE *o, const rep_store *st, const kvv_run_info *info, const cell_t *cl, int which,
                       scale_t sc, const char *head, const char *pair, int backend, const int64_t *page_of)
 {
@@ -152,14 +173,8 @@ static void cell_html(FILE *o, const rep_store *st, const kvv_run_info *info, co
         rep_put_xml(o, st->e[cl->worst_at[which]].name);
     }
     fputs("\">", o);
-    double r = cl->worst[which];
     char txt[32];
-    if (r == 0)
-        snprintf(txt, sizeof txt, "0");
-    else if (isfinite(r))
-        snprintf(txt, sizeof txt, "%.2g", r);
-    else
-        rep_num(txt, sizeof txt, r);
+    short_num(txt, sizeof txt, cl->worst[which]);
     if (cl->nfail) {
         int64_t k = page_of[cl->first_fail];
         if (k > 0)
@@ -215,8 +230,8 @@ void rep_html_heatmaps(FILE *o, const rep_store *st, const kvv_run_info *info, c
     fputs("<div class=\"legend\"><span class=\"sw fcell\">&#x2715; a case failed</span> <span class=\"sw scell\">"
           "skipped</span> <span class=\"sw\">empty: no case</span></div>\n",
           o);
-    static const char *const title[2] = {"worst arith ratio (against f64 over the same cache)",
-                                         "worst budget ratio (against the unquantized K/V)"};
+    static const char *const title[2] = {"arith ratio (vs f64 over the same cache)",
+                                         "budget ratio (vs the unquantized K/V)"};
     for (int b = 0; b < info->nbackends; b++) {
         fprintf(o, "<h3 id=\"map-%d\">", b);
         rep_put_xml(o, info->backends[b]);
