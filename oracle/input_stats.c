@@ -1,12 +1,10 @@
 /* Statistics of a case's inputs for the reports.  The inputs are not kept
  * after a case runs (a run would hold gigabytes); they are regenerated from
- * the case, which is cheap and bit-reproducible, the same calls as
- * run_case.c makes. */
+ * the case (kvv_case_inputs: the very arrays the run used, bit for bit). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "fuzz/gen.h"
 #include "oracle/oracle.h"
 
 /* k-th smallest of a[0..n) (Hoare selection; a is reordered). */
@@ -73,17 +71,11 @@ static void measure(float *x, int64_t n, const char *name, kvv_tensor_stats *t)
     t->outlier_frac = (double)out / (double)m;
 }
 
-static int fill_measure(int64_t rows, int width, int period, const kvv_case *c, uint64_t stream, const char *name,
-                        kvv_tensor_stats *t)
-{
-    float *x = malloc(sizeof(float) * (size_t)(rows * width));
-    if (!x)
-        return -1;
-    kvv_gen_fill(x, rows, width, period, c->dist, c->seed, stream);
-    measure(x, rows * width, name, t);
-    free(x);
-    return 0;
-}
+/* The inputs of a case, named as kvv_case_inputs names them, and the
+ * names the report shows (the mask is no input statistic). */
+static const struct {
+    const char *array, *shown;
+} tensors[] = {{"q", "Q"}, {"k", "K"}, {"v", "V"}, {"x", "X"}};
 
 int kvv_case_input_stats(const kvv_case *c, kvv_input_stats *s)
 {
@@ -91,20 +83,15 @@ int kvv_case_input_stats(const kvv_case *c, kvv_input_stats *s)
     memset(s, 0, sizeof *s);
     if (kvv_case_validate(c, why, sizeof why))
         return -1;
-    if (c->op == KVV_OP_ATTN) {
-        const int64_t nqr = (int64_t)c->n_head * c->n_q, nkr = (int64_t)c->n_head_kv * c->n_kv;
-        if (fill_measure(nqr, c->dk, c->n_q, c, KVV_STREAM_Q, "Q", &s->t[0]) ||
-            fill_measure(nkr, c->dk, c->n_kv, c, KVV_STREAM_K, "K", &s->t[1]) ||
-            fill_measure(nkr, c->dv, c->n_kv, c, KVV_STREAM_V, "V", &s->t[2]))
-            return -1;
-        s->n = 3;
-        return 0;
+    kvv_record rec = {0};
+    int rc = kvv_case_inputs(c, &rec);
+    for (size_t i = 0; rc == 0 && i < sizeof tensors / sizeof *tensors && s->n < 3; i++) {
+        const kvv_array *a = kvv_record_get(&rec, tensors[i].array);
+        if (!a || a->dtype != KVV_DT_F32)
+            continue;
+        /* measure() works in place: the record is ours to scribble on */
+        measure(a->data, kvv_array_count(a), tensors[i].shown, &s->t[s->n++]);
     }
-    if (c->op == KVV_OP_QUANT || c->op == KVV_OP_DEQUANT || c->op == KVV_OP_WHT) {
-        if (fill_measure(c->n_kv, c->dk, c->n_kv, c, KVV_STREAM_X, "X", &s->t[0]))
-            return -1;
-        s->n = 1;
-        return 0;
-    }
-    return -1;
+    kvv_record_free(&rec);
+    return rc == 0 && s->n > 0 ? 0 : -1;
 }

@@ -13,8 +13,8 @@
 
 typedef struct {
     kvv_filter f;
-    const char *set, *cases_file, *backends;
-    int full, jobs, verbose, strict, no_isolate, list_only, fail_fast;
+    const char *set, *cases_file, *backends, *dump;
+    int full, jobs, verbose, strict, no_isolate, list_only, fail_fast, dump_all;
     double timeout;
     uint64_t seed;
     cli_reports reports;
@@ -23,7 +23,7 @@ typedef struct {
 static int parse_run_args(int argc, char **argv, run_args *a)
 {
     enum { O_GATE = 256, O_FULL, O_CASES, O_HEAD, O_KV, O_TOGGLE, O_SET, O_SEED, O_TIMEOUT, O_NOISO, O_STRICT, O_FAILFAST,
-           O_REPORT_DIR, O_REPORT /* + CLI_REP_* */ };
+           O_DUMP, O_DUMP_ALL, O_REPORT_DIR, O_REPORT /* + CLI_REP_* (last) */ };
     static const struct option opts[] = {
         {"gate", no_argument, 0, O_GATE},       {"full", no_argument, 0, O_FULL},
         {"cases", required_argument, 0, O_CASES}, {"op", required_argument, 0, 'o'},
@@ -39,6 +39,7 @@ static int parse_run_args(int argc, char **argv, run_args *a)
         {"html", required_argument, 0, O_REPORT + CLI_REP_HTML},
         {"ratios", required_argument, 0, O_REPORT + CLI_REP_RATIOS},
         {"report-dir", required_argument, 0, O_REPORT_DIR},
+        {"dump", required_argument, 0, O_DUMP}, {"dump-all", no_argument, 0, O_DUMP_ALL},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     memset(a, 0, sizeof *a);
     a->backends = "cpu";
@@ -84,6 +85,8 @@ static int parse_run_args(int argc, char **argv, run_args *a)
         case O_NOISO: a->no_isolate = 1; break;
         case O_STRICT: a->strict = 1; break;
         case O_FAILFAST: a->fail_fast = 1; break;
+        case O_DUMP: a->dump = optarg; break;
+        case O_DUMP_ALL: a->dump_all = 1; break;
         case 'v': a->verbose = 1; break;
         case 'h': cli_usage(stdout); exit(0);
         case O_REPORT_DIR: a->reports.dir = optarg; break;
@@ -97,6 +100,10 @@ static int parse_run_args(int argc, char **argv, run_args *a)
     }
     if (optind < argc) {
         fprintf(stderr, "kvverify: unexpected argument '%s'\n", argv[optind]);
+        return -1;
+    }
+    if (a->dump_all && !a->dump) {
+        fprintf(stderr, "kvverify: --dump-all needs --dump FILE\n");
         return -1;
     }
     char why[300];
@@ -234,9 +241,18 @@ int cli_run(int argc, char **argv, int list_only)
     kvv_run_opts o = {.backend_names = bnames, .nbackends = nb, .cases = cases.items, .ncases = cases.n,
                       .reporters = reps, .nreporters = 1 + a.reports.n, .jobs = a.no_isolate ? 0 : a.jobs,
                       .timeout = a.timeout, .info = &info, .fail_fast = a.fail_fast};
+    kvv_run_io_opts io = {a.dump ? cli_dump_create(a.dump, a.dump_all, &info) : NULL, a.dump_all, NULL};
+    if (a.dump && !io.dump) {
+        term->destroy(term);
+        cli_reports_close(&a.reports);
+        kvv_case_list_free(&cases);
+        return 1;
+    }
     kvv_summary s;
-    int failures = kvv_run(&o, &s);
+    int failures = kvv_run_with_io(&o, &io, &s);
     term->destroy(term);
+    if (io.dump && cli_dump_finish(io.dump, a.dump, &s))
+        failures = failures > 0 ? failures : 1;
     int unwritten = cli_reports_close(&a.reports) != 0; /* a report that could not be written fails the run */
     kvv_case_list_free(&cases);
     if (failures < 0) {

@@ -23,6 +23,12 @@ void cli_usage(FILE *out)
             "                   baseline: exit 1 when a ratio grew more than F times (default 2; ratios\n"
             "                   under R = 0.01 count as R) or a case newly fails\n"
             "  version          version and commit\n"
+            "  replay FILE.h5 [-b L] [-p P]\n"
+            "                   rerun the cases of a dump from their stored inputs; exit status as run\n"
+            "  diff A.h5 B.h5   compare two dumps; names the first stage where each case diverges\n"
+            "  bisect --good REV --bad REV [-C DIR] [--build CMD] [--plugin LIB | --exe PATH] [-p P] [-- RUN-ARGS]\n"
+            "                   git bisect run over a repository whose build makes a backend; prints the\n"
+            "                   first bad commit and its failing case\n"
             "\n"
             "run options:\n"
             "  --gate            the default gate (what `make verify` runs)\n"
@@ -49,6 +55,8 @@ void cli_usage(FILE *out)
             "  --ratios FILE     per-case error ratios (TSV), the baseline format of `compare`\n"
             "  --report-dir DIR  all of them into DIR (results.jsonl, junit.xml, summary.md,\n"
             "                    report.html, ratios.tsv)\n"
+            "  --dump FILE       write the failing cases' tensors to an HDF5 file (README: HDF5 dumps)\n"
+            "  --dump-all        ... every case, not only failing ones\n"
             "exit status: 0 when every case passes, 1 when any fails, 2 on bad usage\n");
 }
 
@@ -59,6 +67,7 @@ static const struct {
 } commands[] = {
     {"run", cmd_run}, {"list", cmd_list}, {"bench", cmd_bench}, {"tables", cmd_tables}, {"version", cmd_version},
     {"compare", cmd_compare},
+    {"replay", cmd_replay}, {"diff", cmd_diff}, {"bisect", cmd_bisect}, {"bisect-step", cmd_bisect_step},
 };
 
 int main(int argc, char **argv)
