@@ -103,7 +103,8 @@ static html_run run_report(void)
     CU_ASSERT_FATAL(f != NULL);
     kvv_html_opts ho = {kvv_case_input_stats, 0, KVV_ARITH_THRESHOLD, KVV_BUDGET_THRESHOLD};
     kvv_reporter *r = kvv_reporter_html(f, &ho);
-    kvv_run_opts o = {names, 2, tables, l.items, l.n, &r, 1, 0, 60, &info};
+    kvv_run_opts o = {.backend_names = names, .nbackends = 2, .backends = tables, .cases = l.items, .ncases = l.n,
+                      .reporters = &r, .nreporters = 1, .jobs = 0, .timeout = 60, .info = &info};
     kvv_summary s;
     hr.nfail = kvv_run(&o, &s);
     r->destroy(r);
