@@ -35,6 +35,10 @@
 void kvv_verdict_init(kvv_verdict *v);
 /* Record a failure of rule r (only the first failure is kept). */
 void kvv_verdict_fail(kvv_verdict *v, kvv_rule r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The same, attaching the rule's first differences (up to KVV_VERDICT_DIFFS
+ * of d[0..n)) when this is the failure that is kept. */
+void kvv_verdict_fail_at(kvv_verdict *v, const kvv_diff *d, int n, kvv_rule r, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 
 /* ---- rules, usable on their own (and unit-tested with planted defects) ---- */
 
@@ -94,6 +98,12 @@ void kvv_run_case_io(const kvv_case *c, const kvv_backend *b, const kvv_record *
 /* A case's inputs as generated from its seed, as the named arrays above;
  * 0, or -1 when out of memory. */
 int kvv_case_inputs(const kvv_case *c, kvv_record *rec);
+
+/* Regenerate a case's inputs (as kvv_run_case makes them: the same seed,
+ * streams and shapes) and measure them: Q, K, V for attention, X for the row
+ * ops.  0, or -1 when the case is invalid or memory runs out.  Has the type
+ * kvv_input_stats_fn, for the HTML report. */
+int kvv_case_input_stats(const kvv_case *c, kvv_input_stats *s);
 
 /* Run a list of cases on several backends.  With jobs > 0 each (case,
  * backend) runs in one of `jobs` worker processes: a backend call that
