@@ -13,6 +13,8 @@ int cmd_list(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_tables(int argc, char **argv);
 int cmd_version(int argc, char **argv);
+int cmd_ppl(int argc, char **argv);
+int cmd_mkmodel(int argc, char **argv);
 
 /* Split a comma list of backend names (into store); the count, or -1 with
  * a message printed. */

@@ -19,12 +19,17 @@ void cli_usage(FILE *out)
             "  bench [-b L] [--threads N] [--reps N]\n"
             "                   throughput of backends and the reference (a program, not a test)\n"
             "  version          version and commit\n"
+            "  ppl --model FILE|probe|hybrid --kv K/V|all [-b B] [--text F] [--ctx N] [--chunk N]\n"
+            "                   PPL and KL divergence of a model with K/V in a backend's cache against its f64 run\n"
+            "  ppl --bounds     measure the table of the end-to-end gate (corpora/ppl_bounds.tsv)\n"
+            "  mkmodel -o FILE [--hybrid] [--seed N] [--head-dim D] [--wtype T]\n"
+            "                   write the probe model as GGUF\n"
             "\n"
             "run options:\n"
             "  --gate            the default gate (what `make verify` runs)\n"
             "  --full            the full nightly matrix\n"
             "  --cases FILE      case names from a file, one per line ('-' = stdin)\n"
-            "  -o, --op LIST     ops: quant,dequant,wht,attn\n"
+            "  -o, --op LIST     ops: quant,dequant,wht,attn,ppl\n"
             "  -b, --backend L   backends: cpu, vulkan, or a path to a backend library (default: cpu)\n"
             "  -p, --pattern L   case-name substrings or globs; a full case name runs that case\n"
             "  --head-dim LIST   head dims (dk or dk/dv), e.g. 128,576/512\n"
@@ -46,6 +51,7 @@ static const struct {
     int (*fn)(int argc, char **argv);
 } commands[] = {
     {"run", cmd_run}, {"list", cmd_list}, {"bench", cmd_bench}, {"tables", cmd_tables}, {"version", cmd_version},
+    {"ppl", cmd_ppl}, {"mkmodel", cmd_mkmodel},
 };
 
 int main(int argc, char **argv)
