@@ -22,17 +22,35 @@ static float dot_f32(const float *a, const float *b, int n)
 
 /* Four tokens against one weight row: the same lanes and the same final
  * order as dot_f32, so each result has the bits dot_f32 gives, while the
- * weight row is loaded once for the four.  Built for AVX2 too (picked at
- * load time); without contraction to FMA both clones give identical bits. */
+ * weight row is loaded once for the four.  Written with vector types so that
+ * the lanes stay in registers (also under the sanitizers, which would check
+ * every element of a stack array), and built for AVX2 too (picked at load
+ * time); lane-wise multiply and add without contraction give identical bits
+ * in both clones. */
+typedef float v8f __attribute__((vector_size(32)));
+
+/* (a macro: a function returning a 32-byte vector would change the ABI
+ * between the clones) */
+#define LOAD8(v, p) memcpy(&(v), (p), sizeof(v))
+
 __attribute__((target_clones("avx2", "default"))) static void dot4_f32(const float *x, size_t ldx,
                                                                       const float *w, int n, float *out)
 {
-    float s[4][8] = {{0}};
+    v8f s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int t = 0; t < 4; t++)
-            for (int k = 0; k < 8; k++)
-                s[t][k] += x[t * ldx + i + k] * w[i + k];
+    for (; i + 8 <= n; i += 8) {
+        v8f wv, a, b, c, d;
+        LOAD8(wv, w + i);
+        LOAD8(a, x + i);
+        LOAD8(b, x + ldx + i);
+        LOAD8(c, x + 2 * ldx + i);
+        LOAD8(d, x + 3 * ldx + i);
+        s0 += a * wv;
+        s1 += b * wv;
+        s2 += c * wv;
+        s3 += d * wv;
+    }
+    v8f s[4] = {s0, s1, s2, s3};
     for (; i < n; i++)
         for (int t = 0; t < 4; t++)
             s[t][i % 8] += x[t * ldx + i] * w[i];
