@@ -66,8 +66,16 @@ enum { NNOISE = EMB - SN, NFF = 256, NSTATE = 32, CTX_TRAIN = 4096 };
 #define NOISE 0.5        /* norm of a token's noise features */
 #define KMAG 2.0         /* norm of the positional K pattern per pair */
 #define KCODE 1.5        /* norm of each code in the induction K */
+#define KFILL 0.5        /* rms of the K dims that Q ignores (token features) */
 #define VMAG 4.0         /* norm of the code in V */
-#define SINK_SCALE 16.0  /* the constant K channel of the previous-token layer */
+/* K outliers at head dim 128, scaled with the square root of the head dim
+ * at 64 and 256 (between the same share of a head's K energy, which rotation
+ * groups see, and the same size against a block's other values, which the
+ * block types see): the constant channel of the previous-token layer, and
+ * two content pairs of the induction layer */
+#define SINK_SCALE 16.0
+#define OUTLIER_A 20.0
+#define OUTLIER_B 40.0
 
 typedef struct {
     kvv_probe_params p;
@@ -229,7 +237,7 @@ static void k_filler(probe *b, double *wk, const char *used)
                 continue;
             double *row = wk + ((size_t)kh * b->dk + d) * EMB;
             for (int m = 0; m < NNOISE; m++)
-                row[SN + m] = probe_normal(&b->rng) / (NOISE * s);
+                row[SN + m] = KFILL * probe_normal(&b->rng) / (NOISE * s);
         }
 }
 
@@ -331,7 +339,7 @@ static void positional_layer(probe *b, int l, double *g)
     }
     k_filler(b, wk, used);
     int outlier[1] = {sink};
-    double oscale[1] = {SINK_SCALE};
+    double oscale[1] = {SINK_SCALE * sqrt(dk / 128.0)};
     qk_pairs(b, wq, wk, outlier, oscale, 1);
     v_and_o(b, wv, wo, SA, to_slot, w);
     char name[KVV_GGUF_MAX_NAME];
@@ -379,7 +387,7 @@ static void induction_layer(probe *b, int l, double *g)
     }
     k_filler(b, wk, used);
     int outlier[2] = {dk / 4 + 3, dk / 4 + 11};
-    double oscale[2] = {20.0, 40.0};
+    double oscale[2] = {OUTLIER_A * sqrt(dk / 128.0), OUTLIER_B * sqrt(dk / 128.0)};
     qk_pairs(b, wq, wk, outlier, oscale, 2);
     int to_slot[1024];
     double w[1024];
