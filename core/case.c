@@ -10,7 +10,7 @@
 
 static const char *const op_names[KVV_OP_COUNT] = {"quant", "dequant", "wht", "attn", "ppl"};
 static const char *const dist_names[KVV_DIST_COUNT] = {"gauss", "outlier", "heavy", "rope", "const",
-                                                       "zero",  "denorm",  "huge",  "nonfinite"};
+                                                       "zero",  "denorm",  "huge",  "nonfinite", "grid"};
 static const char *const mask_names[KVV_MASK_COUNT] = {"none", "causal", "random", "holes"};
 static const char *const probe_names[KVV_PROBE_COUNT] = {"probe", "hybrid"};
 

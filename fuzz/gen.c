@@ -93,6 +93,13 @@ void kvv_gen_fill(float *x, int64_t rows, int width, int period, kvv_dist dist, 
         for (int64_t i = 0; i < n; i++)
             x[i] = (float)(kvv_rng_normal(&r) * 1e5);
         break;
+    case KVV_DIST_GRID:
+        /* what already-quantized data looks like: few distinct values, so a
+         * block's largest magnitude occurs with both signs and x*id lands
+         * exactly on rounding boundaries */
+        for (int64_t i = 0; i < n; i++)
+            x[i] = (float)((int)(kvv_rng_next(&r) % 9) - 4) * 0.25f;
+        break;
     default:
         memset(x, 0, (size_t)n * sizeof *x);
         break;

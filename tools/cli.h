@@ -15,6 +15,10 @@ int cmd_tables(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_ppl(int argc, char **argv);
 int cmd_mkmodel(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
+int cmd_bisect(int argc, char **argv);
+int cmd_bisect_step(int argc, char **argv);
 
 /* Split a comma list of backend names (into store); the count, or -1 with
  * a message printed. */
@@ -22,5 +26,24 @@ int cli_split_backends(const char *list, char *store, size_t n, const char **nam
 /* "host arch, N CPUs, model" */
 void cli_machine_name(char *buf, size_t n);
 void cli_usage(FILE *out);
+
+/* Child processes (tools/cli_proc.c).  Each returns the exit status, 128 +
+ * the signal when one killed it, or -1 when it could not start.
+ * run: output (stdout and stderr) to out_fd, or inherited when out_fd < 0.
+ * capture: stdout into buf, trailing newlines removed; stderr dropped.
+ * filter: every output line to log (may be NULL), and those that start with
+ * prefix to out as they come. */
+int cli_proc_run(char *const argv[], int out_fd);
+int cli_proc_capture(char *const argv[], char *buf, size_t n);
+int cli_proc_filter(char *const argv[], FILE *log, const char *prefix, FILE *out);
+
+/* HDF5 dumps of `run` and `replay` (tools/cli_dump.c): open a writer for a
+ * run (NULL with a message printed), and close it, renaming the file into
+ * place and saying how many cases it holds; -1 (printed) on a write error. */
+struct kvv_dump_writer;
+struct kvv_run_info;
+struct kvv_summary;
+struct kvv_dump_writer *cli_dump_create(const char *path, int all, const struct kvv_run_info *info);
+int cli_dump_finish(struct kvv_dump_writer *w, const char *path, const struct kvv_summary *s);
 
 #endif

@@ -13,15 +13,16 @@
 
 typedef struct {
     kvv_filter f;
-    const char *set, *cases_file, *backends;
-    int full, jobs, verbose, strict, no_isolate, list_only;
+    const char *set, *cases_file, *backends, *dump;
+    int full, jobs, verbose, strict, no_isolate, list_only, fail_fast, dump_all;
     double timeout;
     uint64_t seed;
 } run_args;
 
 static int parse_run_args(int argc, char **argv, run_args *a)
 {
-    enum { O_GATE = 256, O_FULL, O_CASES, O_HEAD, O_KV, O_TOGGLE, O_SET, O_SEED, O_TIMEOUT, O_NOISO, O_STRICT };
+    enum { O_GATE = 256, O_FULL, O_CASES, O_HEAD, O_KV, O_TOGGLE, O_SET, O_SEED, O_TIMEOUT, O_NOISO, O_STRICT, O_FAILFAST,
+           O_DUMP, O_DUMP_ALL };
     static const struct option opts[] = {
         {"gate", no_argument, 0, O_GATE},       {"full", no_argument, 0, O_FULL},
         {"cases", required_argument, 0, O_CASES}, {"op", required_argument, 0, 'o'},
@@ -30,7 +31,8 @@ static int parse_run_args(int argc, char **argv, run_args *a)
         {"toggle", required_argument, 0, O_TOGGLE}, {"set", required_argument, 0, O_SET},
         {"seed", required_argument, 0, O_SEED}, {"jobs", required_argument, 0, 'j'},
         {"timeout", required_argument, 0, O_TIMEOUT}, {"no-isolate", no_argument, 0, O_NOISO},
-        {"strict", no_argument, 0, O_STRICT},   {"verbose", no_argument, 0, 'v'},
+        {"strict", no_argument, 0, O_STRICT},   {"fail-fast", no_argument, 0, O_FAILFAST},   {"verbose", no_argument, 0, 'v'},
+        {"dump", required_argument, 0, O_DUMP}, {"dump-all", no_argument, 0, O_DUMP_ALL},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     memset(a, 0, sizeof *a);
     a->backends = "cpu";
@@ -75,6 +77,9 @@ static int parse_run_args(int argc, char **argv, run_args *a)
             break;
         case O_NOISO: a->no_isolate = 1; break;
         case O_STRICT: a->strict = 1; break;
+        case O_FAILFAST: a->fail_fast = 1; break;
+        case O_DUMP: a->dump = optarg; break;
+        case O_DUMP_ALL: a->dump_all = 1; break;
         case 'v': a->verbose = 1; break;
         case 'h': cli_usage(stdout); exit(0);
         default: return -1;
@@ -82,6 +87,10 @@ static int parse_run_args(int argc, char **argv, run_args *a)
     }
     if (optind < argc) {
         fprintf(stderr, "kvverify: unexpected argument '%s'\n", argv[optind]);
+        return -1;
+    }
+    if (a->dump_all && !a->dump) {
+        fprintf(stderr, "kvverify: --dump-all needs --dump FILE\n");
         return -1;
     }
     char why[300];
@@ -210,10 +219,20 @@ int cli_run(int argc, char **argv, int list_only)
         info.backends[i] = bnames[i];
     kvv_reporter *term = kvv_reporter_terminal(stdout, a.verbose);
     kvv_reporter *reps[] = {term};
-    kvv_run_opts o = {bnames, nb, NULL, cases.items, cases.n, reps, 1, a.no_isolate ? 0 : a.jobs, a.timeout, &info};
+    kvv_run_opts o = {.backend_names = bnames, .nbackends = nb, .cases = cases.items, .ncases = cases.n,
+                      .reporters = reps, .nreporters = 1, .jobs = a.no_isolate ? 0 : a.jobs,
+                      .timeout = a.timeout, .info = &info, .fail_fast = a.fail_fast};
+    kvv_run_io_opts io = {a.dump ? cli_dump_create(a.dump, a.dump_all, &info) : NULL, a.dump_all, NULL};
+    if (a.dump && !io.dump) {
+        term->destroy(term);
+        kvv_case_list_free(&cases);
+        return 1;
+    }
     kvv_summary s;
-    int failures = kvv_run(&o, &s);
+    int failures = kvv_run_with_io(&o, &io, &s);
     term->destroy(term);
+    if (io.dump && cli_dump_finish(io.dump, a.dump, &s))
+        failures = failures > 0 ? failures : 1;
     kvv_case_list_free(&cases);
     if (failures < 0) {
         fprintf(stderr, "kvverify: the run could not start\n");

@@ -24,6 +24,12 @@ void cli_usage(FILE *out)
             "  ppl --bounds     measure the table of the end-to-end gate (corpora/ppl_bounds.tsv)\n"
             "  mkmodel -o FILE [--hybrid] [--seed N] [--head-dim D] [--wtype T]\n"
             "                   write the probe model as GGUF\n"
+            "  replay FILE.h5 [-b L] [-p P]\n"
+            "                   rerun the cases of a dump from their stored inputs; exit status as run\n"
+            "  diff A.h5 B.h5   compare two dumps; names the first stage where each case diverges\n"
+            "  bisect --good REV --bad REV [-C DIR] [--build CMD] [--plugin LIB | --exe PATH] [-p P] [-- RUN-ARGS]\n"
+            "                   git bisect run over a repository whose build makes a backend; prints the\n"
+            "                   first bad commit and its failing case\n"
             "\n"
             "run options:\n"
             "  --gate            the default gate (what `make verify` runs)\n"
@@ -41,7 +47,10 @@ void cli_usage(FILE *out)
             "  --timeout S       seconds per case and backend before it counts as hung (default 120)\n"
             "  --no-isolate      run in this process (for debuggers; a crash ends the run)\n"
             "  --strict          skipped cases count as failures\n"
+            "  --fail-fast       stop at the first failure\n"
             "  -v, --verbose     a line per case\n"
+            "  --dump FILE       write the failing cases' tensors to an HDF5 file (README: HDF5 dumps)\n"
+            "  --dump-all        ... every case, not only failing ones\n"
             "exit status: 0 when every case passes, 1 when any fails, 2 on bad usage\n");
 }
 
@@ -52,6 +61,7 @@ static const struct {
 } commands[] = {
     {"run", cmd_run}, {"list", cmd_list}, {"bench", cmd_bench}, {"tables", cmd_tables}, {"version", cmd_version},
     {"ppl", cmd_ppl}, {"mkmodel", cmd_mkmodel},
+    {"replay", cmd_replay}, {"diff", cmd_diff}, {"bisect", cmd_bisect}, {"bisect-step", cmd_bisect_step},
 };
 
 int main(int argc, char **argv)

@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "kernels/cpu/cpu_backend.h"
@@ -212,6 +213,18 @@ static int entry_quantize_rows(void *ctx, kvv_type t, const float *src, void *ds
     if (!j.fns)
         return DECLINE("no %s kernel for %s", isa == KVV_ISA_AVX2 ? "AVX2" : "scalar", kvv_type_name(t));
     run_rows(&j, threads, quantize_item);
+#ifdef KVV_FAULT_zero_payload
+    if (nrows > 0 && kvv_type_get(t)->family != KVV_FAMILY_FLOAT) { /* indices of row 0 zeroed, scales kept */
+        const kvv_type_info *ti = kvv_type_get(t);
+        for (int64_t b = 0; b < ncols / ti->block; b++) {
+            kvv_fields f;
+            uint8_t *blk = (uint8_t *)dst + b * ti->bytes;
+            ti->unpack(blk, &f);
+            memset(f.idx, 0, sizeof f.idx);
+            ti->pack(&f, blk);
+        }
+    }
+#endif
     return KVV_OK;
 }
 

@@ -22,6 +22,20 @@ typedef struct cpu_type_fns {
 const cpu_type_fns *cpu_type_fns_get(kvv_type t, int isa);
 
 /* ---- rotation: rows of ncols values in groups of `group` ---- */
+/* The rotation group the kernels use for a row of n values (SPEC 3.4). */
+static inline int cpu_rot_group(int n)
+{
+#ifndef KVV_FAULT_wht_group_128
+    return kvv_rot_group(n);
+#else
+    /* hard-coded to 128 (the largest power of two for narrower rows): a
+     * row that 128 does not divide keeps an unrotated tail */
+    int g = 1;
+    while (g < 128 && 2 * g <= n)
+        g *= 2;
+    return g;
+#endif
+}
 void cpu_wht_rows(float *x, int64_t nrows, int ncols, int group, int inverse, int isa);
 
 /* ---- f16 conversions (F16C when isa is AVX2) ---- */

@@ -82,7 +82,11 @@ static float signed_max(const float *x)
 {
     float amax = 0.0f, max = 0.0f;
     for (int j = 0; j < 32; j++) {
+#ifndef KVV_FAULT_q4_0_last_max
         if (amax < fabsf(x[j])) { /* strict: the first of equal magnitudes wins */
+#else
+        if (amax <= fabsf(x[j])) {
+#endif
             amax = fabsf(x[j]);
             max = x[j];
         }

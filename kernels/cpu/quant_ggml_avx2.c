@@ -214,7 +214,11 @@ static inline float signed_max(const float *x, const __m256 *v)
     uint32_t eq = 0;
     for (int k = 0; k < 4; k++)
         eq |= (uint32_t)_mm256_movemask_ps(_mm256_cmp_ps(a[k], mv, _CMP_EQ_OQ)) << (8 * k);
+#ifndef KVV_FAULT_q4_0_last_max
     return x[__builtin_ctz(eq)];
+#else
+    return x[31 - __builtin_clz(eq)];
+#endif
 }
 
 static inline void quantize_sym(const float *x, uint8_t *b, float div, float bias, int top, int has_qh)

@@ -201,6 +201,11 @@ AI void quantize_batch(const turbo_fmt *f, int levels, turbo_pack pack, const tu
     const __m256 inv = _mm256_blendv_ps(zero, _mm256_div_ps(_mm256_set1_ps(1.0f), n), _mm256_cmp_ps(n, eps, _CMP_GT_OQ));
 
     /* u = (x * inv) * S1, then the butterfly */
+#ifdef KVV_FAULT_missing_rotation
+    for (int j = 0; j < g; j++)
+        u[j] = _mm256_mul_ps(u[j], inv);
+    if (0)
+#endif
     for (int j0 = 0; j0 < g; j0 += 8) {
         __m256 r[8];
         #pragma GCC unroll 16
@@ -211,6 +216,7 @@ AI void quantize_batch(const turbo_fmt *f, int levels, turbo_pack pack, const tu
         for (int t = 0; t < 8; t++)
             u[j0 + t] = r[t];
     }
+#ifndef KVV_FAULT_missing_rotation
     if (g >= 64)
         stages3(u, 8, g); /* h = 8, 16, 32 */
     else
@@ -218,12 +224,18 @@ AI void quantize_batch(const turbo_fmt *f, int levels, turbo_pack pack, const tu
             stage1(u, h, g);
     if (g == 128)
         stage1(u, 64, g);
+#endif
 
     /* u *= S2/sqrt(g); indices; ||C[idx]||^2 in element order */
     const float s = cpu_inv_sqrt_pow2[__builtin_ctz((unsigned)g)];
     __m256 rs = zero;
     for (int j = 0; j < g; j++) {
+#ifndef KVV_FAULT_missing_rotation
         __m256 v = _mm256_mul_ps(u[j], _mm256_set1_ps(s * cpu_wht_s2[j]));
+#else
+        __m256 v = u[j];
+        (void)s;
+#endif
         idx[j] = midpoint_count(v, f->m, levels - 1);
         rs = _mm256_add_ps(rs, lookup16(l->sq_lo, l->sq_hi, idx[j], levels));
     }
@@ -254,7 +266,11 @@ AI void quantize_batch(const turbo_fmt *f, int levels, turbo_pack pack, const tu
                 memcpy(b + f->qs + i, &qw[(qoff + i) / 32][k][((qoff + i) / 4) % 8], 4);
             if (pack == TURBO_PACK_2BIT_SIGN)
                 for (int i = 0; i < f->block / 8; i += 4)
+#ifndef KVV_FAULT_pack_overwrite
                     memcpy(b + f->qs + qs_bytes + i, &sw[0][k][(j / 8 + i) / 4], 4);
+#else
+                    memcpy(b + f->qs + qs_bytes - 1 + i, &sw[0][k][(j / 8 + i) / 4], 4);
+#endif
         }
     }
 }
@@ -315,7 +331,12 @@ static void turbo3_dequantize_lut4(const turbo_fmt *f, const uint8_t *src, float
             __m256i k = indices8(f, src, j);
             __m256i q = _mm256_and_si256(k, three), s = _mm256_srli_epi32(k, 2);
             __m256i t = _mm256_xor_si256(s, one); /* 1 where the sign bit is clear */
+#ifndef KVV_FAULT_lut4_mismatch
             __m256i flip = _mm256_or_si256(t, _mm256_slli_epi32(t, 1));
+#else
+            __m256i flip = _mm256_setzero_si256();
+            (void)t;
+#endif
             __m256 v = _mm256_mul_ps(_mm256_permutevar8x32_ps(mag, _mm256_xor_si256(q, flip)), norm);
             _mm256_storeu_ps(y + j, _mm256_mul_ps(v, _mm256_permutevar8x32_ps(sign, s)));
         }
@@ -339,7 +360,9 @@ static void qjl_quantize_block(const float *x, uint8_t *b)
     const __m256 iv = _mm256_set1_ps(n > TURBO_NORM_EPS ? 1.0f / n : 0.0f);
     for (int j = 0; j < 128; j += 8)
         _mm256_storeu_ps(u + j, _mm256_mul_ps(_mm256_loadu_ps(x + j), iv));
+#ifndef KVV_FAULT_missing_rotation
     cpu_wht_group_avx2(u, 128, cpu_wht_s1, cpu_wht_s2);
+#endif
     const __m256 c3 = _mm256_loadu_ps(cpu_turbo3_c);
     for (int j = 0; j < 128; j += 8) {
         __m256 uv = _mm256_loadu_ps(u + j);
@@ -397,12 +420,12 @@ static void qjl_dequantize_block(const uint8_t *b, float *y)
 #define TURBO_ROW_FNS(name, type, levels, pack)                                                                    \
     static void quantize_##name(const float *x, void *dst, int n)                                                  \
     {                                                                                                              \
-        int g = kvv_rot_group(n);                                                                                  \
+        int g = cpu_rot_group(n);                                                                                  \
         quantize_groups(turbo_fmt_get(type), levels, pack, x, dst, n / g, g);                                      \
     }                                                                                                              \
     static void quantize_rows_##name(const float *x, void *dst, int64_t nrows, int n)                              \
     {                                                                                                              \
-        int g = kvv_rot_group(n);                                                                                  \
+        int g = cpu_rot_group(n);                                                                                  \
         quantize_groups(turbo_fmt_get(type), levels, pack, x, dst, nrows * (n / g), g);                            \
     }                                                                                                              \
     static void dequantize_##name(const void *src, float *y, int n, int lut)                                        \
