@@ -1,8 +1,11 @@
 /* Finding backends by name: the built-in ones, or a shared library that
  * exports kvv_backend_get (the plugin ABI of include/kvv/backend.h). */
 #include <dlfcn.h>
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "kernels/cpu/cpu_backend.h"
 #include "oracle/oracle.h"
@@ -47,34 +50,89 @@ int kvv_backend_check_abi(const kvv_backend *b, char *why, size_t n)
     return 0;
 }
 
-static const kvv_backend *open_plugin(const char *path, char *why, size_t n)
+/* A library path and its options: "dir/lib.so:key=value:key=value".  The
+ * options start at the first ':' after the last '/' (so a directory may
+ * contain ':'; a file name may not). */
+static void split_options(const char *name, char *path, size_t plen, const char **config)
 {
+    const char *slash = strrchr(name, '/');
+    const char *colon = strchr(slash ? slash : name, ':');
+    size_t n = colon ? (size_t)(colon - name) : strlen(name);
+    snprintf(path, plen, "%.*s", (int)n, name);
+    *config = colon ? colon + 1 : NULL;
+}
+
+static const kvv_backend *open_plugin(const char *path, const char *config, char *why, size_t n)
+{
+    if (access(path, F_OK) != 0) {
+        snprintf(why, n, "backend library %s: %s", path, strerror(errno));
+        return NULL;
+    }
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
         snprintf(why, n, "cannot load backend library: %s", dlerror());
         return NULL;
     }
     kvv_backend_get_fn get;
+    kvv_backend_get_config_fn get_config;
     *(void **)&get = dlsym(h, KVV_BACKEND_SYMBOL);
-    if (!get) {
-        snprintf(why, n, "%s does not export %s()", path, KVV_BACKEND_SYMBOL);
+    *(void **)&get_config = dlsym(h, KVV_BACKEND_CONFIG_SYMBOL);
+    if (!get && !get_config) {
+        snprintf(why, n, "%s does not export %s() (not a kvverify backend library?)", path, KVV_BACKEND_SYMBOL);
         dlclose(h);
         return NULL;
     }
-    const kvv_backend *b = get(KVV_ABI_VERSION);
+    if (config && *config && !get_config) {
+        snprintf(why, n, "%s takes no options (it does not export %s()), but it was given ':%s'", path,
+                 KVV_BACKEND_CONFIG_SYMBOL, config);
+        dlclose(h);
+        return NULL;
+    }
+    char sub[400] = "";
+    const kvv_backend *b = get_config ? get_config(KVV_ABI_VERSION, config ? config : "", sub, sizeof sub)
+                                      : get(KVV_ABI_VERSION);
     if (!b) {
-        snprintf(why, n, "%s: %s(%u) returned no table (it does not serve this ABI version)", path,
-                 KVV_BACKEND_SYMBOL, KVV_ABI_VERSION);
+        if (*sub)
+            snprintf(why, n, "%s: %s", path, sub);
+        else
+            snprintf(why, n, "%s: %s(%u) returned no table (it does not serve this ABI version)", path,
+                     get_config ? KVV_BACKEND_CONFIG_SYMBOL : KVV_BACKEND_SYMBOL, KVV_ABI_VERSION);
         dlclose(h);
         return NULL;
     }
-    char sub[200];
     if (kvv_backend_check_abi(b, sub, sizeof sub)) {
         snprintf(why, n, "%s: %s", path, sub);
         dlclose(h);
         return NULL;
     }
     return b; /* the library stays loaded for the life of the process */
+}
+
+/* Names that load the ggml adapter (kernels/ggml, built next to kvverify as
+ * libkvv_ggml.so; KVV_GGML_ADAPTER overrides its path) on one ggml device. */
+static const struct {
+    const char *name, *config;
+} ggml_aliases[] = {{"ggml-cpu", "device=cpu"}, {"ggml-vulkan", "device=vulkan"}};
+
+static const kvv_backend *open_ggml_alias(const char *device_config, const char *extra, char *why, size_t n)
+{
+    char path[4096];
+    const char *env = getenv("KVV_GGML_ADAPTER");
+    if (env && *env) {
+        snprintf(path, sizeof path, "%s", env);
+    } else {
+        ssize_t len = readlink("/proc/self/exe", path, sizeof path - 32);
+        if (len <= 0) {
+            snprintf(why, n, "cannot find the ggml adapter: /proc/self/exe unreadable (set KVV_GGML_ADAPTER)");
+            return NULL;
+        }
+        path[len] = 0;
+        char *slash = strrchr(path, '/');
+        snprintf(slash ? slash + 1 : path, 32, "libkvv_ggml.so");
+    }
+    char config[1024];
+    snprintf(config, sizeof config, "%s%s%s", device_config, extra ? ":" : "", extra ? extra : "");
+    return open_plugin(path, config, why, n);
 }
 
 const kvv_backend *kvv_backend_open(const char *name, char *why, size_t n)
@@ -91,9 +149,20 @@ const kvv_backend *kvv_backend_open(const char *name, char *why, size_t n)
         return NULL;
     }
 #endif
-    if (strchr(name, '/') || strstr(name, ".so"))
-        return open_plugin(name, why, n);
-    snprintf(why, n, "unknown backend '%s' (built in: %s; or a path to a backend library)", name,
-             kvv_backend_builtin_names());
+    for (size_t i = 0; i < sizeof ggml_aliases / sizeof *ggml_aliases; i++) {
+        size_t l = strlen(ggml_aliases[i].name);
+        if (!strncmp(name, ggml_aliases[i].name, l) && (name[l] == 0 || name[l] == ':'))
+            return open_ggml_alias(ggml_aliases[i].config, name[l] ? name + l + 1 : NULL, why, n);
+    }
+    if (strchr(name, '/') || strstr(name, ".so")) {
+        char path[4096];
+        const char *config;
+        split_options(name, path, sizeof path, &config);
+        return open_plugin(path, config, why, n);
+    }
+    snprintf(why, n,
+             "unknown backend '%s' (built in: %s; ggml-cpu and ggml-vulkan load the ggml adapter; or a path to a "
+             "backend library)",
+             name, kvv_backend_builtin_names());
     return NULL;
 }
