@@ -94,6 +94,7 @@ static void test_loads_and_passes(void)
     CU_ASSERT(v.status == KVV_SKIP && strstr(v.detail, "quant=chunk makes iq4_nl@search bytes"));
     v = run_named(b, "wht/d128/g128/rows8/seed=9");
     CU_ASSERT(v.status == KVV_SKIP);
+    b->destroy(b->ctx); /* each open made its own adapter */
 }
 
 static char *write_map(const char *text)
@@ -125,6 +126,7 @@ static void test_wrong_map_is_caught(void)
     CU_ASSERT_FATAL(b != NULL);
     kvv_verdict v = run_named(b, "quant/iq4_nl/d128/rows64/dist=gauss/seed=11");
     CU_ASSERT(v.status == KVV_FAIL && v.rule == KVV_RULE_BYTES);
+    b->destroy(b->ctx);
 }
 
 static void test_foreign_map_refused(void)
