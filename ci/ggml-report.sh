@@ -36,7 +36,7 @@ awk -v types="$types" -v dims="$dims" '
     END {
         nt = split(types, T, " "); nd = split(dims, D, " ")
         for (x = 1; x <= nd; x++) {
-            printf "\nhead_dim %s (arith / budget):\n\n| K \\\\ V |", D[x]
+            printf "\nhead_dim %s (arith / budget; K down, V across):\n\n| K |", D[x]
             for (j = 1; j <= nt; j++) printf " %s |", T[j]
             printf "\n|---|"; for (j = 1; j <= nt; j++) printf "---|"; printf "\n"
             for (i = 1; i <= nt; i++) {
