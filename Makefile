@@ -36,6 +36,11 @@ test: build
 bench: build
 	$(BUILD)/kvverify bench
 
+# Every known bug re-created as a fault in the CPU kernels (ci/mutants.txt)
+# and caught by the gate; builds in build-mutants/.
+mutants: deps
+	./ci/mutants.sh
+
 # A real llama.cpp (node-llama-cpp's prebuilt libraries from npm, installed
 # into .deps/ggml) through the ggml adapter, against ci/ggml-known.txt.
 # Not part of verify: it needs the npm registry once and takes minutes.
@@ -43,4 +48,4 @@ ggml-check: build
 	BUILD=$(BUILD) ./ci/ggml-check.sh
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-mutants

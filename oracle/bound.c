@@ -6,6 +6,7 @@
  * roundoff, uk = rounding of K/V values before use; p are the normalized
  * softmax weights, s the scores, m the row max):
  *   score error    ds_j = A_j (uk + (dk + 2) u) + rotQ_j + 3u (|s_j| + |bias_j|)
+ *                  (with softcap, the first two terms times the cap's slope 1 - (t/c)^2)
  *                  A_j = scale * sum_c |q_c| |k_jc|  (in the basis the kernel works in)
  *   weight error   e_j  = ds_j + ds_max + 3u |s_j - m| + 6u
  *                  (exp of a rounded difference, tile maxima and their rescale)
@@ -88,8 +89,15 @@ int kvv_attn_bound(const kvv_bound_args *b, double *bound)
                     e[j] = 0;
                     continue;
                 }
-                double ds = A[(size_t)i * nkv + j] * (uk + (dk + 2) * u) + fabs(a->scale) * qrot * ksum[hk * (size_t)nkv + j] +
-                            3 * u * (fabs(s[j]) + fabs(slope * m));
+                double ds = A[(size_t)i * nkv + j] * (uk + (dk + 2) * u) + fabs(a->scale) * qrot * ksum[hk * (size_t)nkv + j];
+                if (a->softcap != 0.0) {
+                    /* c tanh(x/c) damps an error in x by its slope
+                     * 1 - tanh^2 = 1 - (t/c)^2; a saturated score (an
+                     * infinite x) is exactly +-c whatever x's error */
+                    double t = (s[j] - slope * m) / a->softcap, der = 1.0 - t * t;
+                    ds = der <= 0.0 ? 0.0 : der * ds;
+                }
+                ds += 3 * u * (fabs(s[j]) + fabs(slope * m));
                 e[j] = ds;
                 if (s[j] > mx) {
                     mx = s[j];
@@ -147,7 +155,9 @@ void kvv_wht_bound(const float *x, int64_t nrows, int64_t ncols, int group, doub
             double l1 = 0;
             for (int c = 0; c < group; c++)
                 l1 += fabs((double)xg[c]);
-            double bnd = lg * u * l1 / sqrt((double)group);
+            /* + 2^-149: on subnormals the final scaling rounds to the
+             * subnormal grid, an absolute error no relative term covers */
+            double bnd = lg * u * l1 / sqrt((double)group) + 0x1p-149;
             for (int c = 0; c < group; c++)
                 bound[r * ncols + c0 + c] = bnd;
         }

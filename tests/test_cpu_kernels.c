@@ -10,6 +10,7 @@
 #include "fuzz/gen.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cpu/cpu_internal.h"
+#include "ref/ref.h"
 #include "tests/testutil.h"
 
 /* ---- helpers ---- */
@@ -39,19 +40,78 @@ static float bits_f32(uint32_t u)
     return x;
 }
 
-/* Compare two byte buffers of rows; print the first difference with its row
- * and block.  Returns the number of differing bytes. */
+/* The ISAs this processor can run: scalar, and AVX2 when present. */
+static int n_isas(void) { return kvv_cpu_has_avx2() ? 2 : 1; }
+static kvv_isa isa_at(int i) { return i ? KVV_ISA_AVX2 : KVV_ISA_SCALAR; }
+
+/* NaN signs and payloads are not something C arithmetic pins down: when two
+ * NaNs meet in an add (a sum of squares, a butterfly), which one survives
+ * depends on the operand order the compiler picked for a commutative
+ * operation.  So comparisons of computed results accept any NaN for a NaN;
+ * every other bit must match. */
+static int f16_is_nan(uint32_t h) { return (h & 0x7c00) == 0x7c00 && (h & 0x3ff); }
+static int f32_is_nan(uint32_t u) { return (u & 0x7f800000) == 0x7f800000 && (u & 0x7fffff); }
+static int bf16_is_nan(uint32_t h) { return (h & 0x7f80) == 0x7f80 && (h & 0x7f); }
+
+static int scales_equal(kvv_type t, uint32_t a, uint32_t b)
+{
+    if (a == b)
+        return 1;
+    if (t == KVV_F32)
+        return f32_is_nan(a) && f32_is_nan(b);
+    if (t == KVV_BF16)
+        return bf16_is_nan(a) && bf16_is_nan(b);
+    return f16_is_nan(a) && f16_is_nan(b);
+}
+
+/* Compare two buffers of quantized rows block by block (decoded fields:
+ * every index and sign bit exactly, scales exactly or both NaN); print the
+ * first differing block.  Returns the number of differing blocks. */
 static long diff_bytes(const char *what, kvv_type t, int ncols, const uint8_t *a, const uint8_t *b, size_t n)
 {
     const kvv_type_info *ti = kvv_type_get(t);
-    size_t rb = kvv_row_bytes(t, ncols);
+    size_t rb = kvv_row_bytes(t, ncols), nb = n / (size_t)ti->bytes;
+    long bad = 0;
+    for (size_t k = 0; k < nb; k++) {
+        const uint8_t *pa = a + k * (size_t)ti->bytes, *pb = b + k * (size_t)ti->bytes;
+        if (!memcmp(pa, pb, (size_t)ti->bytes))
+            continue;
+        kvv_fields fa, fb;
+        ti->unpack(pa, &fa);
+        ti->unpack(pb, &fb);
+        int same = !memcmp(fa.idx, fb.idx, sizeof fa.idx) && !memcmp(fa.sign, fb.sign, sizeof fa.sign);
+        for (int i = 0; i < fa.nscale; i++)
+            same = same && scales_equal(t, fa.scale[i], fb.scale[i]);
+        /* the codec must account for every byte: repacking gives the bytes back */
+        uint8_t ra[KVV_MAX_BLOCK * 4], rbk[KVV_MAX_BLOCK * 4];
+        ti->pack(&fa, ra);
+        ti->pack(&fb, rbk);
+        same = same && !memcmp(ra, pa, (size_t)ti->bytes) && !memcmp(rbk, pb, (size_t)ti->bytes);
+        if (same)
+            continue;
+        if (!bad) {
+            size_t i = 0;
+            while (pa[i] == pb[i])
+                i++;
+            fprintf(stderr, "\n  %s %s d%d: row %zu block %zu byte %zu: %02x vs %02x\n", what, ti->name, ncols,
+                    k * (size_t)ti->bytes / rb, (k * (size_t)ti->bytes % rb) / (size_t)ti->bytes, i, pa[i], pb[i]);
+        }
+        bad++;
+    }
+    return bad;
+}
+
+static long diff_floats_nan(const char *what, kvv_type t, int ncols, const float *a, const float *b, size_t n,
+                            int any_nan)
+{
     long bad = 0;
     for (size_t i = 0; i < n; i++) {
-        if (a[i] == b[i])
+        uint32_t ua = f32_bits(a[i]), ub = f32_bits(b[i]);
+        if (ua == ub || (any_nan && f32_is_nan(ua) && f32_is_nan(ub)))
             continue;
         if (!bad)
-            fprintf(stderr, "\n  %s %s d%d: row %zu block %zu byte %zu: %02x vs %02x\n", what, ti->name, ncols, i / rb,
-                    (i % rb) / (size_t)ti->bytes, (i % rb) % (size_t)ti->bytes, a[i], b[i]);
+            fprintf(stderr, "\n  %s %s d%d: value %zu: %08x (%g) vs %08x (%g)\n", what, kvv_type_name(t), ncols, i,
+                    ua, a[i], ub, b[i]);
         bad++;
     }
     return bad;
@@ -59,16 +119,7 @@ static long diff_bytes(const char *what, kvv_type t, int ncols, const uint8_t *a
 
 static long diff_floats(const char *what, kvv_type t, int ncols, const float *a, const float *b, size_t n)
 {
-    long bad = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (f32_bits(a[i]) == f32_bits(b[i]))
-            continue;
-        if (!bad)
-            fprintf(stderr, "\n  %s %s d%d: value %zu: %08x (%g) vs %08x (%g)\n", what, kvv_type_name(t), ncols, i,
-                    f32_bits(a[i]), a[i], f32_bits(b[i]), b[i]);
-        bad++;
-    }
-    return bad;
+    return diff_floats_nan(what, t, ncols, a, b, n, 1);
 }
 
 /* Inputs that stress the quantizers: every generator distribution, plus
@@ -181,6 +232,38 @@ static void test_dequantize_scalar_vs_avx2(void)
     free(q);
 }
 
+/* One row at a time through cpu_type_fns_get() gives the bytes of the
+ * multi-row path (which batches rotation groups across rows), also for row
+ * counts that leave a batch partly empty. */
+static void test_row_kernels_match_rows(void)
+{
+    const int rows = 13;
+    float *x = malloc(sizeof(float) * rows * 576);
+    uint8_t *q1 = malloc(rows * 576 * 4), *qn = malloc(rows * 576 * 4);
+    long compared = 0;
+    for (int i = 0; i < n_isas(); i++)
+        for (int t = 0; t < KVV_TYPE_COUNT; t++) {
+            int w[8], nw = widths((kvv_type)t, w);
+            const cpu_type_fns *f = cpu_type_fns_get((kvv_type)t, isa_at(i));
+            CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+            for (int wi = 0; wi < nw; wi++) {
+                make_input(x, rows, w[wi], KVV_DIST_HEAVY, 31u * (unsigned)t + (unsigned)wi);
+                size_t rb = kvv_row_bytes((kvv_type)t, w[wi]);
+                memset(q1, 0x55, rb * rows);
+                memset(qn, 0xaa, rb * rows);
+                for (int r = 0; r < rows; r++)
+                    f->quantize_row(x + r * w[wi], q1 + r * rb, w[wi]);
+                cpu_quantize_rows((kvv_type)t, isa_at(i), x, qn, rows, w[wi]);
+                CU_ASSERT_EQUAL(diff_bytes("row kernel/rows", (kvv_type)t, w[wi], q1, qn, rb * rows), 0);
+                compared += (long)(rb * rows);
+            }
+        }
+    CU_ASSERT(compared > 10000);
+    free(x);
+    free(q1);
+    free(qn);
+}
+
 /* The comparison itself must see a difference: plant one. */
 static void test_diff_catches_one_byte(void)
 {
@@ -191,6 +274,104 @@ static void test_diff_catches_one_byte(void)
     fb[2] = -fb[2];
     fb[0] = -0.0f; /* a sign of zero is a difference too */
     CU_ASSERT_EQUAL(diff_floats("planted", KVV_F32, 4, fa, fb, 4), 2);
+    fa[3] = NAN;
+    fb[3] = -NAN; /* any NaN for a NaN, but not a NaN for a number */
+    CU_ASSERT_EQUAL(diff_floats("planted", KVV_F32, 4, fa, fb, 4), 2);
+    fb[3] = 3.0f;
+    CU_ASSERT_EQUAL(diff_floats("planted", KVV_F32, 4, fa, fb, 4), 3);
+    uint8_t qa[14] = {0x00, 0x7e}, qb[14] = {0x00, 0xfe}; /* turbo3 norms +NaN / -NaN */
+    CU_ASSERT_EQUAL(diff_bytes("planted", KVV_TURBO3, 32, qa, qb, sizeof qa), 0);
+    qb[1] = 0x7c; /* NaN vs Inf */
+    CU_ASSERT_EQUAL(diff_bytes("planted", KVV_TURBO3, 32, qa, qb, sizeof qa), 1);
+}
+
+/* ---- against the reference ---- */
+
+static int block_finite(const float *x, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (!isfinite(x[i]))
+            return 0;
+    return 1;
+}
+
+/* The kernels evaluate the spec's formulas in the spec's order, so their
+ * bytes equal the reference's canonical bytes outright (no tie is needed),
+ * for finite and non-finite inputs alike (NaN signs aside). */
+static void test_quantize_matches_reference(void)
+{
+    const int rows = 16;
+    float *x = malloc(sizeof(float) * rows * 576);
+    uint8_t *canon = malloc(rows * 576 * 4), *got = malloc(rows * 576 * 4);
+    long compared = 0, nonfinite_blocks = 0;
+    for (int t = 0; t < KVV_TYPE_COUNT; t++) {
+        const kvv_ref_type *rt = kvv_ref_type_get((kvv_type)t);
+        const kvv_type_info *ti = kvv_type_get((kvv_type)t);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(rt);
+        int w[8], nw = widths((kvv_type)t, w);
+        for (int wi = 0; wi < nw; wi++)
+            for (int dist = 0; dist < N_DIST; dist++) {
+                make_input(x, rows, w[wi], dist, 5000u + 100u * (unsigned)t + (unsigned)dist);
+                size_t n = kvv_row_bytes((kvv_type)t, w[wi]) * rows;
+                CU_ASSERT_EQUAL_FATAL(rt->quantize(x, canon, rows, w[wi], NULL), 0);
+                for (int i = 0; i < n_isas(); i++) {
+                    kvv_toggles tg = toggles(isa_at(i), 1, 8);
+                    memset(got, 0xaa, n);
+                    CU_ASSERT_EQUAL_FATAL(be()->quantize_rows(NULL, (kvv_type)t, x, got, rows, w[wi], &tg), KVV_OK);
+                    CU_ASSERT_EQUAL(diff_bytes(i ? "avx2/reference" : "scalar/reference", (kvv_type)t, w[wi], got,
+                                               canon, n), 0);
+                    compared += (long)n;
+                }
+                for (int64_t b = 0; b < (int64_t)rows * w[wi] / ti->block; b++)
+                    nonfinite_blocks += !block_finite(x + b * ti->block, ti->block);
+            }
+    }
+    CU_ASSERT(compared > 100000);
+    CU_ASSERT(nonfinite_blocks > 0); /* the non-finite inputs were really among them */
+    free(x);
+    free(canon);
+    free(got);
+}
+
+/* Dequantized values equal the reference's bit for bit, from canonical
+ * bytes and from arbitrary bytes (NaN/Inf scales), with either LUT. */
+static void test_dequantize_matches_reference(void)
+{
+    const int rows = 16, ncols = 256;
+    float *x = malloc(sizeof(float) * rows * ncols), *want = malloc(sizeof(float) * rows * ncols),
+          *got = malloc(sizeof(float) * rows * ncols);
+    uint8_t *q = malloc(rows * ncols * 4);
+    long compared = 0;
+    for (int t = 0; t < KVV_TYPE_COUNT; t++) {
+        const kvv_ref_type *rt = kvv_ref_type_get((kvv_type)t);
+        size_t n = kvv_row_bytes((kvv_type)t, ncols) * rows;
+        for (int src = 0; src < 2; src++) {
+            if (src == 0) {
+                make_input(x, rows, ncols, KVV_DIST_OUTLIER, 700u + (unsigned)t);
+                CU_ASSERT_EQUAL_FATAL(rt->quantize(x, q, rows, ncols, NULL), 0);
+            } else {
+                kvv_rng r;
+                kvv_rng_seed(&r, 800u + (unsigned)t, KVV_STREAM_X);
+                for (size_t i = 0; i < n; i++)
+                    q[i] = (uint8_t)kvv_rng_next(&r);
+            }
+            rt->dequantize(q, want, rows, ncols);
+            for (int i = 0; i < n_isas(); i++)
+                for (int lut = 4; lut <= 8; lut += 4) {
+                    kvv_toggles tg = toggles(isa_at(i), 1, lut);
+                    memset(got, 0xaa, sizeof(float) * rows * ncols);
+                    CU_ASSERT_EQUAL_FATAL(be()->dequantize_rows(NULL, (kvv_type)t, q, got, rows, ncols, &tg), KVV_OK);
+                    CU_ASSERT_EQUAL(diff_floats(i ? "avx2/reference" : "scalar/reference", (kvv_type)t, ncols, got, want,
+                                                (size_t)rows * ncols), 0);
+                    compared += rows * ncols;
+                }
+        }
+    }
+    CU_ASSERT(compared > 100000);
+    free(x);
+    free(want);
+    free(got);
+    free(q);
 }
 
 /* ---- speed-only toggles ---- */
@@ -208,10 +389,12 @@ static void test_threads_identical(void)
         for (int t = 0; t < KVV_TYPE_COUNT; t++) {
             size_t n = kvv_row_bytes((kvv_type)t, ncols) * rows;
             kvv_toggles t1 = toggles((kvv_isa)isa, 1, 8), t3 = toggles((kvv_isa)isa, 3, 8);
+            memset(q1, 0x55, n); /* a row no thread writes differs */
             memset(q3, 0xaa, n);
             CU_ASSERT_EQUAL(be()->quantize_rows(NULL, (kvv_type)t, x, q1, rows, ncols, &t1), KVV_OK);
             CU_ASSERT_EQUAL(be()->quantize_rows(NULL, (kvv_type)t, x, q3, rows, ncols, &t3), KVV_OK);
             CU_ASSERT_EQUAL(diff_bytes("quantize threads 1/3", (kvv_type)t, ncols, q1, q3, n), 0);
+            memset(y1, 0x55, sizeof(float) * rows * ncols);
             memset(y3, 0xaa, sizeof(float) * rows * ncols);
             CU_ASSERT_EQUAL(be()->dequantize_rows(NULL, (kvv_type)t, q1, y1, rows, ncols, &t1), KVV_OK);
             CU_ASSERT_EQUAL(be()->dequantize_rows(NULL, (kvv_type)t, q1, y3, rows, ncols, &t3), KVV_OK);
@@ -256,7 +439,9 @@ static void test_turbo3_lut4_identical(void)
             kvv_toggles t8 = toggles((kvv_isa)isa, 1, 8), t4 = toggles((kvv_isa)isa, 1, 4);
             CU_ASSERT_EQUAL(be()->dequantize_rows(NULL, types[ti], q, y8, rows, ncols, &t8), KVV_OK);
             CU_ASSERT_EQUAL(be()->dequantize_rows(NULL, types[ti], q, y4, rows, ncols, &t4), KVV_OK);
-            CU_ASSERT_EQUAL(diff_floats("lut 8/4", types[ti], ncols, y8, y4, (size_t)rows * ncols), 0);
+            /* every multiplication here has at most one NaN operand, so even
+             * NaN bits are determined: compare them too */
+            CU_ASSERT_EQUAL(diff_floats_nan("lut 8/4", types[ti], ncols, y8, y4, (size_t)rows * ncols, 0), 0);
         }
     }
     free(y8);
@@ -272,8 +457,6 @@ static void quant_one(kvv_type t, const float *x, int ncols, uint8_t *out, kvv_i
     CU_ASSERT_EQUAL_FATAL(be()->quantize_rows(NULL, t, x, out, 1, ncols, &tg), KVV_OK);
 }
 
-static int n_isas(void) { return kvv_cpu_has_avx2() ? 2 : 1; }
-static kvv_isa isa_at(int i) { return i ? KVV_ISA_AVX2 : KVV_ISA_SCALAR; }
 
 /* q8_0: amax 127 gives d = 1 exactly; halves round away from zero */
 static void test_q8_0_hand(void)
@@ -400,6 +583,23 @@ static void test_iq4_nl_hand(void)
     quant_one(KVV_IQ4_NL_SEARCH, x, 32, b, KVV_ISA_SCALAR);
     CU_ASSERT_EQUAL(b[0] | b[1] << 8, 0);
     CU_ASSERT_EQUAL(b[2], 0x88);
+    /* first-pass indices with d = -127 / -127 = 1: exact midpoints between
+     * grid values go to the upper index, the ends clamp */
+    const struct {
+        float x;
+        int idx;
+    } pts[] = {{7, 9},   {-4.5f, 8}, {6.99f, 8}, {120, 15},      {-126, 0}, {113, 15},
+               {0, 8},   {-115.5f, 1}, {101, 15}, {100.99f, 14}, {-0.0f, 8}, {-93.5f, 2}};
+    for (int i = 0; i < n_isas(); i++) {
+        memset(x, 0, sizeof x);
+        x[0] = -127.0f; /* the first of largest magnitude: d = 1 */
+        for (size_t k = 0; k < sizeof pts / sizeof pts[0]; k++)
+            x[1 + k] = pts[k].x;
+        quant_one(KVV_IQ4_NL, x, 32, b, isa_at(i));
+        CU_ASSERT_EQUAL(b[2] & 15, 0);
+        for (size_t k = 0; k < sizeof pts / sizeof pts[0]; k++)
+            CU_ASSERT_EQUAL(b[2 + 1 + k] & 15, pts[k].idx);
+    }
 }
 
 /* The rotation signs as the forks pack them (set bit = -1), written here
@@ -747,6 +947,7 @@ void kvv_register_tests(void)
     static const kvv_test cross[] = {
         {"quantize: scalar and AVX2 give the same bytes", test_quantize_scalar_vs_avx2},
         {"dequantize: scalar and AVX2 give the same bits", test_dequantize_scalar_vs_avx2},
+        {"row kernels give the bytes of the multi-row path", test_row_kernels_match_rows},
         {"the comparison sees a planted difference", test_diff_catches_one_byte},
         {"thread counts give identical bits", test_threads_identical},
         {"turbo3 LUT 4 and LUT 8 give identical bits", test_turbo3_lut4_identical},
@@ -771,7 +972,13 @@ void kvv_register_tests(void)
         {"backend table refusals", test_backend_refusals},
         {NULL, NULL},
     };
+    static const kvv_test ref[] = {
+        {"quantized bytes equal the reference's canonical bytes", test_quantize_matches_reference},
+        {"dequantized values equal the reference's", test_dequantize_matches_reference},
+        {NULL, NULL},
+    };
     kvv_add_suite("cpu kernels: scalar vs AVX2 and speed toggles", cross);
+    kvv_add_suite("cpu kernels: against the reference", ref);
     kvv_add_suite("cpu kernels: hand-computed blocks", hand);
     kvv_add_suite("cpu kernels: conversions, WHT, backend", misc);
 }

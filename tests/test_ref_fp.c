@@ -5,6 +5,7 @@
  * every exponent and a spread of mantissas, and the patterns where
  * rounding is decided (every f16 midpoint and its neighbours, every
  * exponent with the bits just below the f16 ulp) are checked exhaustively. */
+#include <cpuid.h>
 #include <immintrin.h>
 #include <math.h>
 #include <stdio.h>
@@ -45,7 +46,12 @@ static double round_fmt(double v, int p, int emin, double maxfinite)
     return copysign(q, v);
 }
 
-static int have_f16c(void) { return __builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx"); }
+/* cpuid, not __builtin_cpu_supports: clang does not know "f16c" there */
+static int have_f16c(void)
+{
+    unsigned a, b, c, d;
+    return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C) && __builtin_cpu_supports("avx");
+}
 
 __attribute__((target("avx,f16c"))) static void hw_to_f16(const float *in, uint16_t *out)
 {

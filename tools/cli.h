@@ -3,6 +3,7 @@
 #define KVV_CLI_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #define EXIT_USAGE 2
@@ -13,12 +14,62 @@ int cmd_list(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_tables(int argc, char **argv);
 int cmd_version(int argc, char **argv);
+int cmd_fuzz(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
+
+/* File reports of a run (tools/cli_reports.c). */
+enum { CLI_REP_JSON, CLI_REP_JUNIT, CLI_REP_MARKDOWN, CLI_REP_HTML, CLI_REP_RATIOS, CLI_REP_COUNT };
+typedef struct kvv_reporter kvv_reporter;
+typedef struct cli_reports {
+    const char *path[CLI_REP_COUNT]; /* per format, NULL = not written; "-" = stdout */
+    const char *dir;                 /* --report-dir: every format not given a path */
+    FILE *file[CLI_REP_COUNT];
+    char *owned[CLI_REP_COUNT];
+    kvv_reporter *rep[CLI_REP_COUNT];
+    int n;
+    int to_stdout; /* a report goes to stdout: the terminal reporter should use stderr */
+} cli_reports;
+/* Open the files and make the reporters (rep[0..n)); 0, or -1 with a message. */
+int cli_reports_open(cli_reports *r);
+/* Destroy the reporters and close the files; -1 when a write failed. */
+int cli_reports_close(cli_reports *r);
+int cmd_replay(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
+int cmd_bisect(int argc, char **argv);
+int cmd_bisect_step(int argc, char **argv);
 
 /* Split a comma list of backend names (into store); the count, or -1 with
  * a message printed. */
 int cli_split_backends(const char *list, char *store, size_t n, const char **names);
+/* A backend name that is neither built in nor a readable library path is a
+ * usage error (message printed, -1), found before any work. */
+int cli_check_backend(const char *name);
 /* "host arch, N CPUs, model" */
 void cli_machine_name(char *buf, size_t n);
 void cli_usage(FILE *out);
+
+/* Strict numbers for options: the whole text, finite, within [lo, hi].
+ * On a bad value print "kvverify: OPT needs ..., not 'TEXT'" and return -1. */
+int cli_int(const char *opt, const char *text, long lo, long hi, int *out);
+int cli_u64(const char *opt, const char *text, uint64_t *out);
+int cli_seconds(const char *opt, const char *text, double lo, double hi, double *out);
+/* Child processes (tools/cli_proc.c).  Each returns the exit status, 128 +
+ * the signal when one killed it, or -1 when it could not start.
+ * run: output (stdout and stderr) to out_fd, or inherited when out_fd < 0.
+ * capture: stdout into buf, trailing newlines removed; stderr dropped.
+ * filter: every output line to log (may be NULL), and those that start with
+ * prefix to out as they come. */
+int cli_proc_run(char *const argv[], int out_fd);
+int cli_proc_capture(char *const argv[], char *buf, size_t n);
+int cli_proc_filter(char *const argv[], FILE *log, const char *prefix, FILE *out);
+
+/* HDF5 dumps of `run` and `replay` (tools/cli_dump.c): open a writer for a
+ * run (NULL with a message printed), and close it, renaming the file into
+ * place and saying how many cases it holds; -1 (printed) on a write error. */
+struct kvv_dump_writer;
+struct kvv_run_info;
+struct kvv_summary;
+struct kvv_dump_writer *cli_dump_create(const char *path, int all, const struct kvv_run_info *info);
+int cli_dump_finish(struct kvv_dump_writer *w, const char *path, const struct kvv_summary *s);
 
 #endif

@@ -1,9 +1,13 @@
 /* Helpers shared by the subcommands. */
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "oracle/oracle.h"
 #include "reports/reports.h"
 #include "tools/cli.h"
 
@@ -48,3 +52,66 @@ int cli_split_backends(const char *list, char *store, size_t n, const char **nam
     return k;
 }
 
+
+int cli_int(const char *opt, const char *text, long lo, long hi, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (!*text || *end || errno || v < lo || v > hi || *text == ' ') {
+        fprintf(stderr, "kvverify: %s needs an integer in %ld..%ld, not '%s'\n", opt, lo, hi, text);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+int cli_u64(const char *opt, const char *text, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (!*text || *end || errno || *text == '-' || *text == '+' || *text == ' ') {
+        fprintf(stderr, "kvverify: %s needs a non-negative integer below 2^64, not '%s'\n", opt, text);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int cli_seconds(const char *opt, const char *text, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (!*text || *end || errno || !isfinite(v) || v < lo || v > hi) {
+        fprintf(stderr, "kvverify: %s needs a number of seconds in %g..%g, not '%s'\n", opt, lo, hi, text);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int cli_check_backend(const char *name)
+{
+    /* Nothing is opened here: loading a library runs its code, and a device
+     * backend starts driver threads that a fork would not carry over; both
+     * belong in the isolated workers. */
+    char why[300];
+    if (strchr(name, '/') || strstr(name, ".so")) {
+        if (access(name, R_OK) == 0)
+            return 0;
+        snprintf(why, sizeof why, "no readable backend library at this path");
+    } else {
+        char list[256];
+        snprintf(list, sizeof list, "%s", kvv_backend_builtin_names());
+        char *save = NULL;
+        for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save))
+            if (!strcmp(t, name))
+                return 0;
+        if (kvv_backend_open(name, why, sizeof why)) /* not built in: only says why */
+            return 0;
+    }
+    fprintf(stderr, "kvverify: backend %s: %s\n", name, why);
+    return -1;
+}

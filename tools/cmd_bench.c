@@ -18,15 +18,17 @@ int cmd_bench(int argc, char **argv)
     while ((ch = getopt_long(argc, argv, "b:t:r:", opts, NULL)) != -1) {
         if (ch == 'b')
             blist = optarg;
-        else if (ch == 't')
-            threads = atoi(optarg);
-        else if (ch == 'r')
-            reps = atoi(optarg);
-        else
+        else if (ch == 't') {
+            if (cli_int("--threads", optarg, 1, 256, &threads))
+                return EXIT_USAGE;
+        } else if (ch == 'r') {
+            if (cli_int("--reps", optarg, 1, 1000, &reps))
+                return EXIT_USAGE;
+        } else
             return EXIT_USAGE;
     }
-    if (threads < 1 || threads > 256 || reps < 1 || reps > 1000) {
-        fprintf(stderr, "kvverify bench: --threads 1..256, --reps 1..1000\n");
+    if (optind < argc) {
+        fprintf(stderr, "kvverify: unexpected argument '%s'\n", argv[optind]);
         return EXIT_USAGE;
     }
     char store[1024], why[300];
@@ -38,7 +40,7 @@ int cmd_bench(int argc, char **argv)
     for (int i = 0; i < nb; i++)
         if (!(bk[i] = kvv_backend_open(names[i], why, sizeof why))) {
             fprintf(stderr, "kvverify bench: backend %s: %s\n", names[i], why);
-            return 1;
+            return EXIT_USAGE;
         }
     return kvv_bench(stdout, bk, names, nb, threads, reps) ? 1 : 0;
 }

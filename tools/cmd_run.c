@@ -13,15 +13,19 @@
 
 typedef struct {
     kvv_filter f;
-    const char *set, *cases_file, *backends;
-    int full, jobs, verbose, strict, no_isolate, list_only;
+    const char *set, *cases_file, *backends, *dump;
+    const char *corpus; /* stored corpus replayed with --gate/--full; NULL = none */
+    int corpus_given;
+    int full, jobs, verbose, strict, no_isolate, list_only, fail_fast, dump_all;
     double timeout;
     uint64_t seed;
+    cli_reports reports;
 } run_args;
 
 static int parse_run_args(int argc, char **argv, run_args *a)
 {
-    enum { O_GATE = 256, O_FULL, O_CASES, O_HEAD, O_KV, O_TOGGLE, O_SET, O_SEED, O_TIMEOUT, O_NOISO, O_STRICT };
+    enum { O_GATE = 256, O_FULL, O_CASES, O_HEAD, O_KV, O_TOGGLE, O_SET, O_SEED, O_TIMEOUT, O_NOISO, O_STRICT, O_FAILFAST,
+           O_DUMP, O_DUMP_ALL, O_CORPUS, O_NOCORPUS, O_REPORT_DIR, O_REPORT /* + CLI_REP_* (last) */ };
     static const struct option opts[] = {
         {"gate", no_argument, 0, O_GATE},       {"full", no_argument, 0, O_FULL},
         {"cases", required_argument, 0, O_CASES}, {"op", required_argument, 0, 'o'},
@@ -30,16 +34,24 @@ static int parse_run_args(int argc, char **argv, run_args *a)
         {"toggle", required_argument, 0, O_TOGGLE}, {"set", required_argument, 0, O_SET},
         {"seed", required_argument, 0, O_SEED}, {"jobs", required_argument, 0, 'j'},
         {"timeout", required_argument, 0, O_TIMEOUT}, {"no-isolate", no_argument, 0, O_NOISO},
-        {"strict", no_argument, 0, O_STRICT},   {"verbose", no_argument, 0, 'v'},
+        {"strict", no_argument, 0, O_STRICT},   {"fail-fast", no_argument, 0, O_FAILFAST},   {"verbose", no_argument, 0, 'v'},
+        {"json", required_argument, 0, O_REPORT + CLI_REP_JSON},
+        {"junit", required_argument, 0, O_REPORT + CLI_REP_JUNIT},
+        {"markdown", required_argument, 0, O_REPORT + CLI_REP_MARKDOWN},
+        {"html", required_argument, 0, O_REPORT + CLI_REP_HTML},
+        {"ratios", required_argument, 0, O_REPORT + CLI_REP_RATIOS},
+        {"report-dir", required_argument, 0, O_REPORT_DIR},
+        {"dump", required_argument, 0, O_DUMP}, {"dump-all", no_argument, 0, O_DUMP_ALL},
+        {"corpus", required_argument, 0, O_CORPUS}, {"no-corpus", no_argument, 0, O_NOCORPUS},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     memset(a, 0, sizeof *a);
     a->backends = "cpu";
+    a->corpus = "corpora";
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     a->jobs = ncpu > 0 ? (int)ncpu : 1;
     a->timeout = 120;
     optind = 1;
     int ch;
-    char *end;
     while ((ch = getopt_long(argc, argv, "o:b:p:j:vh", opts, NULL)) != -1) {
         switch (ch) {
         case O_GATE: a->full = 0; break;
@@ -53,35 +65,41 @@ static int parse_run_args(int argc, char **argv, run_args *a)
         case O_TOGGLE: a->f.toggles = optarg; break;
         case O_SET: a->set = optarg; break;
         case O_SEED:
-            a->seed = strtoull(optarg, &end, 10);
-            if (*end || !*optarg || *optarg == '-') {
-                fprintf(stderr, "kvverify: --seed needs a non-negative integer, not '%s'\n", optarg);
+            if (cli_u64("--seed", optarg, &a->seed))
                 return -1;
-            }
             break;
         case 'j':
-            a->jobs = (int)strtol(optarg, &end, 10);
-            if (*end || a->jobs < 1 || a->jobs > 256) {
-                fprintf(stderr, "kvverify: -j needs 1..256, not '%s'\n", optarg);
+            if (cli_int("-j", optarg, 1, 256, &a->jobs))
                 return -1;
-            }
             break;
         case O_TIMEOUT:
-            a->timeout = strtod(optarg, &end);
-            if (*end || !(a->timeout > 0)) {
-                fprintf(stderr, "kvverify: --timeout needs a positive number of seconds, not '%s'\n", optarg);
+            if (cli_seconds("--timeout", optarg, 0.01, 86400, &a->timeout))
                 return -1;
-            }
             break;
         case O_NOISO: a->no_isolate = 1; break;
+        case O_CORPUS: a->corpus = optarg; a->corpus_given = 1; break;
+        case O_NOCORPUS: a->corpus = NULL; break;
         case O_STRICT: a->strict = 1; break;
+        case O_FAILFAST: a->fail_fast = 1; break;
+        case O_DUMP: a->dump = optarg; break;
+        case O_DUMP_ALL: a->dump_all = 1; break;
         case 'v': a->verbose = 1; break;
         case 'h': cli_usage(stdout); exit(0);
-        default: return -1;
+        case O_REPORT_DIR: a->reports.dir = optarg; break;
+        default:
+            if (ch >= O_REPORT && ch < O_REPORT + CLI_REP_COUNT) {
+                a->reports.path[ch - O_REPORT] = optarg;
+                break;
+            }
+            return -1;
         }
     }
     if (optind < argc) {
         fprintf(stderr, "kvverify: unexpected argument '%s'\n", argv[optind]);
+        return -1;
+    }
+    if (a->dump_all && !a->dump) {
+        fprintf(stderr, "kvverify: --dump-all needs --dump FILE\n");
         return -1;
     }
     char why[300];
@@ -101,44 +119,32 @@ static uint64_t mix_seed(uint64_t s, uint64_t base)
     return (z ^ (z >> 29)) % 1000000007ull;
 }
 
-static int load_cases_file(const char *path, kvv_case_list *l)
-{
-    FILE *f = strcmp(path, "-") ? fopen(path, "r") : stdin;
-    if (!f) {
-        fprintf(stderr, "kvverify: cannot open case file %s\n", path);
-        return -1;
-    }
-    char line[1024];
-    int lineno = 0, rc = 0;
-    while (fgets(line, sizeof line, f)) {
-        lineno++;
-        line[strcspn(line, "\r\n")] = 0;
-        char *s = line + strspn(line, " \t");
-        if (!*s || *s == '#')
-            continue;
-        kvv_case c;
-        char why[200];
-        if (kvv_case_parse(s, &c, why, sizeof why)) {
-            fprintf(stderr, "kvverify: %s:%d: %s\n", path, lineno, why);
-            rc = -1;
-            break;
-        }
-        kvv_case_list_push(l, &c);
-    }
-    if (f != stdin)
-        fclose(f);
-    return rc;
-}
-
 /* Build the case list of a run: the base list, filters, overrides, seeds.
  * A pattern that is a full case name is run even if no list holds it. */
 static int build_cases(const run_args *a, kvv_case_list *out)
 {
     kvv_case_list base = {0};
-    int rc = a->cases_file ? load_cases_file(a->cases_file, &base) : a->full ? kvv_full_cases(&base) : kvv_gate_cases(&base);
-    if (rc)
-        return -1;
     char why[300];
+    int rc = a->cases_file ? kvv_case_file_load(a->cases_file, &base, why, sizeof why)
+             : a->full     ? kvv_full_cases(&base)
+                           : kvv_gate_cases(&base);
+    if (rc == 0 && !a->cases_file && a->corpus) {
+        /* the gate and the full matrix replay the stored corpus too */
+        if (a->corpus_given && access(a->corpus, F_OK) != 0) {
+            snprintf(why, sizeof why, "--corpus: no folder %s", a->corpus);
+            rc = -1;
+        } else if (kvv_corpus_load(a->corpus, &base, why, sizeof why) < 0)
+            rc = -1;
+        else if (!a->corpus_given && access(a->corpus, F_OK) != 0)
+            fprintf(stderr, "kvverify: note: no %s/ folder here, so the stored corpus is not replayed (run from the "
+                            "source tree or give --corpus DIR)\n", a->corpus);
+    }
+    if (rc) {
+        if (a->cases_file || a->corpus)
+            fprintf(stderr, "kvverify: %s\n", why);
+        kvv_case_list_free(&base);
+        return -1;
+    }
     for (int i = 0; i < base.n; i++) {
         kvv_case c = base.items[i];
         if (a->set && kvv_case_apply_set(&c, a->set, why, sizeof why)) {
@@ -160,9 +166,13 @@ static int build_cases(const run_args *a, kvv_case_list *out)
     kvv_case_list_free(&base);
     if (out->n == 0 && a->f.pattern && !strpbrk(a->f.pattern, "*?[,")) {
         kvv_case c;
+        char op[16];
+        size_t oplen = strcspn(a->f.pattern, "/");
+        snprintf(op, sizeof op, "%.*s", (int)(oplen < sizeof op ? oplen : sizeof op - 1), a->f.pattern);
         if (kvv_case_parse(a->f.pattern, &c, why, sizeof why) == 0) {
             kvv_case_list_push(out, &c);
-        } else if (strchr(a->f.pattern, '/') && strchr(a->f.pattern, '=')) {
+        } else if (strchr(a->f.pattern, '/') && (strchr(a->f.pattern, '=') || kvv_op_from_name(op) != KVV_OP_COUNT)) {
+            /* it reads as a case name: say what is wrong with it */
             fprintf(stderr, "kvverify: no case matches '%s', and it is not a valid case name: %s\n", a->f.pattern, why);
             return -1;
         }
@@ -195,6 +205,9 @@ int cli_run(int argc, char **argv, int list_only)
     char bstore[1024];
     const char *bnames[KVV_MAX_BACKENDS];
     int nb = cli_split_backends(a.backends, bstore, sizeof bstore, bnames);
+    for (int i = 0; i < nb && nb > 0; i++)
+        if (cli_check_backend(bnames[i]))
+            nb = -1;
     if (nb < 0) {
         kvv_case_list_free(&cases);
         return EXIT_USAGE;
@@ -208,18 +221,36 @@ int cli_run(int argc, char **argv, int list_only)
     kvv_run_info info = {KVV_VERSION, KVV_GIT_COMMIT, machine, started, command, nb, {0}, cases.n, a.seed};
     for (int i = 0; i < nb; i++)
         info.backends[i] = bnames[i];
-    kvv_reporter *term = kvv_reporter_terminal(stdout, a.verbose);
-    kvv_reporter *reps[] = {term};
-    kvv_run_opts o = {bnames, nb, NULL, cases.items, cases.n, reps, 1, a.no_isolate ? 0 : a.jobs, a.timeout, &info};
+    if (cli_reports_open(&a.reports)) {
+        kvv_case_list_free(&cases);
+        return EXIT_USAGE;
+    }
+    kvv_reporter *term = kvv_reporter_terminal(a.reports.to_stdout ? stderr : stdout, a.verbose);
+    kvv_reporter *reps[1 + CLI_REP_COUNT] = {term};
+    for (int i = 0; i < a.reports.n; i++)
+        reps[1 + i] = a.reports.rep[i];
+    kvv_run_opts o = {.backend_names = bnames, .nbackends = nb, .cases = cases.items, .ncases = cases.n,
+                      .reporters = reps, .nreporters = 1 + a.reports.n, .jobs = a.no_isolate ? 0 : a.jobs,
+                      .timeout = a.timeout, .info = &info, .fail_fast = a.fail_fast};
+    kvv_run_io_opts io = {a.dump ? cli_dump_create(a.dump, a.dump_all, &info) : NULL, a.dump_all, NULL};
+    if (a.dump && !io.dump) {
+        term->destroy(term);
+        cli_reports_close(&a.reports);
+        kvv_case_list_free(&cases);
+        return 1;
+    }
     kvv_summary s;
-    int failures = kvv_run(&o, &s);
+    int failures = kvv_run_with_io(&o, &io, &s);
     term->destroy(term);
+    if (io.dump && cli_dump_finish(io.dump, a.dump, &s))
+        failures = failures > 0 ? failures : 1;
+    int unwritten = cli_reports_close(&a.reports) != 0; /* a report that could not be written fails the run */
     kvv_case_list_free(&cases);
     if (failures < 0) {
         fprintf(stderr, "kvverify: the run could not start\n");
         return 1;
     }
-    if (s.interrupted)
+    if (s.interrupted || unwritten)
         return 1;
     return failures > 0 || (a.strict && s.total.skip > 0) ? 1 : 0;
 }

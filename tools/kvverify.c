@@ -19,12 +19,27 @@ void cli_usage(FILE *out)
             "  bench [-b L] [--threads N] [--reps N]\n"
             "                   throughput of backends and the reference, each backend also relative to the\n"
             "                   first (a program, not a test)\n"
+            "  compare BASELINE CURRENT [--factor F] [--floor R] [--list N]\n"
+            "                   per-case error ratios of a run (ratios.tsv or results.jsonl) against a\n"
+            "                   baseline: exit 1 when a ratio grew more than F times (default 2; ratios\n"
+            "                   under R = 0.01 count as R) or a case newly fails\n"
             "  version          version and commit\n"
+            "  fuzz [--time S] [-b B] [--seed N] [-o OPS] [--out DIR]\n"
+            "                   random cases; failures shrunk into replayable case files (fuzz --help)\n"
+            "  replay FILE.h5 [-b L] [-p P]\n"
+            "                   rerun the cases of a dump from their stored inputs; exit status as run\n"
+            "  diff A.h5 B.h5   compare two dumps; names the first stage where each case diverges\n"
+            "  bisect --good REV --bad REV [-C DIR] [--build CMD] [--plugin LIB | --exe PATH] [-p P] [-- RUN-ARGS]\n"
+            "                   git bisect run over a repository whose build makes a backend; prints the\n"
+            "                   first bad commit and its failing case\n"
             "\n"
             "run options:\n"
             "  --gate            the default gate (what `make verify` runs)\n"
             "  --full            the full nightly matrix\n"
             "  --cases FILE      case names from a file, one per line ('-' = stdin)\n"
+            "  --corpus DIR      stored cases --gate and --full replay too (default corpora;\n"
+            "                    folders named known-failures are left out)\n"
+            "  --no-corpus       replay no stored cases\n"
             "  -o, --op LIST     ops: quant,dequant,wht,attn\n"
             "  -b, --backend L   backends: cpu, vulkan, ggml-cpu, ggml-vulkan (a real ggml through the adapter),\n"
             "                    or a backend library path; options follow a ':' (default: cpu)\n"
@@ -38,7 +53,17 @@ void cli_usage(FILE *out)
             "  --timeout S       seconds per case and backend before it counts as hung (default 120)\n"
             "  --no-isolate      run in this process (for debuggers; a crash ends the run)\n"
             "  --strict          skipped cases count as failures\n"
+            "  --fail-fast       stop at the first failure\n"
             "  -v, --verbose     a line per case\n"
+            "  --json FILE       JSON lines: one object per case, flushed as it finishes ('-' = stdout)\n"
+            "  --junit FILE      JUnit XML, a testcase per case\n"
+            "  --markdown FILE   Markdown summary\n"
+            "  --html FILE       self-contained HTML report with heatmaps and a section per failure\n"
+            "  --ratios FILE     per-case error ratios (TSV), the baseline format of `compare`\n"
+            "  --report-dir DIR  all of them into DIR (results.jsonl, junit.xml, summary.md,\n"
+            "                    report.html, ratios.tsv)\n"
+            "  --dump FILE       write the failing cases' tensors to an HDF5 file (README: HDF5 dumps)\n"
+            "  --dump-all        ... every case, not only failing ones\n"
             "exit status: 0 when every case passes, 1 when any fails, 2 on bad usage\n");
 }
 
@@ -48,6 +73,9 @@ static const struct {
     int (*fn)(int argc, char **argv);
 } commands[] = {
     {"run", cmd_run}, {"list", cmd_list}, {"bench", cmd_bench}, {"tables", cmd_tables}, {"version", cmd_version},
+    {"fuzz", cmd_fuzz},
+    {"compare", cmd_compare},
+    {"replay", cmd_replay}, {"diff", cmd_diff}, {"bisect", cmd_bisect}, {"bisect-step", cmd_bisect_step},
 };
 
 int main(int argc, char **argv)

@@ -143,7 +143,14 @@ static void cache_item(void *arg, int64_t i)
 }
 
 /* Row r of KV head h: query head and query index. */
+#ifndef KVV_FAULT_gqa_off_by_one
 static inline int row_head(const attn_plan *p, int h, int r) { return h * p->gqa + r / p->a->n_q; }
+#else
+static inline int row_head(const attn_plan *p, int h, int r)
+{
+    return (h * p->gqa + r / p->a->n_q + 1) % p->a->n_head;
+}
+#endif
 static inline int row_query(const attn_plan *p, int r) { return r % p->a->n_q; }
 
 static float *out_row(const attn_plan *p, int h, int r)
@@ -157,7 +164,11 @@ static void finish_row(const attn_plan *p, const float *st, float *dst)
 {
     int dv = p->a->dv;
     float L = st[ATTN_HDR_L];
+#ifndef KVV_FAULT_masked_row_nan
     if (st[ATTN_HDR_VIS] == 0 || L == 0) {
+#else
+    if (0) {
+#endif
         memset(dst, 0, sizeof(float) * (size_t)dv);
     } else {
         /* whole groups of 8 (the state holds dv8 values) so that the
@@ -220,6 +231,10 @@ static void work_item(void *arg, int64_t i)
     /* rotated K types have dk a multiple of their block, so dk8 == dk here */
     if (p->in_kernel && p->rot_q)
         cpu_wht_rows(qb, nr, a->dk, p->gk, 0, p->isa);
+#ifdef KVV_FAULT_double_rotation
+    if (p->rot_q)
+        cpu_wht_rows(qb, nr, a->dk, p->gk, 0, p->isa);
+#endif
 
     attn_tile_args ta = {.nr = nr, .dk8 = p->dk8, .dv8 = p->dv8, .q = qb, .mask = tmask, .slope = slope,
                          .scale = p->scale, .softcap = p->softcap};
@@ -233,6 +248,11 @@ static void work_item(void *arg, int64_t i)
             ta.k = p->kc + ((size_t)hl * a->n_kv + j0) * p->dk8;
         else {
             dequant(p, p->fk, k_rows(p, h, j0), p->kbytes, ta.nt, a->dk, p->dk8, kt);
+#ifdef KVV_FAULT_toggle_path
+            if (a->type_k == KVV_Q8_0)
+                for (size_t e = 0; e < (size_t)ta.nt * p->dk8; e++)
+                    kt[e] = cpu_f16_to_f32(cpu_f32_to_f16(kt[e]));
+#endif
             ta.k = kt;
         }
         if (p->v_direct)
@@ -280,8 +300,13 @@ static void merge_item(void *arg, int64_t i)
     }
     for (int r = 0; r < nr; r++) {
         st[ATTN_HDR_VIS] = 0;
-        for (int t = 0; t < p->n_tiles; t++)
+        for (int t = 0; t < p->n_tiles; t++) {
+#ifdef KVV_FAULT_splitk_drop_chunk
+            if (t >= (int)((int64_t)(p->split - 1) * p->n_tiles / p->split))
+                break;
+#endif
             p->kern->merge(st, partial(p, h, b, r, t), p->dv8);
+        }
         finish_row(p, st, out_row(p, h, r0 + r));
     }
     kvv_free(st);
@@ -454,10 +479,19 @@ int cpu_attention(const kvv_attn_args *a, float *out, kvv_attn_info *info, char 
     p.use_cache = a->tg.cache != 0;
     p.k_direct = a->type_k == KVV_F32 && p.dk8 == a->dk;
     p.v_direct = a->type_v == KVV_F32 && p.dv8 == a->dv;
+#ifndef KVV_FAULT_rotation_wrong_operand
     p.rot_q = kvv_type_get(a->type_k)->rotated;
     p.rot_o = kvv_type_get(a->type_v)->rotated;
-    p.gk = kvv_rot_group(a->dk);
-    p.gv = kvv_rot_group(a->dv);
+#else
+    p.rot_q = kvv_type_get(a->type_v)->rotated;
+    p.rot_o = kvv_type_get(a->type_k)->rotated;
+#endif
+#ifdef KVV_FAULT_turbo4_v_broken
+    if (a->type_v == KVV_TURBO4)
+        p.rot_o = 0;
+#endif
+    p.gk = cpu_rot_group(a->dk);
+    p.gv = cpu_rot_group(a->dv);
     if ((p.rot_q && p.dk8 != a->dk) || (p.rot_o && p.dv8 != a->dv))
         return fail(err, err_len, KVV_FAILED, "attention: rotated head dims must be multiples of 8");
     p.in_kernel = a->tg.rot == KVV_ROT_KERNEL;

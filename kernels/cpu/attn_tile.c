@@ -200,8 +200,12 @@ static void merge(float *st, const float *pt, int dv8)
     float M = st[ATTN_HDR_M], m = pt[ATTN_HDR_M];
     float Mn = m > M ? m : M;
     /* M == Mn gives exp(0) = 1 anyway; the test only keeps -inf - -inf out */
+#ifndef KVV_FAULT_no_rescale
     float a = M == Mn ? 1.0f : expf(M - Mn);
     float b = m == Mn ? 1.0f : expf(m - Mn);
+#else
+    float a = 1.0f, b = 1.0f;
+#endif
     st[ATTN_HDR_M] = Mn;
     st[ATTN_HDR_L] = st[ATTN_HDR_L] * a + pt[ATTN_HDR_L] * b;
     float *O = st + ATTN_HDR;

@@ -4,9 +4,11 @@
  *
  * Threads take whole rows (chunks of rows), and every row is computed the
  * same way whichever thread runs it, so any thread count gives the same bits. */
+#include <cpuid.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "kernels/cpu/cpu_backend.h"
@@ -14,10 +16,24 @@
 
 /* ---- ISA ---- */
 
+static int has_avx2;
+static pthread_once_t has_avx2_once = PTHREAD_ONCE_INIT;
+
+static void detect_avx2(void)
+{
+    /* __builtin_cpu_supports also checks that the OS saves the AVX state;
+     * F16C is read from CPUID leaf 1 (ECX bit 29) because clang's builtin
+     * does not know the name "f16c". */
+    unsigned a, b, c, d;
+    __builtin_cpu_init();
+    has_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __get_cpuid(1, &a, &b, &c, &d) &&
+               (c & bit_F16C);
+}
+
 int kvv_cpu_has_avx2(void)
 {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+    pthread_once(&has_avx2_once, detect_avx2);
+    return has_avx2;
 }
 
 int cpu_isa_resolve(kvv_isa want)
@@ -57,11 +73,24 @@ static void type_rows_build(void)
 
 const cpu_type_fns *cpu_type_fns_get(kvv_type t, int isa)
 {
-    if ((unsigned)t >= KVV_TYPE_COUNT || (isa != KVV_ISA_SCALAR && isa != KVV_ISA_AVX2))
+    if ((unsigned)t >= KVV_TYPE_COUNT || (isa != KVV_ISA_SCALAR && isa != KVV_ISA_AVX2) ||
+        (isa == KVV_ISA_AVX2 && !kvv_cpu_has_avx2()))
         return NULL;
     pthread_once(&type_rows_once, type_rows_build);
     const cpu_type_fns *f = &type_rows[isa == KVV_ISA_AVX2][t];
     return f->quantize_row && f->dequantize_row ? f : NULL;
+}
+
+void cpu_quantize_rows(kvv_type t, int isa, const float *x, void *dst, int64_t nrows, int ncols)
+{
+    if (isa == KVV_ISA_AVX2 && (unsigned)t < KVV_TYPE_COUNT && cpu_turbo_rows_avx2[t]) {
+        cpu_turbo_rows_avx2[t](x, dst, nrows, ncols);
+        return;
+    }
+    const cpu_type_fns *f = cpu_type_fns_get(t, isa);
+    size_t rb = kvv_row_bytes(t, ncols);
+    for (int64_t r = 0; r < nrows; r++)
+        f->quantize_row(x + r * ncols, (uint8_t *)dst + (size_t)r * rb, ncols);
 }
 
 /* ---- errors: one message per calling thread ---- */
@@ -127,6 +156,7 @@ static int64_t rows_per_item(int64_t ncols)
 }
 
 typedef struct {
+    kvv_type type;
     const cpu_type_fns *fns;
     const uint8_t *qsrc;
     uint8_t *qdst;
@@ -141,8 +171,8 @@ static void quantize_item(void *arg, int64_t item)
 {
     const row_job *j = arg;
     int64_t r0 = item * j->per_item, r1 = r0 + j->per_item < j->nrows ? r0 + j->per_item : j->nrows;
-    for (int64_t r = r0; r < r1; r++)
-        j->fns->quantize_row(j->fsrc + r * j->ncols, j->qdst + (size_t)r * j->row_bytes, j->ncols);
+    cpu_quantize_rows(j->type, j->isa, j->fsrc + r0 * j->ncols, j->qdst + (size_t)r0 * j->row_bytes, r1 - r0,
+                      j->ncols);
 }
 
 static void dequantize_item(void *arg, int64_t item)
@@ -169,7 +199,7 @@ static void run_rows(row_job *j, int threads, cpu_task_fn fn)
 
 /* ---- the entry points ---- */
 
-static int cpu_quantize_rows(void *ctx, kvv_type t, const float *src, void *dst, int64_t nrows, int64_t ncols,
+static int entry_quantize_rows(void *ctx, kvv_type t, const float *src, void *dst, int64_t nrows, int64_t ncols,
                              const kvv_toggles *tg)
 {
     (void)ctx;
@@ -178,15 +208,27 @@ static int cpu_quantize_rows(void *ctx, kvv_type t, const float *src, void *dst,
         return rc;
     if (nrows > 0 && (!src || !dst))
         return FAIL("NULL buffer");
-    row_job j = {.fns = cpu_type_fns_get(t, isa), .fsrc = src, .qdst = dst, .nrows = nrows, .ncols = (int)ncols,
-                 .row_bytes = kvv_row_bytes(t, ncols)};
+    row_job j = {.type = t, .fns = cpu_type_fns_get(t, isa), .fsrc = src, .qdst = dst, .nrows = nrows,
+                 .ncols = (int)ncols, .isa = isa, .row_bytes = kvv_row_bytes(t, ncols)};
     if (!j.fns)
         return DECLINE("no %s kernel for %s", isa == KVV_ISA_AVX2 ? "AVX2" : "scalar", kvv_type_name(t));
     run_rows(&j, threads, quantize_item);
+#ifdef KVV_FAULT_zero_payload
+    if (nrows > 0 && kvv_type_get(t)->family != KVV_FAMILY_FLOAT) { /* indices of row 0 zeroed, scales kept */
+        const kvv_type_info *ti = kvv_type_get(t);
+        for (int64_t b = 0; b < ncols / ti->block; b++) {
+            kvv_fields f;
+            uint8_t *blk = (uint8_t *)dst + b * ti->bytes;
+            ti->unpack(blk, &f);
+            memset(f.idx, 0, sizeof f.idx);
+            ti->pack(&f, blk);
+        }
+    }
+#endif
     return KVV_OK;
 }
 
-static int cpu_dequantize_rows(void *ctx, kvv_type t, const void *src, float *dst, int64_t nrows, int64_t ncols,
+static int entry_dequantize_rows(void *ctx, kvv_type t, const void *src, float *dst, int64_t nrows, int64_t ncols,
                                const kvv_toggles *tg)
 {
     (void)ctx;
@@ -296,8 +338,8 @@ static const kvv_backend cpu_backend = {
     .description = "optimized CPU kernels: AVX2/FMA/F16C with runtime dispatch, scalar fallback, thread pool",
     .ctx = NULL,
     .supports = cpu_supports,
-    .quantize_rows = cpu_quantize_rows,
-    .dequantize_rows = cpu_dequantize_rows,
+    .quantize_rows = entry_quantize_rows,
+    .dequantize_rows = entry_dequantize_rows,
     .wht = cpu_wht,
     .attention = cpu_attention_entry,
     .flush = cpu_flush,

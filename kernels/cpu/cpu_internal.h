@@ -22,6 +22,20 @@ typedef struct cpu_type_fns {
 const cpu_type_fns *cpu_type_fns_get(kvv_type t, int isa);
 
 /* ---- rotation: rows of ncols values in groups of `group` ---- */
+/* The rotation group the kernels use for a row of n values (SPEC 3.4). */
+static inline int cpu_rot_group(int n)
+{
+#ifndef KVV_FAULT_wht_group_128
+    return kvv_rot_group(n);
+#else
+    /* hard-coded to 128 (the largest power of two for narrower rows): a
+     * row that 128 does not divide keeps an unrotated tail */
+    int g = 1;
+    while (g < 128 && 2 * g <= n)
+        g *= 2;
+    return g;
+#endif
+}
 void cpu_wht_rows(float *x, int64_t nrows, int ncols, int group, int inverse, int isa);
 
 /* ---- f16 conversions (F16C when isa is AVX2) ---- */
@@ -49,6 +63,14 @@ extern const cpu_type_fns cpu_ggml_scalar[KVV_TYPE_COUNT];
 extern const cpu_type_fns cpu_ggml_avx2[KVV_TYPE_COUNT];
 extern const cpu_type_fns cpu_turbo_scalar[KVV_TYPE_COUNT];
 extern const cpu_type_fns cpu_turbo_avx2[KVV_TYPE_COUNT];
+
+/* ---- several rows at once: the bytes of quantize_row on each row, but a
+ * kernel may work across rows (the AVX2 turbo quantizer runs the norm sums
+ * of 8 rotation groups side by side).  NULL entries: no such kernel. ---- */
+typedef void (*cpu_quantize_rows_fn)(const float *x, void *dst, int64_t nrows, int ncols);
+extern const cpu_quantize_rows_fn cpu_turbo_rows_avx2[KVV_TYPE_COUNT];
+/* nrows rows through the best kernel for (t, isa), isa as cpu_isa_resolve gave it */
+void cpu_quantize_rows(kvv_type t, int isa, const float *x, void *dst, int64_t nrows, int ncols);
 
 /* ---- one rotation group in place: u *= pre; butterfly over g; u *= post/sqrt(g).
  * Forward rotation: pre = S1, post = S2; inverse: pre = S2, post = S1.  The

@@ -82,7 +82,11 @@ static float signed_max(const float *x)
 {
     float amax = 0.0f, max = 0.0f;
     for (int j = 0; j < 32; j++) {
+#ifndef KVV_FAULT_q4_0_last_max
         if (amax < fabsf(x[j])) { /* strict: the first of equal magnitudes wins */
+#else
+        if (amax <= fabsf(x[j])) {
+#endif
             amax = fabsf(x[j]);
             max = x[j];
         }
@@ -287,10 +291,8 @@ static void iq4nl_block(const float *x, uint8_t *b, int search)
         float sumqx, sumq2;
         d = search ? -max / v0 : max / v0;
         iq4nl_fit(x, 1.0f / d, L, &sumqx, &sumq2);
-        if (!search) {
-            d = sumq2 > 0.0f ? sumqx / sumq2 : 0.0f;
-        } else {
-            d = sumqx / sumq2;
+        d = sumq2 > 0.0f ? sumqx / sumq2 : 0.0f;
+        if (search) {
             float best = d * sumqx;
             for (int itry = -search; itry <= search; itry++) {
                 iq4nl_fit(x, ((float)itry + v0) / max, NULL, &sumqx, &sumq2);

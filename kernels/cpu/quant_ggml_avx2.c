@@ -138,29 +138,47 @@ static void dequantize_bf16(const void *src, float *y, int n, int lut)
 
 /* ---- q8_0 ---- */
 
+/* Blocks go 8 at a time: their scales d = amax/127 and 1/d are two vector
+ * divisions instead of 16 scalar ones on each block's critical path. */
 static void quantize_q8_0(const float *x, void *dst, int n)
 {
     const __m256 sign = _mm256_set1_ps(-0.0f);
     const __m256i byte = _mm256_set1_epi32(0xff);
     uint8_t *b = dst;
-    for (int i = 0; i < n / 32; i++, x += 32, b += Q8_0_BYTES) {
-        __m256 v[4];
-        for (int k = 0; k < 4; k++)
-            v[k] = _mm256_loadu_ps(x + 8 * k);
-        if (any_nan(v[0], v[1], v[2], v[3])) { /* ggml's sequential MAX() keeps a NaN only if it comes last */
-            cpu_ggml_scalar[KVV_Q8_0].quantize_row(x, b, 32);
-            continue;
+    for (int i0 = 0; i0 < n / 32; i0 += 8) {
+        const int nb = n / 32 - i0 < 8 ? n / 32 - i0 : 8;
+        float amax[8] = {0}, d[8], id[8];
+        uint16_t dh[8];
+        int nan = 0;
+        for (int k = 0; k < nb; k++) {
+            const float *xb = x + 32 * (i0 + k);
+            __m256 v0 = _mm256_loadu_ps(xb), v1 = _mm256_loadu_ps(xb + 8), v2 = _mm256_loadu_ps(xb + 16),
+                   v3 = _mm256_loadu_ps(xb + 24);
+            nan |= any_nan(v0, v1, v2, v3) << k;
+            __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, v0), _mm256_andnot_ps(sign, v1)),
+                                     _mm256_max_ps(_mm256_andnot_ps(sign, v2), _mm256_andnot_ps(sign, v3)));
+            amax[k] = hmax8(m);
         }
-        __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, v[0]), _mm256_andnot_ps(sign, v[1])),
-                                 _mm256_max_ps(_mm256_andnot_ps(sign, v[2]), _mm256_andnot_ps(sign, v[3])));
-        float d = hmax8(m) / 127.0f;
-        float id = d != 0.0f ? 1.0f / d : 0.0f;
-        ggml_put_f16(b, scale_f16(d));
-        const __m256 idv = _mm256_set1_ps(id);
-        __m256i q[4];
-        for (int k = 0; k < 4; k++)
-            q[k] = _mm256_and_si256(_mm256_cvttps_epi32(round_away(_mm256_mul_ps(v[k], idv))), byte);
-        _mm256_storeu_si256((__m256i *)(b + 2), bytes_from_i32(q[0], q[1], q[2], q[3]));
+        __m256 dv = _mm256_div_ps(_mm256_loadu_ps(amax), _mm256_set1_ps(127.0f));
+        __m256 nz = _mm256_cmp_ps(dv, _mm256_setzero_ps(), _CMP_NEQ_UQ); /* d != 0.0f */
+        _mm256_storeu_ps(d, dv);
+        _mm256_storeu_ps(id, _mm256_and_ps(nz, _mm256_div_ps(_mm256_set1_ps(1.0f), dv)));
+        cpu_f32_to_f16_row_avx2(d, dh, 8);
+        for (int k = 0; k < nb; k++) {
+            const float *xb = x + 32 * (i0 + k);
+            uint8_t *bb = b + Q8_0_BYTES * (i0 + k);
+            if (nan >> k & 1) { /* ggml's sequential MAX() keeps a NaN only if it comes last */
+                cpu_ggml_scalar[KVV_Q8_0].quantize_row(xb, bb, 32);
+                continue;
+            }
+            ggml_put_f16(bb, dh[k]);
+            const __m256 idv = _mm256_set1_ps(id[k]);
+            __m256i q[4];
+            for (int j = 0; j < 4; j++)
+                q[j] = _mm256_and_si256(_mm256_cvttps_epi32(round_away(_mm256_mul_ps(_mm256_loadu_ps(xb + 8 * j), idv))),
+                                        byte);
+            _mm256_storeu_si256((__m256i *)(bb + 2), bytes_from_i32(q[0], q[1], q[2], q[3]));
+        }
     }
 }
 
@@ -196,7 +214,11 @@ static inline float signed_max(const float *x, const __m256 *v)
     uint32_t eq = 0;
     for (int k = 0; k < 4; k++)
         eq |= (uint32_t)_mm256_movemask_ps(_mm256_cmp_ps(a[k], mv, _CMP_EQ_OQ)) << (8 * k);
+#ifndef KVV_FAULT_q4_0_last_max
     return x[__builtin_ctz(eq)];
+#else
+    return x[31 - __builtin_clz(eq)];
+#endif
 }
 
 static inline void quantize_sym(const float *x, uint8_t *b, float div, float bias, int top, int has_qh)
@@ -391,8 +413,141 @@ static void dequantize_iq4_nl(const void *src, float *y, int n, int lut)
     }
 }
 
-/* iq4_nl quantizers stay scalar (NULL): ggml's weighted sums are sequential
- * and the scale search is a handful of passes per block. */
+/* ---- iq4_nl quantizers ----
+ * The grid search and the products are lane-parallel; ggml's two weighted
+ * sums stay sequential in element order (scalar adds of the SIMD products),
+ * so every pass gives the scalar sums bit for bit. */
+
+/* ggml's best_index_int8 on 8 lanes: ml = the interval [v[ml], v[ml+1])
+ * holding x, found by counting grid values <= x (what the bisection finds),
+ * then the nearer end with an exact midpoint going up; x <= v[0] gives 0,
+ * x >= v[15] and NaN (which fails every test of the bisection) give 15. */
+static inline __m256i grid_index8(__m256 x, const __m256 *gv, __m256 glo, __m256 ghi)
+{
+    __m256i ml = _mm256_setzero_si256();
+    for (int k = 1; k < 15; k++)
+        ml = _mm256_sub_epi32(ml, _mm256_castps_si256(_mm256_cmp_ps(x, gv[k], _CMP_GE_OQ)));
+    __m256i mu = _mm256_add_epi32(ml, _mm256_set1_epi32(1));
+    __m256 vlo = _mm256_blendv_ps(_mm256_permutevar8x32_ps(glo, ml), _mm256_permutevar8x32_ps(ghi, ml),
+                                  _mm256_castsi256_ps(_mm256_slli_epi32(ml, 28)));
+    __m256 vhi = _mm256_blendv_ps(_mm256_permutevar8x32_ps(glo, mu), _mm256_permutevar8x32_ps(ghi, mu),
+                                  _mm256_castsi256_ps(_mm256_slli_epi32(mu, 28)));
+    __m256 lower = _mm256_cmp_ps(_mm256_sub_ps(x, vlo), _mm256_sub_ps(vhi, x), _CMP_LT_OQ);
+    __m256i r = _mm256_add_epi32(ml, _mm256_castps_si256(_mm256_andnot_ps(lower, _mm256_castsi256_ps(_mm256_set1_epi32(1)))));
+    __m256 top = _mm256_or_ps(_mm256_cmp_ps(x, gv[15], _CMP_GE_OQ), _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
+    r = _mm256_blendv_epi8(r, _mm256_set1_epi32(15), _mm256_castps_si256(top));
+    return _mm256_andnot_si256(_mm256_castps_si256(_mm256_cmp_ps(x, gv[0], _CMP_LE_OQ)), r);
+}
+
+typedef struct {
+    __m256 gv[16];    /* each grid value broadcast */
+    __m256 glo, ghi;  /* the grid as floats, entries 0..7 and 8..15 */
+} iq4nl_grid;
+
+static iq4nl_grid iq4nl_grid_load(void)
+{
+    iq4nl_grid g;
+    float v[16];
+    for (int k = 0; k < 16; k++) {
+        v[k] = (float)cpu_iq4nl_grid[k];
+        g.gv[k] = _mm256_set1_ps(v[k]);
+    }
+    g.glo = _mm256_loadu_ps(v);
+    g.ghi = _mm256_loadu_ps(v + 8);
+    return g;
+}
+
+/* indices of id*x[j] for the block */
+static inline void iq4nl_indices(const iq4nl_grid *g, const __m256 *v, float id, __m256i *L)
+{
+    const __m256 idv = _mm256_set1_ps(id);
+    for (int k = 0; k < 4; k++)
+        L[k] = grid_index8(_mm256_mul_ps(idv, v[k]), g->gv, g->glo, g->ghi);
+}
+
+/* one pass of the weighted fit: indices for id (into L when not NULL), and
+ * sumqx = sum (x^2*q)*x, sumq2 = sum (x^2*q)*q added in element order */
+static void iq4nl_fit(const iq4nl_grid *g, const __m256 *v, float id, __m256i *L, float *sumqx, float *sumq2)
+{
+    __m256i l[4];
+    float pqx[32], pq2[32];
+    iq4nl_indices(g, v, id, l);
+    for (int k = 0; k < 4; k++) {
+        __m256 q = _mm256_blendv_ps(_mm256_permutevar8x32_ps(g->glo, l[k]), _mm256_permutevar8x32_ps(g->ghi, l[k]),
+                                    _mm256_castsi256_ps(_mm256_slli_epi32(l[k], 28)));
+        __m256 wq = _mm256_mul_ps(_mm256_mul_ps(v[k], v[k]), q);
+        _mm256_storeu_ps(pqx + 8 * k, _mm256_mul_ps(wq, v[k]));
+        _mm256_storeu_ps(pq2 + 8 * k, _mm256_mul_ps(wq, q));
+        if (L)
+            L[k] = l[k];
+    }
+    float sqx = 0.0f, sq2 = 0.0f;
+    for (int j = 0; j < 32; j++) {
+        sqx += pqx[j];
+        sq2 += pq2[j];
+    }
+    *sumqx = sqx;
+    *sumq2 = sq2;
+}
+
+/* the control flow of quant_ggml.c's iq4nl_block, with the passes above */
+static void iq4nl_block(const iq4nl_grid *g, const float *x, uint8_t *b, int search)
+{
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 v[4], m = _mm256_setzero_ps();
+    for (int k = 0; k < 4; k++) {
+        v[k] = _mm256_loadu_ps(x + 8 * k);
+        m = _mm256_max_ps(_mm256_andnot_ps(sign, v[k]), m); /* NaN lanes keep m, as `ax > amax` skips them */
+    }
+    float amax = hmax8(m), max = 0.0f;
+    if (amax > 0.0f) { /* the first element of largest magnitude */
+        const __m256 mv = _mm256_set1_ps(amax);
+        uint32_t eq = 0;
+        for (int k = 0; k < 4; k++)
+            eq |= (uint32_t)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_andnot_ps(sign, v[k]), mv, _CMP_EQ_OQ)) << (8 * k);
+        max = x[__builtin_ctz(eq)];
+    }
+    __m256i L[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
+    float d = 0.0f;
+    if (amax >= 1e-15f) {
+        const float v0 = (float)cpu_iq4nl_grid[0];
+        float sumqx, sumq2;
+        d = search ? -max / v0 : max / v0;
+        iq4nl_fit(g, v, 1.0f / d, L, &sumqx, &sumq2);
+        d = sumq2 > 0.0f ? sumqx / sumq2 : 0.0f;
+        if (search) {
+            float best = d * sumqx;
+            for (int itry = -search; itry <= search; itry++) {
+                iq4nl_fit(g, v, ((float)itry + v0) / max, NULL, &sumqx, &sumq2);
+                if (sumq2 > 0.0f && sumqx * sumqx > best * sumq2) {
+                    d = sumqx / sumq2;
+                    best = d * sumqx;
+                }
+            }
+        }
+    }
+    if (search) /* re-index with the chosen scale (also when it is 0) */
+        iq4nl_indices(g, v, d != 0.0f ? 1.0f / d : 0.0f, L);
+    ggml_put_f16(b, scale_f16(d));
+    store_nibbles(b + 2, L[0], L[1], L[2], L[3]);
+}
+
+static void quantize_iq4_nl(const float *x, void *dst, int n)
+{
+    const iq4nl_grid g = iq4nl_grid_load();
+    uint8_t *b = dst;
+    for (int i = 0; i < n / 32; i++)
+        iq4nl_block(&g, x + 32 * i, b + IQ4_NL_BYTES * i, 0);
+}
+
+static void quantize_iq4_nl_search(const float *x, void *dst, int n)
+{
+    const iq4nl_grid g = iq4nl_grid_load();
+    uint8_t *b = dst;
+    for (int i = 0; i < n / 32; i++)
+        iq4nl_block(&g, x + 32 * i, b + IQ4_NL_BYTES * i, 7);
+}
+
 const cpu_type_fns cpu_ggml_avx2[KVV_TYPE_COUNT] = {
     [KVV_F16] = {quantize_f16, dequantize_f16},
     [KVV_BF16] = {quantize_bf16, dequantize_bf16},
@@ -401,6 +556,6 @@ const cpu_type_fns cpu_ggml_avx2[KVV_TYPE_COUNT] = {
     [KVV_Q4_1] = {quantize_q4_1, dequantize_q4_1},
     [KVV_Q5_0] = {quantize_q5_0, dequantize_q5_0},
     [KVV_Q5_1] = {quantize_q5_1, dequantize_q5_1},
-    [KVV_IQ4_NL] = {NULL, dequantize_iq4_nl},
-    [KVV_IQ4_NL_SEARCH] = {NULL, dequantize_iq4_nl},
+    [KVV_IQ4_NL] = {quantize_iq4_nl, dequantize_iq4_nl},
+    [KVV_IQ4_NL_SEARCH] = {quantize_iq4_nl_search, dequantize_iq4_nl},
 };

@@ -29,7 +29,11 @@ static void pack_indices(const turbo_fmt *f, const uint8_t *idx, uint8_t *blk)
             unsigned s = 0;
             for (int k = 0; k < 8; k++)
                 s |= (unsigned)((idx[j + k] >> 2) & 1) << k;
+#ifndef KVV_FAULT_pack_overwrite
             signs[j / 8] = (uint8_t)s;
+#else
+            signs[j / 8 - 1 + (j == 0)] = (uint8_t)s;
+#endif
         }
     }
 }
@@ -64,7 +68,12 @@ static float rotate_normalized(const float *x, float *u, int g, const float *pre
     float inv = n > TURBO_NORM_EPS ? 1.0f / n : 0.0f;
     for (int j = 0; j < g; j++)
         u[j] = x[j] * inv;
+#ifndef KVV_FAULT_missing_rotation
     cpu_wht_group(u, g, pre, post);
+#else
+    (void)pre;
+    (void)post;
+#endif
     return n;
 }
 
@@ -79,10 +88,10 @@ static uint8_t nearest(const float *m, int nm, float u)
 
 static void turbo_quantize(const turbo_fmt *f, const float *x, uint8_t *dst, int ncols)
 {
-    const int g = kvv_rot_group(ncols);
+    const int g = cpu_rot_group(ncols);
     float u[128];
     uint8_t idx[128];
-    for (int c0 = 0; c0 < ncols; c0 += g, x += g) {
+    for (int c0 = 0; c0 + g <= ncols; c0 += g, x += g) {
         float n = rotate_normalized(x, u, g, cpu_wht_s1, cpu_wht_s2);
         float rs = 0.0f;
         for (int j = 0; j < g; j++) {
@@ -124,7 +133,11 @@ static void turbo3_dequantize_lut4(const turbo_fmt *f, const uint8_t *src, float
         unpack_indices(f, src, idx);
         for (int j = 0; j < f->block; j++) {
             int q = idx[j] & 3, s = idx[j] >> 2;
+#ifndef KVV_FAULT_lut4_mismatch
             float v = mag[q ^ (s ? 0 : 3)] * norm;
+#else
+            float v = mag[q] * norm;
+#endif
             y[j] = v * sign[s];
         }
     }
