@@ -33,6 +33,8 @@ typedef struct cli_reports {
 int cli_reports_open(cli_reports *r);
 /* Destroy the reporters and close the files; -1 when a write failed. */
 int cli_reports_close(cli_reports *r);
+int cmd_ppl(int argc, char **argv);
+int cmd_mkmodel(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
 int cmd_bisect(int argc, char **argv);

@@ -152,7 +152,7 @@ static int build_cases(const run_args *a, kvv_case_list *out)
             kvv_case_list_free(&base);
             return -1;
         }
-        if (a->seed)
+        if (a->seed && c.op != KVV_OP_PPL) /* a ppl case's seed picks the probe model its bounds belong to */
             c.seed = mix_seed(a->seed, c.seed);
         int m = kvv_filter_match(&a->f, &c, why, sizeof why);
         if (m < 0) {

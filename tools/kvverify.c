@@ -26,6 +26,11 @@ void cli_usage(FILE *out)
             "  version          version and commit\n"
             "  fuzz [--time S] [-b B] [--seed N] [-o OPS] [--out DIR]\n"
             "                   random cases; failures shrunk into replayable case files (fuzz --help)\n"
+            "  ppl --model FILE|probe|hybrid --kv K/V|all [-b B] [--text F] [--ctx N] [--chunk N]\n"
+            "                   PPL and KL divergence of a model with K/V in a backend's cache against its f64 run\n"
+            "  ppl --bounds     measure the table of the end-to-end gate (corpora/ppl_bounds.tsv)\n"
+            "  mkmodel -o FILE [--hybrid] [--seed N] [--head-dim D] [--wtype T]\n"
+            "                   write the probe model as GGUF\n"
             "  replay FILE.h5 [-b L] [-p P]\n"
             "                   rerun the cases of a dump from their stored inputs; exit status as run\n"
             "  diff A.h5 B.h5   compare two dumps; names the first stage where each case diverges\n"
@@ -40,7 +45,7 @@ void cli_usage(FILE *out)
             "  --corpus DIR      stored cases --gate and --full replay too (default corpora;\n"
             "                    folders named known-failures are left out)\n"
             "  --no-corpus       replay no stored cases\n"
-            "  -o, --op LIST     ops: quant,dequant,wht,attn\n"
+            "  -o, --op LIST     ops: quant,dequant,wht,attn,ppl\n"
             "  -b, --backend L   backends: cpu, vulkan, ggml-cpu, ggml-vulkan (a real ggml through the adapter),\n"
             "                    or a backend library path; options follow a ':' (default: cpu)\n"
             "  -p, --pattern L   case-name substrings or globs; a full case name runs that case\n"
@@ -75,6 +80,7 @@ static const struct {
     {"run", cmd_run}, {"list", cmd_list}, {"bench", cmd_bench}, {"tables", cmd_tables}, {"version", cmd_version},
     {"fuzz", cmd_fuzz},
     {"compare", cmd_compare},
+    {"ppl", cmd_ppl}, {"mkmodel", cmd_mkmodel},
     {"replay", cmd_replay}, {"diff", cmd_diff}, {"bisect", cmd_bisect}, {"bisect-step", cmd_bisect_step},
 };
 

@@ -15,6 +15,7 @@ typedef enum kvv_rule {
     KVV_RULE_BUDGET,  /* attention vs unquantized, within the type's distortion */
     KVV_RULE_FINITE,  /* NaN/Inf exactly where the reference has them */
     KVV_RULE_CRASH,   /* the backend crashed, hung, failed, or the case was invalid */
+    KVV_RULE_PPL,     /* end to end: probe-model PPL ratio / KL divergence beyond the pair's bound */
     KVV_RULE_COUNT
 } kvv_rule;
 
