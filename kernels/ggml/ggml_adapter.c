@@ -111,7 +111,7 @@ static int gg_supports(void *ctx, const kvv_case *c, char *why, size_t n)
         return 0;
     }
     const kvv_type need[2] = {c->type_k, c->type_v};
-    for (int i = 0; i < (c->op == KVV_OP_ATTN ? 2 : 1); i++)
+    for (int i = 0; i < (c->op == KVV_OP_ATTN || c->op == KVV_OP_PPL ? 2 : 1); i++)
         if ((unsigned)need[i] >= KVV_TYPE_COUNT || A->map.e[need[i]].ggml < 0) {
             const gg_kvv_type *k = gg_kvv_type_get(need[i]);
             snprintf(why, n, "%s: %s", k ? k->name : "?",

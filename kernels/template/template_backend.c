@@ -130,7 +130,7 @@ static int tpl_supports(void *ctx, const kvv_case *c, char *why, size_t why_len)
         snprintf(why, why_len, "template: no WHT");
         return 0;
     }
-    if (!type_row(c->type_k) || ((c->op == KVV_OP_ATTN) && !type_row(c->type_v))) {
+    if (!type_row(c->type_k) || ((c->op == KVV_OP_ATTN || c->op == KVV_OP_PPL) && !type_row(c->type_v))) {
         snprintf(why, why_len, "template: types %s only", supported_list);
         return 0;
     }
