@@ -114,25 +114,70 @@ static const struct {
     const char *name, *config;
 } ggml_aliases[] = {{"ggml-cpu", "device=cpu"}, {"ggml-vulkan", "device=vulkan"}};
 
-static const kvv_backend *open_ggml_alias(const char *device_config, const char *extra, char *why, size_t n)
+/* What a name that is not built in stands for: a library path and its
+ * options.  0, or -1 with why when the name is neither an alias nor a path. */
+static int resolve_library(const char *name, char *path, size_t plen, char *config, size_t clen, char *why, size_t n)
 {
-    char path[4096];
-    const char *env = getenv("KVV_GGML_ADAPTER");
-    if (env && *env) {
-        snprintf(path, sizeof path, "%s", env);
-    } else {
-        ssize_t len = readlink("/proc/self/exe", path, sizeof path - 32);
-        if (len <= 0) {
-            snprintf(why, n, "cannot find the ggml adapter: /proc/self/exe unreadable (set KVV_GGML_ADAPTER)");
-            return NULL;
+    for (size_t i = 0; i < sizeof ggml_aliases / sizeof *ggml_aliases; i++) {
+        size_t l = strlen(ggml_aliases[i].name);
+        if (strncmp(name, ggml_aliases[i].name, l) || (name[l] && name[l] != ':'))
+            continue;
+        const char *env = getenv("KVV_GGML_ADAPTER");
+        if (env && *env) {
+            snprintf(path, plen, "%s", env);
+        } else {
+            ssize_t len = readlink("/proc/self/exe", path, plen > 32 ? plen - 32 : 0);
+            if (len <= 0) {
+                snprintf(why, n, "cannot find the ggml adapter: /proc/self/exe unreadable (set KVV_GGML_ADAPTER)");
+                return -1;
+            }
+            path[len] = 0;
+            char *slash = strrchr(path, '/');
+            snprintf(slash ? slash + 1 : path, 32, "libkvv_ggml.so");
         }
-        path[len] = 0;
-        char *slash = strrchr(path, '/');
-        snprintf(slash ? slash + 1 : path, 32, "libkvv_ggml.so");
+        snprintf(config, clen, "%s%s%s", ggml_aliases[i].config, name[l] ? ":" : "", name[l] ? name + l + 1 : "");
+        return 0;
     }
-    char config[1024];
-    snprintf(config, sizeof config, "%s%s%s", device_config, extra ? ":" : "", extra ? extra : "");
-    return open_plugin(path, config, why, n);
+    if (strchr(name, '/') || strstr(name, ".so")) {
+        const char *opts;
+        split_options(name, path, plen, &opts);
+        snprintf(config, clen, "%s", opts ? opts : "");
+        return 0;
+    }
+    snprintf(why, n,
+             "unknown backend '%s' (built in: %s; ggml-cpu and ggml-vulkan load the ggml adapter; or a path to a "
+             "backend library)",
+             name, kvv_backend_builtin_names());
+    return -1;
+}
+
+static int is_builtin(const char *name)
+{
+    char list[256];
+    snprintf(list, sizeof list, "%s", kvv_backend_builtin_names());
+    char *save = NULL;
+    for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save))
+        if (!strcmp(t, name))
+            return 1;
+    return 0;
+}
+
+int kvv_backend_check_name(const char *name, char *why, size_t n)
+{
+    if (is_builtin(name))
+        return 0;
+#ifndef KVV_HAVE_VULKAN
+    if (!strcmp(name, "vulkan"))
+        return kvv_backend_open(name, why, n) ? 0 : -1; /* loads nothing: only says why */
+#endif
+    char path[4096], config[1024];
+    if (resolve_library(name, path, sizeof path, config, sizeof config, why, n))
+        return -1;
+    if (access(path, R_OK) != 0) {
+        snprintf(why, n, "no readable backend library at %s (%s)", path, strerror(errno));
+        return -1;
+    }
+    return 0;
 }
 
 const kvv_backend *kvv_backend_open(const char *name, char *why, size_t n)
@@ -149,20 +194,8 @@ const kvv_backend *kvv_backend_open(const char *name, char *why, size_t n)
         return NULL;
     }
 #endif
-    for (size_t i = 0; i < sizeof ggml_aliases / sizeof *ggml_aliases; i++) {
-        size_t l = strlen(ggml_aliases[i].name);
-        if (!strncmp(name, ggml_aliases[i].name, l) && (name[l] == 0 || name[l] == ':'))
-            return open_ggml_alias(ggml_aliases[i].config, name[l] ? name + l + 1 : NULL, why, n);
-    }
-    if (strchr(name, '/') || strstr(name, ".so")) {
-        char path[4096];
-        const char *config;
-        split_options(name, path, sizeof path, &config);
-        return open_plugin(path, config, why, n);
-    }
-    snprintf(why, n,
-             "unknown backend '%s' (built in: %s; ggml-cpu and ggml-vulkan load the ggml adapter; or a path to a "
-             "backend library)",
-             name, kvv_backend_builtin_names());
-    return NULL;
+    char path[4096], config[1024];
+    if (resolve_library(name, path, sizeof path, config, sizeof config, why, n))
+        return NULL;
+    return open_plugin(path, config, why, n);
 }
