@@ -113,11 +113,7 @@ static int gg_supports(void *ctx, const kvv_case *c, char *why, size_t n)
     const kvv_type need[2] = {c->type_k, c->type_v};
     for (int i = 0; i < (c->op == KVV_OP_ATTN || c->op == KVV_OP_PPL ? 2 : 1); i++)
         if ((unsigned)need[i] >= KVV_TYPE_COUNT || A->map.e[need[i]].ggml < 0) {
-            const gg_kvv_type *k = gg_kvv_type_get(need[i]);
-            snprintf(why, n, "%s: %s", k ? k->name : "?",
-                     k && k->rotated ? "upstream ggml has no turbo types (a fork's type map: types=FILE)"
-                     : need[i] == KVV_IQ4_NL ? "quant=chunk makes iq4_nl@search bytes, not iq4_nl"
-                                             : "not in the type map");
+            gg_decline_type(A, need[i], why, n);
             return 0;
         }
     /* ggml chooses its own code paths: only the thread count is a knob */
@@ -207,6 +203,7 @@ __attribute__((visibility("default"))) const kvv_backend *kvv_backend_get_config
     snprintf(A->device, sizeof A->device, "%s", o.device);
     A->is_cpu = !strcmp(o.device, "cpu");
     A->rot_host = !strcmp(o.rot, "host");
+    A->quant_chunk = !strcmp(o.quant, "chunk");
     const char *env_dir = getenv("KVV_GGML_LIB_DIR");
     if (*o.dir)
         snprintf(A->dir, sizeof A->dir, "%s", o.dir);
@@ -216,7 +213,7 @@ __attribute__((visibility("default"))) const kvv_backend *kvv_backend_get_config
         snprintf(A->dir, sizeof A->dir, "%s/%s", KVV_GGML_DEFAULT_DIR, o.device);
     if (*o.vkdev)
         setenv("GGML_VK_VISIBLE_DEVICES", o.vkdev, 0); /* an explicit environment wins */
-    gg_typemap_default(&A->map, !strcmp(o.quant, "chunk"));
+    gg_typemap_default(&A->map, A->quant_chunk);
     if ((*o.types && gg_typemap_load(&A->map, o.types, why, why_len)) || gg_load(A, o.cpu, why, why_len) ||
         gg_typemap_check(&A->map, &A->api, why, why_len)) {
         gg_destroy(A);
@@ -225,7 +222,7 @@ __attribute__((visibility("default"))) const kvv_backend *kvv_backend_get_config
     snprintf(A->name, sizeof A->name, "ggml-%s", A->device);
     size_t l = strlen(A->description);
     snprintf(A->description + l, sizeof A->description - l, "; quantize: %s%s%s",
-             !strcmp(o.quant, "chunk") ? "ggml_quantize_chunk" : "set_rows (iq4_nl@search: ggml_quantize_chunk)",
+             A->quant_chunk ? "ggml_quantize_chunk" : "set_rows (iq4_nl@search: ggml_quantize_chunk)",
              *o.types ? "; type map " : "", o.types);
     A->table = (kvv_backend){
         .abi_version = KVV_ABI_VERSION,

@@ -49,6 +49,7 @@ typedef struct gg_adapter {
     int threads;       /* what set_n_threads was last given */
     gg_typemap map;
     int rot_host;      /* rotated types: rotate Q / the output on the host */
+    int quant_chunk;   /* quant=chunk: every type through ggml_quantize_chunk */
     gg_qcache qc;
     pthread_mutex_t lock; /* ggml's backend objects are not for concurrent use */
     char name[64];
@@ -113,6 +114,8 @@ int gg_job_run(gg_job *j, ggml_tensor *op, int threads, char *why, size_t n);
 void gg_job_end(gg_job *j);
 
 /* ---- ggml_ops.c ---- */
+/* Why type t is not served (for a type the map lacks); KVV_UNSUPPORTED. */
+int gg_decline_type(const gg_adapter *A, kvv_type t, char *why, size_t n);
 int gg_quantize(gg_adapter *A, kvv_type t, const float *src, void *dst, int64_t nrows, int64_t ncols,
                 const kvv_toggles *tg, char *why, size_t n);
 int gg_dequantize(gg_adapter *A, kvv_type t, const void *src, float *dst, int64_t nrows, int64_t ncols,

@@ -40,18 +40,17 @@ static int threads_of(const kvv_toggles *tg)
     return n > 0 ? (int)n : 1;
 }
 
-static int decline_type(const gg_adapter *A, kvv_type t, char *why, size_t n)
+int gg_decline_type(const gg_adapter *A, kvv_type t, char *why, size_t n)
 {
     const gg_kvv_type *k = gg_kvv_type_get(t);
     if (!k)
         snprintf(why, n, "type %d is not a kvverify type", (int)t);
     else if (k->rotated)
-        snprintf(why, n, "upstream ggml has no %s (give a fork's type map with types=FILE)", k->name);
-    else if (t == KVV_IQ4_NL && A->map.e[KVV_IQ4_NL_SEARCH].quant == GG_Q_CHUNK &&
-             A->map.e[KVV_F32].quant == GG_Q_CHUNK)
-        snprintf(why, n, "with quant=chunk ggml makes iq4_nl@search bytes (scale search), not the cache write's iq4_nl");
+        snprintf(why, n, "%s: upstream ggml has no turbo types (a fork's type map: types=FILE)", k->name);
+    else if (t == KVV_IQ4_NL && A->quant_chunk)
+        snprintf(why, n, "iq4_nl: quant=chunk makes iq4_nl@search bytes, not iq4_nl");
     else
-        snprintf(why, n, "the type map has no ggml type for %s", k->name);
+        snprintf(why, n, "%s: not in the type map", k->name);
     return KVV_UNSUPPORTED;
 }
 
@@ -62,7 +61,7 @@ int gg_quantize(gg_adapter *A, kvv_type t, const float *src, void *dst, int64_t 
 {
     const gg_type_entry *e = (unsigned)t < KVV_TYPE_COUNT ? &A->map.e[t] : NULL;
     if (!e || e->ggml < 0)
-        return decline_type(A, t, why, n);
+        return gg_decline_type(A, t, why, n);
     if (nrows <= 0 || ncols <= 0 || ncols % A->api.blck_size(e->ggml)) {
         snprintf(why, n, "rows of %lld values cannot be stored as %s", (long long)ncols, e->ggml_name);
         return KVV_FAILED;
@@ -101,7 +100,7 @@ int gg_dequantize(gg_adapter *A, kvv_type t, const void *src, float *dst, int64_
 {
     const gg_type_entry *e = (unsigned)t < KVV_TYPE_COUNT ? &A->map.e[t] : NULL;
     if (!e || e->ggml < 0)
-        return decline_type(A, t, why, n);
+        return gg_decline_type(A, t, why, n);
     if (nrows <= 0 || ncols <= 0 || ncols % A->api.blck_size(e->ggml)) {
         snprintf(why, n, "rows of %lld values cannot be stored as %s", (long long)ncols, e->ggml_name);
         return KVV_FAILED;
@@ -376,9 +375,9 @@ int gg_attention(gg_adapter *A, const kvv_attn_args *a, float *out, kvv_attn_inf
     const gg_type_entry *ek = (unsigned)a->type_k < KVV_TYPE_COUNT ? &A->map.e[a->type_k] : NULL;
     const gg_type_entry *ev = (unsigned)a->type_v < KVV_TYPE_COUNT ? &A->map.e[a->type_v] : NULL;
     if (!ek || ek->ggml < 0)
-        return decline_type(A, a->type_k, why, n);
+        return gg_decline_type(A, a->type_k, why, n);
     if (!ev || ev->ggml < 0)
-        return decline_type(A, a->type_v, why, n);
+        return gg_decline_type(A, a->type_v, why, n);
     const int rot_k = gg_kvv_type_get(a->type_k)->rotated, rot_v = gg_kvv_type_get(a->type_v)->rotated;
     if ((rot_k || rot_v) && !A->rot_host) {
         snprintf(why, n, "rotated types with rot=none: the fork's kernel must rotate (not supported here)");
