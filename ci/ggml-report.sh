@@ -7,6 +7,8 @@
 # worst budget ratio over the three shapes, K type down, V type across;
 # a failing pair is marked FAIL.
 #   ci/ggml-report.sh [BACKEND]      (default ggml-cpu; e.g. ggml-vulkan:vkdev=0)
+# GGML_REPORT_TYPES, GGML_REPORT_DIMS narrow the matrix; GGML_REPORT_ARGS go to kvverify run
+# (e.g. "-j 1 --timeout 900" for lavapipe, which compiles each new pipeline for minutes).
 set -eu
 cd "$(dirname "$0")/.."
 build=${BUILD:-build}
@@ -21,7 +23,8 @@ for d in $dims; do for k in $types; do for v in $types; do
     echo "attn/d$d/$k-$v/nq1/nkv512/h8/gqa4/dist=outlier/seed=12"
     echo "attn/d$d/$k-$v/nq64/nkv256/h4/gqa2/mask=causal/dist=gauss/seed=13"
 done; done; done >"$cases"
-"$build/kvverify" run -b "$backend" -v --cases "$cases" >"$log" 2>&1 || true
+# shellcheck disable=SC2086
+"$build/kvverify" run -b "$backend" -v ${GGML_REPORT_ARGS:-} --cases "$cases" >"$log" 2>&1 || true
 grep "checks:" "$log"
 awk -v types="$types" -v dims="$dims" '
     $1 == "pass" || $1 == "FAIL" {
