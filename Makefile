@@ -10,7 +10,7 @@ endif
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 VERIFY_ARGS ?=
 
-.PHONY: all deps configure build verify test bench mutants clean
+.PHONY: all deps configure build verify test bench mutants clean ggml-check
 
 all: build
 
@@ -40,6 +40,12 @@ bench: build
 # and caught by the gate; builds in build-mutants/.
 mutants: deps
 	./ci/mutants.sh
+
+# A real llama.cpp (node-llama-cpp's prebuilt libraries from npm, installed
+# into .deps/ggml) through the ggml adapter, against ci/ggml-known.txt.
+# Not part of verify: it needs the npm registry once and takes minutes.
+ggml-check: build
+	BUILD=$(BUILD) ./ci/ggml-check.sh
 
 clean:
 	rm -rf build build-asan build-mutants

@@ -1,8 +1,11 @@
 /* Finding backends by name: the built-in ones, or a shared library that
  * exports kvv_backend_get (the plugin ABI of include/kvv/backend.h). */
 #include <dlfcn.h>
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "kernels/cpu/cpu_backend.h"
 #include "oracle/oracle.h"
@@ -47,34 +50,134 @@ int kvv_backend_check_abi(const kvv_backend *b, char *why, size_t n)
     return 0;
 }
 
-static const kvv_backend *open_plugin(const char *path, char *why, size_t n)
+/* A library path and its options: "dir/lib.so:key=value:key=value".  The
+ * options start at the first ':' after the last '/' (so a directory may
+ * contain ':'; a file name may not). */
+static void split_options(const char *name, char *path, size_t plen, const char **config)
 {
+    const char *slash = strrchr(name, '/');
+    const char *colon = strchr(slash ? slash : name, ':');
+    size_t n = colon ? (size_t)(colon - name) : strlen(name);
+    snprintf(path, plen, "%.*s", (int)n, name);
+    *config = colon ? colon + 1 : NULL;
+}
+
+static const kvv_backend *open_plugin(const char *path, const char *config, char *why, size_t n)
+{
+    if (access(path, F_OK) != 0) {
+        snprintf(why, n, "backend library %s: %s", path, strerror(errno));
+        return NULL;
+    }
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
         snprintf(why, n, "cannot load backend library: %s", dlerror());
         return NULL;
     }
     kvv_backend_get_fn get;
+    kvv_backend_get_config_fn get_config;
     *(void **)&get = dlsym(h, KVV_BACKEND_SYMBOL);
-    if (!get) {
-        snprintf(why, n, "%s does not export %s()", path, KVV_BACKEND_SYMBOL);
+    *(void **)&get_config = dlsym(h, KVV_BACKEND_CONFIG_SYMBOL);
+    if (!get && !get_config) {
+        snprintf(why, n, "%s does not export %s() (not a kvverify backend library?)", path, KVV_BACKEND_SYMBOL);
         dlclose(h);
         return NULL;
     }
-    const kvv_backend *b = get(KVV_ABI_VERSION);
+    if (config && *config && !get_config) {
+        snprintf(why, n, "%s takes no options (it does not export %s()), but it was given ':%s'", path,
+                 KVV_BACKEND_CONFIG_SYMBOL, config);
+        dlclose(h);
+        return NULL;
+    }
+    char sub[400] = "";
+    const kvv_backend *b = get_config ? get_config(KVV_ABI_VERSION, config ? config : "", sub, sizeof sub)
+                                      : get(KVV_ABI_VERSION);
     if (!b) {
-        snprintf(why, n, "%s: %s(%u) returned no table (it does not serve this ABI version)", path,
-                 KVV_BACKEND_SYMBOL, KVV_ABI_VERSION);
+        if (*sub)
+            snprintf(why, n, "%s: %s", path, sub);
+        else
+            snprintf(why, n, "%s: %s(%u) returned no table (it does not serve this ABI version)", path,
+                     get_config ? KVV_BACKEND_CONFIG_SYMBOL : KVV_BACKEND_SYMBOL, KVV_ABI_VERSION);
         dlclose(h);
         return NULL;
     }
-    char sub[200];
     if (kvv_backend_check_abi(b, sub, sizeof sub)) {
         snprintf(why, n, "%s: %s", path, sub);
         dlclose(h);
         return NULL;
     }
     return b; /* the library stays loaded for the life of the process */
+}
+
+/* Names that load the ggml adapter (kernels/ggml, built next to kvverify as
+ * libkvv_ggml.so; KVV_GGML_ADAPTER overrides its path) on one ggml device. */
+static const struct {
+    const char *name, *config;
+} ggml_aliases[] = {{"ggml-cpu", "device=cpu"}, {"ggml-vulkan", "device=vulkan"}};
+
+/* What a name that is not built in stands for: a library path and its
+ * options.  0, or -1 with why when the name is neither an alias nor a path. */
+static int resolve_library(const char *name, char *path, size_t plen, char *config, size_t clen, char *why, size_t n)
+{
+    for (size_t i = 0; i < sizeof ggml_aliases / sizeof *ggml_aliases; i++) {
+        size_t l = strlen(ggml_aliases[i].name);
+        if (strncmp(name, ggml_aliases[i].name, l) || (name[l] && name[l] != ':'))
+            continue;
+        const char *env = getenv("KVV_GGML_ADAPTER");
+        if (env && *env) {
+            snprintf(path, plen, "%s", env);
+        } else {
+            ssize_t len = readlink("/proc/self/exe", path, plen > 32 ? plen - 32 : 0);
+            if (len <= 0) {
+                snprintf(why, n, "cannot find the ggml adapter: /proc/self/exe unreadable (set KVV_GGML_ADAPTER)");
+                return -1;
+            }
+            path[len] = 0;
+            char *slash = strrchr(path, '/');
+            snprintf(slash ? slash + 1 : path, 32, "libkvv_ggml.so");
+        }
+        snprintf(config, clen, "%s%s%s", ggml_aliases[i].config, name[l] ? ":" : "", name[l] ? name + l + 1 : "");
+        return 0;
+    }
+    if (strchr(name, '/') || strstr(name, ".so")) {
+        const char *opts;
+        split_options(name, path, plen, &opts);
+        snprintf(config, clen, "%s", opts ? opts : "");
+        return 0;
+    }
+    snprintf(why, n,
+             "unknown backend '%s' (built in: %s; ggml-cpu and ggml-vulkan load the ggml adapter; or a path to a "
+             "backend library)",
+             name, kvv_backend_builtin_names());
+    return -1;
+}
+
+static int is_builtin(const char *name)
+{
+    char list[256];
+    snprintf(list, sizeof list, "%s", kvv_backend_builtin_names());
+    char *save = NULL;
+    for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save))
+        if (!strcmp(t, name))
+            return 1;
+    return 0;
+}
+
+int kvv_backend_check_name(const char *name, char *why, size_t n)
+{
+    if (is_builtin(name))
+        return 0;
+#ifndef KVV_HAVE_VULKAN
+    if (!strcmp(name, "vulkan"))
+        return kvv_backend_open(name, why, n) ? 0 : -1; /* loads nothing: only says why */
+#endif
+    char path[4096], config[1024];
+    if (resolve_library(name, path, sizeof path, config, sizeof config, why, n))
+        return -1;
+    if (access(path, R_OK) != 0) {
+        snprintf(why, n, "no readable backend library at %s (%s)", path, strerror(errno));
+        return -1;
+    }
+    return 0;
 }
 
 const kvv_backend *kvv_backend_open(const char *name, char *why, size_t n)
@@ -91,9 +194,8 @@ const kvv_backend *kvv_backend_open(const char *name, char *why, size_t n)
         return NULL;
     }
 #endif
-    if (strchr(name, '/') || strstr(name, ".so"))
-        return open_plugin(name, why, n);
-    snprintf(why, n, "unknown backend '%s' (built in: %s; or a path to a backend library)", name,
-             kvv_backend_builtin_names());
-    return NULL;
+    char path[4096], config[1024];
+    if (resolve_library(name, path, sizeof path, config, sizeof config, why, n))
+        return NULL;
+    return open_plugin(path, config, why, n);
 }

@@ -1,7 +1,8 @@
 /* `kvverify bench`: a program, not a test.  Times quantize, WHT and
  * attention (decode and prefill) for each selected backend and for the
- * reference, in one run, and prints throughput and ratios.  Each figure is
- * the best of several repetitions after a warm-up. */
+ * reference, in one run, and prints throughput and ratios: to the reference,
+ * and to the first backend of the list.  Each figure is the best of several
+ * repetitions after a warm-up. */
 #include <cblas.h>
 #include <math.h>
 #include <stdio.h>
@@ -129,16 +130,27 @@ static int a_dgemm(void *p)
     return 0;
 }
 
+/* One line: time and throughput, then speed relative to the reference and,
+ * from the second backend on, to the first backend of the list (so that
+ * `-b cpu,ggml-cpu` reads as ggml's speed in units of ours); base is NULL
+ * for the first backend itself. */
+typedef struct {
+    double t;          /* the first backend's time for this line's work; <= 0 when it has none */
+    const char *name;
+} bench_base;
+
 static void print_rate(FILE *out, const char *what, const char *bname, double t, double units, const char *unit,
-                       double ref_t)
+                       double ref_t, const bench_base *base)
 {
     if (t < 0) {
-        fprintf(out, "  %-34s %-8s %12s\n", what, bname, "unsupported");
+        fprintf(out, "  %-34s %-12s %12s\n", what, bname, "unsupported");
         return;
     }
-    fprintf(out, "  %-34s %-8s %10.3f ms %10.2f %-7s", what, bname, t * 1e3, units / t, unit);
+    fprintf(out, "  %-34s %-12s %10.3f ms %10.2f %-7s", what, bname, t * 1e3, units / t, unit);
     if (ref_t > 0)
         fprintf(out, "  %7.1fx the reference", ref_t / t);
+    if (base && base->t > 0)
+        fprintf(out, "  %6.2fx %s", base->t / t, base->name);
     fprintf(out, "\n");
 }
 
@@ -162,10 +174,14 @@ int kvv_bench(FILE *out, const kvv_backend *const *bk, const char *const *names,
         double tr = best_of(q_ref, &a, reps);
         char what[64];
         snprintf(what, sizeof what, "quantize %s", kvv_type_name((kvv_type)t));
-        print_rate(out, what, "ref", tr, gb, "GB/s", 0);
+        print_rate(out, what, "ref", tr, gb, "GB/s", 0, NULL);
+        bench_base base = {0, names[0]};
         for (int b = 0; b < nb; b++) {
             a.b = bk[b];
-            print_rate(out, what, names[b], best_of(q_backend, &a, reps), gb, "GB/s", tr);
+            double t = best_of(q_backend, &a, reps);
+            if (b == 0)
+                base.t = t;
+            print_rate(out, what, names[b], t, gb, "GB/s", tr, b ? &base : NULL);
         }
     }
 
@@ -176,10 +192,14 @@ int kvv_bench(FILE *out, const kvv_backend *const *bk, const char *const *names,
         for (int64_t i = 0; i < qrows * qcols && a.xd; i++)
             a.xd[i] = x[i];
         double tr = a.xd ? best_of(w_ref, &a, reps) : -1;
-        print_rate(out, "wht g128", "ref", tr, gb, "GB/s", 0);
+        print_rate(out, "wht g128", "ref", tr, gb, "GB/s", 0, NULL);
+        bench_base base = {0, names[0]};
         for (int b = 0; b < nb; b++) {
             a.b = bk[b];
-            print_rate(out, "wht g128", names[b], best_of(w_backend, &a, reps), gb, "GB/s", tr);
+            double t = best_of(w_backend, &a, reps);
+            if (b == 0)
+                base.t = t;
+            print_rate(out, "wht g128", names[b], t, gb, "GB/s", tr, b ? &base : NULL);
         }
         free(a.xd);
     }
@@ -227,11 +247,12 @@ int kvv_bench(FILE *out, const kvv_backend *const *bk, const char *const *names,
         a.gb = kd;
         a.gc = gc;
         double tr = best_of(a_ref, &a, reps), tg_ = best_of(a_dgemm, &a, reps);
-        print_rate(out, "reference (f64, OpenBLAS)", "ref", tr, flops, "GFLOP/s", 0);
-        print_rate(out, "plain dgemm of the same size", "blas", tg_, flops, "GFLOP/s", 0);
+        print_rate(out, "reference (f64, OpenBLAS)", "ref", tr, flops, "GFLOP/s", 0, NULL);
+        print_rate(out, "plain dgemm of the same size", "blas", tg_, flops, "GFLOP/s", 0, NULL);
         if (tr > 0 && tg_ > 0)
             fprintf(out, "  reference attention / plain dgemm: %.2fx the time\n", tr / tg_);
         for (size_t ti = 0; ti < sizeof atypes / sizeof *atypes; ti++) {
+            bench_base base = {0, names[0]};
             for (int b = 0; b < nb; b++) {
                 char what[64];
                 snprintf(what, sizeof what, "%s %s-%s", shapes[s].name, kvv_type_name(atypes[ti]),
@@ -242,7 +263,10 @@ int kvv_bench(FILE *out, const kvv_backend *const *bk, const char *const *names,
                 a.args = (kvv_attn_args){d, d, nq, nkv, h, hkv, atypes[ti], atypes[ti], q, kb, vb,
                                          nq > 1 ? mask : NULL, (float)(1.0 / sqrt(d)), 0, 0, tg};
                 a.out = o;
-                print_rate(out, what, names[b], ok ? best_of(a_backend, &a, reps) : -1, flops, "GFLOP/s", tr);
+                double t = ok ? best_of(a_backend, &a, reps) : -1;
+                if (b == 0)
+                    base.t = t;
+                print_rate(out, what, names[b], t, flops, "GFLOP/s", tr, b ? &base : NULL);
             }
         }
         kvv_free(q);

@@ -108,6 +108,11 @@ int kvv_ppl_write_bounds(FILE *out, const kvv_backend *b, const char *backend_na
 /* Look up a backend by name ("cpu", "vulkan", or a path to a plugin .so).
  * Returns NULL with a reason in why. */
 const kvv_backend *kvv_backend_open(const char *name, char *why, size_t why_len);
+/* Whether kvv_backend_open could find the backend, without loading or
+ * starting anything (a library's code and a device's threads belong in the
+ * worker processes, after the fork): a built-in name, or a library (path or
+ * ggml alias) that exists.  0, or -1 with why. */
+int kvv_backend_check_name(const char *name, char *why, size_t why_len);
 /* Check a table's ABI fields and required functions; 0 or -1 with why. */
 int kvv_backend_check_abi(const kvv_backend *b, char *why, size_t why_len);
 /* Names of the built-in backends this build has, comma separated, and the

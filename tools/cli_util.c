@@ -97,21 +97,9 @@ int cli_check_backend(const char *name)
     /* Nothing is opened here: loading a library runs its code, and a device
      * backend starts driver threads that a fork would not carry over; both
      * belong in the isolated workers. */
-    char why[300];
-    if (strchr(name, '/') || strstr(name, ".so")) {
-        if (access(name, R_OK) == 0)
-            return 0;
-        snprintf(why, sizeof why, "no readable backend library at this path");
-    } else {
-        char list[256];
-        snprintf(list, sizeof list, "%s", kvv_backend_builtin_names());
-        char *save = NULL;
-        for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save))
-            if (!strcmp(t, name))
-                return 0;
-        if (kvv_backend_open(name, why, sizeof why)) /* not built in: only says why */
-            return 0;
-    }
+    char why[600];
+    if (kvv_backend_check_name(name, why, sizeof why) == 0)
+        return 0;
     fprintf(stderr, "kvverify: backend %s: %s\n", name, why);
     return -1;
 }

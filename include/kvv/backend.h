@@ -83,4 +83,13 @@ struct kvv_backend {
 typedef const kvv_backend *(*kvv_backend_get_fn)(uint32_t abi_version);
 #define KVV_BACKEND_SYMBOL "kvv_backend_get"
 
+/* Optional: a library that takes options (`-b lib.so:key=value:key=value`)
+ * exports this as well; the host then calls it instead of kvv_backend_get,
+ * with the text after the first ':' ("" when there is none).  It returns a
+ * new, independent table per call (one library may be opened several times
+ * with different options), or NULL with the reason in why. */
+typedef const kvv_backend *(*kvv_backend_get_config_fn)(uint32_t abi_version, const char *config, char *why,
+                                                        size_t why_len);
+#define KVV_BACKEND_CONFIG_SYMBOL "kvv_backend_get_config"
+
 #endif

@@ -1,0 +1,126 @@
+/* The ggml adapter's internal interface: a kvverify backend (plugin ABI)
+ * around a dlopen'ed ggml build.  Files:
+ *   ggml_adapter.c   options, the kvv_backend table, the exported symbols
+ *   ggml_load.c      finding and loading libggml-base and a device library
+ *   ggml_typemap.c   kvverify types <-> ggml enum values (an option)
+ *   ggml_graph.c     running a one-op graph on the device
+ *   ggml_ops.c       quantize, dequantize, attention and its precision report */
+#ifndef KVV_GGML_ADAPTER_H
+#define KVV_GGML_ADAPTER_H
+
+#include <pthread.h>
+#include <stddef.h>
+
+#include "kernels/ggml/ggml_api.h"
+#include "kvv/backend.h"
+
+/* How a type's bytes are produced. */
+typedef enum { GG_Q_NONE, GG_Q_SET_ROWS, GG_Q_CHUNK } gg_quant_path;
+
+/* One kvverify type served by ggml. */
+typedef struct gg_type_entry {
+    int ggml;                /* enum ggml_type; -1 = not served */
+    char ggml_name[32];      /* what ggml_type_name() must say for it */
+    gg_quant_path quant;     /* set_rows (the cache write) or ggml_quantize_chunk */
+} gg_type_entry;
+
+typedef struct gg_typemap {
+    gg_type_entry e[KVV_TYPE_COUNT];
+} gg_typemap;
+
+/* The adapter's cache of the Q-conversion allowance (ggml_ops.c). */
+typedef struct gg_qcache {
+    void *q, *k;          /* copies of the inputs it was computed for */
+    size_t qbytes, kbytes;
+    int key[8];
+    double uk;
+} gg_qcache;
+
+typedef struct gg_adapter {
+    kvv_backend table; /* first: the host sees this */
+    gg_api api;
+    int is_cpu;
+    char device[16];   /* "cpu" or "vulkan" */
+    char dir[1024];
+    char variant[64];  /* the CPU library chosen ("icelake"), or the device library's name */
+    gg_reg reg;
+    gg_dev dev;
+    gg_backend be;
+    int threads;       /* what set_n_threads was last given */
+    gg_typemap map;
+    int rot_host;      /* rotated types: rotate Q / the output on the host */
+    int quant_chunk;   /* quant=chunk: every type through ggml_quantize_chunk */
+    gg_qcache qc;
+    pthread_mutex_t lock; /* ggml's backend objects are not for concurrent use */
+    char name[64];
+    char description[512];
+} gg_adapter;
+
+/* ---- ggml_load.c ---- */
+/* Load the libraries of one device from dir ("cpu": libggml-base.so and the
+ * best libggml-cpu*.so, or the one named by cpu_variant; "vulkan":
+ * libggml-vulkan.so), resolve the API and start a backend on its first
+ * device.  0, or -1 with why. */
+int gg_load(gg_adapter *A, const char *cpu_variant, char *why, size_t n);
+/* The last warning or error ggml logged ("" if none). */
+const char *gg_log_last(void);
+
+/* ---- ggml_typemap.c ---- */
+/* kvverify's type names and formats, as a plugin sees them (the host's
+ * type table is not linked into plugins). */
+typedef struct gg_kvv_type {
+    const char *name;
+    kvv_type type;
+    int block, bytes, rotated;
+} gg_kvv_type;
+const gg_kvv_type *gg_kvv_type_get(kvv_type t);
+/* The upstream map: f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 iq4_nl (set_rows)
+ * and iq4_nl@search (ggml_quantize_chunk); with chunk = 1 every type is
+ * made by ggml_quantize_chunk, and iq4_nl (which it cannot make) is off. */
+void gg_typemap_default(gg_typemap *m, int chunk);
+/* Add or replace rows from a file (see README "ggml adapter"). */
+int gg_typemap_load(gg_typemap *m, const char *path, char *why, size_t n);
+/* Check every row against the loaded library: ggml_type_name and block
+ * size/bytes must agree; rows that fail are an error, not a silent skip. */
+int gg_typemap_check(const gg_typemap *m, const gg_api *api, char *why, size_t n);
+
+/* ---- ggml_graph.c ---- */
+/* A one-op graph whose tensors are bound to host memory. */
+#define GG_JOB_MAX 8
+enum { GG_IN = 1, GG_OUT = 2, GG_WRAP = 4 /* on the CPU device, use the host memory in place when aligned */ };
+typedef struct gg_job {
+    gg_adapter *A;
+    ggml_context *ctx;
+    struct {
+        ggml_tensor *t;
+        void *host;
+        int flags;
+        int wrapped;
+    } io[GG_JOB_MAX];
+    int nio;
+    gg_buffer bufs[GG_JOB_MAX + 1];
+    int nbufs;
+} gg_job;
+int gg_job_begin(gg_job *j, gg_adapter *A, char *why, size_t n);
+/* A new tensor of the graph bound to host memory (NULL: ggml's own). */
+ggml_tensor *gg_job_tensor(gg_job *j, int type, int64_t ne0, int64_t ne1, int64_t ne2, void *host, int flags);
+/* Bind a tensor ggml made (an op's result) to host memory. */
+void gg_job_bind(gg_job *j, ggml_tensor *t, void *host, int flags);
+/* Whether the device runs op; if not, why says so, naming `what`. */
+int gg_job_supported(gg_job *j, const ggml_tensor *op, const char *what, char *why, size_t n);
+/* Allocate, upload the inputs, compute op, download the outputs.  KVV_OK,
+ * or KVV_FAILED with why. */
+int gg_job_run(gg_job *j, ggml_tensor *op, int threads, char *why, size_t n);
+void gg_job_end(gg_job *j);
+
+/* ---- ggml_ops.c ---- */
+/* Why type t is not served (for a type the map lacks); KVV_UNSUPPORTED. */
+int gg_decline_type(const gg_adapter *A, kvv_type t, char *why, size_t n);
+int gg_quantize(gg_adapter *A, kvv_type t, const float *src, void *dst, int64_t nrows, int64_t ncols,
+                const kvv_toggles *tg, char *why, size_t n);
+int gg_dequantize(gg_adapter *A, kvv_type t, const void *src, float *dst, int64_t nrows, int64_t ncols,
+                  const kvv_toggles *tg, char *why, size_t n);
+int gg_attention(gg_adapter *A, const kvv_attn_args *a, float *out, kvv_attn_info *info, char *why, size_t n);
+void gg_qcache_free(gg_qcache *c);
+
+#endif
