@@ -10,6 +10,9 @@
 
 #include "oracle/oracle.h"
 #include "reports/reports.h"
+#ifdef KVV_HAVE_VULKAN
+#include "kernels/vulkan/vk_backend.h"
+#endif
 
 #define EXIT_USAGE 2
 
@@ -23,8 +26,9 @@ static void usage(FILE *out)
             "  list types       the type table\n"
             "  list cases       the case names a run would use (takes run's filters)\n"
             "  list backends    backends of this build\n"
+            "  list devices     Vulkan devices (index for --vk-device) and what they offer\n"
             "  tables           shipped centroid tables against Lloyd-Max on the Beta and Gaussian densities\n"
-            "  bench [-b L] [--threads N] [--reps N]\n"
+            "  bench [-b L] [--threads N] [--reps N] [--vk-device N]\n"
             "                   throughput of backends and the reference (a program, not a test)\n"
             "  version          version and commit\n"
             "\n"
@@ -33,7 +37,9 @@ static void usage(FILE *out)
             "  --full            the full nightly matrix\n"
             "  --cases FILE      case names from a file, one per line ('-' = stdin)\n"
             "  -o, --op LIST     ops: quant,dequant,wht,attn\n"
-            "  -b, --backend L   backends: cpu, vulkan, or a path to a backend library (default: cpu)\n"
+            "  -b, --backend L   backends: cpu, vulkan, or a path to a backend library\n"
+            "                    (default: cpu, plus vulkan when a Vulkan device is found)\n"
+            "  --vk-device N     Vulkan device index (see `list devices`; also KVV_VK_DEVICE)\n"
             "  -p, --pattern L   case-name substrings or globs; a full case name runs that case\n"
             "  --head-dim LIST   head dims (dk or dk/dv), e.g. 128,576/512\n"
             "  --kv LIST         K/V type pairs, e.g. q8_0/turbo3,*/turbo4\n"
@@ -48,17 +54,92 @@ static void usage(FILE *out)
             "exit status: 0 when every case passes, 1 when any fails, 2 on bad usage\n");
 }
 
+/* --vk-device N: which Vulkan device the backend opens (checked when it
+ * opens; `list devices` shows the indices). */
+static int select_vk_device(const char *arg)
+{
+    char *end;
+    long n = strtol(arg, &end, 10);
+    if (*end || !*arg || n < 0 || n > 255) {
+        fprintf(stderr, "kvverify: --vk-device needs a device index (see `kvverify list devices`), not '%s'\n", arg);
+        return -1;
+    }
+#ifdef KVV_HAVE_VULKAN
+    char why[200];
+    if (kvv_vulkan_select_device((int)n, why, sizeof why)) {
+        fprintf(stderr, "kvverify: --vk-device: %s\n", why);
+        return -1;
+    }
+    return 0;
+#else
+    fprintf(stderr, "kvverify: --vk-device: this kvverify was built without the Vulkan backend\n");
+    return -1;
+#endif
+}
+
+/* Without -b: cpu, plus vulkan when a device can be opened.  The probe runs
+ * in a child process, so this process holds no Vulkan state when it forks
+ * its workers.  One line says what was found. */
+static const char *default_backends(void)
+{
+#ifdef KVV_HAVE_VULKAN
+    char desc[512];
+    if (kvv_vulkan_probe(desc, sizeof desc)) {
+        printf("Vulkan: %s; running cpu and vulkan\n", desc);
+        return "cpu,vulkan";
+    }
+    printf("Vulkan: no device (%s); running cpu only\n", desc);
+#else
+    printf("Vulkan: not built in (configure with libvulkan-dev and glslc installed); running cpu only\n");
+#endif
+    return "cpu";
+}
+
+/* With -b naming vulkan: one line on the device the workers will open. */
+static void describe_vulkan(const char *list)
+{
+    char copy[1024], *save = NULL;
+    snprintf(copy, sizeof copy, "%s", list);
+    for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
+        if (!strcmp(t, "vulkan")) {
+#ifdef KVV_HAVE_VULKAN
+            char desc[512];
+            int ok = kvv_vulkan_probe(desc, sizeof desc);
+            printf("Vulkan: %s%s\n", ok ? "" : "cannot open a device: ", desc);
+#endif
+            return;
+        }
+}
+
+static int list_devices(void)
+{
+#ifdef KVV_HAVE_VULKAN
+    char why[400];
+    int n = kvv_vulkan_list_devices(stdout, why, sizeof why);
+    if (n < 0) {
+        printf("no Vulkan devices: %s\n", why);
+        return 1;
+    }
+    if (n == 0)
+        printf("no Vulkan devices: %s\n", why);
+    return n > 0 ? 0 : 1;
+#else
+    printf("no Vulkan devices: this kvverify was built without the Vulkan backend\n");
+    return 1;
+#endif
+}
+
 typedef struct {
     kvv_filter f;
     const char *set, *cases_file, *backends;
-    int full, jobs, verbose, strict, no_isolate, list_only;
+    int full, jobs, verbose, strict, no_isolate, list_only, backends_given;
     double timeout;
     uint64_t seed;
 } run_args;
 
 static int parse_run_args(int argc, char **argv, run_args *a)
 {
-    enum { O_GATE = 256, O_FULL, O_CASES, O_HEAD, O_KV, O_TOGGLE, O_SET, O_SEED, O_TIMEOUT, O_NOISO, O_STRICT };
+    enum { O_GATE = 256, O_FULL, O_CASES, O_HEAD, O_KV, O_TOGGLE, O_SET, O_SEED, O_TIMEOUT, O_NOISO, O_STRICT, O_VKDEV };
     static const struct option opts[] = {
         {"gate", no_argument, 0, O_GATE},       {"full", no_argument, 0, O_FULL},
         {"cases", required_argument, 0, O_CASES}, {"op", required_argument, 0, 'o'},
@@ -68,7 +149,8 @@ static int parse_run_args(int argc, char **argv, run_args *a)
         {"seed", required_argument, 0, O_SEED}, {"jobs", required_argument, 0, 'j'},
         {"timeout", required_argument, 0, O_TIMEOUT}, {"no-isolate", no_argument, 0, O_NOISO},
         {"strict", no_argument, 0, O_STRICT},   {"verbose", no_argument, 0, 'v'},
-        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+        {"vk-device", required_argument, 0, O_VKDEV}, {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
     memset(a, 0, sizeof *a);
     a->backends = "cpu";
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -83,7 +165,7 @@ static int parse_run_args(int argc, char **argv, run_args *a)
         case O_FULL: a->full = 1; break;
         case O_CASES: a->cases_file = optarg; break;
         case 'o': a->f.ops = optarg; break;
-        case 'b': a->backends = optarg; break;
+        case 'b': a->backends = optarg; a->backends_given = 1; break;
         case 'p': a->f.pattern = optarg; break;
         case O_HEAD: a->f.head_dims = optarg; break;
         case O_KV: a->f.kv = optarg; break;
@@ -112,6 +194,10 @@ static int parse_run_args(int argc, char **argv, run_args *a)
             break;
         case O_NOISO: a->no_isolate = 1; break;
         case O_STRICT: a->strict = 1; break;
+        case O_VKDEV:
+            if (select_vk_device(optarg))
+                return -1;
+            break;
         case 'v': a->verbose = 1; break;
         case 'h': usage(stdout); exit(0);
         default: return -1;
@@ -272,6 +358,10 @@ static int cmd_run(int argc, char **argv, int list_only)
     }
     char bstore[1024];
     const char *bnames[KVV_MAX_BACKENDS];
+    if (!a.backends_given)
+        a.backends = default_backends();
+    else
+        describe_vulkan(a.backends);
     int nb = split_backends(a.backends, bstore, sizeof bstore, bnames);
     if (nb < 0) {
         kvv_case_list_free(&cases);
@@ -307,6 +397,7 @@ static int cmd_bench(int argc, char **argv)
     static const struct option opts[] = {{"backend", required_argument, 0, 'b'},
                                          {"threads", required_argument, 0, 't'},
                                          {"reps", required_argument, 0, 'r'},
+                                         {"vk-device", required_argument, 0, 'd'},
                                          {0, 0, 0, 0}};
     const char *blist = "cpu";
     int threads = 1, reps = 5, ch;
@@ -318,7 +409,10 @@ static int cmd_bench(int argc, char **argv)
             threads = atoi(optarg);
         else if (ch == 'r')
             reps = atoi(optarg);
-        else
+        else if (ch == 'd') {
+            if (select_vk_device(optarg))
+                return EXIT_USAGE;
+        } else
             return EXIT_USAGE;
     }
     if (threads < 1 || threads > 256 || reps < 1 || reps > 1000) {
@@ -360,7 +454,12 @@ int main(int argc, char **argv)
             printf("%s\n", kvv_backend_builtin_names());
             return 0;
         }
-        fprintf(stderr, "kvverify: list what? types, cases, backends\n");
+        if (!strcmp(what, "devices")) {
+            if (argc > 4 && !strcmp(argv[3], "--vk-device") && select_vk_device(argv[4]))
+                return EXIT_USAGE;
+            return list_devices();
+        }
+        fprintf(stderr, "kvverify: list what? types, cases, backends, devices\n");
         return EXIT_USAGE;
     }
     if (!strcmp(cmd, "bench"))

@@ -126,7 +126,7 @@ int vkv_attention(vkv_ctx *c, const kvv_attn_args *a, float *out, kvv_attn_info 
                   (rc = vkv_dequantize_dispatch(c, a->type_v, bv, bvc, nkr, a->dv, a->tg.lut, 1))))
         return rc;
 
-    const int sg = c->info.subgroup_shuffle && c->info.subgroup_size >= 8;
+    const int sg = c->use_subgroups;
     const char *shader = tiled ? (sg ? "fa_tiled_sg" : "fa_tiled_nosg") : (sg ? "fa_vec_sg" : "fa_vec_nosg");
     uint64_t groups = (uint64_t)(tiled ? (a->n_q + TILED_BR - 1) / TILED_BR : a->n_q) * a->n_head * nsplit;
     uint32_t gx, gy;

@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -99,15 +100,16 @@ static kvv_backend table = {
     .last_error = vk_last_error,
 };
 
-static char description[400];
+static char description[400], device_desc[360];
 
 const kvv_backend *kvv_vulkan_backend(char *why, size_t why_len)
 {
     vkv_ctx *c = vkv_get(why, why_len);
     if (!c)
         return NULL;
-    snprintf(description, sizeof description, "Vulkan compute on device %d: %s (%s, subgroup %u)", c->index,
-             c->info.name, c->info.kind, c->info.subgroup_size);
+    snprintf(device_desc, sizeof device_desc, "device %d: %s (%s, subgroup size %u)", c->index, c->info.name,
+             c->info.kind, c->info.subgroup_size);
+    snprintf(description, sizeof description, "Vulkan compute, %s", device_desc);
     table.description = description;
     table.ctx = c;
     return &table;
@@ -150,7 +152,10 @@ int kvv_vulkan_list_devices(FILE *out, char *why, size_t why_len)
         fprintf(out, "   %s\n", x->unusable[0] ? x->unusable : "usable by kvverify");
     }
     if (want >= n)
-        fprintf(out, "(the selected index %d does not exist)\n", want);
+        fprintf(out, "(the selected device %d does not exist: the backend will refuse to open)\n", want);
+    else if (want == -3)
+        fprintf(out, "(KVV_VK_DEVICE='%s' is not a device index: the backend will refuse to open)\n",
+                getenv("KVV_VK_DEVICE"));
     return n;
 }
 
@@ -173,7 +178,7 @@ int kvv_vulkan_probe(char *desc, size_t desc_len)
         char msg[512], why[400] = "";
         close(fd[0]);
         const kvv_backend *b = kvv_vulkan_backend(why, sizeof why);
-        int n = snprintf(msg, sizeof msg, "%c%s", b ? '1' : '0', b ? b->description : why);
+        int n = snprintf(msg, sizeof msg, "%c%s", b ? '1' : '0', b ? device_desc : why);
         if (write(fd[1], msg, (size_t)(n < (int)sizeof msg ? n : (int)sizeof msg - 1)) < 0)
             _exit(2);
         _exit(0);

@@ -4,7 +4,11 @@
  * dlopen), shaders in GLSL compiled to SPIR-V by glslc at build time.
  * Nothing is created at load time: the instance and device are made on the
  * first call in the process that uses them (the runner forks its workers
- * first).  Every entry point is synchronous. */
+ * first).  Every entry point is synchronous.
+ *
+ * Environment: KVV_VK_DEVICE (device index, as --vk-device), KVV_VULKAN_LOADER
+ * (the loader library to open instead of libvulkan.so.1), KVV_VK_NO_SUBGROUP=1
+ * (use the shared-memory reductions even where subgroup shuffles exist). */
 #ifndef KVV_VK_BACKEND_H
 #define KVV_VK_BACKEND_H
 

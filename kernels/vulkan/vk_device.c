@@ -331,6 +331,11 @@ static vkv_ctx *create_ctx(char *why, size_t n)
     c->index = idx;
     c->phys = pds[idx];
     c->info = infos[idx];
+    /* the 8-lane reductions need shuffles and subgroups of at least 8; the
+     * shared-memory variant computes the same tree (KVV_VK_NO_SUBGROUP=1
+     * forces it, to test that the two agree bit for bit) */
+    const char *nosg = getenv("KVV_VK_NO_SUBGROUP");
+    c->use_subgroups = c->info.subgroup_shuffle && c->info.subgroup_size >= 8 && !(nosg && *nosg && *nosg != '0');
     vkv.vkGetPhysicalDeviceMemoryProperties(c->phys, &c->mem);
 
     uint32_t nq = 0;

@@ -65,6 +65,7 @@ typedef struct vkv_ctx {
     VkPhysicalDeviceMemoryProperties mem;
     vkv_device_info info;
     int index;
+    int use_subgroups;    /* reductions by subgroup shuffles (else the shared-memory variant) */
     VkCommandPool cmd_pool;
     VkCommandBuffer cmd;
     VkFence fence;
