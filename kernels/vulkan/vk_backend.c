@@ -52,6 +52,8 @@ static int vk_dequantize_rows(void *ctx, kvv_type t, const void *src, float *dst
         return rc;
     if (lut != 8 && lut != 4)
         return vkv_decline(C(ctx), "lut=%d: the turbo3 dequantizer has an 8-entry and a 4-magnitude LUT only", lut);
+    if ((rc = vkv_probe_rounding(C(ctx))))
+        return rc;
     return vkv_dequantize(C(ctx), t, src, dst, nrows, ncols, lut);
 }
 
@@ -76,7 +78,8 @@ static int vk_attention(void *ctx, const kvv_attn_args *a, float *out, kvv_attn_
         return vkv_decline(c, "isa=avx2 selects CPU kernels; the Vulkan backend has no ISA variants");
     if (a->tg.lut != 8 && a->tg.lut != 4)
         return vkv_decline(c, "lut=%d: the turbo3 dequantizer has an 8-entry and a 4-magnitude LUT only", a->tg.lut);
-    return vkv_attention(c, a, out, info);
+    int rc = vkv_probe_rounding(c);
+    return rc ? rc : vkv_attention(c, a, out, info);
 }
 
 static void vk_destroy(void *ctx)

@@ -66,6 +66,8 @@ typedef struct vkv_ctx {
     vkv_device_info info;
     int index;
     int use_subgroups;    /* reductions by subgroup shuffles (else the shared-memory variant) */
+    int rounding_checked, rounds_to_nearest, flushes_subnormals; /* vk_probe.c */
+    char rounding_note[512];
     VkCommandPool cmd_pool;
     VkCommandBuffer cmd;
     VkFence fence;
@@ -135,6 +137,10 @@ typedef struct vkv_spirv {
 } vkv_spirv;
 extern const vkv_spirv vkv_spirv_table[];
 extern const int vkv_spirv_count;
+
+/* Run once: whether native f32 add/mul round to nearest even (dequantize
+ * and attention need it).  KVV_OK, or KVV_UNSUPPORTED with the reason. */
+int vkv_probe_rounding(vkv_ctx *c);
 
 /* ---- kernels (vk_rows.c, vk_attn.c) ---- */
 int vkv_quantize(vkv_ctx *c, kvv_type t, const float *src, void *dst, int64_t nrows, int64_t ncols);
