@@ -18,6 +18,13 @@
 
 /* ---- the device, or a printed reason to skip ---- */
 
+static const kvv_backend *opened;
+static void close_device(void)
+{
+    if (opened)
+        opened->destroy(opened->ctx);
+}
+
 static const kvv_backend *vk(void)
 {
     static int tried;
@@ -25,7 +32,8 @@ static const kvv_backend *vk(void)
     static char why[400];
     if (!tried) {
         tried = 1;
-        b = kvv_vulkan_backend(why, sizeof why);
+        b = opened = kvv_vulkan_backend(why, sizeof why);
+        atexit(close_device); /* release the device before the leak check */
     }
     if (!b)
         printf("\n    [skipped: no Vulkan device: %s] ", why);

@@ -17,7 +17,8 @@ static int get_pipeline(vkv_ctx *c, const char *name, const uint32_t *spec, int 
 {
     for (int i = 0; i < c->npipes; i++) {
         vkv_pipeline *p = &c->pipes[i];
-        if (p->nspec == nspec && !strcmp(p->shader, name) && !memcmp(p->spec, spec, sizeof *spec * (size_t)nspec)) {
+        if (p->nspec == nspec && !strcmp(p->shader, name) &&
+            (nspec == 0 || !memcmp(p->spec, spec, sizeof *spec * (size_t)nspec))) {
             *out = p->pipe;
             return 0;
         }
@@ -65,7 +66,8 @@ static int get_pipeline(vkv_ctx *c, const char *name, const uint32_t *spec, int 
     vkv_pipeline *p = &c->pipes[c->npipes++];
     p->shader = sp->name;
     memset(p->spec, 0, sizeof p->spec);
-    memcpy(p->spec, spec, sizeof *spec * (size_t)nspec);
+    if (nspec)
+        memcpy(p->spec, spec, sizeof *spec * (size_t)nspec);
     p->nspec = nspec;
     p->pipe = pipe;
     *out = pipe;
