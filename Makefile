@@ -36,5 +36,10 @@ test: build
 bench: build
 	$(BUILD)/kvverify bench
 
+# Every known bug re-created as a fault in the CPU kernels (ci/mutants.txt)
+# and caught by the gate; builds in build-mutants/.
+mutants: deps
+	./ci/mutants.sh
+
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-mutants

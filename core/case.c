@@ -10,7 +10,7 @@
 
 static const char *const op_names[KVV_OP_COUNT] = {"quant", "dequant", "wht", "attn", "ppl"};
 static const char *const dist_names[KVV_DIST_COUNT] = {"gauss", "outlier", "heavy", "rope", "const",
-                                                       "zero",  "denorm",  "huge",  "nonfinite"};
+                                                       "zero",  "denorm",  "huge",  "nonfinite", "grid"};
 static const char *const mask_names[KVV_MASK_COUNT] = {"none", "causal", "random", "holes"};
 
 /* Upper bound on the memory one case may ask for, checked before any work so
@@ -114,16 +114,18 @@ static void put(sbuf *s, const char *fmt, ...)
 
 static void put_toggles(sbuf *s, const kvv_case *c)
 {
+    /* every op prints every toggle that is not at its default: a run passes
+     * the toggles to the backend and compares speed-only ones against their
+     * baseline, so a toggle the name left out would not replay */
     kvv_toggles d = kvv_toggles_default();
     const kvv_toggles *t = &c->tg;
-    int attn = c->op == KVV_OP_ATTN || c->op == KVV_OP_PPL;
-    if (attn && t->variant != d.variant)
+    if (t->variant != d.variant)
         put(s, "/var=%s", t->variant == KVV_VAR_VEC ? "vec" : "tiled");
-    if (attn && t->rot != d.rot)
+    if (t->rot != d.rot)
         put(s, "/rot=%s", t->rot == KVV_ROT_GRAPH ? "graph" : "kernel");
-    if (attn && t->cache != d.cache)
+    if (t->cache != d.cache)
         put(s, "/cache=%s", t->cache ? "on" : "off");
-    if (attn && t->split != d.split)
+    if (t->split != d.split)
         put(s, "/split=%d", t->split);
     if (t->lut != d.lut)
         put(s, "/lut=%d", t->lut);
@@ -156,10 +158,11 @@ int kvv_case_name(const kvv_case *c, char *buf, size_t len)
             c->n_head, c->n_head_kv > 0 ? c->n_head / c->n_head_kv : 0);
         if (c->mask != KVV_MASK_NONE)
             put(&s, "/mask=%s", kvv_mask_name(c->mask));
+        /* %.9g: enough digits that every float reads back exactly */
         if (c->max_bias != 0.0f)
-            put(&s, "/alibi=%g", (double)c->max_bias);
+            put(&s, "/alibi=%.9g", (double)c->max_bias);
         if (c->softcap != 0.0f)
-            put(&s, "/softcap=%g", (double)c->softcap);
+            put(&s, "/softcap=%.9g", (double)c->softcap);
         if (c->scale != 0.0f)
             put(&s, "/scale=%.9g", (double)c->scale);
         break;
@@ -212,6 +215,18 @@ static int prefixed(const char *tok, const char *prefix, long lo, long hi, long 
     if (parse_int(tok + n, lo, hi, out))
         *bad = 1;
     return 1;
+}
+
+/* "nq-1", "d-64": a size field with a minus sign */
+static int negative_size(const char *tok)
+{
+    static const char *const prefixes[] = {"dv", "d", "nq", "nkv", "rows", "gqa", "h", "g"};
+    for (size_t i = 0; i < sizeof prefixes / sizeof *prefixes; i++) {
+        size_t n = strlen(prefixes[i]);
+        if (!strncmp(tok, prefixes[i], n) && tok[n] == '-' && tok[n + 1] >= '0' && tok[n + 1] <= '9')
+            return 1;
+    }
+    return 0;
 }
 
 int kvv_case_set(kvv_case *c, const char *key, const char *val, char *err, size_t n)
@@ -288,6 +303,35 @@ int kvv_case_set(kvv_case *c, const char *key, const char *val, char *err, size_
     return 0;
 }
 
+/* Name fields that only some ops have.  A name may hold only the fields its
+ * op prints: anything else would be parsed, left out of the name, and the
+ * case would no longer be what its name says. */
+enum {
+    FLD_TYPE = 1 << 0,   /* "<type>" */
+    FLD_PAIR = 1 << 1,   /* "<K>-<V>" */
+    FLD_DV = 1 << 2,     /* "dv<n>" */
+    FLD_NQ = 1 << 3,     /* "nq<n>" */
+    FLD_HEADS = 1 << 4,  /* "h<n>", "gqa<n>" */
+    FLD_GROUP = 1 << 5,  /* "g<n>" */
+    FLD_ATTNKEY = 1 << 6 /* mask=, alibi=, softcap=, scale= */
+};
+static const unsigned op_fields[KVV_OP_COUNT] = {
+    [KVV_OP_QUANT] = FLD_TYPE,
+    [KVV_OP_DEQUANT] = FLD_TYPE,
+    [KVV_OP_WHT] = FLD_GROUP,
+    [KVV_OP_ATTN] = FLD_TYPE | FLD_PAIR | FLD_DV | FLD_NQ | FLD_HEADS | FLD_ATTNKEY,
+    [KVV_OP_PPL] = FLD_TYPE | FLD_PAIR | FLD_DV | FLD_NQ | FLD_HEADS | FLD_ATTNKEY,
+};
+
+static unsigned key_field(const char *key)
+{
+    static const char *const attn_keys[] = {"mask", "alibi", "softcap", "scale"};
+    for (size_t i = 0; i < sizeof attn_keys / sizeof *attn_keys; i++)
+        if (!strcmp(key, attn_keys[i]))
+            return FLD_ATTNKEY;
+    return 0;
+}
+
 int kvv_case_parse(const char *name, kvv_case *c, char *err, size_t n)
 {
     char buf[512];
@@ -305,9 +349,13 @@ int kvv_case_parse(const char *name, kvv_case *c, char *err, size_t n)
     while ((tok = strtok_r(NULL, "/", &save))) {
         long v;
         int bad = 0;
+        unsigned field = 0;
         char *eq = strchr(tok, '=');
         if (eq) {
             *eq = 0;
+            field = key_field(tok);
+            if (field & ~op_fields[op])
+                return perr(err, n, "'%s' does not apply to %s cases", tok, kvv_op_name(op));
             if (kvv_case_set(c, tok, eq + 1, err, n))
                 return -1;
             continue;
@@ -315,35 +363,47 @@ int kvv_case_parse(const char *name, kvv_case *c, char *err, size_t n)
         if (prefixed(tok, "dv", 1, 1 << 16, &v, &bad)) {
             c->dv = (int)v;
             have_dv = 1;
+            field = FLD_DV;
         } else if (prefixed(tok, "d", 1, 1 << 16, &v, &bad)) {
             c->dk = (int)v;
         } else if (prefixed(tok, "nq", 1, 1 << 24, &v, &bad)) {
             c->n_q = (int)v;
+            field = FLD_NQ;
         } else if (prefixed(tok, "nkv", 1, 1 << 26, &v, &bad)) {
             c->n_kv = (int)v;
         } else if (prefixed(tok, "rows", 1, 1 << 26, &v, &bad)) {
             c->n_kv = (int)v;
         } else if (prefixed(tok, "gqa", 1, 1 << 12, &v, &bad)) {
             gqa = v;
+            field = FLD_HEADS;
         } else if (prefixed(tok, "h", 1, 1 << 12, &v, &bad)) {
             c->n_head = (int)v;
+            field = FLD_HEADS;
         } else if (prefixed(tok, "g", 1, 1 << 16, &v, &bad)) {
             c->group = (int)v;
             have_group = 1;
+            field = FLD_GROUP;
+        } else if (negative_size(tok)) {
+            return perr(err, n, "sizes must be positive, not '%s'", tok);
         } else if (strchr(tok, '-')) {
             char *dash = strchr(tok, '-');
             *dash = 0;
             c->type_k = kvv_type_from_name(tok);
             c->type_v = kvv_type_from_name(dash + 1);
             if (c->type_k == KVV_TYPE_NONE || c->type_v == KVV_TYPE_NONE)
-                return perr(err, n, "unknown type in '%s-%s'", tok, dash + 1);
+                return perr(err, n, "unknown type in '%s-%s' (see `kvverify list types`)", tok, dash + 1);
+            *dash = '-';
+            field = FLD_PAIR;
         } else if (kvv_type_from_name(tok) != KVV_TYPE_NONE) {
             c->type_k = c->type_v = kvv_type_from_name(tok);
+            field = FLD_TYPE;
         } else {
-            return perr(err, n, "unknown field '%s' in case name", tok);
+            return perr(err, n, "unknown field '%s' in case name (not a size, key=value or type; see `kvverify list types`)", tok);
         }
         if (bad)
             return perr(err, n, "bad number in '%s' (sizes must be positive and not gigantic)", tok);
+        if (field & ~op_fields[op])
+            return perr(err, n, "'%s' does not apply to %s cases", tok, kvv_op_name(op));
     }
     if (!have_dv)
         c->dv = c->dk;

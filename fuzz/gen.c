@@ -86,12 +86,34 @@ void kvv_gen_fill(float *x, int64_t rows, int width, int period, kvv_dist dist, 
         memset(x, 0, (size_t)n * sizeof *x);
         break;
     case KVV_DIST_DENORM:
-        for (int64_t i = 0; i < n; i++)
-            x[i] = (float)(kvv_rng_normal(&r) * 1e-39);
+        /* each block of 32 at one of three tiny scales: f32 subnormals,
+         * values around FLT_MIN (half of them subnormal), and f16
+         * subnormals (a stored f16 scale or value loses bits there) */
+        for (int64_t i = 0; i < n; i += 32) {
+            static const double scale[3] = {1e-39, 1.1754943508222875e-38, 1e-6};
+            double sc = scale[kvv_rng_next(&r) % 3];
+            for (int64_t j = i; j < i + 32 && j < n; j++)
+                x[j] = (float)(kvv_rng_normal(&r) * sc);
+        }
         break;
     case KVV_DIST_HUGE:
+        /* mostly beyond the f16 range (65504), with the f16 overflow
+         * boundary itself in every block: 65504 stays finite, 65520 is the
+         * first value that rounds to Inf */
         for (int64_t i = 0; i < n; i++)
             x[i] = (float)(kvv_rng_normal(&r) * 1e5);
+        for (int64_t i = 0; i < n; i += 32) {
+            static const float edge[4] = {65504.0f, -65519.996f, 65520.0f, -65536.0f};
+            int64_t len = n - i < 32 ? n - i : 32;
+            x[i + (int64_t)(kvv_rng_next(&r) % (uint64_t)len)] = edge[kvv_rng_next(&r) % 4];
+        }
+        break;
+    case KVV_DIST_GRID:
+        /* what already-quantized data looks like: few distinct values, so a
+         * block's largest magnitude occurs with both signs and x*id lands
+         * exactly on rounding boundaries */
+        for (int64_t i = 0; i < n; i++)
+            x[i] = (float)((int)(kvv_rng_next(&r) % 9) - 4) * 0.25f;
         break;
     default:
         memset(x, 0, (size_t)n * sizeof *x);
@@ -101,12 +123,19 @@ void kvv_gen_fill(float *x, int64_t rows, int width, int period, kvv_dist dist, 
         /* about 3% of the channels (at least one), 10-100x larger, the same
          * channels in every row as in real K caches */
         int nout = width / 32 > 0 ? width / 32 : 1;
-        for (int o = 0; o < nout; o++) {
+        char *taken = width > 0 ? calloc((size_t)width, 1) : NULL;
+        for (int o = 0; o < nout && taken; o++) {
+            /* distinct channels: one drawn twice would be scaled twice, up
+             * to 10^4 */
             int ch = (int)(kvv_rng_next(&r) % (uint64_t)width);
+            while (taken[ch])
+                ch = (ch + 1) % width;
+            taken[ch] = 1;
             double f = 10.0 * pow(10.0, kvv_rng_uniform(&r));
             for (int64_t row = 0; row < rows; row++)
                 x[row * width + ch] = (float)(x[row * width + ch] * f);
         }
+        free(taken);
     } else if (dist == KVV_DIST_ROPE) {
         /* channel magnitudes that fall with frequency, then pairs (2i, 2i+1)
          * rotated by pos * theta_i as rotary embeddings do */

@@ -26,6 +26,14 @@ enum { KVV_STREAM_Q = 1, KVV_STREAM_K, KVV_STREAM_V, KVV_STREAM_MASK, KVV_STREAM
  * (modulo period, when period > 0) as the position. */
 void kvv_gen_fill(float *x, int64_t rows, int width, int period, kvv_dist dist, uint64_t seed, uint64_t stream);
 
+/* A random valid case of one of the ops in `ops` (a bit mask of 1 << kvv_op;
+ * 0 = every op the runner runs), drawn from the supported space: any type
+ * of the table at any head dim it can take (odd ones for the float types,
+ * 576/512), n_kv from 1 up (odd lengths included), decode and prefill, GQA,
+ * masks, ALiBi, softcap, scale, every toggle, every distribution.  Sizes
+ * are kept small enough that a case runs in well under a second. */
+void kvv_gen_case(kvv_rng *r, unsigned ops, kvv_case *c);
+
 /* Attention mask [n_q][n_kv] for a case: 0 where visible, -inf where masked;
  * with ALiBi (max_bias > 0) visible entries hold -|pos_q - pos_k|. */
 void kvv_gen_mask(float *mask, const kvv_case *c);

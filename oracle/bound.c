@@ -6,18 +6,24 @@
  * roundoff, uk = rounding of K/V values before use; p are the normalized
  * softmax weights, s the scores, m the row max):
  *   score error    ds_j = A_j (uk + (dk + 2) u) + rotQ_j + 3u (|s_j| + |bias_j|)
+ *                  (with softcap, the first two terms times the cap's slope 1 - (t/c)^2)
  *                  A_j = scale * sum_c |q_c| |k_jc|  (in the basis the kernel works in)
  *   weight error   e_j  = ds_j + ds_max + 3u |s_j - m| + 6u
  *                  (exp of a rounded difference, tile maxima and their rescale)
  *   output error   sum_j p_j |v_jd - o_d| e_j
  *                  + (uk + (2 n_kv + 8) u) sum_j p_j |v_jd| + (2 n_kv + 8) u |o_d|
  *                  (f32 sums over the keys, the per-tile rescales, the division)
+ *                  + FLT_MIN sum_j |v_jd| + (n_kv + 8) 2^-149
+ *                  (underflow: a vectorised exp may flush weights below FLT_MIN
+ *                  to zero, and the unnormalized weights are at most 1 with a
+ *                  sum of at least 1; products may round to subnormals)
  * When V is rotated the kernel computes o' in the rotated basis and inverse
  * rotates it: bound_i = sum_{c in group} (bound'_c + (log2 g + 2) u |o'_c|) / sqrt(g).
  * These are first-order worst-case bounds (n u, not sqrt(n) u), so a correct
  * kernel stays well below 1 and a wrong one (a dropped rescale, a lost
  * chunk, f16 where f32 was promised) lands far above. */
 #include <cblas.h>
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,8 +89,15 @@ int kvv_attn_bound(const kvv_bound_args *b, double *bound)
                     e[j] = 0;
                     continue;
                 }
-                double ds = A[(size_t)i * nkv + j] * (uk + (dk + 2) * u) + fabs(a->scale) * qrot * ksum[hk * (size_t)nkv + j] +
-                            3 * u * (fabs(s[j]) + fabs(slope * m));
+                double ds = A[(size_t)i * nkv + j] * (uk + (dk + 2) * u) + fabs(a->scale) * qrot * ksum[hk * (size_t)nkv + j];
+                if (a->softcap != 0.0) {
+                    /* c tanh(x/c) damps an error in x by its slope
+                     * 1 - tanh^2 = 1 - (t/c)^2; a saturated score (an
+                     * infinite x) is exactly +-c whatever x's error */
+                    double t = (s[j] - slope * m) / a->softcap, der = 1.0 - t * t;
+                    ds = der <= 0.0 ? 0.0 : der * ds;
+                }
+                ds += 3 * u * (fabs(s[j]) + fabs(slope * m));
                 e[j] = ds;
                 if (s[j] > mx) {
                     mx = s[j];
@@ -94,14 +107,17 @@ int kvv_attn_bound(const kvv_bound_args *b, double *bound)
             const double nsum = (2.0 * nkv + 8) * u;
             for (int d = 0; d < dv; d++)
                 bo[d] = nsum * fabs(o[d]);
+            const double under = u > 0x1p-20 ? 0x1p-14 : FLT_MIN; /* smallest normal of the accumulation type */
             for (int j = 0; j < nkv; j++) {
-                if (p[j] == 0.0)
-                    continue;
+                if (!isfinite(s[j]))
+                    continue; /* masked */
                 double ej = e[j] + dsmax + 3 * u * fabs(s[j] - mx) + 6 * u;
                 const double *vj = a->v + ((size_t)hk * nkv + j) * dv;
                 for (int d = 0; d < dv; d++)
-                    bo[d] += p[j] * (fabs(vj[d] - o[d]) * ej + (uk + nsum) * fabs(vj[d]));
+                    bo[d] += p[j] * (fabs(vj[d] - o[d]) * ej + (uk + nsum) * fabs(vj[d])) + under * fabs(vj[d]);
             }
+            for (int d = 0; d < dv; d++)
+                bo[d] += (nkv + 8) * under * 0x1p-23;
             if (go > 0) {
                 /* inverse rotation of the finished row */
                 const double lg = log2((double)go) + 2;
@@ -139,7 +155,9 @@ void kvv_wht_bound(const float *x, int64_t nrows, int64_t ncols, int group, doub
             double l1 = 0;
             for (int c = 0; c < group; c++)
                 l1 += fabs((double)xg[c]);
-            double bnd = lg * u * l1 / sqrt((double)group);
+            /* + 2^-149: on subnormals the final scaling rounds to the
+             * subnormal grid, an absolute error no relative term covers */
+            double bnd = lg * u * l1 / sqrt((double)group) + 0x1p-149;
             for (int c = 0; c < group; c++)
                 bound[r * ncols + c0 + c] = bnd;
         }

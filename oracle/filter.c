@@ -7,12 +7,15 @@
 
 #include "oracle/oracle.h"
 
+#define LIST_MAX 1024
+#define LIST_TOO_LONG (-2)
+
 /* Call fn on each comma-separated item of list; stops at the first nonzero. */
 static int each_item(const char *list, int (*fn)(const char *item, void *arg), void *arg)
 {
-    char buf[1024];
+    char buf[LIST_MAX];
     if (snprintf(buf, sizeof buf, "%s", list) >= (int)sizeof buf)
-        return -2;
+        return LIST_TOO_LONG;
     char *save = NULL;
     for (char *it = strtok_r(buf, ",", &save); it; it = strtok_r(NULL, ",", &save)) {
         int r = fn(it, arg);
@@ -53,21 +56,40 @@ static int match_pattern(const char *it, void *arg)
     return strstr(m->name, it) != NULL;
 }
 
+/* "dk" or "dk/dv", each a whole positive number of at most 6 digits. */
+static int parse_dims(const char *it, int *dk, int *dv)
+{
+    char *end;
+    long a = strtol(it, &end, 10), b = -1;
+    if (end == it || a < 1 || a > 999999)
+        return -1;
+    if (*end == '/') {
+        const char *p = end + 1;
+        b = strtol(p, &end, 10);
+        if (end == p || b < 1 || b > 999999)
+            return -1;
+    }
+    if (*end || *it == '+' || *it == ' ')
+        return -1;
+    *dk = (int)a;
+    *dv = (int)b;
+    return 0;
+}
+
 static int match_dim(const char *it, void *arg)
 {
     mctx *m = arg;
-    int dk = 0, dv = 0;
-    if (sscanf(it, "%d/%d", &dk, &dv) == 2)
-        return m->c->dk == dk && m->c->dv == dv;
-    return atoi(it) == m->c->dk;
+    int dk, dv;
+    if (parse_dims(it, &dk, &dv))
+        return 0;
+    return m->c->dk == dk && (dv < 0 || m->c->dv == dv);
 }
 
 static int check_dim(const char *it, void *arg)
 {
     mctx *m = arg;
-    int dk = 0, dv = 0, n = 0;
-    if ((sscanf(it, "%d/%d%n", &dk, &dv, &n) == 2 && !it[n] && dk > 0 && dv > 0) ||
-        (sscanf(it, "%d%n", &dk, &n) == 1 && !it[n] && dk > 0))
+    int dk, dv;
+    if (parse_dims(it, &dk, &dv) == 0)
         return 0;
     snprintf(m->why, m->why_len, "--head-dim: '%s' is not a positive head dim (or dk/dv)", it);
     return -1;
@@ -132,17 +154,45 @@ static int toggle_differs(const char *it, void *arg)
     return !same_case(&t, m->c);
 }
 
+/* Every item must be a valid key=value (whether the dummy case has that
+ * value does not matter: each_item stops at the first nonzero result). */
+static int check_toggle(const char *it, void *arg) { return toggle_differs(it, arg) < 0 ? -1 : 0; }
+
+static int count_item(const char *it, void *arg)
+{
+    (void)it;
+    ++*(int *)arg;
+    return 0;
+}
+
+/* One option's list: not too long, not empty, each item valid. */
+static int check_list(const char *opt, const char *list, int (*fn)(const char *, void *), mctx *m)
+{
+    int items = 0;
+    if (each_item(list, count_item, &items) == LIST_TOO_LONG) {
+        snprintf(m->why, m->why_len, "%s: list longer than %d characters", opt, LIST_MAX - 1);
+        return -1;
+    }
+    if (items == 0) {
+        snprintf(m->why, m->why_len, "%s: empty list '%s'", opt, list);
+        return -1;
+    }
+    return fn && each_item(list, fn, m) ? -1 : 0;
+}
+
 int kvv_filter_check(const kvv_filter *f, char *why, size_t n)
 {
     kvv_case dummy = kvv_case_default(KVV_OP_ATTN);
     mctx m = {.c = &dummy, .why = why, .why_len = n};
-    if (f->ops && each_item(f->ops, check_op, &m))
+    if (f->ops && check_list("-o", f->ops, check_op, &m))
         return -1;
-    if (f->head_dims && each_item(f->head_dims, check_dim, &m))
+    if (f->pattern && check_list("-p", f->pattern, NULL, &m))
         return -1;
-    if (f->kv && each_item(f->kv, check_kv, &m))
+    if (f->head_dims && check_list("--head-dim", f->head_dims, check_dim, &m))
         return -1;
-    if (f->toggles && each_item(f->toggles, toggle_differs, &m) < 0)
+    if (f->kv && check_list("--kv", f->kv, check_kv, &m))
+        return -1;
+    if (f->toggles && check_list("--toggle", f->toggles, check_toggle, &m))
         return -1;
     return 0;
 }
@@ -150,6 +200,8 @@ int kvv_filter_check(const kvv_filter *f, char *why, size_t n)
 int kvv_filter_match(const kvv_filter *f, const kvv_case *c, char *why, size_t n)
 {
     mctx m = {.c = c, .why = why, .why_len = n};
+    if (kvv_filter_check(f, why, n)) /* malformed: an error, not an empty match */
+        return -1;
     kvv_case_name(c, m.name, sizeof m.name);
     if (f->ops && each_item(f->ops, match_op, &m) != 1)
         return 0;
@@ -197,5 +249,14 @@ static int set_one(const char *it, void *arg)
 int kvv_case_apply_set(kvv_case *c, const char *sets, char *why, size_t n)
 {
     sctx s = {c, why, n};
+    int items = 0;
+    if (each_item(sets, count_item, &items) == LIST_TOO_LONG) {
+        snprintf(why, n, "--set: list longer than %d characters", LIST_MAX - 1);
+        return -1;
+    }
+    if (items == 0) {
+        snprintf(why, n, "--set: empty list '%s'", sets);
+        return -1;
+    }
     return each_item(sets, set_one, &s) ? -1 : 0;
 }

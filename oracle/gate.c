@@ -83,7 +83,7 @@ static int row_ops(kvv_case_list *l, int rows, int all_dists)
 {
     static const kvv_dist hostile[] = {KVV_DIST_GAUSS, KVV_DIST_OUTLIER, KVV_DIST_HEAVY, KVV_DIST_ROPE,
                                        KVV_DIST_CONST, KVV_DIST_ZERO,    KVV_DIST_DENORM, KVV_DIST_HUGE,
-                                       KVV_DIST_NONFINITE};
+                                       KVV_DIST_NONFINITE, KVV_DIST_GRID};
     static const int qdims[] = {64, 80, 96, 112, 128, 192, 256, 512, 576};
     for (int t = 0; t < KVV_TYPE_COUNT; t++) {
         for (int i = 0; i < (int)(sizeof qdims / sizeof *qdims); i++)

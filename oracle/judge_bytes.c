@@ -61,7 +61,10 @@ static void fail_block(ctx_t *c, int64_t row, int64_t blk, const uint8_t *got, c
 }
 
 /* Compare one block's fields; tie arrays are already offset to the block.
- * Returns ties taken, or -1 on a real difference. */
+ * Indices first: where the backend took the other side of a tie and the
+ * scale depends on the indices (iq4_nl's least-squares scale), the expected
+ * scale is re-derived from the backend's indices.  Returns ties taken, or
+ * -1 on a real difference. */
 static int compare_fields(ctx_t *c, int64_t row, int64_t blk, const uint8_t *got, const uint8_t *want,
                           const float *x, const int16_t *alt, const uint8_t *sign_tie, uint8_t scale_tie,
                           const uint32_t *scale_alt)
@@ -69,22 +72,11 @@ static int compare_fields(ctx_t *c, int64_t row, int64_t blk, const uint8_t *got
     kvv_fields fg, fw;
     c->ti->unpack(got, &fg);
     c->ti->unpack(want, &fw);
-    int ties = 0;
-    for (int i = 0; i < fw.nscale; i++) {
-        if (fg.scale[i] == fw.scale[i])
-            continue;
-        if ((scale_tie >> i & 1) && scale_alt && fg.scale[i] == scale_alt[i]) {
-            ties++;
-            continue;
-        }
-        fail_block(c, row, blk, got, want, x, i ? "scale field 1" : "scale field 0", -1, (int)fg.scale[i],
-                   (int)fw.scale[i]);
-        return -1;
-    }
+    int ties = 0, idx_ties = 0;
     for (int j = 0; j < fw.n; j++) {
         if (fg.idx[j] != fw.idx[j]) {
             if (alt && alt[j] != KVV_NO_TIE && fg.idx[j] == alt[j]) {
-                ties++;
+                idx_ties++;
             } else {
                 fail_block(c, row, blk, got, want, x, "index", j, fg.idx[j], fw.idx[j]);
                 return -1;
@@ -99,7 +91,31 @@ static int compare_fields(ctx_t *c, int64_t row, int64_t blk, const uint8_t *got
             }
         }
     }
-    return ties;
+    ties += idx_ties;
+    kvv_ref_ties rt = {0};
+    uint8_t re[KVV_MAX_BLOCK * 4];
+    if (idx_ties && c->ti->family == KVV_FAMILY_BLOCK && c->rt->requantize &&
+        kvv_ref_ties_alloc(&rt, c->t, 1, fw.n) == 0) {
+        c->rt->requantize(x, fg.idx, re, fw.n, &rt);
+        c->ti->unpack(re, &fw);
+        scale_tie = rt.scale_tie ? rt.scale_tie[0] : 0;
+        scale_alt = rt.scale_alt;
+    }
+    int rc = ties;
+    for (int i = 0; i < fw.nscale; i++) {
+        if (fg.scale[i] == fw.scale[i])
+            continue;
+        if ((scale_tie >> i & 1) && scale_alt && fg.scale[i] == scale_alt[i]) {
+            rc++;
+            continue;
+        }
+        fail_block(c, row, blk, got, want, x, i ? "scale field 1" : "scale field 0", -1, (int)fg.scale[i],
+                   (int)fw.scale[i]);
+        rc = -1;
+        break;
+    }
+    kvv_ref_ties_free(&rt);
+    return rc;
 }
 
 static int64_t count_candidates(const kvv_ref_ties *t, int64_t e0, int64_t ne, int64_t b0, int64_t nb)

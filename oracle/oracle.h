@@ -24,6 +24,7 @@
 #include "kvv/backend.h"
 #include "kvv/case.h"
 #include "kvv/verdict.h"
+#include "dump/dump.h"
 #include "ref/ref.h"
 #include "reports/reports.h"
 
@@ -85,6 +86,14 @@ const char *kvv_backend_builtin_names(void);
 /* ---- running cases ---- */
 /* Run one case on one backend and judge it (in this process). */
 void kvv_run_case(const kvv_case *c, const kvv_backend *b, kvv_verdict *v);
+/* The same with two optional extras: `in` supplies the inputs (arrays q, k,
+ * v, mask for attention, x for the row ops) instead of generating them from
+ * the seed (replaying a dump), and `rec` receives the run's tensors (README,
+ * "HDF5 dumps", lists them).  With both NULL this is kvv_run_case. */
+void kvv_run_case_io(const kvv_case *c, const kvv_backend *b, const kvv_record *in, kvv_record *rec, kvv_verdict *v);
+/* A case's inputs as generated from its seed, as the named arrays above;
+ * 0, or -1 when out of memory. */
+int kvv_case_inputs(const kvv_case *c, kvv_record *rec);
 
 /* Run a list of cases on several backends.  With jobs > 0 each (case,
  * backend) runs in one of `jobs` worker processes: a backend call that
@@ -103,8 +112,16 @@ typedef struct kvv_run_opts {
     int jobs;       /* 0 = run in this process, no isolation */
     double timeout; /* seconds per (case, backend) in a worker */
     const kvv_run_info *info;
+    int fail_fast;  /* stop at the first failure (the verdicts so far are still reported) */
 } kvv_run_opts;
 int kvv_run(const kvv_run_opts *o, kvv_summary *s);
+/* kvv_run with tensors going in or out (io may be NULL: kvv_run). */
+typedef struct kvv_run_io_opts {
+    kvv_dump_writer *dump;           /* write failing units, with their tensors, to this dump */
+    int dump_all;                    /* ... every unit, not only failing ones */
+    const kvv_record *const *inputs; /* per case: stored inputs to run instead of the seed's (replay) */
+} kvv_run_io_opts;
+int kvv_run_with_io(const kvv_run_opts *o, const kvv_run_io_opts *io, kvv_summary *s);
 
 /* Case lists */
 typedef struct kvv_case_list {
@@ -116,6 +133,16 @@ int kvv_case_list_push(kvv_case_list *l, const kvv_case *c);
 /* The default gate of `make verify`, and the full nightly matrix. */
 int kvv_gate_cases(kvv_case_list *l);
 int kvv_full_cases(kvv_case_list *l);
+
+/* Case files: one case name per line; blank lines and lines starting
+ * with '#' are skipped ('-' = stdin).  Returns 0, or -1 with "FILE:LINE:
+ * reason" in why (nothing is added then). */
+int kvv_case_file_load(const char *path, kvv_case_list *l, char *why, size_t why_len);
+/* The stored corpus: every *.cases file under dir, recursively and in name
+ * order, except under folders named known-failures (cases that fail today,
+ * kept out of the gate until they are fixed).  Returns the number of files
+ * read (0 when dir does not exist), or -1 with why. */
+int kvv_corpus_load(const char *dir, kvv_case_list *l, char *why, size_t why_len);
 
 /* Filters of `kvverify run` */
 typedef struct kvv_filter {
@@ -130,6 +157,42 @@ int kvv_filter_match(const kvv_filter *f, const kvv_case *c, char *why, size_t w
 int kvv_filter_check(const kvv_filter *f, char *why, size_t why_len);
 /* Apply --set key=value overrides to a case; -1 with why on a bad override. */
 int kvv_case_apply_set(kvv_case *c, const char *sets, char *why, size_t why_len);
+
+/* ---- fuzzing (`kvverify fuzz`) ---- */
+/* Random valid cases (fuzz/gen.h) run on one backend in isolated workers
+ * until the time is up; each failure is shrunk (fuzz/shrink.h) to a minimal
+ * case that fails the same rule the same way, and written to out_dir as a
+ * replayable case file (a comment saying what failed, then the case name).
+ * Failures with the signature (op, types, rule) of one already shrunk in
+ * this run are counted but not shrunk again. */
+typedef struct kvv_fuzz_opts {
+    const char *backend_name;   /* a built-in name or a plugin path */
+    const kvv_backend *backend; /* optional: the table to use instead of opening the name */
+    double seconds;             /* drawing stops after this long; a shrink in progress finishes */
+    uint64_t seed;              /* the whole run is reproducible from it */
+    unsigned ops;               /* bit mask of 1 << kvv_op; 0 = every op the runner runs */
+    const char *out_dir;        /* case files go here (created if missing); NULL = nowhere */
+    int jobs;                   /* isolated worker processes, >= 1 */
+    double timeout;             /* seconds per case before it counts as hung */
+    int max_finds;              /* stop after this many shrunk failures; 0 = no limit */
+    int shrink_tries;           /* candidates tried per shrink; 0 = 200 */
+    double shrink_seconds;      /* time per shrink (a hang costs a timeout per try); 0 = 120 */
+    FILE *log;                  /* progress and findings; NULL = quiet */
+} kvv_fuzz_opts;
+
+typedef struct kvv_fuzz_stats {
+    int64_t cases, pass, fail, skip;
+    int finds;     /* failures shrunk */
+    int written;   /* case files written (a shrunk case already stored is not rewritten) */
+    double seconds;
+    char last_file[512]; /* the last case file written */
+} kvv_fuzz_stats;
+
+/* 0 when the run completed (whatever it found), -1 when it could not run. */
+int kvv_fuzz(const kvv_fuzz_opts *o, kvv_fuzz_stats *st);
+/* Shrink and store one given case (o->seconds and o->ops are not used):
+ * 1 when it failed and was shrunk, 0 when it does not fail, -1 on error. */
+int kvv_fuzz_shrink_case(const kvv_fuzz_opts *o, const kvv_case *c, kvv_fuzz_stats *st);
 
 /* ---- benchmark (a program, not a test) ---- */
 /* Quantize, WHT, attention decode and prefill on each backend and the

@@ -1,5 +1,7 @@
-/* Running one case on one backend: make the inputs from the seed, ask the
- * backend and the reference, and apply the rules. */
+/* Running one case on one backend: make the inputs from the seed (or take
+ * stored ones, to replay a dump), ask the backend and the reference, and
+ * apply the rules.  An optional record keeps every tensor of the run for a
+ * dump; without one nothing is copied. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +45,112 @@ static int out_of_memory(kvv_verdict *v)
 {
     kvv_verdict_fail(v, KVV_RULE_CRASH, "out of memory preparing the case");
     return -1;
+}
+
+/* ---------------- inputs and the record ---------------- */
+
+enum { IN_Q, IN_K, IN_V, IN_MASK, IN_X, IN_COUNT };
+static const char *const input_names[IN_COUNT] = {"q", "k", "v", "mask", "x"};
+static const uint64_t input_streams[IN_COUNT] = {KVV_STREAM_Q, KVV_STREAM_K, KVV_STREAM_V, KVV_STREAM_MASK,
+                                                 KVV_STREAM_X};
+
+typedef struct {
+    int ndim; /* 0: the op does not take this input */
+    int64_t dims[3];
+} in_shape;
+
+static void input_shapes(const kvv_case *c, in_shape *s)
+{
+    memset(s, 0, sizeof *s * IN_COUNT);
+    if (c->op == KVV_OP_ATTN) {
+        s[IN_Q] = (in_shape){3, {c->n_head, c->n_q, c->dk}};
+        s[IN_K] = (in_shape){3, {c->n_head_kv, c->n_kv, c->dk}};
+        s[IN_V] = (in_shape){3, {c->n_head_kv, c->n_kv, c->dv}};
+        s[IN_MASK] = (in_shape){2, {c->n_q, c->n_kv}};
+    } else {
+        s[IN_X] = (in_shape){2, {c->n_kv, c->dk}};
+    }
+}
+
+static int64_t shape_count(const in_shape *s)
+{
+    int64_t n = 1;
+    for (int i = 0; i < s->ndim; i++)
+        n *= s->dims[i];
+    return n;
+}
+
+/* The inputs the op takes, in bufs[IN_*]: copies of the stored arrays when
+ * `in` is given, else generated from the seed (rows of the last dimension;
+ * channel-structured distributions repeat with the sequence dimension). */
+static int case_inputs(const kvv_case *c, const kvv_record *in, float **bufs, kvv_verdict *v)
+{
+    in_shape s[IN_COUNT];
+    input_shapes(c, s);
+    for (int i = 0; i < IN_COUNT; i++) {
+        if (!s[i].ndim)
+            continue;
+        int64_t n = shape_count(&s[i]);
+        bufs[i] = kvv_alloc(sizeof(float) * (size_t)n);
+        if (!bufs[i])
+            return out_of_memory(v);
+        if (in) {
+            const kvv_array *a = kvv_record_get(in, input_names[i]);
+            int ok = a && a->dtype == KVV_DT_F32 && a->ndim == s[i].ndim &&
+                     !memcmp(a->dims, s[i].dims, sizeof(int64_t) * (size_t)s[i].ndim);
+            if (!ok) {
+                kvv_verdict_fail(v, KVV_RULE_CRASH, "the stored input '%s' is missing or not f32 of the shape the case "
+                                 "takes", input_names[i]);
+                return -1;
+            }
+            memcpy(bufs[i], a->data, sizeof(float) * (size_t)n);
+        } else if (i == IN_MASK) {
+            kvv_gen_mask(bufs[i], c);
+        } else {
+            int last = s[i].ndim - 1;
+            kvv_gen_fill(bufs[i], n / s[i].dims[last], (int)s[i].dims[last], (int)s[i].dims[last - 1], c->dist,
+                         c->seed, input_streams[i]);
+        }
+    }
+    return 0;
+}
+
+int kvv_case_inputs(const kvv_case *c, kvv_record *rec)
+{
+    float *bufs[IN_COUNT] = {0};
+    in_shape s[IN_COUNT];
+    kvv_verdict v;
+    kvv_verdict_init(&v);
+    input_shapes(c, s);
+    int rc = case_inputs(c, NULL, bufs, &v);
+    for (int i = 0; i < IN_COUNT; i++) {
+        if (rc == 0 && bufs[i] && kvv_record_put(rec, input_names[i], KVV_DT_F32, KVV_TYPE_NONE, s[i].ndim, s[i].dims,
+                                                 bufs[i]))
+            rc = -1;
+        kvv_free(bufs[i]);
+    }
+    return rc;
+}
+
+/* Keep a tensor in the record (a no-op without one).  A record is a best
+ * effort: running out of memory for it does not change the verdict. */
+static void keep(kvv_record *rec, const char *name, kvv_dtype dt, kvv_type t, const void *data, int ndim, int64_t d0,
+                 int64_t d1, int64_t d2)
+{
+    if (!rec || !data)
+        return;
+    int64_t dims[3] = {d0, d1, d2};
+    kvv_record_put(rec, name, dt, t, ndim, dims, data);
+}
+
+static void keep_inputs(kvv_record *rec, const kvv_case *c, float **bufs)
+{
+    in_shape s[IN_COUNT];
+    input_shapes(c, s);
+    for (int i = 0; rec && i < IN_COUNT; i++)
+        if (s[i].ndim)
+            keep(rec, input_names[i], KVV_DT_F32, KVV_TYPE_NONE, bufs[i], s[i].ndim, s[i].dims[0], s[i].dims[1],
+                 s[i].dims[2]);
 }
 
 static double *to_f64(const float *x, size_t n)
@@ -89,27 +197,33 @@ static int ref_quantize(kvv_type t, const float *x, int64_t rows, int64_t cols, 
     return 0;
 }
 
-static void run_quant(const kvv_case *c, const kvv_backend *b, kvv_verdict *v)
+static void run_quant(const kvv_case *c, const kvv_backend *b, const kvv_record *in, kvv_record *rec,
+                      kvv_verdict *v)
 {
     const int64_t rows = c->n_kv, cols = c->dk;
-    float *x = kvv_alloc(sizeof(float) * (size_t)(rows * cols));
+    const int64_t rb = (int64_t)kvv_row_bytes(c->type_k, cols);
+    float *bufs[IN_COUNT] = {0};
     void *canon = NULL, *got = NULL, *base = NULL;
     kvv_ref_ties ties = {0};
-    if (!x) {
-        out_of_memory(v);
-        return;
-    }
-    kvv_gen_fill(x, rows, (int)cols, (int)rows, c->dist, c->seed, KVV_STREAM_X);
-    if (ref_quantize(c->type_k, x, rows, cols, &canon, &ties, v) == 0 &&
-        backend_quantize(b, c->type_k, x, rows, cols, c->tg, &got, v) == 0) {
+    if (case_inputs(c, in, bufs, v))
+        goto done;
+    float *x = bufs[IN_X];
+    keep_inputs(rec, c, bufs);
+    int ok = ref_quantize(c->type_k, x, rows, cols, &canon, &ties, v) == 0;
+    keep(rec, "canon", KVV_DT_U8, c->type_k, ok ? canon : NULL, 2, rows, rb, 0);
+    ok = ok && backend_quantize(b, c->type_k, x, rows, cols, c->tg, &got, v) == 0;
+    keep(rec, "bytes", KVV_DT_U8, c->type_k, ok ? got : NULL, 2, rows, rb, 0);
+    if (ok) {
         kvv_judge_bytes(c->type_k, x, rows, cols, canon, &ties, got, "", v);
         if (kvv_toggles_has_speed(c->tg) &&
             backend_quantize(b, c->type_k, x, rows, cols, kvv_toggles_baseline(c->tg), &base, v) == 0)
             kvv_judge_same_bytes(got, base, kvv_row_bytes(c->type_k, cols) * (size_t)rows,
                                  kvv_row_bytes(c->type_k, cols), KVV_RULE_TOGGLE, "quantized vs baseline toggles", v);
     }
+done:
     kvv_ref_ties_free(&ties);
-    kvv_free(x);
+    for (int i = 0; i < IN_COUNT; i++)
+        kvv_free(bufs[i]);
     kvv_free(canon);
     kvv_free(got);
     kvv_free(base);
@@ -131,30 +245,38 @@ static int backend_dequantize(const kvv_backend *b, kvv_type t, const void *src,
     return check_call(rc, b, "dequantize", v);
 }
 
-static void run_dequant(const kvv_case *c, const kvv_backend *b, kvv_verdict *v)
+static void run_dequant(const kvv_case *c, const kvv_backend *b, const kvv_record *in, kvv_record *rec,
+                        kvv_verdict *v)
 {
     const int64_t rows = c->n_kv, cols = c->dk;
-    float *x = kvv_alloc(sizeof(float) * (size_t)(rows * cols));
+    float *bufs[IN_COUNT] = {0};
     float *want = kvv_alloc(sizeof(float) * (size_t)(rows * cols)), *got = NULL, *base = NULL;
     void *canon = NULL;
-    if (!x || !want) {
+    if (!want) {
         out_of_memory(v);
         goto done;
     }
-    kvv_gen_fill(x, rows, (int)cols, (int)rows, c->dist, c->seed, KVV_STREAM_X);
+    if (case_inputs(c, in, bufs, v))
+        goto done;
+    float *x = bufs[IN_X];
+    keep_inputs(rec, c, bufs);
     if (ref_quantize(c->type_k, x, rows, cols, &canon, NULL, v))
         goto done;
+    keep(rec, "canon", KVV_DT_U8, c->type_k, canon, 2, rows, (int64_t)kvv_row_bytes(c->type_k, cols), 0);
     double t0 = now();
     kvv_ref_type_get(c->type_k)->dequantize(canon, want, rows, cols);
     v->t_ref += now() - t0;
+    keep(rec, "ref_deq", KVV_DT_F32, KVV_TYPE_NONE, want, 2, rows, cols, 0);
     if (backend_dequantize(b, c->type_k, canon, rows, cols, c->tg, &got, v))
         goto done;
+    keep(rec, "deq", KVV_DT_F32, KVV_TYPE_NONE, got, 2, rows, cols, 0);
     kvv_judge_same_f32(got, want, rows * cols, cols, KVV_RULE_DEQUANT, "dequantized", v);
     if (kvv_toggles_has_speed(c->tg) &&
         backend_dequantize(b, c->type_k, canon, rows, cols, kvv_toggles_baseline(c->tg), &base, v) == 0)
         kvv_judge_same_f32(got, base, rows * cols, cols, KVV_RULE_TOGGLE, "dequantized vs baseline toggles", v);
 done:
-    kvv_free(x);
+    for (int i = 0; i < IN_COUNT; i++)
+        kvv_free(bufs[i]);
     kvv_free(want);
     kvv_free(got);
     kvv_free(base);
@@ -174,23 +296,29 @@ static int backend_wht(const kvv_backend *b, float *x, int64_t rows, int64_t col
     return check_call(rc, b, inverse ? "inverse WHT" : "WHT", v);
 }
 
-static void run_wht(const kvv_case *c, const kvv_backend *b, kvv_verdict *v)
+static void run_wht(const kvv_case *c, const kvv_backend *b, const kvv_record *in, kvv_record *rec, kvv_verdict *v)
 {
     const int64_t rows = c->n_kv, cols = c->dk, n = rows * cols;
-    float *x = kvv_alloc(sizeof(float) * (size_t)n), *y = kvv_alloc(sizeof(float) * (size_t)n);
+    float *bufs[IN_COUNT] = {0}, *x = NULL;
+    float *y = kvv_alloc(sizeof(float) * (size_t)n);
     float *z = kvv_alloc(sizeof(float) * (size_t)n), *base = kvv_alloc(sizeof(float) * (size_t)n);
     double *ry = NULL, *rz = NULL, *bound = malloc(sizeof(double) * (size_t)n);
-    if (!x || !y || !z || !base || !bound) {
+    if (!y || !z || !base || !bound) {
         out_of_memory(v);
         goto done;
     }
-    kvv_gen_fill(x, rows, (int)cols, (int)rows, c->dist, c->seed, KVV_STREAM_X);
+    if (case_inputs(c, in, bufs, v))
+        goto done;
+    x = bufs[IN_X];
+    keep_inputs(rec, c, bufs);
     memcpy(y, x, sizeof(float) * (size_t)n);
     if (backend_wht(b, y, rows, cols, c->group, 0, c->tg, v))
         goto done;
+    keep(rec, "out", KVV_DT_F32, KVV_TYPE_NONE, y, 2, rows, cols, 0);
     memcpy(z, y, sizeof(float) * (size_t)n);
     if (backend_wht(b, z, rows, cols, c->group, 1, c->tg, v))
         goto done;
+    keep(rec, "inv", KVV_DT_F32, KVV_TYPE_NONE, z, 2, rows, cols, 0);
     double t0 = now();
     ry = to_f64(x, (size_t)n);
     rz = to_f64(y, (size_t)n);
@@ -201,11 +329,15 @@ static void run_wht(const kvv_case *c, const kvv_backend *b, kvv_verdict *v)
     kvv_ref_wht(ry, rows, cols, c->group, 0);
     kvv_ref_wht(rz, rows, cols, c->group, 1); /* the inverse of what the backend produced */
     v->t_ref += now() - t0;
+    keep(rec, "ref_out", KVV_DT_F64, KVV_TYPE_NONE, ry, 2, rows, cols, 0);
+    keep(rec, "ref_inv", KVV_DT_F64, KVV_TYPE_NONE, rz, 2, rows, cols, 0);
     kvv_judge_finite(y, ry, n, cols, "forward", v);
     kvv_wht_bound(x, rows, cols, c->group, bound);
+    keep(rec, "bound", KVV_DT_F64, KVV_TYPE_NONE, bound, 2, rows, cols, 0);
     kvv_judge_ratio(y, ry, bound, n, cols, "forward", v);
     kvv_judge_finite(z, rz, n, cols, "inverse", v);
     kvv_wht_bound(y, rows, cols, c->group, bound);
+    keep(rec, "bound_inv", KVV_DT_F64, KVV_TYPE_NONE, bound, 2, rows, cols, 0);
     kvv_judge_ratio(z, rz, bound, n, cols, "inverse", v);
     if (kvv_toggles_has_speed(c->tg)) {
         memcpy(base, x, sizeof(float) * (size_t)n);
@@ -213,7 +345,8 @@ static void run_wht(const kvv_case *c, const kvv_backend *b, kvv_verdict *v)
             kvv_judge_same_f32(y, base, n, cols, KVV_RULE_TOGGLE, "forward vs baseline toggles", v);
     }
 done:
-    kvv_free(x);
+    for (int i = 0; i < IN_COUNT; i++)
+        kvv_free(bufs[i]);
     kvv_free(y);
     kvv_free(z);
     kvv_free(base);
@@ -309,7 +442,8 @@ static int backend_attention(const kvv_backend *b, const kvv_case *c, attn_bufs 
     return check_call(rc, b, "attention", v);
 }
 
-static void run_attn(const kvv_case *c, const kvv_backend *b, kvv_verdict *v)
+static void run_attn(const kvv_case *c, const kvv_backend *b, const kvv_record *in, kvv_record *rec,
+                     kvv_verdict *v)
 {
     attn_bufs w;
     memset(&w, 0, sizeof w);
@@ -317,33 +451,42 @@ static void run_attn(const kvv_case *c, const kvv_backend *b, kvv_verdict *v)
     const size_t nout = (size_t)(nqr * c->dv);
     const int dmax = c->dk > c->dv ? c->dk : c->dv;
     const kvv_type_info *tk = kvv_type_get(c->type_k), *tv = kvv_type_get(c->type_v);
-    w.q = kvv_alloc(sizeof(float) * (size_t)(nqr * c->dk));
-    w.k = kvv_alloc(sizeof(float) * (size_t)(nkr * c->dk));
-    w.v = kvv_alloc(sizeof(float) * (size_t)(nkr * c->dv));
-    w.mask = kvv_alloc(sizeof(float) * (size_t)c->n_q * c->n_kv);
+    const int64_t kvh = c->n_head_kv, kbytes = (int64_t)kvv_row_bytes(c->type_k, c->dk),
+                  vbytes = (int64_t)kvv_row_bytes(c->type_v, c->dv);
     w.out = kvv_alloc(sizeof(float) * nout);
     w.deq = kvv_alloc(sizeof(float) * (size_t)(nkr * dmax));
-    if (!w.q || !w.k || !w.v || !w.mask || !w.out || !w.deq) {
+    if (!w.out || !w.deq) {
         out_of_memory(v);
         goto done;
     }
-    kvv_gen_fill(w.q, nqr, c->dk, c->n_q, c->dist, c->seed, KVV_STREAM_Q);
-    kvv_gen_fill(w.k, nkr, c->dk, c->n_kv, c->dist, c->seed, KVV_STREAM_K);
-    kvv_gen_fill(w.v, nkr, c->dv, c->n_kv, c->dist, c->seed, KVV_STREAM_V);
-    kvv_gen_mask(w.mask, c);
+    float *bufs[IN_COUNT] = {0};
+    int in_rc = case_inputs(c, in, bufs, v);
+    w.q = bufs[IN_Q];
+    w.k = bufs[IN_K];
+    w.v = bufs[IN_V];
+    w.mask = bufs[IN_MASK];
+    if (in_rc)
+        goto done;
+    keep_inputs(rec, c, bufs);
 
     /* the backend writes its cache, then attends over it */
-    if (backend_quantize(b, c->type_k, w.k, nkr, c->dk, c->tg, &w.kb, v) ||
-        backend_quantize(b, c->type_v, w.v, nkr, c->dv, c->tg, &w.vb, v))
+    if (backend_quantize(b, c->type_k, w.k, nkr, c->dk, c->tg, &w.kb, v))
         goto done;
+    keep(rec, "k_bytes", KVV_DT_U8, c->type_k, w.kb, 3, kvh, c->n_kv, kbytes);
+    if (backend_quantize(b, c->type_v, w.v, nkr, c->dv, c->tg, &w.vb, v))
+        goto done;
+    keep(rec, "v_bytes", KVV_DT_U8, c->type_v, w.vb, 3, kvh, c->n_kv, vbytes);
     kvv_attn_info info;
     if (backend_attention(b, c, &w, c->tg, w.out, &info, v))
         goto done;
+    keep(rec, "out", KVV_DT_F32, KVV_TYPE_NONE, w.out, 3, c->n_head, c->n_q, c->dv);
 
     /* bytes: the cache against the canonical quantization */
     if (ref_quantize(c->type_k, w.k, nkr, c->dk, &w.kc, &w.kt, v) ||
         ref_quantize(c->type_v, w.v, nkr, c->dv, &w.vc, &w.vt, v))
         goto done;
+    keep(rec, "k_canon", KVV_DT_U8, c->type_k, w.kc, 3, kvh, c->n_kv, kbytes);
+    keep(rec, "v_canon", KVV_DT_U8, c->type_v, w.vc, 3, kvh, c->n_kv, vbytes);
     kvv_judge_bytes(c->type_k, w.k, nkr, c->dk, w.kc, &w.kt, w.kb, "K", v);
     kvv_judge_bytes(c->type_v, w.v, nkr, c->dv, w.vc, &w.vt, w.vb, "V", v);
 
@@ -359,11 +502,16 @@ static void run_attn(const kvv_case *c, const kvv_backend *b, kvv_verdict *v)
     w.probs = malloc(sizeof(double) * (size_t)(nqr * c->n_kv));
     w.scores = malloc(sizeof(double) * (size_t)(nqr * c->n_kv));
     if (!w.qd || !w.o1 || !w.o1rot || !w.bound || !w.probs || !w.scores ||
-        ref_operand(c->type_k, w.kb, nkr, c->dk, w.deq, &w.kd) ||
-        ref_operand(c->type_v, w.vb, nkr, c->dv, w.deq, &w.vd)) {
+        ref_operand(c->type_k, w.kb, nkr, c->dk, w.deq, &w.kd)) {
         out_of_memory(v);
         goto done;
     }
+    keep(rec, "k_deq", KVV_DT_F32, KVV_TYPE_NONE, w.deq, 3, kvh, c->n_kv, c->dk);
+    if (ref_operand(c->type_v, w.vb, nkr, c->dv, w.deq, &w.vd)) {
+        out_of_memory(v);
+        goto done;
+    }
+    keep(rec, "v_deq", KVV_DT_F32, KVV_TYPE_NONE, w.deq, 3, kvh, c->n_kv, c->dv);
     if (gk)
         kvv_ref_wht(w.qd, nqr, c->dk, gk, 0);
     kvv_ref_attn_args ra = {c->dk, c->dv, c->n_q, c->n_kv, c->n_head, c->n_head_kv, w.qd, w.kd, w.vd,
@@ -383,6 +531,10 @@ static void run_attn(const kvv_case *c, const kvv_backend *b, kvv_verdict *v)
         goto done;
     }
     v->t_ref += now() - t0;
+    keep(rec, "scores", KVV_DT_F64, KVV_TYPE_NONE, w.scores, 3, c->n_head, c->n_q, c->n_kv);
+    keep(rec, "probs", KVV_DT_F64, KVV_TYPE_NONE, w.probs, 3, c->n_head, c->n_q, c->n_kv);
+    keep(rec, "ref_out", KVV_DT_F64, KVV_TYPE_NONE, w.o1, 3, c->n_head, c->n_q, c->dv);
+    keep(rec, "bound", KVV_DT_F64, KVV_TYPE_NONE, w.bound, 3, c->n_head, c->n_q, c->dv);
     kvv_judge_finite(w.out, w.o1, (int64_t)nout, c->dv, "out", v);
     kvv_judge_ratio(w.out, w.o1, w.bound, (int64_t)nout, c->dv, "out", v);
 
@@ -408,6 +560,7 @@ static void run_attn(const kvv_case *c, const kvv_backend *b, kvv_verdict *v)
         ra.k = w.kd;
         ra.v = w.vd;
         kvv_ref_attention(&ra, w.ox, NULL, NULL);
+        keep(rec, "ref_exact", KVV_DT_F64, KVV_TYPE_NONE, w.ox, 3, c->n_head, c->n_q, c->dv);
         /* the reference's quantized path: canonical bytes, dequantized and
          * rotated back, in the original basis */
         free(w.kd);
@@ -468,7 +621,10 @@ done:
     attn_free(&w);
 }
 
-void kvv_run_case(const kvv_case *c, const kvv_backend *b, kvv_verdict *v)
+void kvv_run_case(const kvv_case *c, const kvv_backend *b, kvv_verdict *v) { kvv_run_case_io(c, b, NULL, NULL, v); }
+
+void kvv_run_case_io(const kvv_case *c, const kvv_backend *b, const kvv_record *in, kvv_record *rec,
+                     kvv_verdict *v)
 {
     kvv_verdict_init(v);
     char why[256];
@@ -483,16 +639,16 @@ void kvv_run_case(const kvv_case *c, const kvv_backend *b, kvv_verdict *v)
     }
     switch (c->op) {
     case KVV_OP_QUANT:
-        run_quant(c, b, v);
+        run_quant(c, b, in, rec, v);
         break;
     case KVV_OP_DEQUANT:
-        run_dequant(c, b, v);
+        run_dequant(c, b, in, rec, v);
         break;
     case KVV_OP_WHT:
-        run_wht(c, b, v);
+        run_wht(c, b, in, rec, v);
         break;
     case KVV_OP_ATTN:
-        run_attn(c, b, v);
+        run_attn(c, b, in, rec, v);
         break;
     default:
         v->status = KVV_SKIP;

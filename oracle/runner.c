@@ -6,7 +6,12 @@
  * silent past the timeout, the unit it was on gets a crash verdict that
  * names it, a new worker starts at the following unit, and the run goes on.
  * Results already computed are kept whatever happens (a SIGINT stops the
- * run early but still reports them). */
+ * run early but still reports them).
+ *
+ * With a dump, a worker records each unit's tensors and, for the units the
+ * dump keeps (failing ones, or all), sends them after the verdict as a
+ * length-prefixed serialized record.  The parent is the only writer of the
+ * dump: it writes units as they are reported, in case order. */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -21,8 +26,12 @@
 
 typedef struct {
     int64_t unit;
+    uint64_t rec_bytes; /* bytes of the serialized record that follow (0: none) */
     kvv_verdict v;
 } unit_msg;
+
+/* A serialized record larger than this is a broken message, not data. */
+#define MAX_RECORD_BYTES ((uint64_t)1 << 40)
 
 typedef struct {
     pid_t pid;
@@ -31,9 +40,12 @@ typedef struct {
     double deadline;  /* when that unit times out */
     size_t have;      /* bytes of a partial message */
     unit_msg buf;
+    char *payload;    /* the record following buf, while it arrives */
+    size_t payload_have;
 } worker_t;
 
 static volatile sig_atomic_t interrupted;
+static int stop_early; /* --fail-fast saw a failure */
 static void on_sigint(int sig)
 {
     (void)sig;
@@ -55,7 +67,13 @@ static void open_backends(const kvv_run_opts *o, const kvv_backend **bk, char (*
     }
 }
 
-static void run_unit(const kvv_run_opts *o, const kvv_backend **bk, char (*why)[256], int64_t u, kvv_verdict *v)
+static int wants_record(const kvv_run_io_opts *io, const kvv_verdict *v)
+{
+    return io->dump && (io->dump_all || v->status == KVV_FAIL);
+}
+
+static void run_unit(const kvv_run_opts *o, const kvv_run_io_opts *io, const kvv_backend **bk, char (*why)[256],
+                     int64_t u, kvv_verdict *v, kvv_record *rec)
 {
     const kvv_case *c = &o->cases[u / o->nbackends];
     int b = (int)(u % o->nbackends);
@@ -64,10 +82,25 @@ static void run_unit(const kvv_run_opts *o, const kvv_backend **bk, char (*why)[
         kvv_verdict_fail(v, KVV_RULE_CRASH, "backend %s cannot start: %s", o->backend_names[b], why[b]);
         return;
     }
-    kvv_run_case(c, bk[b], v);
+    kvv_run_case_io(c, bk[b], io->inputs ? io->inputs[u / o->nbackends] : NULL, io->dump ? rec : NULL, v);
 }
 
-static void worker_main(const kvv_run_opts *o, int fd, int64_t start, int stride, int64_t nunits)
+static void write_all(int fd, const void *buf, size_t n)
+{
+    const char *p = buf;
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            _exit(3);
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+static void worker_main(const kvv_run_opts *o, const kvv_run_io_opts *io, int fd, int64_t start, int stride,
+                        int64_t nunits)
 {
     signal(SIGINT, SIG_DFL);
     const kvv_backend *bk[KVV_MAX_BACKENDS];
@@ -75,25 +108,30 @@ static void worker_main(const kvv_run_opts *o, int fd, int64_t start, int stride
     open_backends(o, bk, why);
     for (int64_t u = start; u < nunits; u += stride) {
         unit_msg m;
+        kvv_record rec = {0};
         memset(&m, 0, sizeof m);
         m.unit = u;
-        run_unit(o, bk, why, u, &m.v);
-        const char *p = (const char *)&m;
-        size_t left = sizeof m;
-        while (left) {
-            ssize_t w = write(fd, p, left);
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w <= 0)
-                _exit(3);
-            p += w;
-            left -= (size_t)w;
+        run_unit(o, io, bk, why, u, &m.v, &rec);
+        char *payload = NULL;
+        if (wants_record(io, &m.v)) {
+            m.rec_bytes = kvv_record_encoded_size(&rec);
+            payload = malloc(m.rec_bytes);
+            if (payload)
+                kvv_record_encode(&rec, payload);
+            else
+                m.rec_bytes = 0; /* the parent regenerates the inputs */
         }
+        kvv_record_free(&rec);
+        write_all(fd, &m, sizeof m);
+        if (payload)
+            write_all(fd, payload, m.rec_bytes);
+        free(payload);
     }
     _exit(0);
 }
 
-static int spawn(const kvv_run_opts *o, worker_t *w, int64_t start, int stride, int64_t nunits)
+static int spawn(const kvv_run_opts *o, const kvv_run_io_opts *io, worker_t *w, int64_t start, int stride,
+                 int64_t nunits)
 {
     int p[2];
     if (pipe(p))
@@ -107,7 +145,7 @@ static int spawn(const kvv_run_opts *o, worker_t *w, int64_t start, int stride, 
     }
     if (pid == 0) {
         close(p[0]);
-        worker_main(o, p[1], start, stride, nunits);
+        worker_main(o, io, p[1], start, stride, nunits);
     }
     close(p[1]);
     w->pid = pid;
@@ -124,7 +162,33 @@ typedef struct {
     kvv_verdict *res;
     char *done;
     int64_t emitted, nunits, failures;
+    const kvv_run_io_opts *io;
+    kvv_record *recs; /* with a dump: each unit's record until it is written */
+    int dump_error_shown;
 } emit_t;
+
+/* Write a unit to the dump.  A unit without a record (a worker that crashed
+ * or hung) gets its inputs, regenerated here, so that it can be replayed. */
+static void dump_one(emit_t *e, int64_t u, const kvv_case *c, int b)
+{
+    const kvv_run_opts *o = e->o;
+    const kvv_run_io_opts *io = e->io;
+    if (!wants_record(io, &e->res[u]))
+        return;
+    kvv_record *rec = &e->recs[u];
+    const kvv_record *in = io->inputs ? io->inputs[u / o->nbackends] : NULL;
+    if (rec->n == 0 && in) {
+        for (int i = 0; i < in->n; i++)
+            kvv_record_put(rec, in->a[i].name, in->a[i].dtype, in->a[i].type, in->a[i].ndim, in->a[i].dims,
+                           in->a[i].data);
+    } else if (rec->n == 0) {
+        kvv_case_inputs(c, rec);
+    }
+    if (kvv_dump_add(io->dump, u, c, o->backend_names[b], &e->res[u], rec) && !e->dump_error_shown) {
+        fprintf(stderr, "kvverify: dump: %s; no further cases are written\n", kvv_dump_writer_error(io->dump));
+        e->dump_error_shown = 1;
+    }
+}
 
 static void emit_one(emit_t *e, int64_t u)
 {
@@ -135,9 +199,15 @@ static void emit_one(emit_t *e, int64_t u)
         kvv_case_name(c, name, sizeof name);
         kvv_summary_add(e->s, c->op, b, &e->res[u]);
         e->failures += e->res[u].status == KVV_FAIL;
+        if (e->o->fail_fast && e->res[u].status == KVV_FAIL)
+            stop_early = 1;
         for (int r = 0; r < e->o->nreporters; r++)
             e->o->reporters[r]->result(e->o->reporters[r], c, name, b, &e->res[u]);
+        if (e->io->dump)
+            dump_one(e, u, c, b);
     }
+    if (e->recs)
+        kvv_record_free(&e->recs[u]);
 }
 
 /* Hand the finished prefix of units to the reporters, in order. */
@@ -156,12 +226,66 @@ static void emit_rest(emit_t *e)
             emit_one(e, u);
 }
 
-static void record(emit_t *e, int64_t u, const kvv_verdict *v)
+/* Keep a unit's verdict, and its record (taken over) when one came. */
+static void record(emit_t *e, int64_t u, const kvv_verdict *v, kvv_record *rec)
 {
-    if (u < 0 || u >= e->nunits || e->done[u])
+    if (u < 0 || u >= e->nunits || e->done[u]) {
+        if (rec)
+            kvv_record_free(rec);
         return;
+    }
     e->res[u] = *v;
     e->done[u] = 1;
+    if (rec && e->recs)
+        e->recs[u] = *rec;
+    else if (rec)
+        kvv_record_free(rec);
+}
+
+/* A worker's message is complete: its verdict, and its record if any. */
+static void take_message(emit_t *e, worker_t *k, int jobs, double t, double timeout)
+{
+    kvv_record rec = {0};
+    char why[200];
+    if (k->payload && kvv_record_decode(k->payload, k->buf.rec_bytes, &rec, why, sizeof why))
+        fprintf(stderr, "kvverify: dump: the tensors of one case were lost: %s\n", why);
+    record(e, k->buf.unit, &k->buf.v, &rec);
+    free(k->payload);
+    k->payload = NULL;
+    k->payload_have = 0;
+    k->have = 0;
+    k->next = k->buf.unit + jobs;
+    k->deadline = t + timeout;
+}
+
+/* Read what a worker has written; 1 when its pipe ended or broke. */
+static int read_worker(emit_t *e, worker_t *k, int jobs, double t, double timeout)
+{
+    ssize_t r;
+    if (k->have < sizeof k->buf) {
+        r = read(k->fd, (char *)&k->buf + k->have, sizeof k->buf - k->have);
+        if (r > 0) {
+            k->have += (size_t)r;
+            if (k->have < sizeof k->buf)
+                return 0;
+            if (k->buf.rec_bytes == 0) {
+                take_message(e, k, jobs, t, timeout);
+            } else if (k->buf.rec_bytes > MAX_RECORD_BYTES || !(k->payload = malloc(k->buf.rec_bytes))) {
+                kill(k->pid, SIGKILL); /* a message we cannot take: the unit fails as a crash */
+                return 1;
+            }
+            return 0;
+        }
+    } else {
+        r = read(k->fd, k->payload + k->payload_have, k->buf.rec_bytes - k->payload_have);
+        if (r > 0) {
+            k->payload_have += (size_t)r;
+            if (k->payload_have == k->buf.rec_bytes)
+                take_message(e, k, jobs, t, timeout);
+            return 0;
+        }
+    }
+    return r == 0 || (errno != EINTR && errno != EAGAIN);
 }
 
 static void crash_verdict(kvv_verdict *v, int status, double timeout, int hung)
@@ -192,12 +316,12 @@ static int run_isolated(const kvv_run_opts *o, emit_t *e)
     int alive = 0;
     for (int j = 0; j < jobs; j++) {
         w[j].fd = -1;
-        if (spawn(o, &w[j], j, jobs, e->nunits) == 0)
+        if (spawn(o, e->io, &w[j], j, jobs, e->nunits) == 0)
             alive++;
         else
             w[j].next = e->nunits;
     }
-    while (alive > 0 && !interrupted) {
+    while (alive > 0 && !interrupted && !stop_early) {
         double t = mono(), soonest = t + 3600;
         for (int j = 0; j < jobs; j++) {
             pf[j].fd = w[j].fd;
@@ -217,18 +341,7 @@ static int run_isolated(const kvv_run_opts *o, emit_t *e)
                 continue;
             int ended = 0, hung = 0;
             if (pf[j].revents & (POLLIN | POLLHUP | POLLERR)) {
-                ssize_t r = read(k->fd, (char *)&k->buf + k->have, sizeof k->buf - k->have);
-                if (r > 0) {
-                    k->have += (size_t)r;
-                    if (k->have == sizeof k->buf) {
-                        record(e, k->buf.unit, &k->buf.v);
-                        k->have = 0;
-                        k->next = k->buf.unit + jobs;
-                        k->deadline = t + o->timeout;
-                    }
-                } else if (r == 0 || (errno != EINTR && errno != EAGAIN)) {
-                    ended = 1;
-                }
+                ended = read_worker(e, k, jobs, t, o->timeout);
             } else if (t >= k->deadline) {
                 hung = 1;
                 kill(k->pid, SIGKILL);
@@ -239,6 +352,9 @@ static int run_isolated(const kvv_run_opts *o, emit_t *e)
             int status = 0;
             close(k->fd);
             k->fd = -1;
+            free(k->payload);
+            k->payload = NULL;
+            k->payload_have = k->have = 0;
             while (waitpid(k->pid, &status, 0) < 0 && errno == EINTR)
                 ;
             alive--;
@@ -247,9 +363,9 @@ static int run_isolated(const kvv_run_opts *o, emit_t *e)
                  * next one of its sequence starts in a new worker */
                 kvv_verdict v;
                 crash_verdict(&v, status, o->timeout, hung);
-                record(e, k->next, &v);
+                record(e, k->next, &v, NULL);
                 int64_t resume = k->next + jobs;
-                if (resume < e->nunits && !interrupted && spawn(o, k, resume, jobs, e->nunits) == 0)
+                if (resume < e->nunits && !interrupted && !stop_early && spawn(o, e->io, k, resume, jobs, e->nunits) == 0)
                     alive++;
             }
         }
@@ -260,6 +376,7 @@ static int run_isolated(const kvv_run_opts *o, emit_t *e)
             kill(w[j].pid, SIGKILL);
             close(w[j].fd);
             waitpid(w[j].pid, NULL, 0);
+            free(w[j].payload);
         }
     free(w);
     free(pf);
@@ -271,29 +388,41 @@ static void run_inline(const kvv_run_opts *o, emit_t *e)
     const kvv_backend *bk[KVV_MAX_BACKENDS];
     char why[KVV_MAX_BACKENDS][256];
     open_backends(o, bk, why);
-    for (int64_t u = 0; u < e->nunits && !interrupted; u++) {
+    for (int64_t u = 0; u < e->nunits && !interrupted && !stop_early; u++) {
         kvv_verdict v;
-        run_unit(o, bk, why, u, &v);
-        record(e, u, &v);
+        kvv_record rec = {0};
+        run_unit(o, e->io, bk, why, u, &v, &rec);
+        if (!wants_record(e->io, &v))
+            kvv_record_free(&rec);
+        record(e, u, &v, &rec);
         emit_ready(e);
     }
 }
 
-int kvv_run(const kvv_run_opts *o, kvv_summary *s)
+int kvv_run(const kvv_run_opts *o, kvv_summary *s) { return kvv_run_with_io(o, NULL, s); }
+
+int kvv_run_with_io(const kvv_run_opts *o, const kvv_run_io_opts *io, kvv_summary *s)
 {
+    static const kvv_run_io_opts no_io;
+    if (!io)
+        io = &no_io;
     if (o->nbackends < 1 || o->nbackends > KVV_MAX_BACKENDS)
         return -1;
     memset(s, 0, sizeof *s);
     s->nbackends = o->nbackends;
-    emit_t e = {o, s, NULL, NULL, 0, (int64_t)o->ncases * o->nbackends, 0};
+    emit_t e = {o, s, NULL, NULL, 0, (int64_t)o->ncases * o->nbackends, 0, io, NULL, 0};
     e.res = calloc((size_t)(e.nunits ? e.nunits : 1), sizeof *e.res);
     e.done = calloc((size_t)(e.nunits ? e.nunits : 1), 1);
-    if (!e.res || !e.done) {
+    if (io->dump)
+        e.recs = calloc((size_t)(e.nunits ? e.nunits : 1), sizeof *e.recs);
+    if (!e.res || !e.done || (io->dump && !e.recs)) {
         free(e.res);
         free(e.done);
+        free(e.recs);
         return -1;
     }
     interrupted = 0;
+    stop_early = 0;
     struct sigaction sa, old;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;
@@ -306,12 +435,16 @@ int kvv_run(const kvv_run_opts *o, kvv_summary *s)
     else
         run_inline(o, &e);
     emit_ready(&e);
-    s->interrupted = e.emitted < e.nunits;
+    s->interrupted = e.emitted < e.nunits && !stop_early;
+    s->stopped_early = stop_early;
     emit_rest(&e);
     s->seconds = mono() - t0;
     for (int r = 0; r < o->nreporters; r++)
         o->reporters[r]->end(o->reporters[r], s);
     sigaction(SIGINT, &old, NULL);
+    for (int64_t u = 0; e.recs && u < e.nunits; u++)
+        kvv_record_free(&e.recs[u]);
+    free(e.recs);
     free(e.res);
     free(e.done);
     return (int)(e.failures > 0x7fffffff ? 0x7fffffff : e.failures);

@@ -88,10 +88,14 @@ int kvv_ref_attention(const kvv_ref_attn_args *a, double *out, double *probs, do
                 double *oi = o + (size_t)i * dv;
                 memset(oi, 0, sizeof(double) * (size_t)dv);
                 for (int j = 0; j < nkv; j++) {
+                    /* only a masked key is skipped: a visible key whose
+                     * weight underflowed to 0 still meets its V row, and
+                     * 0 * Inf is NaN as in any kernel that reads it */
+                    if (a->mask && a->mask[(size_t)i * nkv + j] == -INFINITY)
+                        continue;
                     double p = s[(size_t)i * nkv + j];
-                    if (p != 0.0)
-                        for (int d = 0; d < dv; d++)
-                            oi[d] += p * v[(size_t)j * dv + d];
+                    for (int d = 0; d < dv; d++)
+                        oi[d] += p * v[(size_t)j * dv + d];
                 }
             }
         }

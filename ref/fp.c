@@ -65,8 +65,9 @@ float kvv_ref_f16_to_f32(uint16_t h)
 {
     int sign = h >> 15, exp = (h >> 10) & 0x1f, man = h & 0x3ff;
     double v;
-    if (exp == 0x1f)
-        return bits_f32(((uint32_t)sign << 31) | 0x7f800000u | ((uint32_t)man << 13));
+    if (exp == 0x1f) /* Inf; a NaN keeps its payload and comes out quiet, as F16C and ggml's
+                      * software path (which multiplies the NaN) both give */
+        return bits_f32(((uint32_t)sign << 31) | 0x7f800000u | ((uint32_t)man << 13) | (man ? 0x400000u : 0));
     if (exp == 0)
         v = ldexp((double)man, -24);
     else

@@ -33,6 +33,7 @@ typedef struct kvv_summary {
     kvv_tally total;
     double seconds; /* wall time of the run */
     int interrupted; /* the run stopped early (signal); results so far are reported */
+    int stopped_early; /* --fail-fast stopped it at the first failure */
 } kvv_summary;
 
 void kvv_summary_add(kvv_summary *s, kvv_op op, int backend, const kvv_verdict *v);

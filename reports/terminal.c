@@ -119,7 +119,7 @@ static void t_end(kvv_reporter *r, const kvv_summary *sm)
     print_row(out, "total", "", &sm->total);
     fprintf(out, "\n%lld checks: %lld passed, %lld failed, %lld skipped in %.1f s%s\n", (long long)sm->total.cases,
             (long long)sm->total.pass, (long long)sm->total.fail, (long long)sm->total.skip, sm->seconds,
-            sm->interrupted ? " (INTERRUPTED: results so far)" : "");
+            sm->interrupted ? " (INTERRUPTED: results so far)" : sm->stopped_early ? " (stopped at the first failure)" : "");
     (void)s;
     fflush(out);
 }

@@ -87,7 +87,8 @@ static void run_three(int kind, collect_t *col, double timeout)
     kvv_reporter rep = {c_begin, c_result, c_end, NULL, NULL, stdout, col};
     kvv_reporter *reps[1] = {&rep};
     kvv_run_info info = {"t", "t", "t", "t", "t", 1, {"flaky"}, 3, 0};
-    kvv_run_opts o = {names, 1, bk, cs, 3, reps, 1, 1, timeout, &info};
+    kvv_run_opts o = {.backend_names = names, .nbackends = 1, .backends = bk, .cases = cs, .ncases = 3,
+                      .reporters = reps, .nreporters = 1, .jobs = 1, .timeout = timeout, .info = &info};
     kvv_summary s;
     int failures = kvv_run(&o, &s);
     CU_ASSERT(failures == 1);

@@ -38,6 +38,7 @@ typedef enum kvv_dist {
     KVV_DIST_DENORM,    /* values around the f32 denormal range */
     KVV_DIST_HUGE,      /* values that overflow f16 */
     KVV_DIST_NONFINITE, /* Gaussian with a few NaN and Inf */
+    KVV_DIST_GRID,      /* multiples of 1/4 in [-1, 1]: equal magnitudes of both signs, values on rounding boundaries */
     KVV_DIST_COUNT
 } kvv_dist;
 

@@ -1,0 +1,62 @@
+/* Private to the CPU attention: the contract between the driver (attn.c)
+ * and the tile kernels (attn_tile.c scalar, attn_avx2.c AVX2/FMA).
+ *
+ * A tile kernel computes, for each query row of a row block and one tile of
+ * KV rows, the partial softmax state of that tile alone:
+ *     m = max over visible keys of s,  l = sum exp(s - m),  o = sum exp(s - m) * v
+ * The driver merges partials strictly in tile order, so the result never
+ * depends on how tiles were spread over threads or split-K chunks. */
+#ifndef KVV_CPU_ATTN_KERN_H
+#define KVV_CPU_ATTN_KERN_H
+
+#include <stddef.h>
+
+/* A partial or a running state: a small header then o[dv8]. */
+enum {
+    ATTN_HDR_M = 0,   /* tile max (running max M for a state) */
+    ATTN_HDR_L = 1,   /* sum of exponentials */
+    ATTN_HDR_VIS = 2, /* 1 when at least one key was visible, else 0 */
+    ATTN_HDR = 4      /* floats before o[] */
+};
+
+/* Largest KV tile a kernel accepts (scores live on the stack). */
+#define ATTN_TILE_MAX 64
+/* Query rows the register-blocked (tiled) kernels process together. */
+#define ATTN_MR 4
+
+typedef struct attn_tile_args {
+    int nr;                   /* query rows */
+    int nt;                   /* keys in this tile, 1..ATTN_TILE_MAX */
+    int dk8, dv8;             /* head dims rounded up to 8 (buffers are zero-padded) */
+    const float *q;           /* [nr][dk8] query rows, already in K's basis */
+    const float *k;           /* [nt][dk8] keys */
+    const float *v;           /* [nt][dv8] values */
+    const float *const *mask; /* [nr] the row's mask at this tile's first key, or NULL */
+    const float *slope;       /* [nr] ALiBi slope of the row's head */
+    float scale;              /* multiplies q.k (already divided by softcap when on) */
+    float softcap;            /* 0 = off */
+    float *part;              /* row r's partial starts at part + r * part_stride */
+    size_t part_stride;
+} attn_tile_args;
+
+typedef void (*attn_tile_fn)(const attn_tile_args *t);
+
+typedef struct attn_kernels {
+    /* All rows against one tile: consecutive groups of ATTN_MR rows share
+     * each loaded K/V row, the rest go one at a time.  Under a mask a row's
+     * sums can depend on the keys its group sees, so the driver fixes the
+     * row blocks independently of threads and split. */
+    attn_tile_fn tile;
+    /* Fold a tile's partial into a running state (online-softmax rescale). */
+    void (*merge)(float *state, const float *part, int dv8);
+} attn_kernels;
+
+/* The memory the driver may hold at once for the dequant cache and split-K
+ * partials (0 = the default, 256 MiB); returns the previous value.  Larger
+ * work runs in passes, with the same bits. */
+size_t attn_set_mem_budget(size_t bytes);
+
+const attn_kernels *attn_kernels_scalar(void);
+const attn_kernels *attn_kernels_avx2(void);
+
+#endif

@@ -1,0 +1,47 @@
+/* q4_0 (SPEC 2, ggml quantize_row_q4_0_ref): d = m/-8 for the signed value m
+ * of largest magnitude (first one wins), q = MIN(15, (int8)(x*id + 8.5)). */
+#include "ref/quant/quant.h"
+
+static void q4_0_block(const float *x, uint8_t *dst, kvv_ref_ties *t, int64_t e0, int64_t blk)
+{
+    (void)blk;
+    float amax = 0.0f, max = 0.0f;
+    for (int j = 0; j < 32; j++)
+        if (amax < fabsf(x[j])) {
+            amax = fabsf(x[j]);
+            max = x[j];
+        }
+    float d = max / -8.0f;
+    float id = d != 0.0f ? 1.0f / d : 0.0f;
+    uint8_t L[32];
+    for (int j = 0; j < 32; j++) {
+        float v = x[j] * id;
+        int q = kvv_rq_trunc_i8(v + 8.5f);
+        L[j] = (uint8_t)(q < 15 ? q : 15);
+        kvv_rq_tie_trunc(t, e0 + j, (double)x[j] * (double)id + 8.5, (double)x[j] / (double)d + 8.5,
+                         kvv_ref_ulp32((double)v), 15, L[j]);
+    }
+    kvv_rq_wr16(dst, kvv_ref_f32_to_f16(d));
+    kvv_rq_pack_nibbles(L, dst + 2, NULL);
+}
+
+static void q4_0_deblock(const uint8_t *src, float *y)
+{
+    float d = kvv_ref_f16_to_f32(kvv_rq_rd16(src));
+    uint8_t L[32];
+    kvv_rq_unpack_nibbles(src + 2, NULL, L);
+    for (int j = 0; j < 32; j++)
+        y[j] = (float)(L[j] - 8) * d;
+}
+
+static int q4_0_quantize(const float *x, void *dst, int64_t nrows, int64_t ncols, kvv_ref_ties *t)
+{
+    return kvv_rq_quantize_blocks(KVV_Q4_0, q4_0_block, x, dst, nrows, ncols, t);
+}
+
+static void q4_0_dequantize(const void *src, float *dst, int64_t nrows, int64_t ncols)
+{
+    kvv_rq_dequantize_blocks(KVV_Q4_0, q4_0_deblock, src, dst, nrows, ncols);
+}
+
+const kvv_ref_type kvv_rq_q4_0 = {KVV_Q4_0, q4_0_quantize, q4_0_dequantize, NULL, NULL};

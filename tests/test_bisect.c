@@ -1,0 +1,249 @@
+/* `kvverify bisect` over a throwaway git history of a small backend plugin
+ * (f32 attention through the plugin ABI): one commit plants a rotation of Q
+ * that the cache never had, one earlier commit does not build.  The bisect
+ * must name the planting commit and its failing case, skip the broken
+ * build, and leave the repository as it found it. */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tests/testutil.h"
+
+static char repo[64];
+
+static const char *kvverify(void)
+{
+    static char path[600];
+    const char *dir = getenv("KVV_BUILD_DIR");
+    if (dir && *dir && dir[0] == '/')
+        snprintf(path, sizeof path, "%s/kvverify", dir);
+    else {
+        char cwd[400];
+        snprintf(path, sizeof path, "%s/%s/kvverify", getcwd(cwd, sizeof cwd) ? cwd : ".", dir && *dir ? dir : "build");
+    }
+    return path;
+}
+
+static int sh(const char *cmd, char *out, size_t n)
+{
+    FILE *p = popen(cmd, "r");
+    size_t k = 0;
+    if (out)
+        out[0] = 0;
+    if (!p)
+        return -1;
+    char sink[4096];
+    for (;;) {
+        size_t r = out && k + 1 < n ? fread(out + k, 1, n - 1 - k, p) : fread(sink, 1, sizeof sink, p);
+        if (r == 0)
+            break;
+        if (out && k + 1 < n)
+            k += r;
+    }
+    if (out)
+        out[k] = 0;
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* The plugin: f32 K/V stored as is, attention in plain f32 loops.
+ * ROTATE_Q plants the defect: a normalized WHT of Q inside the kernel, as a
+ * kernel written for a rotated cache would do. */
+static const char plugin_head[] =
+    "#include <math.h>\n#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n#include \"kvv/backend.h\"\n"
+    "static int supports(void *ctx, const kvv_case *c, char *why, size_t n)\n{\n    (void)ctx;\n"
+    "    if (c->op == KVV_OP_ATTN && c->type_k == KVV_F32 && c->type_v == KVV_F32 && c->max_bias == 0 && c->softcap == 0)\n"
+    "        return 1;\n    snprintf(why, n, \"f32 attention only\");\n    return 0;\n}\n"
+    "static int copy_rows(void *ctx, kvv_type t, const float *src, void *dst, int64_t r, int64_t c, const kvv_toggles *tg)\n"
+    "{\n    (void)ctx, (void)tg;\n    if (t != KVV_F32) return KVV_UNSUPPORTED;\n"
+    "    memcpy(dst, src, sizeof(float) * (size_t)(r * c));\n    return KVV_OK;\n}\n"
+    "static int read_rows(void *ctx, kvv_type t, const void *src, float *dst, int64_t r, int64_t c, const kvv_toggles *tg)\n"
+    "{\n    return copy_rows(ctx, t, src, dst, r, c, tg);\n}\n"
+    "static int no_wht(void *ctx, float *x, int64_t r, int64_t c, int g, int inv, const kvv_toggles *tg)\n"
+    "{\n    (void)ctx, (void)x, (void)r, (void)c, (void)g, (void)inv, (void)tg;\n    return KVV_UNSUPPORTED;\n}\n"
+    "static void rotate(float *x, int n)\n{\n"
+    "    for (int h = 1; h < n; h *= 2)\n        for (int i = 0; i < n; i += 2 * h)\n"
+    "            for (int j = i; j < i + h; j++) { float a = x[j], b = x[j + h]; x[j] = a + b; x[j + h] = a - b; }\n"
+    "    for (int i = 0; i < n; i++) x[i] *= 1.0f / sqrtf((float)n);\n}\n";
+
+static const char plugin_attention[] =
+    "static int attention(void *ctx, const kvv_attn_args *a, float *out, kvv_attn_info *info)\n{\n"
+    "    (void)ctx;\n    info->kv_round = 0;\n    info->acc_round = 0x1p-24;\n"
+    "    int g = a->n_head / a->n_head_kv;\n"
+    "    float *q = malloc(sizeof(float) * (size_t)a->dk), *p = malloc(sizeof(float) * (size_t)a->n_kv);\n"
+    "    for (int h = 0; h < a->n_head; h++)\n        for (int i = 0; i < a->n_q; i++) {\n"
+    "            memcpy(q, a->q + ((size_t)h * a->n_q + i) * a->dk, sizeof(float) * (size_t)a->dk);\n"
+    "            if (ROTATE_Q) rotate(q, a->dk);\n"
+    "            const float *k = (const float *)a->k + (size_t)(h / g) * a->n_kv * a->dk;\n"
+    "            const float *v = (const float *)a->v + (size_t)(h / g) * a->n_kv * a->dv;\n"
+    "            float mx = -INFINITY, sum = 0;\n"
+    "            for (int j = 0; j < a->n_kv; j++) {\n                float s = 0;\n"
+    "                for (int d = 0; d < a->dk; d++) s += q[d] * k[(size_t)j * a->dk + d];\n"
+    "                p[j] = s * a->scale + (a->mask ? a->mask[(size_t)i * a->n_kv + j] : 0.0f);\n"
+    "                if (p[j] > mx) mx = p[j];\n            }\n"
+    "            for (int j = 0; j < a->n_kv; j++) { p[j] = p[j] == -INFINITY ? 0 : expf(p[j] - mx); sum += p[j]; }\n"
+    "            float *o = out + ((size_t)h * a->n_q + i) * a->dv;\n"
+    "            for (int d = 0; d < a->dv; d++) {\n                float acc = 0;\n"
+    "                for (int j = 0; j < a->n_kv; j++) acc += p[j] * v[(size_t)j * a->dv + d];\n"
+    "                o[d] = sum > 0 ? acc / sum : 0;\n            }\n        }\n"
+    "    free(q);\n    free(p);\n    return KVV_OK;\n}\n"
+    "static const kvv_backend table = {KVV_ABI_VERSION, sizeof(kvv_backend), \"toy\", \"f32 attention\", NULL,\n"
+    "    supports, copy_rows, read_rows, no_wht, attention, NULL, NULL, NULL};\n"
+    "const kvv_backend *kvv_backend_get(uint32_t v) { return v == KVV_ABI_VERSION ? &table : NULL; }\n";
+
+#define CASE "attn/d64/f32-f32/nq2/nkv24/h2/gqa1/mask=causal/dist=gauss/seed=5"
+
+static void write_file(const char *name, const char *a, const char *b, const char *c)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", repo, name);
+    FILE *f = fopen(path, "w");
+    CU_ASSERT_FATAL(f != NULL);
+    fputs(a, f);
+    if (b)
+        fputs(b, f);
+    if (c)
+        fputs(c, f);
+    fclose(f);
+}
+
+/* Commit plugin.c with the given switch and extra text; returns the sha. */
+static void commit(const char *message, const char *prelude, char *sha)
+{
+    write_file("plugin.c", prelude, plugin_head, plugin_attention);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "cd %s && git add -A && git commit -q -m '%s' && git rev-parse HEAD", repo, message);
+    CU_ASSERT_FATAL(sh(cmd, sha, 64) == 0);
+    sha[strcspn(sha, "\n")] = 0;
+}
+
+static char shas[6][64];
+
+/* good, broken build, fixed, DEFECT, comment, readme */
+static void make_history(void)
+{
+    snprintf(repo, sizeof repo, "/tmp/kvv-bisect-XXXXXX");
+    CU_ASSERT_FATAL(mkdtemp(repo) != NULL);
+    setenv("GIT_AUTHOR_NAME", "kvverify test", 1);
+    setenv("GIT_AUTHOR_EMAIL", "test@example.invalid", 1);
+    setenv("GIT_COMMITTER_NAME", "kvverify test", 1);
+    setenv("GIT_COMMITTER_EMAIL", "test@example.invalid", 1);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "cd %s && git init -q -b main . && git config commit.gpgsign false", repo);
+    CU_ASSERT_FATAL(sh(cmd, NULL, 0) == 0);
+    write_file(".gitignore", "*.so\nbuild/\n", NULL, NULL);
+    commit("plugin: f32 attention", "#define ROTATE_Q 0\n", shas[0]);
+    commit("plugin: half-done refactor", "#define ROTATE_Q 0\n#error not finished\n", shas[1]);
+    commit("plugin: finish the refactor", "#define ROTATE_Q 0\n/* refactored */\n", shas[2]);
+    commit("kernel: rotate Q for rotated caches", "#define ROTATE_Q 1\n/* refactored */\n", shas[3]);
+    commit("plugin: comments", "#define ROTATE_Q 1\n/* refactored, commented */\n", shas[4]);
+    write_file("README", "toy backend\n", NULL, NULL);
+    snprintf(cmd, sizeof cmd, "cd %s && git add -A && git commit -q -m readme && git rev-parse HEAD", repo);
+    CU_ASSERT_FATAL(sh(cmd, shas[5], 64) == 0);
+    shas[5][strcspn(shas[5], "\n")] = 0;
+}
+
+static void build_cmd(char *buf, size_t n, int own_exe)
+{
+    char cwd[400];
+    CU_ASSERT_FATAL(getcwd(cwd, sizeof cwd) != NULL);
+    /* the plugin; for --exe, the repository's "own" kvverify is a copy of this one */
+    if (own_exe)
+        snprintf(buf, n, "mkdir -p build && cp %s build/kvverify && cc -shared -fPIC -O1 -I%s/include -o plugin.so plugin.c -lm",
+                 kvverify(), cwd);
+    else
+        snprintf(buf, n, "cc -shared -fPIC -O1 -I%s/include -o plugin.so plugin.c -lm", cwd);
+}
+
+static void check_repo_restored(void)
+{
+    char out[256], cmd[300];
+    snprintf(cmd, sizeof cmd, "cd %s && git symbolic-ref --short HEAD && git status --porcelain --untracked-files=no", repo);
+    sh(cmd, out, sizeof out);
+    CU_ASSERT(!strcmp(out, "main\n"));
+    snprintf(cmd, sizeof cmd, "test -e %s/.git/BISECT_LOG", repo);
+    CU_ASSERT(sh(cmd, NULL, 0) != 0);
+}
+
+static void test_bisect_plugin(void)
+{
+    make_history();
+    static char out[1 << 16];
+    char build[1200], cmd[3000];
+    build_cmd(build, sizeof build, 0);
+    snprintf(cmd, sizeof cmd, "%s bisect -C %s --good %s --bad %s --plugin plugin.so --build \"%s\" -p '%s' -- -j 1 2>&1",
+             kvverify(), repo, shas[0], shas[5], build, CASE);
+    int rc = sh(cmd, out, sizeof out);
+    CU_ASSERT(rc == 0);
+    char want[200];
+    snprintf(want, sizeof want, "first bad commit: %s kernel: rotate Q for rotated caches", shas[3]);
+    CU_ASSERT(strstr(out, want) != NULL);
+    CU_ASSERT(strstr(out, "FAIL ") != NULL && strstr(out, CASE) != NULL && strstr(out, "[arith]") != NULL);
+    if (!strstr(out, want) || getenv("KVV_TEST_SHOW"))
+        printf("\n%s\n", out);
+    check_repo_restored();
+}
+
+/* The repository's own build/kvverify as the test (as for a checkout of
+ * kvverify itself); and the ends checked before bisecting. */
+static void test_bisect_own_exe_and_ends(void)
+{
+    static char out[1 << 16];
+    char build[1200], cmd[3000];
+    build_cmd(build, sizeof build, 1);
+    snprintf(cmd, sizeof cmd, "%s bisect -C %s --good %s --bad %s --build \"%s\" -p '%s' -- -b ./plugin.so -j 1 2>&1",
+             kvverify(), repo, shas[2], shas[4], build, CASE);
+    CU_ASSERT(sh(cmd, out, sizeof out) == 0);
+    char want[200];
+    snprintf(want, sizeof want, "first bad commit: %s", shas[3]);
+    CU_ASSERT(strstr(out, want) != NULL);
+    if (!strstr(out, want))
+        printf("\n%s\n", out);
+    check_repo_restored();
+
+    /* --bad that passes: nothing to bisect */
+    snprintf(cmd, sizeof cmd, "%s bisect -C %s --good %s --bad %s --build \"%s\" -p '%s' -- -b ./plugin.so -j 1 2>&1",
+             kvverify(), repo, shas[0], shas[2], build, CASE);
+    CU_ASSERT(sh(cmd, out, sizeof out) == 1);
+    CU_ASSERT(strstr(out, "the cases pass at --bad") != NULL);
+    check_repo_restored();
+    /* the step alone at the commit that does not build: git bisect skip (125) */
+    build_cmd(build, sizeof build, 0);
+    snprintf(cmd, sizeof cmd,
+             "cd %s && git checkout -q %s && %s bisect-step --state %s/.git --repo %s --build \"%s\" --plugin plugin.so "
+             "-p '%s' 2>&1; echo \"rc=$?\"; git checkout -q main",
+             repo, shas[1], kvverify(), repo, repo, build, CASE);
+    sh(cmd, out, sizeof out);
+    CU_ASSERT(strstr(out, "plugin: half-done refactor: build failed (exit 1): skipped") != NULL);
+    CU_ASSERT(strstr(out, "rc=125") != NULL);
+    check_repo_restored();
+    /* not a commit */
+    snprintf(cmd, sizeof cmd, "%s bisect -C %s --good nosuchrev --bad %s 2>&1", kvverify(), repo, shas[2]);
+    CU_ASSERT(sh(cmd, out, sizeof out) == 2);
+    CU_ASSERT(strstr(out, "'nosuchrev' is not a commit") != NULL);
+}
+
+static int cleanup(void)
+{
+    char cmd[200];
+    if (repo[0] && !strncmp(repo, "/tmp/kvv-bisect-", 16)) {
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", repo);
+        sh(cmd, NULL, 0);
+    }
+    return 0;
+}
+
+void kvv_register_tests(void)
+{
+    static const kvv_test tests[] = {
+        {"bisect names the commit that planted the defect (plugin)", test_bisect_plugin},
+        {"bisect with the repository's own kvverify; ends checked", test_bisect_own_exe_and_ends},
+        {NULL, NULL}};
+    /* like kvv_add_suite, with a clean-up of the scratch files */
+    CU_pSuite s = CU_add_suite("bisect", NULL, cleanup);
+    for (const kvv_test *t = tests; t->name; t++)
+        CU_add_test(s, t->name, t->fn);
+}

@@ -1,0 +1,66 @@
+/* Shared pieces of the kvverify command-line tool (tools/ only). */
+#ifndef KVV_CLI_H
+#define KVV_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define EXIT_USAGE 2
+
+/* Subcommands: argv[0] is the subcommand's name; return the exit status. */
+int cmd_run(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+int cmd_tables(int argc, char **argv);
+int cmd_version(int argc, char **argv);
+int cmd_fuzz(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
+int cmd_bisect(int argc, char **argv);
+int cmd_bisect_step(int argc, char **argv);
+
+/* Split a comma list of backend names (into store); the count, or -1 with
+ * a message printed. */
+int cli_split_backends(const char *list, char *store, size_t n, const char **names);
+/* A backend name that is neither built in nor a readable library path is a
+ * usage error (message printed, -1), found before any work. */
+int cli_check_backend(const char *name);
+/* "host arch, N CPUs, model" */
+void cli_machine_name(char *buf, size_t n);
+void cli_usage(FILE *out);
+
+/* Vulkan (tools/cli_vulkan.c): --vk-device N (0, or -1 with a message);
+ * the backends of a run without -b (cpu, plus vulkan when a device opens;
+ * one line printed either way); a line on the device when a list names
+ * vulkan; `list devices [--vk-device N]`. */
+int cli_vk_device(const char *arg);
+const char *cli_default_backends(void);
+void cli_vk_describe(const char *list);
+int cli_list_devices(int argc, char **argv);
+
+/* Strict numbers for options: the whole text, finite, within [lo, hi].
+ * On a bad value print "kvverify: OPT needs ..., not 'TEXT'" and return -1. */
+int cli_int(const char *opt, const char *text, long lo, long hi, int *out);
+int cli_u64(const char *opt, const char *text, uint64_t *out);
+int cli_seconds(const char *opt, const char *text, double lo, double hi, double *out);
+/* Child processes (tools/cli_proc.c).  Each returns the exit status, 128 +
+ * the signal when one killed it, or -1 when it could not start.
+ * run: output (stdout and stderr) to out_fd, or inherited when out_fd < 0.
+ * capture: stdout into buf, trailing newlines removed; stderr dropped.
+ * filter: every output line to log (may be NULL), and those that start with
+ * prefix to out as they come. */
+int cli_proc_run(char *const argv[], int out_fd);
+int cli_proc_capture(char *const argv[], char *buf, size_t n);
+int cli_proc_filter(char *const argv[], FILE *log, const char *prefix, FILE *out);
+
+/* HDF5 dumps of `run` and `replay` (tools/cli_dump.c): open a writer for a
+ * run (NULL with a message printed), and close it, renaming the file into
+ * place and saying how many cases it holds; -1 (printed) on a write error. */
+struct kvv_dump_writer;
+struct kvv_run_info;
+struct kvv_summary;
+struct kvv_dump_writer *cli_dump_create(const char *path, int all, const struct kvv_run_info *info);
+int cli_dump_finish(struct kvv_dump_writer *w, const char *path, const struct kvv_summary *s);
+
+#endif

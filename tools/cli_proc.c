@@ -1,0 +1,137 @@
+/* Child processes for the tool's drivers (bisect): run a program with its
+ * output sent to a file descriptor, captured, or filtered line by line. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tools/cli.h"
+
+static int wait_status(pid_t pid)
+{
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR)
+            return -1;
+    if (WIFEXITED(st))
+        return WEXITSTATUS(st);
+    return 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+}
+
+/* In the child: output to out_fd (both streams), no stdin, default SIGINT
+ * (the parent may ignore it while it waits). */
+static void child_exec(char *const argv[], int out_fd)
+{
+    signal(SIGINT, SIG_DFL);
+    int devnull = open("/dev/null", O_RDONLY);
+    if (devnull >= 0) {
+        dup2(devnull, 0);
+        close(devnull);
+    }
+    if (out_fd >= 0) {
+        dup2(out_fd, 1);
+        dup2(out_fd, 2);
+        if (out_fd > 2)
+            close(out_fd);
+    }
+    execvp(argv[0], argv);
+    fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
+    _exit(127);
+}
+
+int cli_proc_run(char *const argv[], int out_fd)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0)
+        child_exec(argv, out_fd);
+    return wait_status(pid);
+}
+
+int cli_proc_capture(char *const argv[], char *buf, size_t n)
+{
+    int p[2];
+    if (n == 0 || pipe(p))
+        return -1;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(p[0]);
+        close(p[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        close(p[0]);
+        int devnull = open("/dev/null", O_WRONLY);
+        if (devnull >= 0) {
+            dup2(devnull, 2);
+            close(devnull);
+        }
+        dup2(p[1], 1);
+        close(p[1]);
+        signal(SIGINT, SIG_DFL);
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    close(p[1]);
+    size_t have = 0;
+    char sink[256];
+    for (;;) {
+        ssize_t r = have + 1 < n ? read(p[0], buf + have, n - 1 - have) : read(p[0], sink, sizeof sink);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        if (have + 1 < n)
+            have += (size_t)r;
+    }
+    close(p[0]);
+    buf[have] = 0;
+    while (have && (buf[have - 1] == '\n' || buf[have - 1] == '\r' || buf[have - 1] == ' '))
+        buf[--have] = 0;
+    return wait_status(pid);
+}
+
+int cli_proc_filter(char *const argv[], FILE *log, const char *prefix, FILE *out)
+{
+    int p[2];
+    if (pipe(p))
+        return -1;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(p[0]);
+        close(p[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        close(p[0]);
+        child_exec(argv, p[1]);
+    }
+    close(p[1]);
+    FILE *in = fdopen(p[0], "r");
+    if (!in) {
+        close(p[0]);
+        return wait_status(pid);
+    }
+    char line[4096];
+    size_t plen = strlen(prefix);
+    while (fgets(line, sizeof line, in)) {
+        if (log)
+            fputs(line, log);
+        if (out && !strncmp(line, prefix, plen)) {
+            fputs(line, out);
+            fflush(out);
+        }
+    }
+    fclose(in);
+    if (log)
+        fflush(log);
+    return wait_status(pid);
+}

@@ -1,0 +1,247 @@
+/* `kvverify run` and `kvverify list cases`: build the case list from the
+ * gate, the full matrix or a file, filter it, run it, report it. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "oracle/oracle.h"
+#include "reports/reports.h"
+#include "tools/cli.h"
+
+typedef struct {
+    kvv_filter f;
+    const char *set, *cases_file, *backends, *dump;
+    const char *corpus; /* stored corpus replayed with --gate/--full; NULL = none */
+    int corpus_given;
+    int full, jobs, verbose, strict, no_isolate, list_only, fail_fast, dump_all, backends_given;
+    double timeout;
+    uint64_t seed;
+} run_args;
+
+static int parse_run_args(int argc, char **argv, run_args *a)
+{
+    enum { O_GATE = 256, O_FULL, O_CASES, O_HEAD, O_KV, O_TOGGLE, O_SET, O_SEED, O_TIMEOUT, O_NOISO, O_STRICT, O_FAILFAST,
+           O_DUMP, O_DUMP_ALL, O_CORPUS, O_NOCORPUS, O_VKDEV };
+    static const struct option opts[] = {
+        {"gate", no_argument, 0, O_GATE},       {"full", no_argument, 0, O_FULL},
+        {"cases", required_argument, 0, O_CASES}, {"op", required_argument, 0, 'o'},
+        {"backend", required_argument, 0, 'b'}, {"pattern", required_argument, 0, 'p'},
+        {"head-dim", required_argument, 0, O_HEAD}, {"kv", required_argument, 0, O_KV},
+        {"toggle", required_argument, 0, O_TOGGLE}, {"set", required_argument, 0, O_SET},
+        {"seed", required_argument, 0, O_SEED}, {"jobs", required_argument, 0, 'j'},
+        {"timeout", required_argument, 0, O_TIMEOUT}, {"no-isolate", no_argument, 0, O_NOISO},
+        {"strict", no_argument, 0, O_STRICT},   {"fail-fast", no_argument, 0, O_FAILFAST},   {"verbose", no_argument, 0, 'v'},
+        {"dump", required_argument, 0, O_DUMP}, {"dump-all", no_argument, 0, O_DUMP_ALL},
+        {"corpus", required_argument, 0, O_CORPUS}, {"no-corpus", no_argument, 0, O_NOCORPUS},
+        {"vk-device", required_argument, 0, O_VKDEV},
+        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+    memset(a, 0, sizeof *a);
+    a->backends = "cpu";
+    a->corpus = "corpora";
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    a->jobs = ncpu > 0 ? (int)ncpu : 1;
+    a->timeout = 120;
+    optind = 1;
+    int ch;
+    while ((ch = getopt_long(argc, argv, "o:b:p:j:vh", opts, NULL)) != -1) {
+        switch (ch) {
+        case O_GATE: a->full = 0; break;
+        case O_FULL: a->full = 1; break;
+        case O_CASES: a->cases_file = optarg; break;
+        case 'o': a->f.ops = optarg; break;
+        case 'b': a->backends = optarg; a->backends_given = 1; break;
+        case 'p': a->f.pattern = optarg; break;
+        case O_HEAD: a->f.head_dims = optarg; break;
+        case O_KV: a->f.kv = optarg; break;
+        case O_TOGGLE: a->f.toggles = optarg; break;
+        case O_SET: a->set = optarg; break;
+        case O_SEED:
+            if (cli_u64("--seed", optarg, &a->seed))
+                return -1;
+            break;
+        case 'j':
+            if (cli_int("-j", optarg, 1, 256, &a->jobs))
+                return -1;
+            break;
+        case O_TIMEOUT:
+            if (cli_seconds("--timeout", optarg, 0.01, 86400, &a->timeout))
+                return -1;
+            break;
+        case O_NOISO: a->no_isolate = 1; break;
+        case O_CORPUS: a->corpus = optarg; a->corpus_given = 1; break;
+        case O_NOCORPUS: a->corpus = NULL; break;
+        case O_STRICT: a->strict = 1; break;
+        case O_FAILFAST: a->fail_fast = 1; break;
+        case O_DUMP: a->dump = optarg; break;
+        case O_DUMP_ALL: a->dump_all = 1; break;
+        case O_VKDEV:
+            if (cli_vk_device(optarg))
+                return -1;
+            break;
+        case 'v': a->verbose = 1; break;
+        case 'h': cli_usage(stdout); exit(0);
+        default: return -1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "kvverify: unexpected argument '%s'\n", argv[optind]);
+        return -1;
+    }
+    if (a->dump_all && !a->dump) {
+        fprintf(stderr, "kvverify: --dump-all needs --dump FILE\n");
+        return -1;
+    }
+    char why[300];
+    if (kvv_filter_check(&a->f, why, sizeof why)) {
+        fprintf(stderr, "kvverify: %s\n", why);
+        return -1;
+    }
+    return 0;
+}
+
+/* Seeds derived from --seed stay printable in the case name, so a failure
+ * line still reruns exactly. */
+static uint64_t mix_seed(uint64_t s, uint64_t base)
+{
+    uint64_t z = s * 0x9e3779b97f4a7c15ull ^ base;
+    z = (z ^ (z >> 31)) * 0xbf58476d1ce4e5b9ull;
+    return (z ^ (z >> 29)) % 1000000007ull;
+}
+
+/* Build the case list of a run: the base list, filters, overrides, seeds.
+ * A pattern that is a full case name is run even if no list holds it. */
+static int build_cases(const run_args *a, kvv_case_list *out)
+{
+    kvv_case_list base = {0};
+    char why[300];
+    int rc = a->cases_file ? kvv_case_file_load(a->cases_file, &base, why, sizeof why)
+             : a->full     ? kvv_full_cases(&base)
+                           : kvv_gate_cases(&base);
+    if (rc == 0 && !a->cases_file && a->corpus) {
+        /* the gate and the full matrix replay the stored corpus too */
+        if (a->corpus_given && access(a->corpus, F_OK) != 0) {
+            snprintf(why, sizeof why, "--corpus: no folder %s", a->corpus);
+            rc = -1;
+        } else if (kvv_corpus_load(a->corpus, &base, why, sizeof why) < 0)
+            rc = -1;
+        else if (!a->corpus_given && access(a->corpus, F_OK) != 0)
+            fprintf(stderr, "kvverify: note: no %s/ folder here, so the stored corpus is not replayed (run from the "
+                            "source tree or give --corpus DIR)\n", a->corpus);
+    }
+    if (rc) {
+        if (a->cases_file || a->corpus)
+            fprintf(stderr, "kvverify: %s\n", why);
+        kvv_case_list_free(&base);
+        return -1;
+    }
+    for (int i = 0; i < base.n; i++) {
+        kvv_case c = base.items[i];
+        if (a->set && kvv_case_apply_set(&c, a->set, why, sizeof why)) {
+            fprintf(stderr, "kvverify: %s\n", why);
+            kvv_case_list_free(&base);
+            return -1;
+        }
+        if (a->seed)
+            c.seed = mix_seed(a->seed, c.seed);
+        int m = kvv_filter_match(&a->f, &c, why, sizeof why);
+        if (m < 0) {
+            fprintf(stderr, "kvverify: %s\n", why);
+            kvv_case_list_free(&base);
+            return -1;
+        }
+        if (m)
+            kvv_case_list_push(out, &c);
+    }
+    kvv_case_list_free(&base);
+    if (out->n == 0 && a->f.pattern && !strpbrk(a->f.pattern, "*?[,")) {
+        kvv_case c;
+        char op[16];
+        size_t oplen = strcspn(a->f.pattern, "/");
+        snprintf(op, sizeof op, "%.*s", (int)(oplen < sizeof op ? oplen : sizeof op - 1), a->f.pattern);
+        if (kvv_case_parse(a->f.pattern, &c, why, sizeof why) == 0) {
+            kvv_case_list_push(out, &c);
+        } else if (strchr(a->f.pattern, '/') && (strchr(a->f.pattern, '=') || kvv_op_from_name(op) != KVV_OP_COUNT)) {
+            /* it reads as a case name: say what is wrong with it */
+            fprintf(stderr, "kvverify: no case matches '%s', and it is not a valid case name: %s\n", a->f.pattern, why);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int cli_run(int argc, char **argv, int list_only)
+{
+    run_args a;
+    if (parse_run_args(argc, argv, &a))
+        return EXIT_USAGE;
+    kvv_case_list cases = {0};
+    if (build_cases(&a, &cases))
+        return EXIT_USAGE;
+    if (list_only) {
+        char name[512];
+        for (int i = 0; i < cases.n; i++) {
+            kvv_case_name(&cases.items[i], name, sizeof name);
+            printf("%s\n", name);
+        }
+        kvv_case_list_free(&cases);
+        return 0;
+    }
+    if (cases.n == 0) {
+        fprintf(stderr, "kvverify: no case matches the filters\n");
+        kvv_case_list_free(&cases);
+        return EXIT_USAGE;
+    }
+    char bstore[1024];
+    const char *bnames[KVV_MAX_BACKENDS];
+    if (!a.backends_given)
+        a.backends = cli_default_backends();
+    else
+        cli_vk_describe(a.backends);
+    int nb = cli_split_backends(a.backends, bstore, sizeof bstore, bnames);
+    for (int i = 0; i < nb && nb > 0; i++)
+        if (cli_check_backend(bnames[i]))
+            nb = -1;
+    if (nb < 0) {
+        kvv_case_list_free(&cases);
+        return EXIT_USAGE;
+    }
+    char machine[256], started[64], command[1024] = "";
+    cli_machine_name(machine, sizeof machine);
+    time_t now = time(NULL);
+    strftime(started, sizeof started, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    for (int i = 0; i < argc; i++)
+        snprintf(command + strlen(command), sizeof command - strlen(command), "%s%s", i ? " " : "", argv[i]);
+    kvv_run_info info = {KVV_VERSION, KVV_GIT_COMMIT, machine, started, command, nb, {0}, cases.n, a.seed};
+    for (int i = 0; i < nb; i++)
+        info.backends[i] = bnames[i];
+    kvv_reporter *term = kvv_reporter_terminal(stdout, a.verbose);
+    kvv_reporter *reps[] = {term};
+    kvv_run_opts o = {.backend_names = bnames, .nbackends = nb, .cases = cases.items, .ncases = cases.n,
+                      .reporters = reps, .nreporters = 1, .jobs = a.no_isolate ? 0 : a.jobs,
+                      .timeout = a.timeout, .info = &info, .fail_fast = a.fail_fast};
+    kvv_run_io_opts io = {a.dump ? cli_dump_create(a.dump, a.dump_all, &info) : NULL, a.dump_all, NULL};
+    if (a.dump && !io.dump) {
+        term->destroy(term);
+        kvv_case_list_free(&cases);
+        return 1;
+    }
+    kvv_summary s;
+    int failures = kvv_run_with_io(&o, &io, &s);
+    term->destroy(term);
+    if (io.dump && cli_dump_finish(io.dump, a.dump, &s))
+        failures = failures > 0 ? failures : 1;
+    kvv_case_list_free(&cases);
+    if (failures < 0) {
+        fprintf(stderr, "kvverify: the run could not start\n");
+        return 1;
+    }
+    if (s.interrupted)
+        return 1;
+    return failures > 0 || (a.strict && s.total.skip > 0) ? 1 : 0;
+}
+
+
+int cmd_run(int argc, char **argv) { return cli_run(argc, argv, 0); }
