@@ -476,7 +476,7 @@ static void test_missing_loader(void)
     char cmd[1200];
     snprintf(cmd, sizeof cmd,
              "KVV_VULKAN_LOADER=/nonexistent/libvulkan.so.1 '%s/kvverify' list devices 2>&1; "
-             "KVV_VULKAN_LOADER=/nonexistent/libvulkan.so.1 '%s/kvverify' run -p "
+             "KVV_VULKAN_LOADER=/nonexistent/libvulkan.so.1 '%s/kvverify' run --gate -p "
              "quant/q8_0/d128/rows4/dist=gauss/seed=1 -j 1 2>&1",
              dir, dir);
     FILE *p = popen(cmd, "r");

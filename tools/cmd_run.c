@@ -16,7 +16,7 @@ typedef struct {
     const char *set, *cases_file, *backends, *dump;
     const char *corpus; /* stored corpus replayed with --gate/--full; NULL = none */
     int corpus_given;
-    int full, jobs, verbose, strict, no_isolate, list_only, fail_fast, dump_all, backends_given;
+    int full, jobs, verbose, strict, no_isolate, list_only, fail_fast, dump_all, backends_given, matrix_given;
     double timeout;
     uint64_t seed;
 } run_args;
@@ -48,8 +48,8 @@ static int parse_run_args(int argc, char **argv, run_args *a)
     int ch;
     while ((ch = getopt_long(argc, argv, "o:b:p:j:vh", opts, NULL)) != -1) {
         switch (ch) {
-        case O_GATE: a->full = 0; break;
-        case O_FULL: a->full = 1; break;
+        case O_GATE: a->full = 0; a->matrix_given = 1; break;
+        case O_FULL: a->full = 1; a->matrix_given = 1; break;
         case O_CASES: a->cases_file = optarg; break;
         case 'o': a->f.ops = optarg; break;
         case 'b': a->backends = optarg; a->backends_given = 1; break;
@@ -196,7 +196,7 @@ int cli_run(int argc, char **argv, int list_only)
     }
     char bstore[1024];
     const char *bnames[KVV_MAX_BACKENDS];
-    if (!a.backends_given)
+    if (!a.backends_given && a.matrix_given) /* the gate of `make verify`, the nightly matrix */
         a.backends = cli_default_backends();
     else
         cli_vk_describe(a.backends);

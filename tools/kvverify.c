@@ -38,7 +38,7 @@ void cli_usage(FILE *out)
             "  --no-corpus       replay no stored cases\n"
             "  -o, --op LIST     ops: quant,dequant,wht,attn\n"
             "  -b, --backend L   backends: cpu, vulkan, or a path to a backend library\n"
-            "                    (default: cpu, plus vulkan when a Vulkan device is found)\n"
+            "                    (default: cpu; with --gate or --full, plus vulkan when a Vulkan device is found)\n"
             "  --vk-device N     Vulkan device index (see `list devices`; also KVV_VK_DEVICE)\n"
             "  -p, --pattern L   case-name substrings or globs; a full case name runs that case\n"
             "  --head-dim LIST   head dims (dk or dk/dv), e.g. 128,576/512\n"
