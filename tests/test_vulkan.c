@@ -48,6 +48,22 @@ static void *xalloc(size_t n)
 }
 
 static const kvv_toggles base_tg = {.threads = 1, .split = 1, .cache = 0, .lut = 8};
+static int kv_f16_mode; /* the device was opened with KVV_VK_KV_F16=1 */
+
+/* Reopen the device with one environment variable set (a mode chosen at
+ * device creation), or back without it (var NULL). */
+static const kvv_backend *reopen(const kvv_backend *b, const char *var)
+{
+    char why[300];
+    b->destroy(b->ctx);
+    if (var)
+        setenv(var, "1", 1);
+    const kvv_backend *b2 = kvv_vulkan_backend(why, sizeof why);
+    if (var)
+        unsetenv(var);
+    CU_ASSERT_FATAL(b2 != NULL);
+    return b2;
+}
 
 /* ---- quantize: the canonical bytes, every type ---- */
 
@@ -283,7 +299,7 @@ static float *run_attention(const kvv_backend *b, const kvv_case *c, kvv_toggles
     kvv_attn_info info;
     CU_ASSERT_EQUAL(b->attention(b->ctx, &a, out, &info), KVV_OK);
     CU_ASSERT_EQUAL(info.acc_round, 0x1p-24);
-    CU_ASSERT_EQUAL(info.kv_round, 0x1p-11);
+    CU_ASSERT_EQUAL(info.kv_round, kv_f16_mode ? 0x1p-11 : 0.0);
     return out;
 }
 
@@ -384,12 +400,7 @@ static void test_subgroup_fallback_identical(void)
         with[var] = run_attention(b, &c, t, kb, vb, q, mask);
     }
     /* reopen the device with the fallback forced */
-    char why[300];
-    b->destroy(b->ctx);
-    setenv("KVV_VK_NO_SUBGROUP", "1", 1);
-    const kvv_backend *b2 = kvv_vulkan_backend(why, sizeof why);
-    unsetenv("KVV_VK_NO_SUBGROUP");
-    CU_ASSERT_FATAL(b2 != NULL);
+    const kvv_backend *b2 = reopen(b, "KVV_VK_NO_SUBGROUP");
     for (int var = 0; var < 2; var++) {
         kvv_toggles t = base_tg;
         t.variant = var ? KVV_VAR_TILED : KVV_VAR_VEC;
@@ -398,14 +409,30 @@ static void test_subgroup_fallback_identical(void)
         kvv_free(with[var]);
         kvv_free(without[var]);
     }
-    b2->destroy(b2->ctx);
-    CU_ASSERT_FATAL(kvv_vulkan_backend(why, sizeof why) == b); /* back to the usual context for later tests */
+    CU_ASSERT_FATAL(reopen(b2, NULL) == b); /* back to the usual context for later tests */
     kvv_free(q);
     kvv_free(k);
     kvv_free(v);
     kvv_free(mask);
     kvv_free(kb);
     kvv_free(vb);
+}
+
+/* ggml's Vulkan flash attention keeps K/V as f16: in that mode both cache
+ * settings round the same way (identical bits), kv_round says 2^-11, and
+ * the oracle's arith rule holds with that allowance */
+static void test_f16_kv_mode(void)
+{
+    const kvv_backend *b = vk();
+    if (!b)
+        return;
+    b = reopen(b, "KVV_VK_KV_F16");
+    kv_f16_mode = 1;
+    check_toggles(b, attn(128, 128, KVV_Q8_0, KVV_TURBO3, 2, 100, 4, 2, KVV_DIST_OUTLIER, 41));
+    kvv_case c = attn(256, 256, KVV_TURBO4, KVV_Q4_0, 5, 120, 4, 1, KVV_DIST_ROPE, 42);
+    expect_pass(b, &c);
+    kv_f16_mode = 0;
+    CU_ASSERT_FATAL(reopen(b, NULL) == b);
 }
 
 /* ---- devices and errors ---- */
@@ -506,6 +533,7 @@ void kvv_register_tests(void)
                                          {"masks, ALiBi, softcap, rotation site", test_attention_semantics},
                                          {"speed-only toggles bit-identical", test_toggles_bit_identical},
                                          {"subgroup fallback bit-identical", test_subgroup_fallback_identical},
+                                         {"f16 K/V mode", test_f16_kv_mode},
                                          {NULL, NULL}};
     kvv_add_suite("vulkan devices", devices);
     kvv_add_suite("vulkan rows", rows);

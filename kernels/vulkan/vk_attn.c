@@ -1,5 +1,5 @@
 /* Attention on the device (flash-attn ext semantics, SPEC 4): uploads,
- * the optional rotations and f16 dequant cache, the vec or tiled kernel,
+ * the optional rotations and the dequant cache, the vec or tiled kernel,
  * the split-K reduction, one submission.
  *
  * Rotation (backend.h): Q is rotated with K's group only when K is a turbo
@@ -14,10 +14,10 @@
 
 #define VEC_TK 32     /* fa_vec.comp: keys per tile */
 #define VEC_MAXD 1024
-#define TILED_TK 8    /* fa_tiled.comp */
+#define TILED_TK 4    /* fa_tiled.comp */
 #define TILED_BR 4
 #define TILED_MAXD 576
-#define TILED_SHARED (4 * (2 * TILED_BR * TILED_MAXD + TILED_TK * TILED_MAXD / 2 + 2 * TILED_BR * TILED_TK + 5 * TILED_BR) + 512)
+#define TILED_SHARED (4 * (2 * TILED_BR * TILED_MAXD + TILED_TK * TILED_MAXD + 3 * TILED_BR * TILED_TK + 6 * TILED_BR) + 512)
 
 typedef struct {
     uint32_t dk, dv, n_q, n_kv;
@@ -25,7 +25,7 @@ typedef struct {
     uint32_t k_row_bytes, v_row_bytes, has_mask, lut;
     float scale, softcap;
     uint32_t rot_q_g, rot_q_log2, rot_o_g, rot_o_log2;
-    uint32_t nsplit, ntiles, gx;
+    uint32_t nsplit, ntiles, gx, kv_f16;
 } attn_params;
 
 static int log2i(int g)
@@ -77,7 +77,7 @@ int vkv_attention(vkv_ctx *c, const kvv_attn_args *a, float *out, kvv_attn_info 
         return vkv_decline(c, "var=tiled: head dims %d/%d need more than the %d-wide tiles (or %u bytes of shared "
                               "memory, maxComputeSharedMemorySize)",
                            a->dk, a->dv, TILED_MAXD, (unsigned)TILED_SHARED);
-    const int cache = a->tg.cache != 0, graph = a->tg.rot == KVV_ROT_GRAPH;
+    const int cache = a->tg.cache != 0, graph = a->tg.rot == KVV_ROT_GRAPH, f16 = c->kv_f16;
     const int gk = tk->rotated ? kvv_rot_group(a->dk) : 0, gv = tv->rotated ? kvv_rot_group(a->dv) : 0;
     const int64_t nqr = (int64_t)a->n_head * a->n_q, nkr = (int64_t)a->n_head_kv * a->n_kv;
     const int tkeys = tiled ? TILED_TK : VEC_TK;
@@ -88,8 +88,9 @@ int vkv_attention(vkv_ctx *c, const kvv_attn_args *a, float *out, kvv_attn_info 
     const size_t kb = kvv_row_bytes(a->type_k, a->dk) * (size_t)nkr, vb = kvv_row_bytes(a->type_v, a->dv) * (size_t)nkr;
     const size_t mb = a->mask ? sizeof(float) * (size_t)a->n_q * (size_t)a->n_kv : 0;
     const size_t sb = sizeof(float) * (size_t)a->n_head;
-    const size_t pb = nsplit > 1 ? sizeof(float) * (size_t)nqr * ntiles * (size_t)(2 + a->dv) : 0;
-    const size_t kcb = cache ? 2 * (size_t)(nkr * a->dk) : 0, vcb = cache ? 2 * (size_t)(nkr * a->dv) : 0;
+    const size_t pb = nsplit > 1 ? sizeof(float) * (size_t)nqr * ntiles * (size_t)(3 + a->dv) : 0;
+    const size_t esz = f16 ? 2 : 4; /* bytes of a cached K/V value */
+    const size_t kcb = cache ? esz * (size_t)(nkr * a->dk) : 0, vcb = cache ? esz * (size_t)(nkr * a->dv) : 0;
 
     vkv_buf *bq, *bk, *bv, *bm = NULL, *bs, *bo, *bp = NULL, *bkc = NULL, *bvc = NULL;
     if ((rc = vkv_scratch(c, VKV_B_Q, qb, &bq)) || (rc = vkv_scratch(c, VKV_B_K, kb + 4, &bk)) ||
@@ -107,14 +108,15 @@ int vkv_attention(vkv_ctx *c, const kvv_attn_args *a, float *out, kvv_attn_info 
     attn_params p = {
         .dk = (uint32_t)a->dk, .dv = (uint32_t)a->dv, .n_q = (uint32_t)a->n_q, .n_kv = (uint32_t)a->n_kv,
         .n_head = (uint32_t)a->n_head, .n_head_kv = (uint32_t)a->n_head_kv,
-        .type_k = cache ? KVV_F16 : (uint32_t)a->type_k, .type_v = cache ? KVV_F16 : (uint32_t)a->type_v,
-        .k_row_bytes = cache ? 2u * (uint32_t)a->dk : (uint32_t)kvv_row_bytes(a->type_k, a->dk),
-        .v_row_bytes = cache ? 2u * (uint32_t)a->dv : (uint32_t)kvv_row_bytes(a->type_v, a->dv),
+        .type_k = cache ? (f16 ? KVV_F16 : KVV_F32) : (uint32_t)a->type_k,
+        .type_v = cache ? (f16 ? KVV_F16 : KVV_F32) : (uint32_t)a->type_v,
+        .k_row_bytes = cache ? (uint32_t)(esz * a->dk) : (uint32_t)kvv_row_bytes(a->type_k, a->dk),
+        .v_row_bytes = cache ? (uint32_t)(esz * a->dv) : (uint32_t)kvv_row_bytes(a->type_v, a->dv),
         .has_mask = a->mask != NULL, .lut = (uint32_t)a->tg.lut,
         .scale = a->softcap != 0.0f ? a->scale / a->softcap : a->scale, .softcap = a->softcap,
         .rot_q_g = graph ? 0u : (uint32_t)gk, .rot_q_log2 = (uint32_t)log2i(gk ? gk : 1),
         .rot_o_g = graph ? 0u : (uint32_t)gv, .rot_o_log2 = (uint32_t)log2i(gv ? gv : 1),
-        .nsplit = nsplit, .ntiles = ntiles, .gx = 0};
+        .nsplit = nsplit, .ntiles = ntiles, .gx = 0, .kv_f16 = (uint32_t)f16};
 
     if ((rc = vkv_begin(c)) || (rc = vkv_upload(c, bq, a->q, qb)) || (rc = vkv_upload(c, bk, a->k, kb)) ||
         (rc = vkv_upload(c, bv, a->v, vb)) || (mb && (rc = vkv_upload(c, bm, a->mask, mb))) ||
@@ -122,8 +124,8 @@ int vkv_attention(vkv_ctx *c, const kvv_attn_args *a, float *out, kvv_attn_info 
         return rc;
     if (graph && gk && (rc = vkv_wht_dispatch(c, bq, (uint64_t)(nqr * a->dk), gk, 0)))
         return rc;
-    if (cache && ((rc = vkv_dequantize_dispatch(c, a->type_k, bk, bkc, nkr, a->dk, a->tg.lut, 1)) ||
-                  (rc = vkv_dequantize_dispatch(c, a->type_v, bv, bvc, nkr, a->dv, a->tg.lut, 1))))
+    if (cache && ((rc = vkv_dequantize_dispatch(c, a->type_k, bk, bkc, nkr, a->dk, a->tg.lut, f16)) ||
+                  (rc = vkv_dequantize_dispatch(c, a->type_v, bv, bvc, nkr, a->dv, a->tg.lut, f16))))
         return rc;
 
     const int sg = c->use_subgroups;
@@ -145,8 +147,9 @@ int vkv_attention(vkv_ctx *c, const kvv_attn_args *a, float *out, kvv_attn_info 
         return rc;
     if ((rc = vkv_download(c, bo, out, ob)) || (rc = vkv_submit(c)))
         return rc;
-    /* K/V values are rounded to f16 before use (both cache settings), sums in f32 */
-    info->kv_round = 0x1p-11;
+    /* K/V values exact in f32, or rounded to f16 (both cache settings) in
+     * the f16 mode; sums in f32 */
+    info->kv_round = f16 ? 0x1p-11 : 0.0;
     info->acc_round = 0x1p-24;
     return KVV_OK;
 }

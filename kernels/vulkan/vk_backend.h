@@ -8,7 +8,10 @@
  *
  * Environment: KVV_VK_DEVICE (device index, as --vk-device), KVV_VULKAN_LOADER
  * (the loader library to open instead of libvulkan.so.1), KVV_VK_NO_SUBGROUP=1
- * (use the shared-memory reductions even where subgroup shuffles exist). */
+ * (use the shared-memory reductions even where subgroup shuffles exist),
+ * KVV_VK_KV_F16=1 (attention rounds K/V values to f16, the dequant cache
+ * holding f16 as in ggml's Vulkan flash attention, and reports kv_round
+ * 2^-11; by default they stay f32 and the cache is f32). */
 #ifndef KVV_VK_BACKEND_H
 #define KVV_VK_BACKEND_H
 

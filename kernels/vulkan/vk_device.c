@@ -352,6 +352,10 @@ static vkv_ctx *create_ctx(char *why, size_t n)
      * forces it, to test that the two agree bit for bit) */
     const char *nosg = getenv("KVV_VK_NO_SUBGROUP");
     c->use_subgroups = c->info.subgroup_shuffle && c->info.subgroup_size >= 8 && !(nosg && *nosg && *nosg != '0');
+    /* attention's K/V precision: f32 (default), or f16 as ggml's Vulkan
+     * flash attention keeps its dequant cache (KVV_VK_KV_F16=1) */
+    const char *kvf16 = getenv("KVV_VK_KV_F16");
+    c->kv_f16 = kvf16 && *kvf16 && *kvf16 != '0';
     vkv.vkGetPhysicalDeviceMemoryProperties(c->phys, &c->mem);
 
     uint32_t nq = 0;

@@ -66,6 +66,7 @@ typedef struct vkv_ctx {
     vkv_device_info info;
     int index;
     int use_subgroups;    /* reductions by subgroup shuffles (else the shared-memory variant) */
+    int kv_f16;           /* attention rounds K/V to f16 (an f16 dequant cache), as ggml's Vulkan FA */
     int rounding_checked, rounds_to_nearest, flushes_subnormals; /* vk_probe.c */
     char rounding_note[512];
     VkCommandPool cmd_pool;

@@ -18,7 +18,7 @@ layout(std430, binding = 2) readonly buffer Vb { uint vq[]; };
 layout(std430, binding = 3) readonly buffer Mb { float maskv[]; };
 layout(std430, binding = 4) readonly buffer Sb { float slopes[]; };
 layout(std430, binding = 5) buffer Ob { float outv[]; };
-layout(std430, binding = 6) buffer Pb { float part[]; }; // per-tile partials: m, s, acc[dv]
+layout(std430, binding = 6) buffer Pb { float part[]; }; // per tile: max, sum, visible keys, acc[dv]
 
 layout(push_constant) uniform Params {
     uint dk, dv, n_q, n_kv;
@@ -26,7 +26,7 @@ layout(push_constant) uniform Params {
     uint k_row_bytes, v_row_bytes, has_mask, lut;
     float scale, softcap;
     uint rot_q_g, rot_q_log2, rot_o_g, rot_o_log2;
-    uint nsplit, ntiles, gx;
+    uint nsplit, ntiles, gx, kv_f16;
 } pc;
 
 #define DQ_NAME dq_k
@@ -42,10 +42,13 @@ layout(push_constant) uniform Params {
 
 #define NEG_INF uintBitsToFloat(0xff800000u)
 
-// K and V elements as attention uses them: dequantized, rounded to f16.
-// t is meant to be a constant (see TYPE_SWITCH).
-float k_at(uint t, uint row, uint d) { return round_f16(dq_k(t, row * pc.k_row_bytes, d, pc.lut)); }
-float v_at(uint t, uint row, uint d) { return round_f16(dq_v(t, row * pc.v_row_bytes, d, pc.lut)); }
+// K and V elements as attention uses them: dequantized in f32, or rounded
+// to f16 when the kernel runs with an f16 dequant cache (kv_f16; the
+// in-loop path then rounds the same way).  t is meant to be a constant (see
+// TYPE_SWITCH).
+float kv_use(float v) { return pc.kv_f16 != 0u ? round_f16(v) : v; }
+float k_at(uint t, uint row, uint d) { return kv_use(dq_k(t, row * pc.k_row_bytes, d, pc.lut)); }
+float v_at(uint t, uint row, uint d) { return kv_use(dq_v(t, row * pc.v_row_bytes, d, pc.lut)); }
 
 // One pipeline serves every K/V type pair: the type is a push constant,
 // and the loops that dequantize are instantiated once per type behind a
@@ -106,44 +109,64 @@ float fa_tanh(float y)
     return y < 0.0 ? -t : t;
 }
 
-// The logit of one key: scale, softcap, then the ALiBi-scaled mask; -inf
-// when the key is masked out (ggml skips it) or does not exist.
-float fa_score(float dot, uint qrow, uint key, float slope, bool valid)
+// NaN tests on the bits (no fast-math assumption can remove them)
+bool fa_isnan(float x) { return (floatBitsToUint(x) & 0x7fffffffu) > 0x7f800000u; }
+// the larger, or NaN when either is: a NaN logit must reach the output
+float fa_max(float a, float b) { return fa_isnan(a) || fa_isnan(b) ? uintBitsToFloat(0x7fc00000u) : max(a, b); }
+
+// Whether query qrow sees key: it exists and the mask is not -inf (ggml
+// skips exactly those keys; any other key meets its V row, even with a
+// weight of zero, so that 0 * Inf gives NaN as it does there).
+bool fa_visible(uint qrow, uint key, bool valid)
+{
+    return valid && !(pc.has_mask != 0u && maskv[qrow * pc.n_kv + key] == NEG_INF);
+}
+
+// The logit of a visible key: scale, softcap, then the ALiBi-scaled mask.
+float fa_score(float dot, uint qrow, uint key, float slope)
 {
     precise float s = dot * pc.scale;
     if (pc.softcap != 0.0) {
         precise float th = fa_tanh(s);
         s = pc.softcap * th;
     }
-    if (!valid)
-        return NEG_INF;
     if (pc.has_mask != 0u) {
         precise float mv = slope * maskv[qrow * pc.n_kv + key];
-        if (mv == NEG_INF)
-            return NEG_INF;
         s = s + mv;
     }
     return s;
 }
 
-// Merging a tile's partial (mt, st, at) into a running state (m, s, acc):
-// returns 0 when the tile had no visible key (keep), 1 when the state was
-// empty (take the tile's), 2 when both are blended with acc*fr + at*ft.
-uint fa_combine(inout float m, inout float s, float mt, float st, out float fr, out float ft)
+// The weight of a visible key in its tile: exp(logit - tile max), 0 when
+// either is -inf (ggml's expf(-inf) and the reference's rule).
+float fa_weight(float sc, float mt)
+{
+    precise float x = sc - mt;
+    return mt == NEG_INF || sc == NEG_INF ? 0.0 : fa_exp(x);
+}
+
+// Merging a tile's partial (mt, st, at; seen_t: it had a visible key) into
+// a running state (m, s, acc; seen): returns 0 to keep the state (the tile
+// saw nothing), 1 to take the tile's (the state saw nothing), 2 to blend
+// acc*fr + at*ft.  Equal maxima (both -inf included) scale by exactly 1.
+uint fa_combine(inout float m, inout float s, inout bool seen, float mt, float st, bool seen_t, out float fr,
+                out float ft)
 {
     fr = 1.0;
     ft = 0.0;
-    if (mt == NEG_INF)
+    if (!seen_t)
         return 0u;
-    if (m == NEG_INF) {
+    if (!seen) {
         m = mt;
         s = st;
+        seen = true;
+        ft = 1.0;
         return 1u;
     }
-    float mx = max(m, mt);
+    float mx = fa_max(m, mt);
     precise float dr = m - mx, dt = mt - mx;
-    fr = fa_exp(dr);
-    ft = fa_exp(dt);
+    fr = m == mx ? 1.0 : fa_exp(dr);
+    ft = mt == mx ? 1.0 : fa_exp(dt);
     precise float a = s * fr, b = st * ft;
     s = a + b;
     m = mx;

@@ -1,6 +1,7 @@
 #version 450
 // Split-K reduction: one workgroup per (query row, head) merges the
-// per-tile partials in tile order with fa_combine, exactly as a single
+// per-tile partials (max, sum, visible keys, weighted V) in tile order
+// with fa_combine, exactly as a single
 // workgroup does in registers, then divides by the sum and inverse-rotates.
 
 #extension GL_GOOGLE_include_directive : require
@@ -27,16 +28,17 @@ void main()
         return;
     uint lid = gl_LocalInvocationID.x;
     float m = NEG_INF, s = 0.0;
+    bool seen = false;
     float acc[MAXO];
     [[unroll]] for (uint k = 0u; k < MAXO; k++)
         acc[k] = 0.0;
     for (uint t = 0u; t < pc.ntiles; t++) {
-        uint base = (qrow * pc.ntiles + t) * (2u + pc.dv);
+        uint base = (qrow * pc.ntiles + t) * (3u + pc.dv);
         float fr, ft;
-        uint how = fa_combine(m, s, part[base], part[base + 1u], fr, ft);
+        uint how = fa_combine(m, s, seen, part[base], part[base + 1u], part[base + 2u] != 0.0, fr, ft);
         [[unroll]] for (uint k = 0u; k < MAXO; k++) {
             uint d = lid + k * WG;
-            float at = d < pc.dv ? part[base + 2u + d] : 0.0;
+            float at = d < pc.dv ? part[base + 3u + d] : 0.0;
             acc[k] = fa_blend(how, acc[k], at, fr, ft);
         }
     }

@@ -1,11 +1,11 @@
 #version 450
 // Flash attention, prefill ("tiled") variant: one workgroup per (block of
 // BR query rows, head, split-K part).  Each tile of TK keys is dequantized
-// once into shared memory as f16 (K, then V in the same space) and serves
-// all BR rows: the logits of the BR x TK pairs come from 8-lane groups with
-// a subgroup reduction, the weights per row, then each invocation
-// accumulates its own (row, channel) outputs over the tile.  Partials merge
-// in tile order exactly as in the vec variant (fa_common.glsl).
+// once into shared memory (K, then V in the same space) and serves all BR
+// rows: the logits of the BR x TK pairs come from 8-lane groups with a
+// subgroup reduction, the weights per row, then each invocation accumulates
+// its own (row, channel) outputs over the tile.  Partials merge in tile
+// order exactly as in the vec variant (fa_common.glsl).
 //
 // kvv-variant: sg
 // kvv-variant: nosg -DKVV_NO_SUBGROUP=1
@@ -20,7 +20,7 @@
 layout(local_size_x = 128) in;
 const uint WG = 128u;
 const uint BR = 4u;            // query rows per workgroup
-const uint TK = 8u;            // keys per tile
+const uint TK = 4u;            // keys per tile
 const uint MAXD = 576u;        // head dims up to this (shared memory: about 28 KiB)
 
 #include "common.glsl"
@@ -29,34 +29,28 @@ const uint MAXD = 576u;        // head dims up to this (shared memory: about 28 
 
 shared float qt[BR * MAXD];        // BR query rows, rotated when K is; the output rows at the end
 shared float acc[BR * MAXD];       // running weighted sums of V
-shared uint kv16[TK * MAXD / 2u];  // the tile's K (then V) values as f16, two per word
-shared float sc[BR * TK];          // logits
+shared float kvt[TK * MAXD];       // the tile's K (then V) values
+shared float sc[BR * TK];          // logits (-inf where masked)
 shared float pw[BR * TK];          // weights
+shared uint vis[BR * TK];          // 1 where the key is visible
 shared float rm[BR], rs[BR];       // running max and sum per row
+shared bool rseen[BR];             // whether the row has seen a visible key
 shared float rfr[BR], rft[BR];     // this tile's blend factors per row
 shared uint rhow[BR];
 
 #define WHT_BUF qt
 #include "wht.glsl"
 
-float tile_at(uint e) { return f16_to_f32((kv16[e >> 1] >> ((e & 1u) * 16u)) & 0xffffu); }
-
-// The tile's rows of K (is_v false) or V as f16, zero past n_kv.  ty is a
-// type constant (TYPE_SWITCH); the f16 bits of the rounded value are the
-// value itself, so the tile holds exactly what the vec variant uses.
+// The tile's rows of K (is_v false) or V, zero past n_kv.  ty is a type
+// constant (TYPE_SWITCH).
 void load_tile_as(uint ty, uint t, uint hk, uint dim, bool is_v)
 {
-    for (uint wi = gl_LocalInvocationID.x; wi < (TK * dim + 1u) / 2u; wi += WG) {
-        uint word = 0u;
-        [[dont_unroll]] for (uint h = 0u; h < 2u; h++) {
-            uint e = 2u * wi + h;
-            uint c = e / dim, d = e % dim, key = t * TK + c;
-            if (c < TK && key < pc.n_kv) {
-                float v = is_v ? v_at(ty, hk * pc.n_kv + key, d) : k_at(ty, hk * pc.n_kv + key, d);
-                word |= f32_to_f16_bits(floatBitsToUint(v)) << (16u * h);
-            }
-        }
-        kv16[wi] = word;
+    for (uint e = gl_LocalInvocationID.x; e < TK * dim; e += WG) {
+        uint c = e / dim, d = e % dim, key = t * TK + c;
+        float v = 0.0;
+        if (key < pc.n_kv)
+            v = is_v ? v_at(ty, hk * pc.n_kv + key, d) : k_at(ty, hk * pc.n_kv + key, d);
+        kvt[e] = v;
     }
 }
 
@@ -86,6 +80,7 @@ void main()
     if (lid < BR) {
         rm[lid] = NEG_INF;
         rs[lid] = 0.0;
+        rseen[lid] = false;
     }
 
     for (uint t = t0; t < t1; t++) {
@@ -98,12 +93,15 @@ void main()
             bool valid = key < pc.n_kv && i0 + r < pc.n_q;
             precise float dot = 0.0;
             for (uint d = vid % 8u; d < pc.dk; d += 8u) {
-                precise float prod = qt[r * pc.dk + d] * tile_at(c * pc.dk + d);
+                precise float prod = qt[r * pc.dk + d] * kvt[c * pc.dk + d];
                 dot = dot + prod;
             }
             float tot = red8(dot);
-            if (vid % 8u == 0u)
-                sc[pr] = fa_score(tot, valid ? i0 + r : 0u, key, slope, valid);
+            if (vid % 8u == 0u) {
+                bool v = fa_visible(valid ? i0 + r : 0u, key, valid);
+                vis[pr] = v ? 1u : 0u;
+                sc[pr] = v ? fa_score(tot, i0 + r, key, slope) : NEG_INF;
+            }
         }
         barrier();
         // weights per row; the K tile is no longer needed: V replaces it
@@ -111,9 +109,8 @@ void main()
             uint r = lid / TK;
             float mt = NEG_INF;
             for (uint c = 0u; c < TK; c++)
-                mt = max(mt, sc[r * TK + c]);
-            precise float x = sc[lid] - mt;
-            pw[lid] = sc[lid] == NEG_INF ? 0.0 : fa_exp(x);
+                mt = fa_max(mt, sc[r * TK + c]);
+            pw[lid] = vis[lid] != 0u ? fa_weight(sc[lid], mt) : 0.0;
         }
 #define LOADV(tt) load_tile_as(tt, t, hk, pc.dv, true)
         TYPE_SWITCH(pc.type_v, LOADV)
@@ -122,21 +119,26 @@ void main()
         if (lid < BR) {
             float mt = NEG_INF;
             precise float st = 0.0;
+            uint nvis = 0u;
             for (uint c = 0u; c < TK; c++) {
-                mt = max(mt, sc[lid * TK + c]);
+                mt = fa_max(mt, sc[lid * TK + c]);
                 st = st + pw[lid * TK + c];
+                nvis += vis[lid * TK + c];
             }
             if (pc.nsplit == 1u) {
                 float m = rm[lid], s = rs[lid], fr, ft;
-                rhow[lid] = fa_combine(m, s, mt, st, fr, ft);
+                bool seen = rseen[lid];
+                rhow[lid] = fa_combine(m, s, seen, mt, st, nvis != 0u, fr, ft);
                 rm[lid] = m;
                 rs[lid] = s;
+                rseen[lid] = seen;
                 rfr[lid] = fr;
                 rft[lid] = ft;
             } else if (i0 + lid < pc.n_q) {
-                uint base = ((h * pc.n_q + i0 + lid) * pc.ntiles + t) * (2u + pc.dv);
+                uint base = ((h * pc.n_q + i0 + lid) * pc.ntiles + t) * (3u + pc.dv);
                 part[base] = mt;
                 part[base + 1u] = st;
+                part[base + 2u] = float(nvis);
             }
         }
         barrier();
@@ -144,17 +146,15 @@ void main()
         for (uint e = lid; e < BR * pc.dv; e += WG) {
             uint r = e / pc.dv, d = e % pc.dv;
             precise float a = 0.0;
-            for (uint c = 0u; c < TK; c++) {
-                float p = pw[r * TK + c];
-                if (p != 0.0) {
-                    precise float pv = p * tile_at(c * pc.dv + d);
+            for (uint c = 0u; c < TK; c++)
+                if (vis[r * TK + c] != 0u) {
+                    precise float pv = pw[r * TK + c] * kvt[c * pc.dv + d];
                     a = a + pv;
                 }
-            }
             if (pc.nsplit == 1u)
                 acc[e] = fa_blend(rhow[r], acc[e], a, rfr[r], rft[r]);
             else if (i0 + r < pc.n_q)
-                part[((h * pc.n_q + i0 + r) * pc.ntiles + t) * (2u + pc.dv) + 2u + d] = a;
+                part[((h * pc.n_q + i0 + r) * pc.ntiles + t) * (3u + pc.dv) + 3u + d] = a;
         }
         barrier();
     }

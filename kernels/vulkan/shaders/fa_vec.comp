@@ -27,8 +27,9 @@ const uint MAXD = 1024u;       // head dims up to this
 #include "fa_common.glsl"
 
 shared float qs[MAXD];  // the query row (rotated with K's group when K is a turbo type); the output row at the end
-shared float sc[TK];    // logits of the tile
+shared float sc[TK];    // logits of the tile (-inf where masked)
 shared float pw[TK];    // weights exp(logit - tile max)
+shared uint vis[TK];    // 1 where the key is visible
 shared float acc[MAXD]; // running weighted sum of V, per channel
 
 #define WHT_BUF qs
@@ -52,17 +53,15 @@ void v_pass_as(uint t, uint vrow0, uint how, float fr, float ft, uint base)
 {
     for (uint d = gl_LocalInvocationID.x; d < pc.dv; d += WG) {
         precise float a = 0.0;
-        for (uint jj = 0u; jj < TK; jj++) {
-            float p = pw[jj];
-            if (p != 0.0) {
-                precise float pv = p * v_at(t, vrow0 + jj, d);
+        for (uint jj = 0u; jj < TK; jj++)
+            if (vis[jj] != 0u) {
+                precise float pv = pw[jj] * v_at(t, vrow0 + jj, d);
                 a = a + pv;
             }
-        }
         if (pc.nsplit == 1u)
             acc[d] = fa_blend(how, acc[d], a, fr, ft);
         else
-            part[base + 2u + d] = a;
+            part[base + 3u + d] = a;
     }
 }
 
@@ -86,6 +85,7 @@ void main()
     float slope = slopes[h];
     uint t0 = w * pc.ntiles / pc.nsplit, t1 = (w + 1u) * pc.ntiles / pc.nsplit;
     float m = NEG_INF, s = 0.0; // every invocation holds the same copy
+    bool seen = false;
     for (uint d = lid; d < pc.dv; d += WG)
         acc[d] = 0.0;
 
@@ -100,28 +100,33 @@ void main()
             if (valid)
                 TYPE_SWITCH(pc.type_k, KDOT)
             float tot = red8(dot);
-            if (vid % 8u == 0u)
-                sc[jj] = fa_score(tot, i, key, slope, valid);
+            if (vid % 8u == 0u) {
+                bool v = fa_visible(i, key, valid);
+                vis[jj] = v ? 1u : 0u;
+                sc[jj] = v ? fa_score(tot, i, key, slope) : NEG_INF;
+            }
         }
         barrier();
         float mt = NEG_INF;
-        for (uint jj = 0u; jj < TK; jj++)
-            mt = max(mt, sc[jj]);
-        if (lid < TK) {
-            precise float x = sc[lid] - mt;
-            pw[lid] = sc[lid] == NEG_INF ? 0.0 : fa_exp(x);
+        uint nvis = 0u;
+        for (uint jj = 0u; jj < TK; jj++) {
+            mt = fa_max(mt, sc[jj]);
+            nvis += vis[jj];
         }
+        if (lid < TK)
+            pw[lid] = vis[lid] != 0u ? fa_weight(sc[lid], mt) : 0.0;
         barrier();
         precise float st = 0.0;
         for (uint jj = 0u; jj < TK; jj++)
             st = st + pw[jj];
         float fr = 1.0, ft = 0.0;
-        uint how = 0u, base = (qrow * pc.ntiles + t) * (2u + pc.dv);
+        uint how = 0u, base = (qrow * pc.ntiles + t) * (3u + pc.dv);
         if (pc.nsplit == 1u) {
-            how = fa_combine(m, s, mt, st, fr, ft);
+            how = fa_combine(m, s, seen, mt, st, nvis != 0u, fr, ft);
         } else if (lid == 0u) {
             part[base] = mt;
             part[base + 1u] = st;
+            part[base + 2u] = float(nvis);
         }
 #define VPASS(tt) v_pass_as(tt, hk * pc.n_kv + t * TK, how, fr, ft, base)
         TYPE_SWITCH(pc.type_v, VPASS)
