@@ -34,7 +34,7 @@ shared float sc[BR * TK];          // logits (-inf where masked)
 shared float pw[BR * TK];          // weights
 shared uint vis[BR * TK];          // 1 where the key is visible
 shared float rm[BR], rs[BR];       // running max and sum per row
-shared bool rseen[BR];             // whether the row has seen a visible key
+shared uint rseen[BR];             // 1 once the row has seen a visible key
 shared float rfr[BR], rft[BR];     // this tile's blend factors per row
 shared uint rhow[BR];
 
@@ -80,7 +80,7 @@ void main()
     if (lid < BR) {
         rm[lid] = NEG_INF;
         rs[lid] = 0.0;
-        rseen[lid] = false;
+        rseen[lid] = 0u;
     }
 
     for (uint t = t0; t < t1; t++) {
@@ -127,11 +127,11 @@ void main()
             }
             if (pc.nsplit == 1u) {
                 float m = rm[lid], s = rs[lid], fr, ft;
-                bool seen = rseen[lid];
+                bool seen = rseen[lid] != 0u;
                 rhow[lid] = fa_combine(m, s, seen, mt, st, nvis != 0u, fr, ft);
                 rm[lid] = m;
                 rs[lid] = s;
-                rseen[lid] = seen;
+                rseen[lid] = seen ? 1u : 0u;
                 rfr[lid] = fr;
                 rft[lid] = ft;
             } else if (i0 + lid < pc.n_q) {
