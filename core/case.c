@@ -12,6 +12,7 @@ static const char *const op_names[KVV_OP_COUNT] = {"quant", "dequant", "wht", "a
 static const char *const dist_names[KVV_DIST_COUNT] = {"gauss", "outlier", "heavy", "rope", "const",
                                                        "zero",  "denorm",  "huge",  "nonfinite", "grid"};
 static const char *const mask_names[KVV_MASK_COUNT] = {"none", "causal", "random", "holes"};
+static const char *const probe_names[KVV_PROBE_COUNT] = {"probe", "hybrid"};
 
 /* Upper bound on the memory one case may ask for, checked before any work so
  * that a gigantic shape is a clear error instead of an allocation failure. */
@@ -42,6 +43,13 @@ kvv_mask kvv_mask_from_name(const char *s)
 {
     int i = lookup(mask_names, KVV_MASK_COUNT, s);
     return i < 0 ? KVV_MASK_COUNT : (kvv_mask)i;
+}
+
+const char *kvv_probe_name(kvv_probe_kind k) { return (unsigned)k < KVV_PROBE_COUNT ? probe_names[k] : "?"; }
+kvv_probe_kind kvv_probe_from_name(const char *s)
+{
+    int i = lookup(probe_names, KVV_PROBE_COUNT, s);
+    return i < 0 ? KVV_PROBE_COUNT : (kvv_probe_kind)i;
 }
 
 kvv_toggles kvv_toggles_default(void)
@@ -81,6 +89,12 @@ kvv_case kvv_case_default(kvv_op op)
     c.tg = kvv_toggles_default();
     c.dist = KVV_DIST_GAUSS;
     c.seed = 1;
+    if (op == KVV_OP_PPL) { /* the gate's probe: 8 heads over 2 KV heads, chunks of 64 over 256 tokens */
+        c.n_q = 64;
+        c.n_kv = 256;
+        c.n_head = 8;
+        c.n_head_kv = 2;
+    }
     return c;
 }
 
@@ -169,8 +183,12 @@ int kvv_case_name(const kvv_case *c, char *buf, size_t len)
     default:
         break;
     }
+    if (c->op == KVV_OP_PPL)
+        put(&s, "/model=%s", kvv_probe_name(c->model));
     put_toggles(&s, c);
-    put(&s, "/dist=%s/seed=%llu", kvv_dist_name(c->dist), (unsigned long long)c->seed);
+    if (c->op != KVV_OP_PPL) /* the probe's inputs are its corpus, not a distribution */
+        put(&s, "/dist=%s", kvv_dist_name(c->dist));
+    put(&s, "/seed=%llu", (unsigned long long)c->seed);
     return (int)s.pos;
 }
 
@@ -297,6 +315,10 @@ int kvv_case_set(kvv_case *c, const char *key, const char *val, char *err, size_
             c->tg.isa = KVV_ISA_AUTO;
         else
             return perr(err, n, "isa must be scalar, avx2 or auto, not '%s'", val);
+    } else if (!strcmp(key, "model")) {
+        c->model = kvv_probe_from_name(val);
+        if (c->model == KVV_PROBE_COUNT)
+            return perr(err, n, "unknown model '%s' (probe, hybrid)", val);
     } else {
         return perr(err, n, "unknown key '%s'", key);
     }
@@ -467,6 +489,19 @@ int kvv_case_validate(const kvv_case *c, char *err, size_t n)
          * copies) and the reference's probabilities */
         bytes = (double)c->n_head * c->n_q * (c->dk + c->dv) * 24.0 + (double)c->n_q * c->n_kv * 4.0 +
                 (double)c->n_head_kv * c->n_kv * (c->dk + c->dv) * 40.0 + (double)c->n_head * c->n_q * c->n_kv * 16.0;
+        if (c->op == KVV_OP_PPL) {
+            if (c->dv != c->dk || (c->dk != 64 && c->dk != 128 && c->dk != 256))
+                return perr(err, n, "the probe model has head dims 64, 128 or 256 (K and V alike), not %d/%d", c->dk,
+                            c->dv);
+            if (c->n_head < 3 || c->n_head > 64)
+                return perr(err, n, "the probe model needs 3..64 heads, not %d", c->n_head);
+            if (c->n_q > c->n_kv)
+                return perr(err, n, "the prefill chunk nq%d is longer than the context nkv%d", c->n_q, c->n_kv);
+            if ((unsigned)c->model >= KVV_PROBE_COUNT)
+                return perr(err, n, "unknown probe model");
+            /* the reference keeps every head's attention weights */
+            bytes += (double)c->n_head * c->n_kv * c->n_kv * 8.0;
+        }
         break;
     default:
         break;

@@ -234,6 +234,57 @@ static int semantics_cases(kvv_case_list *l)
     return 0;
 }
 
+static kvv_case ppl_case(int d, kvv_type k, kvv_type v, kvv_probe_kind model)
+{
+    kvv_case c = kvv_case_default(KVV_OP_PPL);
+    c.dk = c.dv = d;
+    c.type_k = k;
+    c.type_v = v;
+    c.model = model;
+    return c;
+}
+
+/* End to end with the probe model (bounds in corpora/ppl_bounds.tsv): every
+ * K/V pair at head dim 128; the hybrid model for each type with itself and
+ * the asymmetric q8_0/turbo pairs; head dims 64 (rotation group 64) and 256
+ * (two groups of 128) for each type with itself and the asymmetric pairs of
+ * bug 3; and the toggles on pairs whose paths they switch. */
+static int ppl_cases(kvv_case_list *l)
+{
+    for (int i = 0; i < KVV_CACHE_TYPE_COUNT; i++)
+        for (int j = 0; j < KVV_CACHE_TYPE_COUNT; j++)
+            PUSH(l, ppl_case(128, kvv_cache_types[i], kvv_cache_types[j], KVV_PROBE_LLAMA));
+    static const kvv_type asym[][2] = {{KVV_Q8_0, KVV_TURBO3}, {KVV_TURBO3, KVV_Q8_0}, {KVV_Q8_0, KVV_TURBO4},
+                                       {KVV_TURBO4, KVV_Q8_0}};
+    for (int i = 0; i < KVV_CACHE_TYPE_COUNT; i++)
+        PUSH(l, ppl_case(128, kvv_cache_types[i], kvv_cache_types[i], KVV_PROBE_HYBRID));
+    for (int d = 64; d <= 256; d *= 2)
+        for (int i = 0; i < KVV_CACHE_TYPE_COUNT; i++)
+            if (d != 128)
+                PUSH(l, ppl_case(d, kvv_cache_types[i], kvv_cache_types[i], KVV_PROBE_LLAMA));
+    for (int a = 0; a < 4; a++) {
+        PUSH(l, ppl_case(128, asym[a][0], asym[a][1], KVV_PROBE_HYBRID));
+        PUSH(l, ppl_case(64, asym[a][0], asym[a][1], KVV_PROBE_LLAMA)); /* turbo4 does not fit: dropped */
+        PUSH(l, ppl_case(256, asym[a][0], asym[a][1], KVV_PROBE_LLAMA));
+    }
+    static const kvv_type tpairs[][2] = {{KVV_Q8_0, KVV_Q8_0}, {KVV_TURBO3, KVV_TURBO3}, {KVV_Q4_0, KVV_Q4_0},
+                                         {KVV_Q8_0, KVV_TURBO3}};
+    for (int p = 0; p < 4; p++) {
+        kvv_case c = ppl_case(128, tpairs[p][0], tpairs[p][1], KVV_PROBE_LLAMA);
+        c.tg.cache = 1;
+        PUSH(l, c);
+        c.tg.cache = 0;
+        c.tg.rot = KVV_ROT_GRAPH;
+        PUSH(l, c);
+        c.tg.rot = KVV_ROT_KERNEL;
+        if (kvv_type_get(tpairs[p][0])->rotated || kvv_type_get(tpairs[p][1])->rotated) {
+            c.tg.lut = 4;
+            PUSH(l, c);
+        }
+    }
+    return 0;
+}
+
 int kvv_gate_cases(kvv_case_list *l)
 {
     if (row_ops(l, 32, 0))
@@ -258,7 +309,7 @@ int kvv_gate_cases(kvv_case_list *l)
     for (int i = 0; i < KVV_CACHE_TYPE_COUNT; i++)
         PUSH(l, attn_case(i % 2 ? 256 : 128, i % 2 ? 256 : 128, kvv_cache_types[i], kvv_cache_types[i], 32, 128, 4,
                           gqa_cycle[i % 3] > 4 ? 4 : gqa_cycle[i % 3], sweep_dists[i % NSWEEP], 950 + i));
-    if (toggle_cases(l, 512) || semantics_cases(l))
+    if (toggle_cases(l, 512) || semantics_cases(l) || ppl_cases(l))
         return -1;
     return 0;
 }
@@ -277,7 +328,7 @@ int kvv_full_cases(kvv_case_list *l)
             for (int j = 0; j < KVV_CACHE_TYPE_COUNT; j += 3)
                 PUSH(l, attn_case(gate_dims[d].dk, gate_dims[d].dv, kvv_cache_types[i], kvv_cache_types[j], 64, 512,
                                   8, gqa_cycle[(i + j) % 3], sweep_dists[(i + j) % NSWEEP], 90000 + d * 200 + i * 12 + j));
-    if (toggle_cases(l, 4096) || semantics_cases(l))
+    if (toggle_cases(l, 4096) || semantics_cases(l) || ppl_cases(l))
         return -1;
     return 0;
 }

@@ -41,6 +41,11 @@ static void fail_block(ctx_t *c, int64_t row, int64_t blk, const uint8_t *got, c
     int byte = 0;
     while (byte < c->ti->bytes && got[byte] == want[byte])
         byte++;
+    kvv_diff d[KVV_VERDICT_DIFFS]; /* the block's first differing bytes, as offsets in the row */
+    int nd = 0;
+    for (int i = byte; i < c->ti->bytes && nd < KVV_VERDICT_DIFFS; i++)
+        if (got[i] != want[i])
+            d[nd++] = (kvv_diff){row, blk * c->ti->bytes + i, got[i], want[i], 0};
     char hexg[40] = "", hexw[40] = "";
     int lo = byte > 2 ? byte - 2 : 0, hi = lo + 6 < c->ti->bytes ? lo + 6 : c->ti->bytes;
     for (int i = lo; i < hi; i++) {
@@ -48,16 +53,16 @@ static void fail_block(ctx_t *c, int64_t row, int64_t blk, const uint8_t *got, c
         snprintf(hexw + strlen(hexw), sizeof hexw - strlen(hexw), "%02x", want[i]);
     }
     if (elem >= 0)
-        kvv_verdict_fail(c->v, KVV_RULE_BYTES,
-                         "%s row %lld block %lld byte %d: got %s, expected %s (bytes %d..%d); element %lld %s %d, "
-                         "expected %d, x=%.9g, not a tie",
-                         c->what, (long long)row, (long long)blk, byte, hexg, hexw, lo, hi - 1,
-                         (long long)(blk * c->ti->block + elem), field, gi, wi, (double)x[elem]);
+        kvv_verdict_fail_at(c->v, d, nd, KVV_RULE_BYTES,
+                            "%s row %lld block %lld byte %d: got %s, expected %s (bytes %d..%d); element %lld %s "
+                            "%d, expected %d, x=%.9g, not a tie",
+                            c->what, (long long)row, (long long)blk, byte, hexg, hexw, lo, hi - 1,
+                            (long long)(blk * c->ti->block + elem), field, gi, wi, (double)x[elem]);
     else
-        kvv_verdict_fail(c->v, KVV_RULE_BYTES,
-                         "%s row %lld block %lld byte %d: got %s, expected %s (bytes %d..%d); %s 0x%04x, expected "
-                         "0x%04x, not a tie",
-                         c->what, (long long)row, (long long)blk, byte, hexg, hexw, lo, hi - 1, field, gi, wi);
+        kvv_verdict_fail_at(c->v, d, nd, KVV_RULE_BYTES,
+                            "%s row %lld block %lld byte %d: got %s, expected %s (bytes %d..%d); %s 0x%04x, "
+                            "expected 0x%04x, not a tie",
+                            c->what, (long long)row, (long long)blk, byte, hexg, hexw, lo, hi - 1, field, gi, wi);
 }
 
 /* Compare one block's fields; tie arrays are already offset to the block.

@@ -25,6 +25,7 @@
 #include "kvv/case.h"
 #include "kvv/verdict.h"
 #include "dump/dump.h"
+#include "model/model.h"
 #include "ref/ref.h"
 #include "reports/reports.h"
 
@@ -35,6 +36,10 @@
 void kvv_verdict_init(kvv_verdict *v);
 /* Record a failure of rule r (only the first failure is kept). */
 void kvv_verdict_fail(kvv_verdict *v, kvv_rule r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The same, attaching the rule's first differences (up to KVV_VERDICT_DIFFS
+ * of d[0..n)) when this is the failure that is kept. */
+void kvv_verdict_fail_at(kvv_verdict *v, const kvv_diff *d, int n, kvv_rule r, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 
 /* ---- rules, usable on their own (and unit-tested with planted defects) ---- */
 
@@ -73,6 +78,32 @@ int kvv_attn_bound(const kvv_bound_args *b, double *bound);
 /* WHT: bound on |y_i - exact_i| for an f32 rotation of x (groups of g). */
 void kvv_wht_bound(const float *x, int64_t nrows, int64_t ncols, int group, double *bound);
 
+/* ---- end to end: the probe model (ppl cases, oracle/run_ppl.c) ----
+ * The probe model of the case (seed, head dim, heads, kind) runs over the
+ * first n_kv tokens of corpora/probe.txt in prefill chunks of n_q tokens
+ * (then KVV_PPL_TAIL tokens one at a time) with K/V in the backend's cache,
+ * against the f64 reference of the same model (computed once per process).
+ * Fails (rule ppl) when the PPL ratio or the mean or 99th-percentile KL
+ * divergence exceeds the pair's row in corpora/ppl_bounds.tsv, and (rule
+ * finite) on any NaN/Inf in the run's logits. */
+#define KVV_PPL_TAIL 4
+typedef struct kvv_ppl_bound {
+    double ratio, kl_mean, kl_p99; /* largest allowed values */
+} kvv_ppl_bound;
+void kvv_run_ppl(const kvv_case *c, const kvv_backend *b, kvv_verdict *v);
+/* The statistics of a ppl case on a backend: KVV_OK, KVV_UNSUPPORTED or
+ * KVV_FAILED (backend), or -1 (model, corpus, memory), with why. */
+int kvv_ppl_measure(const kvv_case *c, const kvv_backend *b, kvv_ppl_stats *s, double *t_run, double *t_ref,
+                    char *why, size_t why_len);
+/* The bound of a case's (model, head dim, K, V) from the table; -1 with why
+ * when the table or the row is missing. */
+int kvv_ppl_bound_lookup(const kvv_case *c, kvv_ppl_bound *bound, char *why, size_t why_len);
+/* The bound the table records for a measurement: 1.5x the honest excess
+ * (PPL ratio - 1, mean KL, p99 KL) with floors, rounded up to two digits. */
+kvv_ppl_bound kvv_ppl_bound_from(const kvv_ppl_stats *s);
+/* Write the bounds table for every ppl case of the gate, measured on b. */
+int kvv_ppl_write_bounds(FILE *out, const kvv_backend *b, const char *backend_name);
+
 /* ---- backends ---- */
 /* Look up a backend by name ("cpu", "vulkan", or a path to a plugin .so).
  * Returns NULL with a reason in why. */
@@ -94,6 +125,12 @@ void kvv_run_case_io(const kvv_case *c, const kvv_backend *b, const kvv_record *
 /* A case's inputs as generated from its seed, as the named arrays above;
  * 0, or -1 when out of memory. */
 int kvv_case_inputs(const kvv_case *c, kvv_record *rec);
+
+/* Regenerate a case's inputs (as kvv_run_case makes them: the same seed,
+ * streams and shapes) and measure them: Q, K, V for attention, X for the row
+ * ops.  0, or -1 when the case is invalid or memory runs out.  Has the type
+ * kvv_input_stats_fn, for the HTML report. */
+int kvv_case_input_stats(const kvv_case *c, kvv_input_stats *s);
 
 /* Run a list of cases on several backends.  With jobs > 0 each (case,
  * backend) runs in one of `jobs` worker processes: a backend call that

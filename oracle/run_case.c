@@ -650,6 +650,9 @@ void kvv_run_case_io(const kvv_case *c, const kvv_backend *b, const kvv_record *
     case KVV_OP_ATTN:
         run_attn(c, b, in, rec, v);
         break;
+    case KVV_OP_PPL:
+        kvv_run_ppl(c, b, v);
+        break;
     default:
         v->status = KVV_SKIP;
         snprintf(v->detail, sizeof v->detail, "op %s is not run by this runner", kvv_op_name(c->op));

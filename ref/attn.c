@@ -26,8 +26,12 @@ int kvv_ref_attention(const kvv_ref_attn_args *a, double *out, double *probs, do
     const int nq = a->n_q, nkv = a->n_kv, dk = a->dk, dv = a->dv;
     const int group = a->n_head / a->n_head_kv;
     double *s = malloc(sizeof(double) * (size_t)nq * (size_t)nkv);
-    if (!s)
+    char *empty = malloc((size_t)nq);
+    if (!s || !empty) {
+        free(s);
+        free(empty);
         return -1;
+    }
     for (int h = 0; h < a->n_head; h++) {
         const int hk = h / group;
         const double *q = a->q + (size_t)h * nq * dk;
@@ -73,6 +77,7 @@ int kvv_ref_attention(const kvv_ref_attn_args *a, double *out, double *probs, do
                 row[j] *= inv;
             if (probs)
                 memcpy(probs + ((size_t)h * nq + i) * nkv, row, sizeof(double) * (size_t)nkv);
+            empty[i] = mx == -INFINITY;
         }
         /* o = p v.  A masked key is skipped, not weighted by zero: with a
          * NaN or Inf in its V row, 0 * v would poison the output where ggml
@@ -93,6 +98,8 @@ int kvv_ref_attention(const kvv_ref_attn_args *a, double *out, double *probs, do
                      * 0 * Inf is NaN as in any kernel that reads it */
                     if (a->mask && a->mask[(size_t)i * nkv + j] == -INFINITY)
                         continue;
+                    if (empty[i])
+                        break; /* no key with a score above -inf: a zero row, as fully masked */
                     double p = s[(size_t)i * nkv + j];
                     for (int d = 0; d < dv; d++)
                         oi[d] += p * v[(size_t)j * dv + d];
@@ -101,5 +108,6 @@ int kvv_ref_attention(const kvv_ref_attn_args *a, double *out, double *probs, do
         }
     }
     free(s);
+    free(empty);
     return 0;
 }

@@ -53,4 +53,74 @@ struct kvv_reporter {
  * progress line on a TTY, and the summary table.  verbose: a line per case. */
 kvv_reporter *kvv_reporter_terminal(FILE *out, int verbose);
 
+/* File reporters.  Each writes to `out`, which the caller opens and closes
+ * (after destroy).  Formats are described in README ("Reports"). */
+/* JSON lines: a "run" record, one "case" record per (case, backend) written
+ * and flushed as its verdict arrives (a killed run leaves valid lines), and
+ * a "summary" record at the end. */
+kvv_reporter *kvv_reporter_json(FILE *out);
+/* JUnit XML: a testsuite per backend, a testcase per case; failures carry
+ * the rule and its figure. */
+kvv_reporter *kvv_reporter_junit(FILE *out);
+/* Markdown summary: totals per op and backend, then the failures. */
+kvv_reporter *kvv_reporter_markdown(FILE *out);
+/* Per-case error ratios as TSV: the baseline format of `kvverify compare`. */
+kvv_reporter *kvv_reporter_ratios(FILE *out);
+
+/* Statistics of a case's input tensors, for the HTML failure pages. */
+typedef struct kvv_tensor_stats {
+    char name[4];       /* "Q", "K", "V", or "X" for row ops */
+    int64_t n, nonfinite;
+    double mean, rms, max_abs; /* over the finite values */
+    double outlier_frac; /* share of |x| above 6 robust sigmas (median |x| / 0.6745) */
+} kvv_tensor_stats;
+typedef struct kvv_input_stats {
+    int n;
+    kvv_tensor_stats t[3];
+} kvv_input_stats;
+/* Regenerates a case's inputs and measures them; 0, or -1 when it cannot. */
+typedef int (*kvv_input_stats_fn)(const kvv_case *c, kvv_input_stats *s);
+
+/* A self-contained HTML page: per backend heatmaps of the worst error
+ * ratios per K/V pair x head dim, and a section per failure with the
+ * inputs' statistics and the first differing elements. */
+typedef struct kvv_html_opts {
+    kvv_input_stats_fn stats;  /* NULL: failure sections without input statistics */
+    int max_pages;             /* failure sections written (0 = 200) */
+    double arith_threshold;    /* the oracle's thresholds, where the color scales */
+    double budget_threshold;   /* turn from orange to red (0 = 1 and 2) */
+} kvv_html_opts;
+kvv_reporter *kvv_reporter_html(FILE *out, const kvv_html_opts *o);
+
+/* ---- comparing runs against a baseline (`kvverify compare`) ---- */
+typedef struct kvv_ratio_row {
+    char *name;         /* case name */
+    char *backend;
+    kvv_status status;
+    double arith, budget;
+} kvv_ratio_row;
+typedef struct kvv_ratio_set {
+    kvv_ratio_row *rows;
+    int64_t n, cap;
+} kvv_ratio_set;
+/* Load a ratio TSV (kvv_reporter_ratios) or a JSON-lines report
+ * (kvv_reporter_json), told apart by content.  0, or -1 with why. */
+int kvv_ratios_load(const char *path, kvv_ratio_set *s, char *why, size_t why_len);
+int kvv_ratios_read(FILE *f, const char *path, kvv_ratio_set *s, char *why, size_t why_len);
+void kvv_ratios_free(kvv_ratio_set *s);
+
+typedef struct kvv_compare_opts {
+    double factor; /* a ratio growing by more than this is a regression (> 1) */
+    double floor;  /* ratios below this count as this (noise near zero is no regression) */
+    int list_max;  /* entries printed per category (0 = all) */
+} kvv_compare_opts;
+typedef struct kvv_compare_result {
+    int64_t regressed, newly_failing, improved, fixed, added, removed, status_changed, unchanged;
+} kvv_compare_result;
+/* Compare current against baseline, print what changed to out; returns
+ * the number of regressions (ratio growth beyond the factor, a pass or skip
+ * becoming a fail, a new case that fails). */
+int64_t kvv_compare(const kvv_ratio_set *base, const kvv_ratio_set *cur, const kvv_compare_opts *o, FILE *out,
+                    kvv_compare_result *r);
+
 #endif

@@ -19,12 +19,13 @@ typedef struct {
     int full, jobs, verbose, strict, no_isolate, list_only, fail_fast, dump_all, backends_given, matrix_given;
     double timeout;
     uint64_t seed;
+    cli_reports reports;
 } run_args;
 
 static int parse_run_args(int argc, char **argv, run_args *a)
 {
     enum { O_GATE = 256, O_FULL, O_CASES, O_HEAD, O_KV, O_TOGGLE, O_SET, O_SEED, O_TIMEOUT, O_NOISO, O_STRICT, O_FAILFAST,
-           O_DUMP, O_DUMP_ALL, O_CORPUS, O_NOCORPUS, O_VKDEV };
+           O_DUMP, O_DUMP_ALL, O_CORPUS, O_NOCORPUS, O_VKDEV, O_REPORT_DIR, O_REPORT /* + CLI_REP_* (last) */ };
     static const struct option opts[] = {
         {"gate", no_argument, 0, O_GATE},       {"full", no_argument, 0, O_FULL},
         {"cases", required_argument, 0, O_CASES}, {"op", required_argument, 0, 'o'},
@@ -34,6 +35,12 @@ static int parse_run_args(int argc, char **argv, run_args *a)
         {"seed", required_argument, 0, O_SEED}, {"jobs", required_argument, 0, 'j'},
         {"timeout", required_argument, 0, O_TIMEOUT}, {"no-isolate", no_argument, 0, O_NOISO},
         {"strict", no_argument, 0, O_STRICT},   {"fail-fast", no_argument, 0, O_FAILFAST},   {"verbose", no_argument, 0, 'v'},
+        {"json", required_argument, 0, O_REPORT + CLI_REP_JSON},
+        {"junit", required_argument, 0, O_REPORT + CLI_REP_JUNIT},
+        {"markdown", required_argument, 0, O_REPORT + CLI_REP_MARKDOWN},
+        {"html", required_argument, 0, O_REPORT + CLI_REP_HTML},
+        {"ratios", required_argument, 0, O_REPORT + CLI_REP_RATIOS},
+        {"report-dir", required_argument, 0, O_REPORT_DIR},
         {"dump", required_argument, 0, O_DUMP}, {"dump-all", no_argument, 0, O_DUMP_ALL},
         {"corpus", required_argument, 0, O_CORPUS}, {"no-corpus", no_argument, 0, O_NOCORPUS},
         {"vk-device", required_argument, 0, O_VKDEV},
@@ -83,7 +90,13 @@ static int parse_run_args(int argc, char **argv, run_args *a)
             break;
         case 'v': a->verbose = 1; break;
         case 'h': cli_usage(stdout); exit(0);
-        default: return -1;
+        case O_REPORT_DIR: a->reports.dir = optarg; break;
+        default:
+            if (ch >= O_REPORT && ch < O_REPORT + CLI_REP_COUNT) {
+                a->reports.path[ch - O_REPORT] = optarg;
+                break;
+            }
+            return -1;
         }
     }
     if (optind < argc) {
@@ -144,7 +157,7 @@ static int build_cases(const run_args *a, kvv_case_list *out)
             kvv_case_list_free(&base);
             return -1;
         }
-        if (a->seed)
+        if (a->seed && c.op != KVV_OP_PPL) /* a ppl case's seed picks the probe model its bounds belong to */
             c.seed = mix_seed(a->seed, c.seed);
         int m = kvv_filter_match(&a->f, &c, why, sizeof why);
         if (m < 0) {
@@ -217,14 +230,21 @@ int cli_run(int argc, char **argv, int list_only)
     kvv_run_info info = {KVV_VERSION, KVV_GIT_COMMIT, machine, started, command, nb, {0}, cases.n, a.seed};
     for (int i = 0; i < nb; i++)
         info.backends[i] = bnames[i];
-    kvv_reporter *term = kvv_reporter_terminal(stdout, a.verbose);
-    kvv_reporter *reps[] = {term};
+    if (cli_reports_open(&a.reports)) {
+        kvv_case_list_free(&cases);
+        return EXIT_USAGE;
+    }
+    kvv_reporter *term = kvv_reporter_terminal(a.reports.to_stdout ? stderr : stdout, a.verbose);
+    kvv_reporter *reps[1 + CLI_REP_COUNT] = {term};
+    for (int i = 0; i < a.reports.n; i++)
+        reps[1 + i] = a.reports.rep[i];
     kvv_run_opts o = {.backend_names = bnames, .nbackends = nb, .cases = cases.items, .ncases = cases.n,
-                      .reporters = reps, .nreporters = 1, .jobs = a.no_isolate ? 0 : a.jobs,
+                      .reporters = reps, .nreporters = 1 + a.reports.n, .jobs = a.no_isolate ? 0 : a.jobs,
                       .timeout = a.timeout, .info = &info, .fail_fast = a.fail_fast};
     kvv_run_io_opts io = {a.dump ? cli_dump_create(a.dump, a.dump_all, &info) : NULL, a.dump_all, NULL};
     if (a.dump && !io.dump) {
         term->destroy(term);
+        cli_reports_close(&a.reports);
         kvv_case_list_free(&cases);
         return 1;
     }
@@ -233,12 +253,13 @@ int cli_run(int argc, char **argv, int list_only)
     term->destroy(term);
     if (io.dump && cli_dump_finish(io.dump, a.dump, &s))
         failures = failures > 0 ? failures : 1;
+    int unwritten = cli_reports_close(&a.reports) != 0; /* a report that could not be written fails the run */
     kvv_case_list_free(&cases);
     if (failures < 0) {
         fprintf(stderr, "kvverify: the run could not start\n");
         return 1;
     }
-    if (s.interrupted)
+    if (s.interrupted || unwritten)
         return 1;
     return failures > 0 || (a.strict && s.total.skip > 0) ? 1 : 0;
 }

@@ -19,9 +19,18 @@ void cli_usage(FILE *out)
             "  tables           shipped centroid tables against Lloyd-Max on the Beta and Gaussian densities\n"
             "  bench [-b L] [--threads N] [--reps N] [--vk-device N]\n"
             "                   throughput of backends and the reference (a program, not a test)\n"
+            "  compare BASELINE CURRENT [--factor F] [--floor R] [--list N]\n"
+            "                   per-case error ratios of a run (ratios.tsv or results.jsonl) against a\n"
+            "                   baseline: exit 1 when a ratio grew more than F times (default 2; ratios\n"
+            "                   under R = 0.01 count as R) or a case newly fails\n"
             "  version          version and commit\n"
             "  fuzz [--time S] [-b B] [--seed N] [-o OPS] [--out DIR]\n"
             "                   random cases; failures shrunk into replayable case files (fuzz --help)\n"
+            "  ppl --model FILE|probe|hybrid --kv K/V|all [-b B] [--text F] [--ctx N] [--chunk N]\n"
+            "                   PPL and KL divergence of a model with K/V in a backend's cache against its f64 run\n"
+            "  ppl --bounds     measure the table of the end-to-end gate (corpora/ppl_bounds.tsv)\n"
+            "  mkmodel -o FILE [--hybrid] [--seed N] [--head-dim D] [--wtype T]\n"
+            "                   write the probe model as GGUF\n"
             "  replay FILE.h5 [-b L] [-p P]\n"
             "                   rerun the cases of a dump from their stored inputs; exit status as run\n"
             "  diff A.h5 B.h5   compare two dumps; names the first stage where each case diverges\n"
@@ -36,7 +45,7 @@ void cli_usage(FILE *out)
             "  --corpus DIR      stored cases --gate and --full replay too (default corpora;\n"
             "                    folders named known-failures are left out)\n"
             "  --no-corpus       replay no stored cases\n"
-            "  -o, --op LIST     ops: quant,dequant,wht,attn\n"
+            "  -o, --op LIST     ops: quant,dequant,wht,attn,ppl\n"
             "  -b, --backend L   backends: cpu, vulkan, or a path to a backend library\n"
             "                    (default: cpu; with --gate or --full, plus vulkan when a Vulkan device is found)\n"
             "  --vk-device N     Vulkan device index (see `list devices`; also KVV_VK_DEVICE)\n"
@@ -52,6 +61,13 @@ void cli_usage(FILE *out)
             "  --strict          skipped cases count as failures\n"
             "  --fail-fast       stop at the first failure\n"
             "  -v, --verbose     a line per case\n"
+            "  --json FILE       JSON lines: one object per case, flushed as it finishes ('-' = stdout)\n"
+            "  --junit FILE      JUnit XML, a testcase per case\n"
+            "  --markdown FILE   Markdown summary\n"
+            "  --html FILE       self-contained HTML report with heatmaps and a section per failure\n"
+            "  --ratios FILE     per-case error ratios (TSV), the baseline format of `compare`\n"
+            "  --report-dir DIR  all of them into DIR (results.jsonl, junit.xml, summary.md,\n"
+            "                    report.html, ratios.tsv)\n"
             "  --dump FILE       write the failing cases' tensors to an HDF5 file (README: HDF5 dumps)\n"
             "  --dump-all        ... every case, not only failing ones\n"
             "exit status: 0 when every case passes, 1 when any fails, 2 on bad usage\n");
@@ -64,6 +80,8 @@ static const struct {
 } commands[] = {
     {"run", cmd_run}, {"list", cmd_list}, {"bench", cmd_bench}, {"tables", cmd_tables}, {"version", cmd_version},
     {"fuzz", cmd_fuzz},
+    {"compare", cmd_compare},
+    {"ppl", cmd_ppl}, {"mkmodel", cmd_mkmodel},
     {"replay", cmd_replay}, {"diff", cmd_diff}, {"bisect", cmd_bisect}, {"bisect-step", cmd_bisect_step},
 };
 

@@ -69,6 +69,13 @@ kvv_toggles kvv_toggles_baseline(kvv_toggles t);
 /* Whether t differs from its baseline in a speed-only toggle. */
 int kvv_toggles_has_speed(kvv_toggles t);
 
+/* ppl: which probe model (built from the case's seed, head dim and heads) */
+typedef enum kvv_probe_kind {
+    KVV_PROBE_LLAMA,  /* "probe": llama architecture, attention layers only */
+    KVV_PROBE_HYBRID, /* "hybrid": recurrent layers interleaved with attention */
+    KVV_PROBE_COUNT
+} kvv_probe_kind;
+
 typedef struct kvv_case {
     kvv_op op;
     kvv_type type_k; /* quant/dequant: the type under test */
@@ -84,6 +91,7 @@ typedef struct kvv_case {
     kvv_toggles tg;
     kvv_dist dist;
     uint64_t seed;
+    kvv_probe_kind model; /* ppl only; n_q is the prefill chunk, n_kv the context */
 } kvv_case;
 
 /* A case with defaults for the op (one head, 64 rows, Gaussian, seed 1). */
@@ -94,7 +102,7 @@ int kvv_case_name(const kvv_case *c, char *buf, size_t len);
 /* Parse a full case name.  Returns 0, or -1 with a message in err. */
 int kvv_case_parse(const char *name, kvv_case *c, char *err, size_t err_len);
 /* Set one field by its name-part key (dist, seed, mask, alibi, softcap,
- * scale, cache, split, lut, threads, rot, var, isa); 0 or -1 with err. */
+ * scale, cache, split, lut, threads, rot, var, isa, model); 0 or -1 with err. */
 int kvv_case_set(kvv_case *c, const char *key, const char *val, char *err, size_t err_len);
 /* Check a case's shapes and types before any work; 0, or -1 with a message. */
 int kvv_case_validate(const kvv_case *c, char *err, size_t err_len);
@@ -109,5 +117,7 @@ const char *kvv_dist_name(kvv_dist d);
 kvv_dist kvv_dist_from_name(const char *s);
 const char *kvv_mask_name(kvv_mask m);
 kvv_mask kvv_mask_from_name(const char *s);
+const char *kvv_probe_name(kvv_probe_kind k);
+kvv_probe_kind kvv_probe_from_name(const char *s);
 
 #endif

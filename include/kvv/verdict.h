@@ -15,10 +15,21 @@ typedef enum kvv_rule {
     KVV_RULE_BUDGET,  /* attention vs unquantized, within the type's distortion */
     KVV_RULE_FINITE,  /* NaN/Inf exactly where the reference has them */
     KVV_RULE_CRASH,   /* the backend crashed, hung, failed, or the case was invalid */
+    KVV_RULE_PPL,     /* end to end: probe-model PPL ratio / KL divergence beyond the pair's bound */
     KVV_RULE_COUNT
 } kvv_rule;
 
 typedef enum kvv_status { KVV_PASS, KVV_FAIL, KVV_SKIP, KVV_STATUS_COUNT } kvv_status;
+
+/* One of the first differences the failing rule saw, for reports: an
+ * element (row, col) of the compared tensor, or for the bytes rule a byte of
+ * a row (got/want are then the byte values).  bound: the arith rule's
+ * allowance for that element (0 for the other rules). */
+typedef struct kvv_diff {
+    int64_t row, col;
+    double got, want, bound;
+} kvv_diff;
+#define KVV_VERDICT_DIFFS 4
 
 typedef struct kvv_verdict {
     kvv_status status;
@@ -31,6 +42,8 @@ typedef struct kvv_verdict {
     int64_t nonfinite_inputs; /* blocks whose input held NaN/Inf (their bytes are not compared) */
     double t_backend, t_ref;  /* seconds */
     char detail[640];         /* why it failed or was skipped */
+    int ndiffs;               /* entries of diffs[] (0 for rules without element differences) */
+    kvv_diff diffs[KVV_VERDICT_DIFFS]; /* the failing rule's first differences, in order */
 } kvv_verdict;
 
 const char *kvv_rule_name(kvv_rule r);

@@ -1,0 +1,373 @@
+/* The HTML report: generated from a real run (the runner, the oracle, the
+ * CPU backend and a backend with planted defects), checked as text, then
+ * rendered in headless Chromium: the DOM must hold the heatmap cells and
+ * the failure sections, and the screenshot must show the page (a PNG of the
+ * window size that is not blank and shows the heatmap's colors). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "kernels/cpu/cpu_backend.h"
+#include "oracle/oracle.h"
+#include "tests/png_read.h"
+#include "tests/testutil.h"
+
+/* ---------------- a backend with planted defects ---------------- */
+
+/* The CPU backend, except: attention at head dim 256 is off by 50% (plus
+ * 1) in one output value (an arith failure at a known element), and
+ * quantizing 16 rows of 64 values as q4_0 flips a low bit of the first
+ * index byte (a bytes failure). */
+static int bad_attention(void *ctx, const kvv_attn_args *a, float *out, kvv_attn_info *info)
+{
+    (void)ctx;
+    const kvv_backend *cpu = kvv_cpu_backend();
+    int rc = cpu->attention(cpu->ctx, a, out, info);
+    if (rc == KVV_OK && a->dk == 256)
+        out[a->dv + 3] += 1.0f + 0.5f * fabsf(out[a->dv + 3]); /* row 1, column 3 */
+    return rc;
+}
+
+static int bad_quantize(void *ctx, kvv_type t, const float *src, void *dst, int64_t nrows, int64_t ncols,
+                        const kvv_toggles *tg)
+{
+    (void)ctx;
+    const kvv_backend *cpu = kvv_cpu_backend();
+    int rc = cpu->quantize_rows(cpu->ctx, t, src, dst, nrows, ncols, tg);
+    if (rc == KVV_OK && t == KVV_Q4_0 && ncols == 64 && nrows == 16)
+        ((uint8_t *)dst)[2] ^= 1; /* row 0, first block, first index byte */
+    return rc;
+}
+
+static kvv_backend defective;
+
+/* ---------------- the run ---------------- */
+
+static const kvv_type pair_types[][2] = {{KVV_F16, KVV_F16}, {KVV_Q8_0, KVV_Q8_0}, {KVV_Q8_0, KVV_TURBO3},
+                                         {KVV_TURBO3, KVV_Q4_0}};
+#define NPAIRS 4
+static const int head_dims[] = {64, 128, 256};
+#define NHEADS 3
+
+static int make_cases(kvv_case_list *l)
+{
+    for (int p = 0; p < NPAIRS; p++)
+        for (int h = 0; h < NHEADS; h++) {
+            kvv_case c = kvv_case_default(KVV_OP_ATTN);
+            c.dk = c.dv = head_dims[h];
+            c.type_k = pair_types[p][0];
+            c.type_v = pair_types[p][1];
+            c.n_q = 2;
+            c.n_kv = 64;
+            c.n_head = 4;
+            c.n_head_kv = 2;
+            c.mask = KVV_MASK_CAUSAL;
+            c.dist = p % 2 ? KVV_DIST_OUTLIER : KVV_DIST_GAUSS;
+            c.seed = 40 + (uint64_t)(p * NHEADS + h);
+            kvv_case_list_push(l, &c);
+        }
+    kvv_case q = kvv_case_default(KVV_OP_QUANT);
+    q.type_k = q.type_v = KVV_Q4_0;
+    q.dk = q.dv = 64;
+    q.n_kv = 16;
+    q.seed = 3;
+    kvv_case_list_push(l, &q);
+    return l->n;
+}
+
+typedef struct {
+    char dir[64], html[128];
+    int ncases, nfail;
+} html_run;
+
+static html_run run_report(void)
+{
+    html_run hr;
+    memset(&hr, 0, sizeof hr);
+    snprintf(hr.dir, sizeof hr.dir, "/tmp/kvv_html_XXXXXX");
+    CU_ASSERT_FATAL(mkdtemp(hr.dir) != NULL);
+    snprintf(hr.html, sizeof hr.html, "%s/report.html", hr.dir);
+    defective = *kvv_cpu_backend();
+    defective.name = "planted";
+    defective.attention = bad_attention;
+    defective.quantize_rows = bad_quantize;
+    const kvv_backend *tables[2] = {kvv_cpu_backend(), &defective};
+    const char *names[2] = {"cpu", "planted"};
+    kvv_case_list l = {0};
+    hr.ncases = make_cases(&l);
+    kvv_run_info info = {"test", "0000", "test machine", "2026-01-01T00:00:00Z", "test_html_report", 2,
+                         {"cpu", "planted"}, l.n, 0};
+    FILE *f = fopen(hr.html, "w");
+    CU_ASSERT_FATAL(f != NULL);
+    kvv_html_opts ho = {kvv_case_input_stats, 0, KVV_ARITH_THRESHOLD, KVV_BUDGET_THRESHOLD};
+    kvv_reporter *r = kvv_reporter_html(f, &ho);
+    kvv_run_opts o = {.backend_names = names, .nbackends = 2, .backends = tables, .cases = l.items, .ncases = l.n,
+                      .reporters = &r, .nreporters = 1, .jobs = 0, .timeout = 60, .info = &info};
+    kvv_summary s;
+    hr.nfail = kvv_run(&o, &s);
+    r->destroy(r);
+    fclose(f);
+    kvv_case_list_free(&l);
+    return hr;
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)n + 1);
+    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
+        free(b);
+        b = NULL;
+    }
+    if (b)
+        b[n] = 0;
+    fclose(f);
+    return b;
+}
+
+static int count(const char *s, const char *sub)
+{
+    int n = 0;
+    for (const char *p = strstr(s, sub); p; p = strstr(p + 1, sub))
+        n++;
+    return n;
+}
+
+/* KVV_KEEP_REPORT=1 keeps the report (and the screenshot) for a person to look at. */
+static void cleanup(const html_run *hr)
+{
+    if (getenv("KVV_KEEP_REPORT")) {
+        fprintf(stderr, "\n  kept %s\n", hr->dir);
+        return;
+    }
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", hr->dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", hr->dir);
+}
+
+/* What the page must hold, as text or as the DOM Chromium built from it. */
+static void check_page(const char *page, int nfail)
+{
+    /* 2 backends x 2 maps x 4 pairs x 3 head dims, all cells filled */
+    CU_ASSERT_EQUAL(count(page, "data-cell=\""), 2 * 2 * NPAIRS * NHEADS);
+    /* the planted attention defect: the 4 pairs at d256 on "planted", in both maps */
+    CU_ASSERT_EQUAL(count(page, "class=\"c f\" style="), 2 * NPAIRS + 1 /* the q4_0 row-op cell */);
+    for (int k = 1; k <= nfail; k++) {
+        char id[32];
+        snprintf(id, sizeof id, "id=\"f%d\"", k);
+        CU_ASSERT(strstr(page, id) != NULL);
+    }
+    CU_ASSERT(strstr(page, "data-cell=\"planted|d256|q8_0/turbo3\"") != NULL);
+    CU_ASSERT(strstr(page, "<pre class=\"name\" id=\"n1\">attn/d256/f16-f16/nq2/nkv64/h4/gqa2/mask=causal/"
+                           "dist=gauss/seed=42</pre>") != NULL);
+}
+
+static void test_html_text(void)
+{
+    html_run hr = run_report();
+    CU_ASSERT_EQUAL(hr.nfail, NPAIRS + 1);
+    char *page = slurp(hr.html);
+    CU_ASSERT_FATAL(page != NULL);
+    check_page(page, hr.nfail);
+    /* self-contained: nothing to fetch */
+    CU_ASSERT(strstr(page, "http://") == NULL && strstr(page, "https://") == NULL);
+    CU_ASSERT(strstr(page, "<link") == NULL && strstr(page, "src=") == NULL && strstr(page, "url(") == NULL);
+    /* a failure page: rule, figure, the planted element, the inputs' statistics */
+    CU_ASSERT(strstr(page, "<h3>Failure 1: arith ratio ") != NULL);
+    CU_ASSERT(strstr(page, "<th>|error|</th><th>bound</th><th>ratio</th>") != NULL);
+    CU_ASSERT(strstr(page, "<tr><td>1</td><td>3</td>") != NULL);
+    CU_ASSERT_EQUAL(count(page, "<table class=\"stats\">"), hr.nfail);
+    CU_ASSERT(strstr(page, "<tr><td class=\"l\">Q</td><td>2048</td>") != NULL);  /* 4 heads x 2 rows x 256 */
+    CU_ASSERT(strstr(page, "<tr><td class=\"l\">X</td><td>1024</td>") != NULL);  /* 16 rows x 64 */
+    /* the bytes failure shows bytes */
+    CU_ASSERT(strstr(page, "<th>byte</th>") != NULL);
+    CU_ASSERT(strstr(page, "<td>0</td><td>2</td><td>0x") != NULL);
+    CU_ASSERT(strstr(page, "</html>\n") != NULL);
+    free(page);
+    cleanup(&hr);
+}
+
+/* The input statistics the failure pages show, on inputs of known shape. */
+static void test_input_stats(void)
+{
+    kvv_case c = kvv_case_default(KVV_OP_QUANT);
+    c.type_k = c.type_v = KVV_Q8_0;
+    c.dk = c.dv = 128;
+    c.n_kv = 256;
+    kvv_input_stats s;
+    c.dist = KVV_DIST_GAUSS;
+    CU_ASSERT_FATAL(kvv_case_input_stats(&c, &s) == 0);
+    CU_ASSERT_EQUAL(s.n, 1);
+    CU_ASSERT_EQUAL(s.t[0].n, 256 * 128);
+    CU_ASSERT(fabs(s.t[0].mean) < 0.02 && fabs(s.t[0].rms - 1.0) < 0.02);
+    CU_ASSERT(s.t[0].max_abs > 3.0 && s.t[0].max_abs < 6.0);
+    CU_ASSERT(s.t[0].outlier_frac < 1e-4);
+    c.dist = KVV_DIST_OUTLIER;
+    CU_ASSERT_FATAL(kvv_case_input_stats(&c, &s) == 0);
+    CU_ASSERT(s.t[0].outlier_frac > 0.005);
+    CU_ASSERT(s.t[0].max_abs > 10.0);
+    c.dist = KVV_DIST_ZERO;
+    CU_ASSERT_FATAL(kvv_case_input_stats(&c, &s) == 0);
+    CU_ASSERT(s.t[0].rms == 0 && s.t[0].max_abs == 0 && s.t[0].outlier_frac == 0);
+    c.dist = KVV_DIST_NONFINITE;
+    CU_ASSERT_FATAL(kvv_case_input_stats(&c, &s) == 0);
+    CU_ASSERT(s.t[0].nonfinite > 0 && isfinite(s.t[0].rms));
+    kvv_case a = kvv_case_default(KVV_OP_ATTN);
+    a.dk = 128;
+    a.dv = 64;
+    a.n_q = 3;
+    a.n_kv = 10;
+    a.n_head = 4;
+    a.n_head_kv = 2;
+    CU_ASSERT_FATAL(kvv_case_input_stats(&a, &s) == 0);
+    CU_ASSERT_EQUAL(s.n, 3);
+    CU_ASSERT_STRING_EQUAL(s.t[2].name, "V");
+    CU_ASSERT_EQUAL(s.t[0].n, 4 * 3 * 128);
+    CU_ASSERT_EQUAL(s.t[1].n, 2 * 10 * 128);
+    CU_ASSERT_EQUAL(s.t[2].n, 2 * 10 * 64);
+    a.dk = 0;
+    CU_ASSERT(kvv_case_input_stats(&a, &s) == -1);
+}
+
+/* ---------------- Chromium ---------------- */
+
+static const char *find_chromium(void)
+{
+    static char found[256];
+    const char *env = getenv("KVV_CHROMIUM");
+    if (env && *env)
+        return env;
+    static const char *const names[] = {"chromium", "chromium-browser", "google-chrome", "chrome", NULL};
+    for (int i = 0; names[i]; i++) {
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "command -v %s >/dev/null 2>&1", names[i]);
+        if (system(cmd) == 0) {
+            snprintf(found, sizeof found, "%s", names[i]);
+            return found;
+        }
+    }
+    return NULL;
+}
+
+/* Headless Chromium with everything that could reach the network or leave
+ * state behind switched off. */
+static int chromium(const char *exe, const char *dir, const char *what, const char *url, const char *redirect)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "timeout 60 %s --headless --no-sandbox --disable-gpu --disable-quic --no-first-run "
+             "--disable-background-networking --disable-component-update --disable-sync --disable-extensions "
+             "--hide-scrollbars --user-data-dir=%s/profile %s %s %s 2>%s/chromium.log",
+             exe, dir, what, url, redirect, dir);
+    return system(cmd);
+}
+
+static void test_html_in_chromium(void)
+{
+    const char *exe = find_chromium();
+    if (!exe) {
+        fprintf(stderr, "\n  SKIPPED: chromium not found (install the Debian package 'chromium', listed in "
+                        "ci/deps.txt, or set KVV_CHROMIUM)\n");
+        return;
+    }
+    html_run hr = run_report();
+    char url[256], dom[256], png[256], redirect[300];
+    snprintf(url, sizeof url, "file://%s", hr.html);
+    snprintf(dom, sizeof dom, "%s/dom.html", hr.dir);
+    snprintf(png, sizeof png, "%s/shot.png", hr.dir);
+
+    /* the DOM as the browser parsed it */
+    snprintf(redirect, sizeof redirect, "> %s", dom);
+    CU_ASSERT(chromium(exe, hr.dir, "--dump-dom", url, redirect) == 0);
+    char *page = slurp(dom);
+    CU_ASSERT_FATAL(page != NULL);
+    check_page(page, hr.nfail);
+    free(page);
+
+    /* the rendering */
+    char shot[300];
+    snprintf(shot, sizeof shot, "--window-size=1280,1600 --screenshot=%s", png);
+    CU_ASSERT(chromium(exe, hr.dir, shot, url, "") == 0);
+    png_image img;
+    char why[200] = "";
+    int rc = png_load(png, &img, why, sizeof why);
+    if (rc)
+        fprintf(stderr, "\n  screenshot: %s\n", why);
+    CU_ASSERT_FATAL(rc == 0);
+    CU_ASSERT_EQUAL(img.width, 1280);
+    CU_ASSERT_EQUAL(img.height, 1600);
+    /* not blank: many non-white pixels, many colors, and the heatmap's
+     * pale greens and the failure reds are there */
+    int64_t nonwhite = 0, greenish = 0, reddish = 0, npx = (int64_t)img.width * img.height;
+    uint8_t seen[4096] = {0};
+    int colors = 0;
+    for (int64_t i = 0; i < npx; i++) {
+        const uint8_t *p = img.pixels + i * img.channels;
+        int r = p[0], g = p[1], b = p[2];
+        nonwhite += r < 240 || g < 240 || b < 240;
+        greenish += g > r + 30 && g > b + 30;
+        reddish += r > g + 60 && r > b + 60;
+        int q = (r >> 4) << 8 | (g >> 4) << 4 | b >> 4;
+        if (!seen[q]) {
+            seen[q] = 1;
+            colors++;
+        }
+    }
+    CU_ASSERT(nonwhite > npx / 50);
+    CU_ASSERT(colors > 20);
+    CU_ASSERT(greenish > 1000);
+    CU_ASSERT(reddish > 200);
+    fprintf(stderr, "\n  screenshot %ux%u: %.1f%% non-white, %d colors, %lld green, %lld red pixels\n", img.width,
+            img.height, 100.0 * (double)nonwhite / (double)npx, colors, (long long)greenish, (long long)reddish);
+    free(img.pixels);
+    cleanup(&hr);
+}
+
+/* The PNG reader the screenshot check relies on, on a file of known pixels
+ * (a 2x2 RGB image, zlib stored block, filters none and sub). */
+static void test_png_reader(void)
+{
+    static const uint8_t png[] = {
+        0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n',
+        0, 0, 0, 13, 'I', 'H', 'D', 'R', 0, 0, 0, 2, 0, 0, 0, 2, 8, 2, 0, 0, 0, /* 2x2, 8-bit RGB */
+        0, 0, 0, 0,                                                            /* CRC (not checked) */
+        0, 0, 0, 25, 'I', 'D', 'A', 'T', 0x78, 0x01,                           /* zlib header */
+        0x01, 14, 0, 0xf1, 0xff,                                               /* final stored block of 14 */
+        0, 255, 0, 0, 0, 255, 0,                                               /* row 0, filter none */
+        1, 0, 0, 255, 10, 20, 31,                /* row 1, filter sub: (10,20,30) - (0,0,255) mod 256 */
+        0, 0, 0, 0,                              /* Adler-32 (not checked) */
+        0, 0, 0, 0,                              /* CRC */
+        0, 0, 0, 0, 'I', 'E', 'N', 'D', 0, 0, 0, 0};
+    char path[] = "/tmp/kvv_png_XXXXXX";
+    int fd = mkstemp(path);
+    CU_ASSERT_FATAL(fd >= 0);
+    CU_ASSERT(write(fd, png, sizeof png) == (ssize_t)sizeof png);
+    close(fd);
+    png_image img;
+    char why[100];
+    CU_ASSERT_FATAL(png_load(path, &img, why, sizeof why) == 0);
+    CU_ASSERT_EQUAL(img.width, 2);
+    CU_ASSERT_EQUAL(img.height, 2);
+    static const uint8_t want[12] = {255, 0, 0, 0, 255, 0, 0, 0, 255, 10, 20, 30};
+    CU_ASSERT(memcmp(img.pixels, want, 12) == 0);
+    free(img.pixels);
+    unlink(path);
+}
+
+void kvv_register_tests(void)
+{
+    static const kvv_test t[] = {{"page text from a run with planted defects", test_html_text},
+                                 {"input statistics of failure pages", test_input_stats},
+                                 {"PNG reader on known pixels", test_png_reader},
+                                 {"headless Chromium: DOM and screenshot", test_html_in_chromium},
+                                 {NULL, NULL}};
+    kvv_add_suite("HTML report", t);
+}

@@ -1,0 +1,448 @@
+/* File reporters (JSON lines, JUnit XML, Markdown, ratio TSV) on a crafted
+ * run, read back by independent checks; and the baseline comparison of
+ * `kvverify compare`, as a function and as a command. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "reports/reports.h"
+#include "tests/json_check.h"
+#include "tests/testutil.h"
+
+/* ---------------- a crafted run ---------------- */
+
+#define NSYN 6
+/* a backend name that needs escaping in every format */
+static const char odd_backend[] = "plug\"in<&>";
+static kvv_run_info info = {"0.1.0", "abc123", "test machine", "2026-01-01T00:00:00Z", "kvverify run --test \"x\"",
+                            2, {"cpu", odd_backend}, 3, 0};
+
+typedef struct {
+    kvv_case c;
+    int backend;
+    kvv_verdict v;
+} syn_t;
+
+static void make_run(syn_t *s)
+{
+    memset(s, 0, sizeof *s * NSYN);
+    kvv_case attn = kvv_case_default(KVV_OP_ATTN);
+    attn.dk = attn.dv = 256;
+    attn.type_k = KVV_Q8_0;
+    attn.type_v = KVV_TURBO3;
+    attn.n_head = 8;
+    attn.n_head_kv = 2;
+    attn.tg.cache = 1;
+    attn.seed = 7;
+    kvv_case quant = kvv_case_default(KVV_OP_QUANT);
+    quant.type_k = quant.type_v = KVV_Q4_0;
+    quant.dk = quant.dv = 128;
+    kvv_case f16 = attn;
+    f16.type_k = f16.type_v = KVV_F16;
+    f16.dk = f16.dv = 128;
+    f16.tg.cache = 0;
+
+    for (int i = 0; i < NSYN; i++) {
+        s[i].v.status = KVV_PASS;
+        s[i].v.rule = KVV_RULE_NONE;
+    }
+    s[0] = (syn_t){attn, 0, {.status = KVV_PASS, .arith_ratio = 0.125, .budget_ratio = 0.9, .checked = 2048}};
+    s[1] = (syn_t){attn, 1, {.status = KVV_FAIL, .rule = KVV_RULE_ARITH, .arith_ratio = 3.5, .budget_ratio = 1.25,
+                             .checked = 2048, .t_backend = 0.5, .t_ref = 0.25}};
+    snprintf(s[1].v.detail, sizeof s[1].v.detail, "out[1,2] <&> \"quoted\" | piped\nsecond line\ttab");
+    s[1].v.ndiffs = 2;
+    s[1].v.diffs[0] = (kvv_diff){1, 2, 1.5, 1.25, 0.0625};
+    s[1].v.diffs[1] = (kvv_diff){1, 7, -3.0, -2.5, 0.125};
+    s[2] = (syn_t){quant, 0, {.status = KVV_FAIL, .rule = KVV_RULE_BYTES, .ties = 3, .tie_candidates = 9,
+                              .checked = 4096}};
+    snprintf(s[2].v.detail, sizeof s[2].v.detail, "row 0 block 1 byte 4: got 1f, expected 2f");
+    s[2].v.ndiffs = 1;
+    s[2].v.diffs[0] = (kvv_diff){0, 22, 0x1f, 0x2f, 0};
+    s[3] = (syn_t){quant, 1, {.status = KVV_SKIP}};
+    snprintf(s[3].v.detail, sizeof s[3].v.detail, "backend declined: no q4_0");
+    s[4] = (syn_t){f16, 0, {.status = KVV_FAIL, .rule = KVV_RULE_BUDGET, .arith_ratio = 0.5,
+                            .budget_ratio = INFINITY}};
+    snprintf(s[4].v.detail, sizeof s[4].v.detail, "rms error vs unquantized is inf x");
+    s[5] = (syn_t){f16, 1, {.status = KVV_PASS, .arith_ratio = 0.0, .budget_ratio = 1.5}};
+}
+
+/* Drive a reporter through the crafted run into a memory buffer; with
+ * finish = 0 the run stops before end() (a killed run). */
+static char *drive(kvv_reporter *r, FILE *f, char **buf, int finish)
+{
+    syn_t s[NSYN];
+    make_run(s);
+    kvv_summary sum;
+    memset(&sum, 0, sizeof sum);
+    sum.nbackends = 2;
+    sum.seconds = 1.5;
+    r->begin(r, &info);
+    for (int i = 0; i < NSYN; i++) {
+        char name[512];
+        kvv_case_name(&s[i].c, name, sizeof name);
+        kvv_summary_add(&sum, s[i].c.op, s[i].backend, &s[i].v);
+        r->result(r, &s[i].c, name, s[i].backend, &s[i].v);
+    }
+    if (finish)
+        r->end(r, &sum);
+    r->destroy(r);
+    fclose(f);
+    return *buf;
+}
+
+typedef kvv_reporter *(*make_fn)(FILE *);
+
+static char *report(make_fn mk, int finish)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    CU_ASSERT_FATAL(f != NULL);
+    kvv_reporter *r = mk(f);
+    CU_ASSERT_FATAL(r != NULL);
+    return drive(r, f, &buf, finish);
+}
+
+static int count(const char *s, const char *sub)
+{
+    int n = 0;
+    for (const char *p = strstr(s, sub); p; p = strstr(p + 1, sub))
+        n++;
+    return n;
+}
+
+/* ---------------- JSON lines ---------------- */
+
+static const char *const case_fields[] = {
+    "name",   "backend", "op",          "type_k",       "type_v", "dk",   "dv",    "n_q",      "n_kv",
+    "n_head", "n_head_kv", "mask",      "toggles",      "dist",   "seed", "status", "rule",    "detail",
+    "arith_ratio", "budget_ratio", "ties", "tie_candidates", "checked", "t_backend", "t_ref", "diffs", NULL};
+
+static void test_json_lines(void)
+{
+    char *out = report(kvv_reporter_json, 1);
+    syn_t s[NSYN];
+    make_run(s);
+    CU_ASSERT(strstr(out, "\n{\"record\":\"summary\"") != NULL);
+    int line = 0, cases = 0;
+    char *save = NULL;
+    for (char *l = strtok_r(out, "\n", &save); l; l = strtok_r(NULL, "\n", &save), line++) {
+        CU_ASSERT(jc_is_object(l));
+        char rec[32] = "", v[700];
+        CU_ASSERT(jc_member(l, "record", rec, sizeof rec) == 0);
+        if (line == 0)
+            CU_ASSERT_STRING_EQUAL(rec, "run");
+        if (strcmp(rec, "case"))
+            continue;
+        CU_ASSERT_FATAL(cases < NSYN);
+        for (int k = 0; case_fields[k]; k++)
+            CU_ASSERT(jc_member(l, case_fields[k], v, sizeof v) == 0);
+        /* the name round-trips, and parses back into the same case */
+        char want[512], got[512];
+        kvv_case_name(&s[cases].c, want, sizeof want);
+        CU_ASSERT(jc_member(l, "name", got, sizeof got) == 0);
+        CU_ASSERT_STRING_EQUAL(got, want);
+        kvv_case back;
+        char why[200];
+        CU_ASSERT(kvv_case_parse(got, &back, why, sizeof why) == 0);
+        kvv_case_name(&back, got, sizeof got);
+        CU_ASSERT_STRING_EQUAL(got, want);
+        CU_ASSERT(jc_member(l, "backend", got, sizeof got) == 0);
+        CU_ASSERT_STRING_EQUAL(got, info.backends[s[cases].backend]);
+        CU_ASSERT(jc_member(l, "detail", got, sizeof got) == 0);
+        CU_ASSERT_STRING_EQUAL(got, s[cases].v.detail);
+        cases++;
+    }
+    CU_ASSERT_EQUAL(cases, NSYN);
+    free(out);
+
+    out = report(kvv_reporter_json, 1);
+    /* an infinite ratio is the string "inf"; the arith failure keeps its figure and differences */
+    CU_ASSERT(strstr(out, "\"budget_ratio\":\"inf\"") != NULL);
+    CU_ASSERT(strstr(out, "\"status\":\"fail\",\"rule\":\"arith\"") != NULL);
+    CU_ASSERT(strstr(out, "\"arith_ratio\":3.5") != NULL);
+    CU_ASSERT(strstr(out, "{\"row\":1,\"col\":7,\"got\":-3,\"want\":-2.5,\"bound\":0.125}") != NULL);
+    CU_ASSERT(strstr(out, "\"toggles\":{\"threads\":1,\"split\":1,\"cache\":1,\"lut\":8") != NULL);
+    free(out);
+}
+
+static void test_json_killed_run(void)
+{
+    /* no end(): every line written so far is a complete object */
+    char *out = report(kvv_reporter_json, 0);
+    size_t n = strlen(out);
+    CU_ASSERT(n > 0 && out[n - 1] == '\n');
+    int lines = 0;
+    char *save = NULL;
+    for (char *l = strtok_r(out, "\n", &save); l; l = strtok_r(NULL, "\n", &save), lines++)
+        CU_ASSERT(jc_is_object(l));
+    CU_ASSERT_EQUAL(lines, 1 + NSYN);
+    free(out);
+}
+
+/* ---------------- JUnit ---------------- */
+
+static int have_tool(const char *tool)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "command -v %s >/dev/null 2>&1", tool);
+    return system(cmd) == 0;
+}
+
+static void test_junit(void)
+{
+    char *out = report(kvv_reporter_junit, 1);
+    CU_ASSERT(!strncmp(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites", 50));
+    CU_ASSERT_EQUAL(count(out, "<testcase "), NSYN);
+    CU_ASSERT_EQUAL(count(out, "<testsuite "), 2);
+    CU_ASSERT_EQUAL(count(out, "<failure "), 3);
+    CU_ASSERT_EQUAL(count(out, "<skipped "), 1);
+    CU_ASSERT(strstr(out, "tests=\"6\" failures=\"3\" errors=\"0\" skipped=\"1\"") != NULL);
+    /* failures carry the rule and the figure */
+    CU_ASSERT(strstr(out, "<failure message=\"[arith] arith ratio 3.5: out[1,2] &lt;&amp;&gt; &quot;quoted&quot;") !=
+              NULL);
+    CU_ASSERT(strstr(out, "type=\"arith\"") != NULL);
+    CU_ASSERT(strstr(out, "[budget] budget ratio inf") != NULL);
+    CU_ASSERT(strstr(out, "type=\"bytes\"") != NULL);
+    CU_ASSERT(strstr(out, "byte [0,22]: got 31, want 47") != NULL);
+    CU_ASSERT(strstr(out, "name=\"kvverify.plug&quot;in&lt;&amp;&gt;\"") != NULL);
+    CU_ASSERT(strstr(out, "classname=\"kvverify.cpu.quant\"") != NULL);
+    CU_ASSERT(strstr(out, "<&>") == NULL);
+    /* well-formed, as an XML parser sees it */
+    if (have_tool("xmllint")) {
+        char path[] = "/tmp/kvv_junit_XXXXXX";
+        int fd = mkstemp(path);
+        CU_ASSERT_FATAL(fd >= 0);
+        CU_ASSERT(write(fd, out, strlen(out)) == (ssize_t)strlen(out));
+        close(fd);
+        char cmd[300];
+        snprintf(cmd, sizeof cmd, "xmllint --noout %s", path);
+        CU_ASSERT(system(cmd) == 0);
+        /* and the check can fail: a truncated file is not well-formed */
+        CU_ASSERT(truncate(path, (off_t)strlen(out) / 2) == 0);
+        snprintf(cmd, sizeof cmd, "xmllint --noout %s 2>/dev/null", path);
+        CU_ASSERT(system(cmd) != 0);
+        unlink(path);
+    } else {
+        fprintf(stderr, "\n  (xmllint not installed: XML well-formedness not checked; see ci/deps.txt)\n");
+    }
+    free(out);
+}
+
+/* ---------------- Markdown ---------------- */
+
+static void test_markdown(void)
+{
+    char *out = report(kvv_reporter_markdown, 1);
+    CU_ASSERT(strstr(out, "# kvverify report\n\n**FAIL**: 6 checks, 2 passed, 3 failed, 1 skipped") != NULL);
+    CU_ASSERT(strstr(out, "| op | backend | cases | pass | fail | skip |") != NULL);
+    CU_ASSERT(strstr(out, "## Failures (3)") != NULL);
+    syn_t s[NSYN];
+    make_run(s);
+    char name[512], cell[1200];
+    kvv_case_name(&s[1].c, name, sizeof name);
+    snprintf(cell, sizeof cell, "| %s | `%s` | arith | arith ratio 3.5 | out[1,2] &lt;&> \"quoted\" \\| piped<br>second",
+             odd_backend, name);
+    CU_ASSERT(strstr(out, cell) != NULL);
+    CU_ASSERT(strstr(out, "Rerun the first: `kvverify run -b '") != NULL);
+    CU_ASSERT(strstr(out, "### Largest arith ratios") != NULL);
+    /* every table row has the header's number of cells */
+    CU_ASSERT_EQUAL(count(out, "\n| attn | cpu |"), 1);
+    free(out);
+}
+
+/* ---------------- ratios and compare ---------------- */
+
+static void load_text(const char *text, kvv_ratio_set *s)
+{
+    FILE *f = fmemopen((void *)text, strlen(text), "r");
+    CU_ASSERT_FATAL(f != NULL);
+    char why[256] = "";
+    int rc = kvv_ratios_read(f, "text", s, why, sizeof why);
+    if (rc)
+        fprintf(stderr, "%s\n", why);
+    CU_ASSERT(rc == 0);
+    fclose(f);
+}
+
+static void test_ratios_roundtrip(void)
+{
+    syn_t s[NSYN];
+    make_run(s);
+    char *tsv = report(kvv_reporter_ratios, 1), *json = report(kvv_reporter_json, 1);
+    kvv_ratio_set a = {0}, b = {0};
+    load_text(tsv, &a);
+    load_text(json, &b);
+    CU_ASSERT_EQUAL_FATAL(a.n, NSYN);
+    CU_ASSERT_EQUAL_FATAL(b.n, NSYN);
+    for (int i = 0; i < NSYN; i++) {
+        char name[512];
+        kvv_case_name(&s[i].c, name, sizeof name);
+        for (int k = 0; k < 2; k++) {
+            const kvv_ratio_row *r = k ? &b.rows[i] : &a.rows[i];
+            CU_ASSERT_STRING_EQUAL(r->name, name);
+            CU_ASSERT_STRING_EQUAL(r->backend, info.backends[s[i].backend]);
+            CU_ASSERT_EQUAL(r->status, s[i].v.status);
+            CU_ASSERT(r->arith == s[i].v.arith_ratio);
+            CU_ASSERT(r->budget == s[i].v.budget_ratio);
+        }
+    }
+    kvv_ratios_free(&a);
+    kvv_ratios_free(&b);
+    /* malformed input is refused with the line number */
+    const char *bad = "name\tbackend\tstatus\tarith_ratio\tbudget_ratio\nx\tcpu\tmaybe\t1\t2\n";
+    FILE *f = fmemopen((void *)bad, strlen(bad), "r");
+    char why[256] = "";
+    CU_ASSERT(kvv_ratios_read(f, "bad.tsv", &a, why, sizeof why) == -1);
+    CU_ASSERT(strstr(why, "bad.tsv:2") != NULL);
+    fclose(f);
+    kvv_ratios_free(&a);
+    free(tsv);
+    free(json);
+}
+
+static int64_t compare_text(const char *base, const char *cur, double factor, kvv_compare_result *r, char **printed)
+{
+    kvv_ratio_set b = {0}, c = {0};
+    load_text(base, &b);
+    load_text(cur, &c);
+    kvv_compare_opts o = {factor, 0.01, 0};
+    size_t len;
+    FILE *f = open_memstream(printed, &len);
+    int64_t bad = kvv_compare(&b, &c, &o, f, r);
+    fclose(f);
+    kvv_ratios_free(&b);
+    kvv_ratios_free(&c);
+    return bad;
+}
+
+static const char base_tsv[] = "# baseline\n"
+                               "name\tbackend\tstatus\tarith_ratio\tbudget_ratio\n"
+                               "attn/a\tcpu\tpass\t0.1\t0.5\n"
+                               "attn/b\tcpu\tpass\t0.001\t0.002\n"
+                               "attn/c\tcpu\tfail\t3\t0.5\n"
+                               "attn/d\tcpu\tpass\t0.2\tinf\n"
+                               "attn/e\tvulkan\tpass\t0.1\t0.5\n"
+                               "quant/f\tcpu\tskip\t0\t0\n";
+
+static void test_compare_rules(void)
+{
+    kvv_compare_result r;
+    char *out;
+    /* identical: nothing changed */
+    CU_ASSERT_EQUAL(compare_text(base_tsv, base_tsv, 2, &r, &out), 0);
+    CU_ASSERT_EQUAL(r.unchanged, 6);
+    CU_ASSERT(strstr(out, ": ok\n") != NULL);
+    free(out);
+
+    /* a grows 3x: a regression at factor 2, not at factor 4; b grows 5x
+     * but stays under the floor; order of lines does not matter */
+    const char *cur = "attn/b\tcpu\tpass\t0.005\t0.002\n"
+                      "attn/a\tcpu\tpass\t0.3\t0.5\n"
+                      "attn/c\tcpu\tfail\t3\t0.5\n"
+                      "attn/d\tcpu\tpass\t0.2\tinf\n"
+                      "attn/e\tvulkan\tpass\t0.1\t0.5\n"
+                      "quant/f\tcpu\tskip\t0\t0\n";
+    CU_ASSERT_EQUAL(compare_text(base_tsv, cur, 2, &r, &out), 1);
+    CU_ASSERT_EQUAL(r.regressed, 1);
+    CU_ASSERT(strstr(out, "REGRESSED cpu      attn/a  arith 0.1 -> 0.3") != NULL);
+    CU_ASSERT(strstr(out, "REGRESSION") != NULL);
+    free(out);
+    CU_ASSERT_EQUAL(compare_text(base_tsv, cur, 4, &r, &out), 0);
+    free(out);
+
+    /* a pass becoming a fail regresses even without ratio growth; a new
+     * failing case regresses; removed and new passing cases do not; a fixed
+     * case and a shrunken ratio are reported as improvements; a finite
+     * budget ratio becoming infinite regresses */
+    cur = "attn/a\tcpu\tfail\t0.1\t0.5\n"
+          "attn/b\tcpu\tpass\t0.001\t0.002\n"
+          "attn/c\tcpu\tpass\t0.2\t0.5\n"
+          "attn/d\tcpu\tpass\t0.05\tinf\n"
+          "quant/f\tcpu\tpass\t0\t0\n"
+          "attn/g\tcpu\tfail\t9\t9\n"
+          "attn/h\tcpu\tpass\t0.1\t0.1\n";
+    CU_ASSERT_EQUAL(compare_text(base_tsv, cur, 2, &r, &out), 2);
+    CU_ASSERT_EQUAL(r.newly_failing, 2);
+    CU_ASSERT_EQUAL(r.regressed, 0);
+    CU_ASSERT_EQUAL(r.fixed, 1);
+    CU_ASSERT_EQUAL(r.improved, 1);
+    CU_ASSERT_EQUAL(r.status_changed, 1);
+    CU_ASSERT_EQUAL(r.added, 2);
+    CU_ASSERT_EQUAL(r.removed, 1);
+    CU_ASSERT(strstr(out, "NOW FAILS cpu      attn/a  pass -> fail") != NULL);
+    CU_ASSERT(strstr(out, "NEW FAIL  cpu      attn/g") != NULL);
+    CU_ASSERT(strstr(out, "removed   vulkan   attn/e") != NULL);
+    CU_ASSERT(strstr(out, "fixed     cpu      attn/c  fail -> pass") != NULL);
+    free(out);
+
+    cur = "attn/d\tcpu\tpass\tinf\tinf\n";
+    CU_ASSERT_EQUAL(compare_text("attn/d\tcpu\tpass\t0.2\tinf\n", cur, 2, &r, &out), 1);
+    CU_ASSERT_EQUAL(r.regressed, 1);
+    free(out);
+}
+
+static const char *kvverify_path(char *buf, size_t n)
+{
+    const char *dir = getenv("KVV_BUILD_DIR");
+    snprintf(buf, n, "%s/kvverify", dir ? dir : "build");
+    return buf;
+}
+
+static int run_status(const char *cmd)
+{
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    CU_ASSERT_FATAL(f != NULL);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void test_compare_command(void)
+{
+    char dir[] = "/tmp/kvv_cmp_XXXXXX", exe[512], cmd[2048], a[600], b[600], c[600];
+    CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
+    kvverify_path(exe, sizeof exe);
+    snprintf(a, sizeof a, "%s/base.tsv", dir);
+    snprintf(b, sizeof b, "%s/same.jsonl", dir);
+    snprintf(c, sizeof c, "%s/worse.tsv", dir);
+    write_file(a, "name\tbackend\tstatus\tarith_ratio\tbudget_ratio\nattn/a\tcpu\tpass\t0.1\t0.5\n");
+    write_file(b, "{\"record\":\"run\",\"version\":\"x\"}\n"
+                  "{\"record\":\"case\",\"name\":\"attn/a\",\"backend\":\"cpu\",\"status\":\"pass\","
+                  "\"arith_ratio\":0.1,\"budget_ratio\":0.5,\"diffs\":[{\"row\":1}]}\n");
+    write_file(c, "attn/a\tcpu\tpass\t0.1\t1.5\n");
+    snprintf(cmd, sizeof cmd, "%s compare %s %s >/dev/null", exe, a, b);
+    CU_ASSERT_EQUAL(run_status(cmd), 0);
+    snprintf(cmd, sizeof cmd, "%s compare %s %s >/dev/null", exe, a, c);
+    CU_ASSERT_EQUAL(run_status(cmd), 1);
+    snprintf(cmd, sizeof cmd, "%s compare --factor 4 %s %s >/dev/null", exe, a, c);
+    CU_ASSERT_EQUAL(run_status(cmd), 0);
+    snprintf(cmd, sizeof cmd, "%s compare %s %s/missing.tsv 2>/dev/null", exe, a, dir);
+    CU_ASSERT_EQUAL(run_status(cmd), 2);
+    snprintf(cmd, sizeof cmd, "%s compare --factor 0.5 %s %s 2>/dev/null", exe, a, c);
+    CU_ASSERT_EQUAL(run_status(cmd), 2);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CU_ASSERT(system(cmd) == 0);
+}
+
+void kvv_register_tests(void)
+{
+    static const kvv_test fmt[] = {{"JSON lines: every line an object, fields, names round-trip", test_json_lines},
+                                   {"JSON lines: a killed run leaves valid lines", test_json_killed_run},
+                                   {"JUnit XML: well-formed, failures carry rule and figure", test_junit},
+                                   {"Markdown summary", test_markdown},
+                                   {NULL, NULL}};
+    static const kvv_test cmp[] = {{"ratio TSV and JSON read back", test_ratios_roundtrip},
+                                   {"regressions, status changes, new and removed cases", test_compare_rules},
+                                   {"kvverify compare exit status", test_compare_command},
+                                   {NULL, NULL}};
+    kvv_add_suite("report formats", fmt);
+    kvv_add_suite("baseline comparison", cmp);
+}
