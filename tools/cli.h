@@ -50,6 +50,15 @@ int cli_check_backend(const char *name);
 void cli_machine_name(char *buf, size_t n);
 void cli_usage(FILE *out);
 
+/* Vulkan (tools/cli_vulkan.c): --vk-device N (0, or -1 with a message);
+ * the backends of a run without -b (cpu, plus vulkan when a device opens;
+ * one line printed either way); a line on the device when a list names
+ * vulkan; `list devices [--vk-device N]`. */
+int cli_vk_device(const char *arg);
+const char *cli_default_backends(void);
+void cli_vk_describe(const char *list);
+int cli_list_devices(int argc, char **argv);
+
 /* Strict numbers for options: the whole text, finite, within [lo, hi].
  * On a bad value print "kvverify: OPT needs ..., not 'TEXT'" and return -1. */
 int cli_int(const char *opt, const char *text, long lo, long hi, int *out);

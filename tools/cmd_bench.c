@@ -11,11 +11,12 @@ int cmd_bench(int argc, char **argv)
     static const struct option opts[] = {{"backend", required_argument, 0, 'b'},
                                          {"threads", required_argument, 0, 't'},
                                          {"reps", required_argument, 0, 'r'},
+                                         {"vk-device", required_argument, 0, 'd'},
                                          {0, 0, 0, 0}};
     const char *blist = "cpu";
     int threads = 1, reps = 5, ch;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "b:t:r:", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "b:t:r:d:", opts, NULL)) != -1) {
         if (ch == 'b')
             blist = optarg;
         else if (ch == 't') {
@@ -23,6 +24,9 @@ int cmd_bench(int argc, char **argv)
                 return EXIT_USAGE;
         } else if (ch == 'r') {
             if (cli_int("--reps", optarg, 1, 1000, &reps))
+                return EXIT_USAGE;
+        } else if (ch == 'd') {
+            if (cli_vk_device(optarg))
                 return EXIT_USAGE;
         } else
             return EXIT_USAGE;

@@ -20,7 +20,9 @@ int cmd_list(int argc, char **argv)
         printf("%s\n", kvv_backend_builtin_names());
         return 0;
     }
-    fprintf(stderr, "kvverify: list what? types, cases, backends\n");
+    if (!strcmp(what, "devices"))
+        return cli_list_devices(argc - 1, argv + 1);
+    fprintf(stderr, "kvverify: list what? types, cases, backends, devices\n");
     return EXIT_USAGE;
 }
 

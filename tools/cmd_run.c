@@ -16,7 +16,7 @@ typedef struct {
     const char *set, *cases_file, *backends, *dump;
     const char *corpus; /* stored corpus replayed with --gate/--full; NULL = none */
     int corpus_given;
-    int full, jobs, verbose, strict, no_isolate, list_only, fail_fast, dump_all;
+    int full, jobs, verbose, strict, no_isolate, list_only, fail_fast, dump_all, backends_given, matrix_given;
     double timeout;
     uint64_t seed;
     cli_reports reports;
@@ -25,7 +25,7 @@ typedef struct {
 static int parse_run_args(int argc, char **argv, run_args *a)
 {
     enum { O_GATE = 256, O_FULL, O_CASES, O_HEAD, O_KV, O_TOGGLE, O_SET, O_SEED, O_TIMEOUT, O_NOISO, O_STRICT, O_FAILFAST,
-           O_DUMP, O_DUMP_ALL, O_CORPUS, O_NOCORPUS, O_REPORT_DIR, O_REPORT /* + CLI_REP_* (last) */ };
+           O_DUMP, O_DUMP_ALL, O_CORPUS, O_NOCORPUS, O_VKDEV, O_REPORT_DIR, O_REPORT /* + CLI_REP_* (last) */ };
     static const struct option opts[] = {
         {"gate", no_argument, 0, O_GATE},       {"full", no_argument, 0, O_FULL},
         {"cases", required_argument, 0, O_CASES}, {"op", required_argument, 0, 'o'},
@@ -43,6 +43,7 @@ static int parse_run_args(int argc, char **argv, run_args *a)
         {"report-dir", required_argument, 0, O_REPORT_DIR},
         {"dump", required_argument, 0, O_DUMP}, {"dump-all", no_argument, 0, O_DUMP_ALL},
         {"corpus", required_argument, 0, O_CORPUS}, {"no-corpus", no_argument, 0, O_NOCORPUS},
+        {"vk-device", required_argument, 0, O_VKDEV},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     memset(a, 0, sizeof *a);
     a->backends = "cpu";
@@ -54,11 +55,11 @@ static int parse_run_args(int argc, char **argv, run_args *a)
     int ch;
     while ((ch = getopt_long(argc, argv, "o:b:p:j:vh", opts, NULL)) != -1) {
         switch (ch) {
-        case O_GATE: a->full = 0; break;
-        case O_FULL: a->full = 1; break;
+        case O_GATE: a->full = 0; a->matrix_given = 1; break;
+        case O_FULL: a->full = 1; a->matrix_given = 1; break;
         case O_CASES: a->cases_file = optarg; break;
         case 'o': a->f.ops = optarg; break;
-        case 'b': a->backends = optarg; break;
+        case 'b': a->backends = optarg; a->backends_given = 1; break;
         case 'p': a->f.pattern = optarg; break;
         case O_HEAD: a->f.head_dims = optarg; break;
         case O_KV: a->f.kv = optarg; break;
@@ -83,6 +84,10 @@ static int parse_run_args(int argc, char **argv, run_args *a)
         case O_FAILFAST: a->fail_fast = 1; break;
         case O_DUMP: a->dump = optarg; break;
         case O_DUMP_ALL: a->dump_all = 1; break;
+        case O_VKDEV:
+            if (cli_vk_device(optarg))
+                return -1;
+            break;
         case 'v': a->verbose = 1; break;
         case 'h': cli_usage(stdout); exit(0);
         case O_REPORT_DIR: a->reports.dir = optarg; break;
@@ -204,6 +209,10 @@ int cli_run(int argc, char **argv, int list_only)
     }
     char bstore[1024];
     const char *bnames[KVV_MAX_BACKENDS];
+    if (!a.backends_given && a.matrix_given) /* the gate of `make verify`, the nightly matrix */
+        a.backends = cli_default_backends();
+    else
+        cli_vk_describe(a.backends);
     int nb = cli_split_backends(a.backends, bstore, sizeof bstore, bnames);
     for (int i = 0; i < nb && nb > 0; i++)
         if (cli_check_backend(bnames[i]))
