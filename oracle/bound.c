@@ -13,10 +13,13 @@
  *   output error   sum_j p_j |v_jd - o_d| e_j
  *                  + (uk + (2 n_kv + 8) u) sum_j p_j |v_jd| + (2 n_kv + 8) u |o_d|
  *                  (f32 sums over the keys, the per-tile rescales, the division)
- *                  + FLT_MIN sum_j |v_jd| + (n_kv + 8) 2^-149
+ *                  + FLT_MIN sum_j |v_jd| + (n_kv + 8) FLT_MIN
  *                  (underflow: a vectorised exp may flush weights below FLT_MIN
  *                  to zero, and the unnormalized weights are at most 1 with a
- *                  sum of at least 1; products may round to subnormals)
+ *                  sum of at least 1; subnormal operands and results may be
+ *                  flushed to zero, which Vulkan allows on a device without
+ *                  denormal preservation and NVIDIA's driver does: FLT_MIN
+ *                  per term of the sum over keys, and V values below it)
  * When V is rotated the kernel computes o' in the rotated basis and inverse
  * rotates it: bound_i = sum_{c in group} (bound'_c + (log2 g + 2) u |o'_c|) / sqrt(g).
  * These are first-order worst-case bounds (n u, not sqrt(n) u), so a correct
@@ -117,7 +120,7 @@ int kvv_attn_bound(const kvv_bound_args *b, double *bound)
                     bo[d] += p[j] * (fabs(vj[d] - o[d]) * ej + (uk + nsum) * fabs(vj[d])) + under * fabs(vj[d]);
             }
             for (int d = 0; d < dv; d++)
-                bo[d] += (nkv + 8) * under * 0x1p-23;
+                bo[d] += (nkv + 8) * under;
             if (go > 0) {
                 /* inverse rotation of the finished row */
                 const double lg = log2((double)go) + 2;
@@ -155,9 +158,13 @@ void kvv_wht_bound(const float *x, int64_t nrows, int64_t ncols, int group, doub
             double l1 = 0;
             for (int c = 0; c < group; c++)
                 l1 += fabs((double)xg[c]);
-            /* + 2^-149: on subnormals the final scaling rounds to the
-             * subnormal grid, an absolute error no relative term covers */
-            double bnd = lg * u * l1 / sqrt((double)group) + 0x1p-149;
+            /* absolute terms no relative one covers: on subnormals the
+             * scaling rounds to the subnormal grid (2^-149), and a device
+             * that flushes subnormal operands and results to zero (Vulkan
+             * allows it; NVIDIA's driver does) loses up to FLT_MIN per input
+             * and per butterfly result: e_stage <= 2 e_prev + FLT_MIN gives
+             * (2g - 1) FLT_MIN before the 1/sqrt(g), one more after it */
+            double bnd = lg * u * l1 / sqrt((double)group) + (2.0 * group / sqrt((double)group) + 1) * FLT_MIN;
             for (int c = 0; c < group; c++)
                 bound[r * ncols + c0 + c] = bnd;
         }
