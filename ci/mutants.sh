@@ -1,6 +1,7 @@
 #!/bin/sh
 # The mutant catalogue: build every fault of ci/mutants.txt into the CPU
-# kernels (one at a time, -DKVV_FAULT=name), run the default gate until its
+# kernels or, for vk_* names, the Vulkan shaders (one at a time,
+# -DKVV_FAULT=name), run the default gate on that backend until its
 # first failure, and print a table: mutant, caught, first failing case and
 # rule, time to catch.  Exit status 0 only when every mutant is caught.
 # Usage: ci/mutants.sh [name ...]   (default: all)
@@ -16,7 +17,13 @@ mkdir -p "$LOG"
 printf '%-24s %-7s %9s  %-8s %s\n' mutant caught "time (s)" rule "first failing case"
 missed=0
 for m in $names; do
-    if ! cmake -S . -B "$BUILD" -DKVV_FAULT="$m" >"$LOG/$m.configure" 2>&1; then
+    # vk_* faults live in the Vulkan shaders: that backend is built (its
+    # SPIR-V made afresh) and the gate runs on it; the others on the CPU
+    case $m in
+    vk_*) vk=ON backend=vulkan; rm -rf "$BUILD/kernels/vulkan/spirv" ;;
+    *) vk=OFF backend=cpu ;;
+    esac
+    if ! cmake -S . -B "$BUILD" -DKVV_VULKAN=$vk -DKVV_FAULT="$m" >"$LOG/$m.configure" 2>&1; then
         printf '%-24s %-7s %9s  %-8s %s\n' "$m" NO - - "(does not configure: see $LOG/$m.configure)"
         missed=$((missed + 1))
         continue
@@ -27,7 +34,7 @@ for m in $names; do
         continue
     fi
     t0=$(date +%s.%N)
-    "$BUILD/kvverify" run --gate -b cpu --fail-fast -j "$JOBS" >"$LOG/$m.gate" 2>&1
+    "$BUILD/kvverify" run --gate -b $backend --fail-fast -j "$JOBS" >"$LOG/$m.gate" 2>&1
     rc=$?
     t1=$(date +%s.%N)
     secs=$(echo "$t0 $t1" | awk '{printf "%.1f", $2 - $1}')
@@ -41,7 +48,8 @@ for m in $names; do
     fi
 done
 # leave the build directory an ordinary build again
-cmake -S . -B "$BUILD" -DKVV_FAULT= >/dev/null
+cmake -S . -B "$BUILD" -DKVV_VULKAN=OFF -DKVV_FAULT= >/dev/null
+rm -rf "$BUILD/kernels/vulkan/spirv"
 if [ "$missed" -gt 0 ]; then
     echo "$missed mutant(s) NOT caught"
     exit 1

@@ -167,6 +167,10 @@ uint fa_combine(inout float m, inout float s, inout bool seen, float mt, float s
     precise float dr = m - mx, dt = mt - mx;
     fr = m == mx ? 1.0 : fa_exp(dr);
     ft = mt == mx ? 1.0 : fa_exp(dt);
+#ifdef KVV_FAULT_vk_no_rescale
+    fr = 1.0; // mutant: tiles merged without the running-max rescale
+    ft = 1.0;
+#endif
     precise float a = s * fr, b = st * ft;
     s = a + b;
     m = mx;

@@ -4,8 +4,15 @@
 
 const uint TQ_C2[4] = uint[](0xbe08aa43u, 0xbd23d0c0u, 0x3d23d0c0u, 0x3e08aa43u);
 const uint TQ_M2[3] = uint[](0xbdb19e73u, 0x00000000u, 0x3db19e73u);
+#ifndef KVV_FAULT_vk_wrong_table
 const uint TQ_C3[8] = uint[](0xbe4342eeu, 0xbdf151e7u, 0xbd8696a2u, 0xbcafcce2u, 0x3cafcce2u, 0x3d8696a2u,
                              0x3df151e7u, 0x3e4342eeu);
+#else
+// mutant: this backend's 3-bit table has its inner pair at +-0.025, not
+// +-0.02146 (one backend with another table, SPEC 5.13)
+const uint TQ_C3[8] = uint[](0xbe4342eeu, 0xbdf151e7u, 0xbd8696a2u, 0xbccccccdu, 0x3ccccccdu, 0x3d8696a2u,
+                             0x3df151e7u, 0x3e4342eeu);
+#endif
 const uint TQ_M3[7] = uint[](0xbe1df612u, 0xbdbbf488u, 0xbd328a61u, 0x00000000u, 0x3d328a61u, 0x3dbbf488u,
                              0x3e1df612u);
 const uint TQ_C4[16] = uint[](0xbe775a75u, 0xbe3b4bf9u, 0xbe127aeau, 0xbde3760cu, 0xbdaaa21au, 0xbd6dd9c2u,
