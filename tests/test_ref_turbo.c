@@ -95,7 +95,8 @@ static void test_known_group(void)
 }
 
 /* A zero group: u = 0, so every index is the upper-middle one, and the norm
- * is 0 (SPEC's "all-zero bytes" is wrong: facts.md); it dequantizes to 0. */
+ * is n/r = 0 (not the all-zero bytes SPEC 3 step 1 describes: the forks
+ * run the zero vector through the pipeline); it dequantizes to 0. */
 static void test_zero_group(void)
 {
     float x[256] = {0}, y[256];
