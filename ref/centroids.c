@@ -25,7 +25,7 @@
 #define CONV_TOL 1e-12 /* largest centroid move (s units) at convergence */
 #define GAUSS_LIM 40.0 /* exp(-800): nothing beyond */
 
-/* ---- the shipped tables (SPEC 3.1-3.3 and the verified corrections) ---- */
+/* ---- the shipped tables (SPEC 3.1-3.3, and the tables found in the forks) ---- */
 static const double c2[4] = {-0.133462, -0.039994, 0.039994, 0.133462};
 static const double c3[8] = {-0.190685, -0.117832, -0.065717, -0.021460, 0.021460, 0.065717, 0.117832, 0.190685};
 static const double c4[16] = {-0.241556, -0.182907, -0.143047, -0.111065, -0.083317, -0.058069,

@@ -77,13 +77,20 @@ void kvv_rq_wht_f64(double *v, int g, const int8_t *a, const int8_t *b)
  *    and the final product add three more.
  * The canonical evaluation and any other correct one lie within this bound
  * of the exact value, so an exact value this close to a midpoint is a tie. */
-double kvv_rq_rot_err(double u, int g)
+static int log2i(int g)
 {
     int lg = 0;
     while ((1 << lg) < g)
         lg++;
-    return KVV_RQ_U32 * ((lg + 3) + (g / 2 + 2) * fabs(u));
+    return lg;
 }
+
+double kvv_rq_rot_err(double u, int g) { return KVV_RQ_U32 * ((log2i(g) + 3) + (g / 2 + 2) * fabs(u)); }
+
+/* The same argument for the whole error vector: each stage, and each of the
+ * three products, adds at most u32 in l2, and the norm's relative error
+ * scales the unit vector u, whose l2 norm is 1. */
+double kvv_rq_rot_err_l2(int g) { return KVV_RQ_U32 * ((log2i(g) + 3) + (g / 2 + 2)); }
 
 void kvv_ref_wht(double *x, int64_t nrows, int64_t ncols, int group, int inverse)
 {

@@ -927,6 +927,39 @@ static void test_iq4_nl_requantize(void)
     CU_ASSERT_EQUAL(rt->requantize(x, idx, r, 64, NULL), -1);
 }
 
+/* Every type, every input distribution (zeros, constants, denormals,
+ * values beyond f16, NaN and Inf), with ties: no crash, no undefined
+ * behaviour under the sanitizers, and finite inputs that fit f16 give
+ * finite outputs. */
+static void test_all_distributions(void)
+{
+    enum { R = 4, C = 256 };
+    float *x = malloc(sizeof(float) * R * C), *y = malloc(sizeof(float) * R * C);
+    uint8_t *q = malloc(4 * R * C);
+    for (int d = 0; d < KVV_DIST_COUNT; d++) {
+        kvv_gen_fill(x, R, C, 0, (kvv_dist)d, 83, KVV_STREAM_K);
+        int finite = 1;
+        for (int i = 0; i < R * C; i++)
+            finite &= isfinite(x[i]) && fabsf(x[i]) < 1000.0f;
+        for (int t = 0; t < KVV_TYPE_COUNT; t++) {
+            kvv_ref_ties ties;
+            CU_ASSERT_EQUAL_FATAL(kvv_ref_ties_alloc(&ties, (kvv_type)t, R, C), 0);
+            CU_ASSERT_EQUAL(quantize((kvv_type)t, x, q, R, C, &ties), 0);
+            dequantize((kvv_type)t, q, y, R, C);
+            if (finite) {
+                int bad = 0;
+                for (int i = 0; i < R * C; i++)
+                    bad += !isfinite(y[i]);
+                CU_ASSERT_EQUAL(bad, 0);
+            }
+            kvv_ref_ties_free(&ties);
+        }
+    }
+    free(x);
+    free(y);
+    free(q);
+}
+
 void kvv_register_tests(void)
 {
     static const kvv_test tests[] = {
@@ -949,6 +982,7 @@ void kvv_register_tests(void)
         {"iq4_nl@search block ties and block_cost", test_iq4_nl_search_ties},
         {"iq4_nl@search summed backwards differs only in flagged blocks", test_iq4_nl_search_other_order},
         {"iq4_nl requantize", test_iq4_nl_requantize},
+        {"every type on every input distribution", test_all_distributions},
         {NULL, NULL},
     };
     kvv_add_suite("ref_quant", tests);

@@ -213,8 +213,9 @@ static void iq4_nl_search_block(const float *x, uint8_t *dst, kvv_ref_ties *t, i
     kvv_rq_pack_nibbles(L, dst + 2, NULL);
     if (!t || amax < GROUP_MAX_EPS)
         return;
-    for (int j = 0; j < 32; j++) /* the re-indexing with id = 1/d */
-        index_tie(t, e0 + j, (double)(1.0f / d) * (double)x[j], (double)x[j] / (double)d, L[j]);
+    if (d != 0.0f) /* the re-indexing with id = 1/d */
+        for (int j = 0; j < 32; j++)
+            index_tie(t, e0 + j, (double)(1.0f / d) * (double)x[j], (double)x[j] / (double)d, L[j]);
     ls_scale_tie(t, blk, x, Lbest, h);
     t->block_tie[blk] = (uint8_t)search_block_tie(x, c, nc, win, h, L);
 }

@@ -136,6 +136,8 @@ void kvv_rq_wht_f64(double *v, int g, const int8_t *a, const int8_t *b);
 /* Bound on |u32 - u| for a rotated coordinate u of a unit vector computed by
  * any correct f32 implementation (see wht.c for the derivation). */
 double kvv_rq_rot_err(double u, int g);
+/* Bound on the l2 norm of the error vector (u32 - u) of a whole group. */
+double kvv_rq_rot_err_l2(int g);
 
 /* ---- TurboQuant centroid tables as the forks store them (f32), ref/quant/turbo.c ---- */
 extern const float kvv_rq_c2[4], kvv_rq_m2[3];

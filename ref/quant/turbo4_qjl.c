@@ -56,24 +56,29 @@ static void store_group(const kvv_rq_group *gr, const int16_t *idx, uint8_t *dst
 
     /* norm: g squares summed in any order, a square root: (g/2+1) u32 */
     kvv_rq_tie_scale_f16(t, blk, 0, gr->ne, (G / 2 + 1) * KVV_RQ_U32 * gr->ne, hn);
-    /* residual: each coordinate carries the rotation error of u plus the
-     * rounding of the subtraction; E is the l2 norm of those errors, which
-     * bounds the error of ||res|| and, the QJL transform being orthogonal,
-     * of every projection, to which the transform's own rounding adds
-     * (log2 g + 3) u32 ||res|| (see kvv_rq_rot_err). */
-    double rese[G], e2 = 0, re2 = 0;
+    /* The f32 u differs from the exact one by a common factor (1 + delta),
+     * |delta| <= (g/2 + 2) u32 (the norm: sum of squares, square root,
+     * reciprocal), plus an error vector of l2 norm <= (log2 g + 3) u32 (the
+     * products and butterfly stages, see wht.c); the subtractions add
+     * u32 |res_j| each.  To first order the common factor moves ||res|| by
+     * delta <u, res>/||res|| and projection i by delta * QJL(u)_i, the
+     * rest by at most its l2 norm (the QJL transform is orthogonal), to
+     * which the transform's own rounding adds (log2 g + 3) u32 ||res||. */
+    double rese[G], pu[G], re2 = 0, ures = 0;
     for (int j = 0; j < G; j++) {
         rese[j] = gr->ue[j] - (double)kvv_rq_c3[idx[j]];
-        double err = gr->zero ? 0.0 : kvv_rq_rot_err(gr->ue[j], G) + KVV_RQ_U32 * fabs(rese[j]);
-        e2 += err * err;
         re2 += rese[j] * rese[j];
+        ures += gr->ue[j] * rese[j];
+        pu[j] = gr->ue[j];
     }
-    double E = sqrt(e2), re = sqrt(re2);
-    kvv_rq_tie_scale_f16(t, blk, 1, re, E + (G / 2 + 1) * KVV_RQ_U32 * re, hr);
+    double re = sqrt(re2), delta = (G / 2 + 2) * KVV_RQ_U32;
+    double inc = (gr->zero ? 0.0 : (7 + 3) * KVV_RQ_U32) + KVV_RQ_U32 * re;
+    double rwin = (re > 0 ? delta * fabs(ures) / re : 0.0) + inc + (G / 2 + 1) * KVV_RQ_U32 * re;
+    kvv_rq_tie_scale_f16(t, blk, 1, re, rwin, hr);
     kvv_rq_wht_f64(rese, G, qs1, qs2);
-    double pwin = E + (7 + 3) * KVV_RQ_U32 * re;
+    kvv_rq_wht_f64(pu, G, qs1, qs2);
     for (int j = 0; j < G; j++)
-        if (fabs(rese[j]) <= pwin)
+        if (fabs(rese[j]) <= delta * fabs(pu[j]) + inc + (7 + 3) * KVV_RQ_U32 * re)
             t->sign_tie[e0 + j] = 1;
 }
 
