@@ -14,6 +14,7 @@
 
 #define VEC_TK 32     /* fa_vec.comp: keys per tile */
 #define VEC_MAXD 1024
+#define VEC_GPU_GROUPS 512 /* workgroups a decode call aims at on a discrete GPU */
 #define TILED_TK 4    /* fa_tiled.comp */
 #define TILED_BR 4
 #define TILED_MAXD 576
@@ -82,7 +83,20 @@ int vkv_attention(vkv_ctx *c, const kvv_attn_args *a, float *out, kvv_attn_info 
     const int64_t nqr = (int64_t)a->n_head * a->n_q, nkr = (int64_t)a->n_head_kv * a->n_kv;
     const int tkeys = tiled ? TILED_TK : VEC_TK;
     const uint32_t ntiles = (uint32_t)((a->n_kv + tkeys - 1) / tkeys);
-    const uint32_t nsplit = (uint32_t)a->tg.split < ntiles ? (uint32_t)a->tg.split : ntiles;
+    uint32_t nsplit = (uint32_t)a->tg.split < ntiles ? (uint32_t)a->tg.split : ntiles;
+    /* Decode on a discrete GPU: one workgroup per (row, head) leaves most of
+     * the GPU idle (32 workgroups for 32 heads), so without an explicit
+     * split the keys are spread over parts until about VEC_GPU_GROUPS
+     * workgroups run, as ggml's split_k does.  The tiles, not the parts,
+     * fix the arithmetic (partials merge in tile order), so the output is
+     * the same bits as split=1: the toggle rule checks exactly that. */
+    if (!tiled && a->tg.split == 1 && c->info.type == VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU) {
+        const uint64_t rows = (uint64_t)nqr;
+        if (rows < VEC_GPU_GROUPS) {
+            uint64_t want = (VEC_GPU_GROUPS + rows - 1) / rows;
+            nsplit = want < ntiles ? (uint32_t)want : ntiles;
+        }
+    }
 
     const size_t qb = sizeof(float) * (size_t)(nqr * a->dk), ob = sizeof(float) * (size_t)(nqr * a->dv);
     const size_t kb = kvv_row_bytes(a->type_k, a->dk) * (size_t)nkr, vb = kvv_row_bytes(a->type_v, a->dv) * (size_t)nkr;
