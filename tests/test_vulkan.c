@@ -387,6 +387,48 @@ static void test_toggles_bit_identical(void)
     CU_ASSERT(memcmp(q1, q2, sizeof q1) == 0);
 }
 
+/* decode on a discrete GPU spreads the keys of a split=1 call over parts
+ * (vk_attn.c); KVV_VK_AUTO_SPLIT=1 takes that path here: the same bits as
+ * the single-part merge, and as an explicit split.  Gaussian inputs: with
+ * outlier channels the weights are near one-hot and a lost tile of keys
+ * can vanish in f32, which would let a broken reduction pass. */
+static void test_auto_split_identical(void)
+{
+    const kvv_backend *b = vk();
+    if (!b)
+        return;
+    kvv_case c = attn(128, 128, KVV_Q4_0, KVV_TURBO3, 1, 700, 4, 2, KVV_DIST_GAUSS, 31);
+    const int64_t nqr = (int64_t)c.n_head * c.n_q, nkr = (int64_t)c.n_head_kv * c.n_kv;
+    float *q = xalloc(sizeof(float) * nqr * c.dk), *k = xalloc(sizeof(float) * nkr * c.dk);
+    float *v = xalloc(sizeof(float) * nkr * c.dv);
+    void *kb = xalloc(kvv_row_bytes(c.type_k, c.dk) * nkr), *vb = xalloc(kvv_row_bytes(c.type_v, c.dv) * nkr);
+    kvv_gen_fill(q, nqr, c.dk, c.n_q, c.dist, c.seed, KVV_STREAM_Q);
+    kvv_gen_fill(k, nkr, c.dk, c.n_kv, c.dist, c.seed, KVV_STREAM_K);
+    kvv_gen_fill(v, nkr, c.dv, c.n_kv, c.dist, c.seed, KVV_STREAM_V);
+    CU_ASSERT_EQUAL_FATAL(b->quantize_rows(b->ctx, c.type_k, k, kb, nkr, c.dk, &base_tg), KVV_OK);
+    CU_ASSERT_EQUAL_FATAL(b->quantize_rows(b->ctx, c.type_v, v, vb, nkr, c.dv, &base_tg), KVV_OK);
+    kvv_toggles t = base_tg;
+    t.variant = KVV_VAR_VEC;
+    setenv("KVV_VK_AUTO_SPLIT", "0", 1);
+    float *one = run_attention(b, &c, t, kb, vb, q, NULL);
+    setenv("KVV_VK_AUTO_SPLIT", "1", 1);
+    float *spread = run_attention(b, &c, t, kb, vb, q, NULL);
+    t.split = 3;
+    float *three = run_attention(b, &c, t, kb, vb, q, NULL);
+    unsetenv("KVV_VK_AUTO_SPLIT");
+    const size_t n = sizeof(float) * (size_t)nqr * c.dv;
+    CU_ASSERT(memcmp(one, spread, n) == 0);
+    CU_ASSERT(memcmp(one, three, n) == 0);
+    kvv_free(one);
+    kvv_free(spread);
+    kvv_free(three);
+    kvv_free(q);
+    kvv_free(k);
+    kvv_free(v);
+    kvv_free(kb);
+    kvv_free(vb);
+}
+
 /* the shared-memory reductions (devices without subgroup shuffles) compute
  * the same tree as the subgroup ones: the same bits */
 static void test_subgroup_fallback_identical(void)
@@ -545,6 +587,7 @@ void kvv_register_tests(void)
                                          {"masks, ALiBi, softcap, rotation site", test_attention_semantics},
                                          {"speed-only toggles bit-identical", test_toggles_bit_identical},
                                          {"subgroup fallback bit-identical", test_subgroup_fallback_identical},
+                                         {"automatic decode split bit-identical", test_auto_split_identical},
                                          {"f16 K/V mode", test_f16_kv_mode},
                                          {NULL, NULL}};
     kvv_add_suite("vulkan devices", devices);

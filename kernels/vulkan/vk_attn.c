@@ -8,6 +8,7 @@
  * separate WHT dispatches run before and after a kernel that works in the
  * rotated basis. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kernels/vulkan/vk_internal.h"
@@ -47,6 +48,17 @@ static void alibi_slopes(float *out, int n_head, float max_bias)
         out[h] = max_bias > 0.0f ? ((uint32_t)h < n_head_log2 ? powf(m0, (float)(h + 1))
                                                               : powf(m1, (float)(2 * (h - (int)n_head_log2) + 1)))
                                  : 1.0f;
+}
+
+/* Whether a decode call without an explicit split spreads its keys over
+ * parts: on a discrete GPU; KVV_VK_AUTO_SPLIT=1 or 0 forces it either way
+ * (the tests use it to run that path on lavapipe). */
+static int auto_split(const vkv_ctx *c)
+{
+    const char *e = getenv("KVV_VK_AUTO_SPLIT");
+    if (e && (!strcmp(e, "0") || !strcmp(e, "1")))
+        return e[0] == '1';
+    return c->info.type == VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU;
 }
 
 static int check_args(vkv_ctx *c, const kvv_attn_args *a)
@@ -90,7 +102,7 @@ int vkv_attention(vkv_ctx *c, const kvv_attn_args *a, float *out, kvv_attn_info 
      * workgroups run, as ggml's split_k does.  The tiles, not the parts,
      * fix the arithmetic (partials merge in tile order), so the output is
      * the same bits as split=1: the toggle rule checks exactly that. */
-    if (!tiled && a->tg.split == 1 && c->info.type == VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU) {
+    if (!tiled && a->tg.split == 1 && auto_split(c)) {
         const uint64_t rows = (uint64_t)nqr;
         if (rows < VEC_GPU_GROUPS) {
             uint64_t want = (VEC_GPU_GROUPS + rows - 1) / rows;
