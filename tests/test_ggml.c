@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "oracle/oracle.h"
+#include "tests/run_named.h"
 #include "tests/testutil.h"
 
 static void expect_refused(const char *name, const char *want)
@@ -40,23 +41,6 @@ static int have_ggml(void)
     char path[1024];
     snprintf(path, sizeof path, "%s/libggml-base.so", dir && *dir ? dir : ".deps/ggml/cpu");
     return access(path, R_OK) == 0;
-}
-
-static kvv_verdict run_named(const kvv_backend *b, const char *name)
-{
-    kvv_case c;
-    char err[256];
-    kvv_verdict v;
-    kvv_verdict_init(&v);
-    if (kvv_case_parse(name, &c, err, sizeof err)) {
-        fprintf(stderr, "%s: %s\n", name, err);
-        v.status = KVV_FAIL;
-        return v;
-    }
-    kvv_run_case(&c, b, &v);
-    if (v.status != KVV_PASS)
-        fprintf(stderr, "  %s: %s %s\n", name, kvv_status_name(v.status), v.detail);
-    return v;
 }
 
 static const kvv_backend *open_or_report(const char *name)

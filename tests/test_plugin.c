@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "oracle/oracle.h"
+#include "tests/run_named.h"
 #include "tests/testutil.h"
 
 static const char *build_dir(void)
@@ -41,23 +42,6 @@ static void test_template_loads(void)
     CU_ASSERT_STRING_EQUAL(b->name, "template");
     char why[256];
     CU_ASSERT(kvv_backend_check_abi(b, why, sizeof why) == 0);
-}
-
-static kvv_verdict run_named(const kvv_backend *b, const char *name)
-{
-    kvv_case c;
-    char err[256];
-    kvv_verdict v;
-    kvv_verdict_init(&v);
-    if (kvv_case_parse(name, &c, err, sizeof err)) {
-        fprintf(stderr, "%s: %s\n", name, err);
-        v.status = KVV_FAIL;
-        return v;
-    }
-    kvv_run_case(&c, b, &v);
-    if (v.status != KVV_PASS)
-        fprintf(stderr, "  %s: %s %s\n", name, kvv_status_name(v.status), v.detail);
-    return v;
 }
 
 /* The template's own types pass every rule; the arith ratio is small because
