@@ -9,7 +9,9 @@
 #ifndef KVV_CPU_ATTN_KERN_H
 #define KVV_CPU_ATTN_KERN_H
 
+#include <math.h>
 #include <stddef.h>
+#include <string.h>
 
 /* A partial or a running state: a small header then o[dv8]. */
 enum {
@@ -55,6 +57,33 @@ typedef struct attn_kernels {
  * partials (0 = the default, 256 MiB); returns the previous value.  Larger
  * work runs in passes, with the same bits. */
 size_t attn_set_mem_budget(size_t bytes);
+
+/* The scalar half of a merge, the same for every ISA: folds partial pt's
+ * header into state st and returns 0 (pt saw no key: nothing to do), 1 (st
+ * saw none: pt copied over it) or 2, when the kernel blends o[] as
+ * O = O*a + o*b with the factors returned. */
+static inline int attn_merge_header(float *st, const float *pt, int dv8, float *a, float *b)
+{
+    if (pt[ATTN_HDR_VIS] == 0)
+        return 0;
+    if (st[ATTN_HDR_VIS] == 0) {
+        memcpy(st, pt, sizeof(float) * (size_t)(ATTN_HDR + dv8));
+        return 1;
+    }
+    float M = st[ATTN_HDR_M], m = pt[ATTN_HDR_M];
+    float Mn = m > M ? m : M;
+    /* M == Mn gives exp(0) = 1 anyway; the test only keeps -inf - -inf out */
+#ifndef KVV_FAULT_no_rescale
+    *a = M == Mn ? 1.0f : expf(M - Mn);
+    *b = m == Mn ? 1.0f : expf(m - Mn);
+#else
+    *a = 1.0f;
+    *b = 1.0f;
+#endif
+    st[ATTN_HDR_M] = Mn;
+    st[ATTN_HDR_L] = st[ATTN_HDR_L] * *a + pt[ATTN_HDR_L] * *b;
+    return 2;
+}
 
 const attn_kernels *attn_kernels_scalar(void);
 const attn_kernels *attn_kernels_avx2(void);

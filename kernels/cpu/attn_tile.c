@@ -191,23 +191,9 @@ static void rows_tile(const attn_tile_args *t)
 
 static void merge(float *st, const float *pt, int dv8)
 {
-    if (pt[ATTN_HDR_VIS] == 0)
+    float a, b;
+    if (attn_merge_header(st, pt, dv8, &a, &b) != 2)
         return;
-    if (st[ATTN_HDR_VIS] == 0) {
-        memcpy(st, pt, sizeof(float) * (size_t)(ATTN_HDR + dv8));
-        return;
-    }
-    float M = st[ATTN_HDR_M], m = pt[ATTN_HDR_M];
-    float Mn = m > M ? m : M;
-    /* M == Mn gives exp(0) = 1 anyway; the test only keeps -inf - -inf out */
-#ifndef KVV_FAULT_no_rescale
-    float a = M == Mn ? 1.0f : expf(M - Mn);
-    float b = m == Mn ? 1.0f : expf(m - Mn);
-#else
-    float a = 1.0f, b = 1.0f;
-#endif
-    st[ATTN_HDR_M] = Mn;
-    st[ATTN_HDR_L] = st[ATTN_HDR_L] * a + pt[ATTN_HDR_L] * b;
     float *O = st + ATTN_HDR;
     const float *o = pt + ATTN_HDR;
     for (int d = 0; d < dv8; d++)
