@@ -315,23 +315,50 @@ static float *run_attention(const kvv_backend *b, const kvv_case *c, kvv_toggles
     return out;
 }
 
+/* One attention case's inputs: Q, K, V and the mask from the case's seed,
+ * and K/V quantized by the backend into its cache types. */
+typedef struct attn_inputs {
+    float *q, *k, *v, *mask;
+    void *kb, *vb;
+} attn_inputs;
+
+static void attn_inputs_make(const kvv_backend *b, const kvv_case *c, attn_inputs *in)
+{
+    const int64_t nqr = (int64_t)c->n_head * c->n_q, nkr = (int64_t)c->n_head_kv * c->n_kv;
+    in->q = xalloc(sizeof(float) * nqr * c->dk);
+    in->k = xalloc(sizeof(float) * nkr * c->dk);
+    in->v = xalloc(sizeof(float) * nkr * c->dv);
+    in->mask = xalloc(sizeof(float) * c->n_q * c->n_kv);
+    in->kb = xalloc(kvv_row_bytes(c->type_k, c->dk) * nkr);
+    in->vb = xalloc(kvv_row_bytes(c->type_v, c->dv) * nkr);
+    kvv_gen_fill(in->q, nqr, c->dk, c->n_q, c->dist, c->seed, KVV_STREAM_Q);
+    kvv_gen_fill(in->k, nkr, c->dk, c->n_kv, c->dist, c->seed, KVV_STREAM_K);
+    kvv_gen_fill(in->v, nkr, c->dv, c->n_kv, c->dist, c->seed, KVV_STREAM_V);
+    kvv_gen_mask(in->mask, c);
+    CU_ASSERT_EQUAL_FATAL(b->quantize_rows(b->ctx, c->type_k, in->k, in->kb, nkr, c->dk, &base_tg), KVV_OK);
+    CU_ASSERT_EQUAL_FATAL(b->quantize_rows(b->ctx, c->type_v, in->v, in->vb, nkr, c->dv, &base_tg), KVV_OK);
+}
+
+static void attn_inputs_free(attn_inputs *in)
+{
+    kvv_free(in->q);
+    kvv_free(in->k);
+    kvv_free(in->v);
+    kvv_free(in->mask);
+    kvv_free(in->kb);
+    kvv_free(in->vb);
+}
+
 static void check_toggles(const kvv_backend *b, kvv_case c)
 {
-    const int64_t nqr = (int64_t)c.n_head * c.n_q, nkr = (int64_t)c.n_head_kv * c.n_kv;
-    float *q = xalloc(sizeof(float) * nqr * c.dk), *k = xalloc(sizeof(float) * nkr * c.dk);
-    float *v = xalloc(sizeof(float) * nkr * c.dv), *mask = xalloc(sizeof(float) * c.n_q * c.n_kv);
-    void *kb = xalloc(kvv_row_bytes(c.type_k, c.dk) * nkr), *vb = xalloc(kvv_row_bytes(c.type_v, c.dv) * nkr);
-    kvv_gen_fill(q, nqr, c.dk, c.n_q, c.dist, c.seed, KVV_STREAM_Q);
-    kvv_gen_fill(k, nkr, c.dk, c.n_kv, c.dist, c.seed, KVV_STREAM_K);
-    kvv_gen_fill(v, nkr, c.dv, c.n_kv, c.dist, c.seed, KVV_STREAM_V);
-    kvv_gen_mask(mask, &c);
-    CU_ASSERT_EQUAL_FATAL(b->quantize_rows(b->ctx, c.type_k, k, kb, nkr, c.dk, &base_tg), KVV_OK);
-    CU_ASSERT_EQUAL_FATAL(b->quantize_rows(b->ctx, c.type_v, v, vb, nkr, c.dv, &base_tg), KVV_OK);
+    const int64_t nqr = (int64_t)c.n_head * c.n_q;
+    attn_inputs in;
+    attn_inputs_make(b, &c, &in);
     const size_t n = (size_t)nqr * c.dv;
     for (int var = KVV_VAR_VEC; var <= KVV_VAR_TILED; var++) {
         kvv_toggles t0 = base_tg;
         t0.variant = (kvv_variant)var;
-        float *ref = run_attention(b, &c, t0, kb, vb, q, mask);
+        float *ref = run_attention(b, &c, t0, in.kb, in.vb, in.q, in.mask);
         static const struct {
             int split, cache, lut, threads;
         } alt[] = {{3, 0, 8, 1}, {7, 1, 8, 4}, {1, 1, 4, 1}, {1000, 0, 4, 2}, {2, 1, 8, 1}};
@@ -341,7 +368,7 @@ static void check_toggles(const kvv_backend *b, kvv_case c)
             t.cache = alt[i].cache;
             t.lut = alt[i].lut;
             t.threads = alt[i].threads;
-            float *got = run_attention(b, &c, t, kb, vb, q, mask);
+            float *got = run_attention(b, &c, t, in.kb, in.vb, in.q, in.mask);
             int same = memcmp(got, ref, sizeof(float) * n) == 0;
             if (!same)
                 printf("\n    %s-%s var %d split=%d cache=%d lut=%d: output bits differ from the baseline ",
@@ -351,12 +378,7 @@ static void check_toggles(const kvv_backend *b, kvv_case c)
         }
         kvv_free(ref);
     }
-    kvv_free(q);
-    kvv_free(k);
-    kvv_free(v);
-    kvv_free(mask);
-    kvv_free(kb);
-    kvv_free(vb);
+    attn_inputs_free(&in);
 }
 
 static void test_toggles_bit_identical(void)
@@ -398,23 +420,17 @@ static void test_auto_split_identical(void)
     if (!b)
         return;
     kvv_case c = attn(128, 128, KVV_Q4_0, KVV_TURBO3, 1, 700, 4, 2, KVV_DIST_GAUSS, 31);
-    const int64_t nqr = (int64_t)c.n_head * c.n_q, nkr = (int64_t)c.n_head_kv * c.n_kv;
-    float *q = xalloc(sizeof(float) * nqr * c.dk), *k = xalloc(sizeof(float) * nkr * c.dk);
-    float *v = xalloc(sizeof(float) * nkr * c.dv);
-    void *kb = xalloc(kvv_row_bytes(c.type_k, c.dk) * nkr), *vb = xalloc(kvv_row_bytes(c.type_v, c.dv) * nkr);
-    kvv_gen_fill(q, nqr, c.dk, c.n_q, c.dist, c.seed, KVV_STREAM_Q);
-    kvv_gen_fill(k, nkr, c.dk, c.n_kv, c.dist, c.seed, KVV_STREAM_K);
-    kvv_gen_fill(v, nkr, c.dv, c.n_kv, c.dist, c.seed, KVV_STREAM_V);
-    CU_ASSERT_EQUAL_FATAL(b->quantize_rows(b->ctx, c.type_k, k, kb, nkr, c.dk, &base_tg), KVV_OK);
-    CU_ASSERT_EQUAL_FATAL(b->quantize_rows(b->ctx, c.type_v, v, vb, nkr, c.dv, &base_tg), KVV_OK);
+    const int64_t nqr = (int64_t)c.n_head * c.n_q;
+    attn_inputs in;
+    attn_inputs_make(b, &c, &in);
     kvv_toggles t = base_tg;
     t.variant = KVV_VAR_VEC;
     setenv("KVV_VK_AUTO_SPLIT", "0", 1);
-    float *one = run_attention(b, &c, t, kb, vb, q, NULL);
+    float *one = run_attention(b, &c, t, in.kb, in.vb, in.q, NULL);
     setenv("KVV_VK_AUTO_SPLIT", "1", 1);
-    float *spread = run_attention(b, &c, t, kb, vb, q, NULL);
+    float *spread = run_attention(b, &c, t, in.kb, in.vb, in.q, NULL);
     t.split = 3;
-    float *three = run_attention(b, &c, t, kb, vb, q, NULL);
+    float *three = run_attention(b, &c, t, in.kb, in.vb, in.q, NULL);
     unsetenv("KVV_VK_AUTO_SPLIT");
     const size_t n = sizeof(float) * (size_t)nqr * c.dv;
     CU_ASSERT(memcmp(one, spread, n) == 0);
@@ -422,11 +438,7 @@ static void test_auto_split_identical(void)
     kvv_free(one);
     kvv_free(spread);
     kvv_free(three);
-    kvv_free(q);
-    kvv_free(k);
-    kvv_free(v);
-    kvv_free(kb);
-    kvv_free(vb);
+    attn_inputs_free(&in);
 }
 
 /* the shared-memory reductions (devices without subgroup shuffles) compute
@@ -437,39 +449,27 @@ static void test_subgroup_fallback_identical(void)
     if (!b)
         return;
     kvv_case c = attn(128, 128, KVV_TURBO3, KVV_Q4_0, 6, 77, 4, 2, KVV_DIST_OUTLIER, 31);
-    const int64_t nqr = (int64_t)c.n_head * c.n_q, nkr = (int64_t)c.n_head_kv * c.n_kv;
-    float *q = xalloc(sizeof(float) * nqr * c.dk), *k = xalloc(sizeof(float) * nkr * c.dk);
-    float *v = xalloc(sizeof(float) * nkr * c.dv), *mask = xalloc(sizeof(float) * c.n_q * c.n_kv);
-    void *kb = xalloc(kvv_row_bytes(c.type_k, c.dk) * nkr), *vb = xalloc(kvv_row_bytes(c.type_v, c.dv) * nkr);
-    kvv_gen_fill(q, nqr, c.dk, c.n_q, c.dist, c.seed, KVV_STREAM_Q);
-    kvv_gen_fill(k, nkr, c.dk, c.n_kv, c.dist, c.seed, KVV_STREAM_K);
-    kvv_gen_fill(v, nkr, c.dv, c.n_kv, c.dist, c.seed, KVV_STREAM_V);
-    kvv_gen_mask(mask, &c);
-    CU_ASSERT_EQUAL_FATAL(b->quantize_rows(b->ctx, c.type_k, k, kb, nkr, c.dk, &base_tg), KVV_OK);
-    CU_ASSERT_EQUAL_FATAL(b->quantize_rows(b->ctx, c.type_v, v, vb, nkr, c.dv, &base_tg), KVV_OK);
+    const int64_t nqr = (int64_t)c.n_head * c.n_q;
+    attn_inputs in;
+    attn_inputs_make(b, &c, &in);
     float *with[2], *without[2];
     for (int var = 0; var < 2; var++) {
         kvv_toggles t = base_tg;
         t.variant = var ? KVV_VAR_TILED : KVV_VAR_VEC;
-        with[var] = run_attention(b, &c, t, kb, vb, q, mask);
+        with[var] = run_attention(b, &c, t, in.kb, in.vb, in.q, in.mask);
     }
     /* reopen the device with the fallback forced */
     const kvv_backend *b2 = reopen(b, "KVV_VK_NO_SUBGROUP");
     for (int var = 0; var < 2; var++) {
         kvv_toggles t = base_tg;
         t.variant = var ? KVV_VAR_TILED : KVV_VAR_VEC;
-        without[var] = run_attention(b2, &c, t, kb, vb, q, mask);
+        without[var] = run_attention(b2, &c, t, in.kb, in.vb, in.q, in.mask);
         CU_ASSERT(memcmp(with[var], without[var], sizeof(float) * nqr * c.dv) == 0);
         kvv_free(with[var]);
         kvv_free(without[var]);
     }
     CU_ASSERT_FATAL(reopen(b2, NULL) == b); /* back to the usual context for later tests */
-    kvv_free(q);
-    kvv_free(k);
-    kvv_free(v);
-    kvv_free(mask);
-    kvv_free(kb);
-    kvv_free(vb);
+    attn_inputs_free(&in);
 }
 
 /* ggml's Vulkan flash attention keeps K/V as f16: in that mode both cache
