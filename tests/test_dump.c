@@ -16,41 +16,10 @@
 
 #include "kernels/cpu/cpu_backend.h"
 #include "oracle/oracle.h"
+#include "tests/scratch.h"
 #include "tests/testutil.h"
 
-/* ---- a scratch directory ---- */
-static char scratch[64];
-
-static const char *tmp_path(const char *name)
-{
-    static char buf[4][256];
-    static int k;
-    if (!scratch[0]) {
-        snprintf(scratch, sizeof scratch, "/tmp/kvv-dump-XXXXXX");
-        CU_ASSERT_FATAL(mkdtemp(scratch) != NULL);
-    }
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", scratch, name);
-    return buf[k];
-}
-
-static void remove_scratch(void)
-{
-    if (!scratch[0])
-        return;
-    DIR *d = opendir(scratch);
-    struct dirent *e;
-    char p[512];
-    while (d && (e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-            snprintf(p, sizeof p, "%s/%s", scratch, e->d_name);
-            unlink(p);
-        }
-    if (d)
-        closedir(d);
-    rmdir(scratch);
-    scratch[0] = 0;
-}
+static const char *tmp_path(const char *name) { return scratch_path("kvv-dump", name); }
 
 /* ---- a backend with a planted defect: the CPU backend, except that K's
  * quantized bytes get one bit flipped (row 0, byte 2: a q8_0 index) ---- */
@@ -529,7 +498,7 @@ static void test_interrupted_run_is_renamed(void)
 
 static int cleanup(void)
 {
-    remove_scratch();
+    scratch_remove();
     return 0;
 }
 

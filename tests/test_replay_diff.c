@@ -10,22 +10,10 @@
 
 #include "kernels/cpu/cpu_backend.h"
 #include "oracle/oracle.h"
+#include "tests/scratch.h"
 #include "tests/testutil.h"
 
-static char scratch[64];
-
-static const char *tmp_path(const char *name)
-{
-    static char buf[4][256];
-    static int k;
-    if (!scratch[0]) {
-        snprintf(scratch, sizeof scratch, "/tmp/kvv-replay-XXXXXX");
-        CU_ASSERT_FATAL(mkdtemp(scratch) != NULL);
-    }
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", scratch, name);
-    return buf[k];
-}
+static const char *tmp_path(const char *name) { return scratch_path("kvv-replay", name); }
 
 /* ---- backends with planted defects (the CPU backend otherwise) ---- */
 typedef enum { HONEST, FLIP_K_BIT, BUMP_OUTPUT } defect;
@@ -354,17 +342,7 @@ static void test_cli_run_replay_diff(void)
 
 static int cleanup(void)
 {
-    DIR *d = opendir(scratch);
-    struct dirent *e;
-    char p[512];
-    while (d && (e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-            snprintf(p, sizeof p, "%s/%s", scratch, e->d_name);
-            unlink(p);
-        }
-    if (d)
-        closedir(d);
-    rmdir(scratch);
+    scratch_remove();
     return 0;
 }
 
