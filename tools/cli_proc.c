@@ -54,51 +54,10 @@ int cli_proc_run(char *const argv[], int out_fd)
     return wait_status(pid);
 }
 
-int cli_proc_capture(char *const argv[], char *buf, size_t n)
-{
-    int p[2];
-    if (n == 0 || pipe(p))
-        return -1;
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0) {
-        close(p[0]);
-        close(p[1]);
-        return -1;
-    }
-    if (pid == 0) {
-        close(p[0]);
-        int devnull = open("/dev/null", O_WRONLY);
-        if (devnull >= 0) {
-            dup2(devnull, 2);
-            close(devnull);
-        }
-        dup2(p[1], 1);
-        close(p[1]);
-        signal(SIGINT, SIG_DFL);
-        execvp(argv[0], argv);
-        _exit(127);
-    }
-    close(p[1]);
-    size_t have = 0;
-    char sink[256];
-    for (;;) {
-        ssize_t r = have + 1 < n ? read(p[0], buf + have, n - 1 - have) : read(p[0], sink, sizeof sink);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        if (have + 1 < n)
-            have += (size_t)r;
-    }
-    close(p[0]);
-    buf[have] = 0;
-    while (have && (buf[have - 1] == '\n' || buf[have - 1] == '\r' || buf[have - 1] == ' '))
-        buf[--have] = 0;
-    return wait_status(pid);
-}
-
-int cli_proc_filter(char *const argv[], FILE *log, const char *prefix, FILE *out)
+/* Start argv with its stdout (and with both_streams its stderr too, and no
+ * stdin: child_exec) on a pipe; *rfd is the read end.  Without
+ * both_streams, stderr goes to /dev/null.  Returns the pid, or -1. */
+static pid_t start_piped(char *const argv[], int both_streams, int *rfd)
 {
     int p[2];
     if (pipe(p))
@@ -112,12 +71,57 @@ int cli_proc_filter(char *const argv[], FILE *log, const char *prefix, FILE *out
     }
     if (pid == 0) {
         close(p[0]);
-        child_exec(argv, p[1]);
+        if (both_streams)
+            child_exec(argv, p[1]);
+        int devnull = open("/dev/null", O_WRONLY);
+        if (devnull >= 0) {
+            dup2(devnull, 2);
+            close(devnull);
+        }
+        dup2(p[1], 1);
+        close(p[1]);
+        signal(SIGINT, SIG_DFL);
+        execvp(argv[0], argv);
+        _exit(127);
     }
     close(p[1]);
-    FILE *in = fdopen(p[0], "r");
+    *rfd = p[0];
+    return pid;
+}
+
+int cli_proc_capture(char *const argv[], char *buf, size_t n)
+{
+    int rfd;
+    pid_t pid = n ? start_piped(argv, 0, &rfd) : -1;
+    if (pid < 0)
+        return -1;
+    size_t have = 0;
+    char sink[256];
+    for (;;) {
+        ssize_t r = have + 1 < n ? read(rfd, buf + have, n - 1 - have) : read(rfd, sink, sizeof sink);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        if (have + 1 < n)
+            have += (size_t)r;
+    }
+    close(rfd);
+    buf[have] = 0;
+    while (have && (buf[have - 1] == '\n' || buf[have - 1] == '\r' || buf[have - 1] == ' '))
+        buf[--have] = 0;
+    return wait_status(pid);
+}
+
+int cli_proc_filter(char *const argv[], FILE *log, const char *prefix, FILE *out)
+{
+    int rfd;
+    pid_t pid = start_piped(argv, 1, &rfd);
+    if (pid < 0)
+        return -1;
+    FILE *in = fdopen(rfd, "r");
     if (!in) {
-        close(p[0]);
+        close(rfd);
         return wait_status(pid);
     }
     char line[4096];
