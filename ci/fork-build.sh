@@ -1,0 +1,132 @@
+#!/bin/sh
+# Build one commit of a llama.cpp fork's ggml as shared libraries, for the
+# ggml adapter to load (-b ggml-cpu:dir=OUT, -b ggml-vulkan:dir=OUT).
+#
+#   ci/fork-build.sh FORK_GIT_DIR COMMIT OUT [--vulkan] [--portable]
+#
+# FORK_GIT_DIR is a git directory (a bare mirror as the fetch tool gives, or
+# a clone's .git); only COMMIT:ggml is taken from it, with `git archive`, so
+# a mirror without a work tree, or one that lacks blobs outside ggml/, works.
+# OUT receives libggml-base.so, libggml-cpu.so (and libggml-vulkan.so with
+# --vulkan) and a BUILD-INFO file; the build tree lives in OUT/.build.
+# --portable builds for AVX2/FMA/F16C instead of -march=native (a build to
+# carry to another machine).
+#
+# ccache (Debian package ccache) is used when present, with the source path
+# made relative, so that the next commit recompiles only what changed.  A
+# commit already built into OUT with the same options is not rebuilt.  The
+# build is limited to KVV_FORK_BUILD_TIMEOUT seconds (default 3600; 0 = no
+# limit) so that a commit that hangs its build is a message, not a hang.
+# The whole log is OUT/build.log.  Exit status: 0 built, 1 the commit does
+# not build (the message names the step and the last lines of the log),
+# 2 bad arguments.
+set -eu
+
+usage() {
+    echo "usage: ci/fork-build.sh FORK_GIT_DIR COMMIT OUT [--vulkan] [--portable]" >&2
+    exit 2
+}
+[ $# -ge 3 ] || usage
+git_dir=$1 commit=$2 out=$3
+shift 3
+vulkan=0 portable=0
+for a in "$@"; do
+    case $a in
+    --vulkan) vulkan=1 ;;
+    --portable) portable=1 ;;
+    *) usage ;;
+    esac
+done
+[ -d "$git_dir" ] || { echo "fork-build: $git_dir is not a folder" >&2; exit 2; }
+git --git-dir="$git_dir" rev-parse --git-dir >/dev/null 2>&1 ||
+    { echo "fork-build: $git_dir is not a git directory" >&2; exit 2; }
+full=$(git --git-dir="$git_dir" rev-parse --verify -q "$commit^{commit}") ||
+    { echo "fork-build: $commit is not a commit of $git_dir" >&2; exit 2; }
+git --git-dir="$git_dir" cat-file -e "$full:ggml" 2>/dev/null ||
+    { echo "fork-build: commit $commit has no ggml/ folder" >&2; exit 1; }
+
+for tool in cmake ninja; do
+    command -v $tool >/dev/null ||
+        { echo "fork-build: $tool is needed (apt-get install cmake ninja-build ccache)" >&2; exit 2; }
+done
+
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+short=$(echo "$full" | cut -c1-12)
+want="commit $full vulkan=$vulkan portable=$portable"
+if [ -f "$out/BUILD-INFO" ] && [ "$(head -n1 "$out/BUILD-INFO")" = "$want" ] && [ -f "$out/libggml-base.so" ]; then
+    echo "fork-build: $short already built in $out"
+    exit 0
+fi
+rm -f "$out/BUILD-INFO" "$out"/libggml*.so*
+
+# The source always lands at the same path, so ccache sees the same files
+# from one commit to the next (and CCACHE_BASEDIR makes paths relative).
+src=$out/.build/src build=$out/.build/build log=$out/build.log
+rm -rf "$src"
+mkdir -p "$src/ggml" "$build"
+: >"$log"
+fail() {
+    echo "fork-build: $short does not build: $1 (log: $log); its last lines:" >&2
+    tail -n 15 "$log" | sed 's/^/    /' >&2
+    exit 1
+}
+git --git-dir="$git_dir" archive "$full:ggml" | tar -x -C "$src/ggml" 2>>"$log" ||
+    fail "git archive of ggml/ failed (blobs missing from the mirror?)"
+# standalone ggml configures ggml.pc.in, which the fork's tree may lack
+[ -f "$src/ggml/ggml.pc.in" ] || : >"$src/ggml/ggml.pc.in"
+
+launcher=""
+if command -v ccache >/dev/null; then
+    launcher="-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache"
+    export CCACHE_BASEDIR="$out/.build" CCACHE_NOHASHDIR=1 CCACHE_SLOPPINESS=time_macros,include_file_mtime
+else
+    echo "fork-build: ccache not found: every commit builds from scratch (apt-get install ccache)" >&2
+fi
+cpu_flags="-DGGML_NATIVE=ON"
+[ $portable -eq 1 ] && cpu_flags="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
+targets="ggml-base ggml-cpu"
+vk_flags="-DGGML_VULKAN=OFF"
+if [ $vulkan -eq 1 ]; then
+    targets="$targets ggml-vulkan"
+    vk_flags="-DGGML_VULKAN=ON"
+fi
+limit=${KVV_FORK_BUILD_TIMEOUT:-3600}
+run_limited() {
+    if [ "$limit" -gt 0 ]; then timeout --kill-after=30 "$limit" "$@"; else "$@"; fi
+}
+
+echo "fork-build: $short -> $out (targets: $targets)"
+start=$(date +%s)
+# shellcheck disable=SC2086
+run_limited cmake -S "$src/ggml" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=ON \
+    -DGGML_BUILD_TESTS=OFF -DGGML_BUILD_EXAMPLES=OFF -DGGML_BACKEND_DL=OFF -DGGML_OPENMP=OFF \
+    $cpu_flags $vk_flags $launcher >>"$log" 2>&1 || fail "cmake configure failed"
+# shellcheck disable=SC2086
+run_limited cmake --build "$build" -j "${KVV_FORK_BUILD_JOBS:-$(nproc)}" --target $targets >>"$log" 2>&1 || {
+    rc=$?
+    [ $rc -eq 124 ] || [ $rc -eq 137 ] && fail "the build ran past KVV_FORK_BUILD_TIMEOUT=${limit}s"
+    fail "the compile failed"
+}
+for lib in $targets; do
+    f=$(find "$build" -name "lib$lib.so" -print -quit)
+    [ -n "$f" ] || fail "lib$lib.so was not produced"
+    # the file itself, and its versioned names (the sonames the device
+    # libraries ask for) as links to it
+    cp -L "$f" "$out/lib$lib.so"
+    for v in "$(dirname "$f")/lib$lib.so".*; do
+        [ -e "$v" ] && ln -sf "lib$lib.so" "$out/$(basename "$v")"
+    done
+done
+secs=$(($(date +%s) - start))
+{
+    echo "$want"
+    echo "built $(date -u +%Y-%m-%dT%H:%M:%SZ) in ${secs}s"
+    git --git-dir="$git_dir" log -1 --format='%h %ad %s' --date=short "$full"
+    command -v ccache >/dev/null && ccache -s 2>/dev/null | grep -i 'hits\|misses' | head -3
+} >"$out/BUILD-INFO"
+echo "fork-build: $short built in ${secs}s; libraries in $out:"
+for f in "$out"/libggml*.so; do echo "    $(basename "$f")"; done
+use="-b ggml-cpu:dir=$out"
+[ $vulkan -eq 1 ] && use="$use or -b ggml-vulkan:dir=$out:vkdev=0"
+echo "fork-build: use $use"
