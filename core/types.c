@@ -280,6 +280,8 @@ static const kvv_type_info type_table[KVV_TYPE_COUNT] = {
     ROW(KVV_TURBO4, "turbo4", "turbo4", KVV_FAMILY_TURBO, 128, 68, 4, 1, 0, "norm:f16 rnorm:f16(0) qs:u8[64] (4-bit)", turbo4),
     ROW(KVV_TURBO4_QJL, "turbo4@qjl", "turbo4", KVV_FAMILY_TURBO, 128, 68, 3, 1, 1,
         "norm:f16 rnorm:f16 qs:u8[48] (3-bit) signs:u8[16] (QJL)", turbo4_qjl),
+    ROW(KVV_TURBO4_NARROW, "turbo4@narrow", "turbo4", KVV_FAMILY_TURBO, 128, 68, 4, 1, 2,
+        "norm:f16 rnorm:f16(0) qs:u8[64] (4-bit, narrow table)", turbo4),
 };
 
 const kvv_type kvv_cache_types[KVV_CACHE_TYPE_COUNT] = {

@@ -299,9 +299,10 @@ int kvv_gate_cases(kvv_case_list *l)
         }
     }
     /* the format versions that are not cache types of their own */
-    static const kvv_type variants[] = {KVV_TURBO3_QK128, KVV_TURBO2_QK128, KVV_TURBO4_QJL, KVV_IQ4_NL_SEARCH};
-    for (int i = 0; i < 4; i++) {
-        PUSH(l, attn_case(128, 128, variants[i], variants[i], 1, 256, 8, 4, sweep_dists[i], 900 + i));
+    static const kvv_type variants[] = {KVV_TURBO3_QK128, KVV_TURBO2_QK128, KVV_TURBO4_QJL, KVV_IQ4_NL_SEARCH,
+                                        KVV_TURBO4_NARROW};
+    for (int i = 0; i < (int)(sizeof variants / sizeof *variants); i++) {
+        PUSH(l, attn_case(128, 128, variants[i], variants[i], 1, 256, 8, 4, sweep_dists[i % NSWEEP], 900 + i));
         PUSH(l, attn_case(256, 256, KVV_Q8_0, variants[i], 1, 256, 8, 8, sweep_dists[(i + 1) % NSWEEP], 910 + i));
         PUSH(l, attn_case(256, 256, variants[i], KVV_F16, 1, 256, 8, 1, sweep_dists[(i + 2) % NSWEEP], 920 + i));
     }

@@ -47,7 +47,7 @@ static const kvv_ref_table tables[] = {
     {"turbo2 C2", 4, c2},
     {"turbo3 C3", 8, c3},
     {"turbo4 C4", 16, c4},
-    {"turbo4 C4alt (4-bit table of some forks' CPU code)", 16, c4alt},
+    {"turbo4@narrow C4n (TheTom fork, all backends)", 16, c4alt},
     {"turbo3 C3g (Gaussian-exact revision)", 8, c3g},
     {"turbo4 C4g (Gaussian-exact revision)", 16, c4g},
 };

@@ -18,6 +18,7 @@ static const kvv_ref_type *const rows[KVV_TYPE_COUNT] = {
     [KVV_TURBO3_QK128] = &kvv_rq_turbo3_qk128,
     [KVV_TURBO4] = &kvv_rq_turbo4,
     [KVV_TURBO4_QJL] = &kvv_rq_turbo4_qjl,
+    [KVV_TURBO4_NARROW] = &kvv_rq_turbo4_narrow,
 };
 
 const kvv_ref_type *kvv_ref_type_get(kvv_type t)

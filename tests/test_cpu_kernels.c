@@ -708,6 +708,7 @@ static void test_round_trip_error(void)
         [KVV_Q4_0] = 0.12,   [KVV_Q4_1] = 0.1,    [KVV_Q5_0] = 0.06,          [KVV_Q5_1] = 0.05,
         [KVV_IQ4_NL] = 0.1,  [KVV_IQ4_NL_SEARCH] = 0.1, [KVV_TURBO2] = 0.36, [KVV_TURBO2_QK128] = 0.36,
         [KVV_TURBO3] = 0.2,  [KVV_TURBO3_QK128] = 0.2,  [KVV_TURBO4] = 0.105, [KVV_TURBO4_QJL] = 0.2,
+        [KVV_TURBO4_NARROW] = 0.15,
     };
     const int rows = 64, ncols = 128;
     float *x = malloc(sizeof(float) * rows * ncols), *y = malloc(sizeof(float) * rows * ncols);

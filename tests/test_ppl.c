@@ -176,7 +176,7 @@ static float *alt_table(const void *src, int64_t rows, int cols)
     int n;
     const kvv_ref_table *t = kvv_ref_tables(&n), *alt = NULL;
     for (int i = 0; i < n; i++)
-        if (strstr(t[i].name, "C4alt"))
+        if (strstr(t[i].name, "C4n"))
             alt = &t[i];
     CU_ASSERT_FATAL(alt != NULL);
     float *out = malloc(sizeof(float) * (size_t)(rows * cols));

@@ -112,7 +112,7 @@ static void test_tables_agree_with_quantizers(void)
     }
     /* C4alt: its midpoints as the forks list them are its averages */
     const double alt_mid[7] = {0.013963, 0.028293, 0.043430, 0.060009, 0.079142, 0.103361, 0.145560};
-    const kvv_ref_table *alt = table_named("turbo4 C4alt");
+    const kvv_ref_table *alt = table_named("turbo4@narrow C4n");
     CU_ASSERT_PTR_NOT_NULL_FATAL(alt);
     for (int k = 0; k < 7; k++)
         CU_ASSERT(fabs(alt_mid[k] - 0.5 * (alt->values[8 + k] + alt->values[9 + k])) <= 0.6e-6);
@@ -146,7 +146,7 @@ static void test_shipped_tables_match(void)
 static void test_wrong_tables_do_not_match(void)
 {
     kvv_ref_table_match m;
-    const kvv_ref_table *alt = table_named("turbo4 C4alt");
+    const kvv_ref_table *alt = table_named("turbo4@narrow C4n");
     CU_ASSERT_PTR_NOT_NULL_FATAL(alt);
     CU_ASSERT_EQUAL_FATAL(kvv_ref_table_match_find(alt, 2, 4096, &m), 0);
     CU_ASSERT_FALSE(m.matches);

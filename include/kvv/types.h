@@ -28,6 +28,7 @@ typedef enum kvv_type {
     KVV_TURBO3_QK128, /* turbo3_0, one block per 128-group ("turbo3@qk128") */
     KVV_TURBO4,       /* turbo4_0, 4-bit indices (TURBO4_USE_4BIT=1) */
     KVV_TURBO4_QJL,   /* turbo4_0 legacy: 3-bit + QJL residual signs ("turbo4@qjl") */
+    KVV_TURBO4_NARROW, /* turbo4_0, 4-bit with the narrow table {+-0.006938 .. +-0.173926} ("turbo4@narrow") */
     KVV_TYPE_COUNT,
     KVV_TYPE_NONE = -1
 } kvv_type;

@@ -49,6 +49,7 @@ float cpu_f16_to_f32(uint16_t h);
 extern const float cpu_turbo2_c[4], cpu_turbo2_m[3];   /* centroids, midpoints */
 extern const float cpu_turbo3_c[8], cpu_turbo3_m[7];
 extern const float cpu_turbo4_c[16], cpu_turbo4_m[15];
+extern const float cpu_turbo4n_c[16], cpu_turbo4n_m[15];
 /* WHT and QJL sign vectors as +1/-1, index 0 first */
 extern const float cpu_wht_s1[128], cpu_wht_s2[128];
 extern const float cpu_qjl_s1[128], cpu_qjl_s2[128];

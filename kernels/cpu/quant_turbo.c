@@ -153,6 +153,7 @@ static void turbo3_dequantize_lut4(const turbo_fmt *f, const uint8_t *src, float
 TURBO_ROW_FNS(turbo2, KVV_TURBO2)
 TURBO_ROW_FNS(turbo2_qk128, KVV_TURBO2_QK128)
 TURBO_ROW_FNS(turbo4, KVV_TURBO4)
+TURBO_ROW_FNS(turbo4_narrow, KVV_TURBO4_NARROW)
 
 #define TURBO3_ROW_FNS(name, type)                                                                                 \
     static void quantize_##name(const float *x, void *dst, int n) { turbo_quantize(turbo_fmt_get(type), x, dst, n); } \
@@ -233,4 +234,5 @@ const cpu_type_fns cpu_turbo_scalar[KVV_TYPE_COUNT] = {
     [KVV_TURBO3_QK128] = {quantize_turbo3_qk128, dequantize_turbo3_qk128},
     [KVV_TURBO4] = {quantize_turbo4, dequantize_turbo4},
     [KVV_TURBO4_QJL] = {quantize_turbo4_qjl, dequantize_turbo4_qjl},
+    [KVV_TURBO4_NARROW] = {quantize_turbo4_narrow, dequantize_turbo4_narrow},
 };

@@ -440,6 +440,7 @@ TURBO_ROW_FNS(turbo2_qk128, KVV_TURBO2_QK128, 4, TURBO_PACK_2BIT)
 TURBO_ROW_FNS(turbo3, KVV_TURBO3, 8, TURBO_PACK_2BIT_SIGN)
 TURBO_ROW_FNS(turbo3_qk128, KVV_TURBO3_QK128, 8, TURBO_PACK_2BIT_SIGN)
 TURBO_ROW_FNS(turbo4, KVV_TURBO4, 16, TURBO_PACK_NIBBLE)
+TURBO_ROW_FNS(turbo4_narrow, KVV_TURBO4_NARROW, 16, TURBO_PACK_NIBBLE)
 
 static void quantize_turbo4_qjl(const float *x, void *dst, int n)
 {
@@ -462,6 +463,7 @@ const cpu_type_fns cpu_turbo_avx2[KVV_TYPE_COUNT] = {
     [KVV_TURBO3_QK128] = {quantize_turbo3_qk128, dequantize_turbo3_qk128},
     [KVV_TURBO4] = {quantize_turbo4, dequantize_turbo4},
     [KVV_TURBO4_QJL] = {quantize_turbo4_qjl, dequantize_turbo4_qjl},
+    [KVV_TURBO4_NARROW] = {quantize_turbo4_narrow, dequantize_turbo4_narrow},
 };
 
 /* Whole rows at once: the rotation groups of consecutive rows are
@@ -472,4 +474,5 @@ const cpu_quantize_rows_fn cpu_turbo_rows_avx2[KVV_TYPE_COUNT] = {
     [KVV_TURBO3] = quantize_rows_turbo3,
     [KVV_TURBO3_QK128] = quantize_rows_turbo3_qk128,
     [KVV_TURBO4] = quantize_rows_turbo4,
+    [KVV_TURBO4_NARROW] = quantize_rows_turbo4_narrow,
 };

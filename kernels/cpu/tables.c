@@ -31,6 +31,15 @@ const float cpu_turbo4_m[15] = {-0.212232f, -0.162977f, -0.127056f, -0.097191f, 
                                 0.070693f,  0.097191f,  0.127056f,  0.162977f,  0.212232f};
 #endif
 
+/* turbo4@narrow: the narrower 4-bit table of TheTom/llama-cpp-turboquant's
+ * 4-bit revision, with the midpoints its quantizer compares against */
+const float cpu_turbo4n_c[16] = {-0.173926f, -0.117195f, -0.089527f, -0.068756f, -0.051262f, -0.035597f,
+                                 -0.020989f, -0.006938f, 0.006938f,  0.020989f,  0.035597f,  0.051262f,
+                                 0.068756f,  0.089527f,  0.117195f,  0.173926f};
+const float cpu_turbo4n_m[15] = {-0.145560f, -0.103361f, -0.079142f, -0.060009f, -0.043430f,
+                                 -0.028293f, -0.013963f, 0.0f,       0.013963f,  0.028293f,
+                                 0.043430f,  0.060009f,  0.079142f,  0.103361f,  0.145560f};
+
 /* ggml's non-linear 4-bit grid of iq4_nl */
 const int8_t cpu_iq4nl_grid[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
 

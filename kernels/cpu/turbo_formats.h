@@ -30,6 +30,7 @@ static inline const turbo_fmt *turbo_fmt_get(kvv_type t)
         [KVV_TURBO3] = {8, cpu_turbo3_c, cpu_turbo3_m, 32, 14, 2, TURBO_PACK_2BIT_SIGN},
         [KVV_TURBO3_QK128] = {8, cpu_turbo3_c, cpu_turbo3_m, 128, 50, 2, TURBO_PACK_2BIT_SIGN},
         [KVV_TURBO4] = {16, cpu_turbo4_c, cpu_turbo4_m, 128, 68, 4, TURBO_PACK_NIBBLE},
+        [KVV_TURBO4_NARROW] = {16, cpu_turbo4n_c, cpu_turbo4n_m, 128, 68, 4, TURBO_PACK_NIBBLE},
     };
     return &fmts[t];
 }

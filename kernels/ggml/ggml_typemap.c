@@ -38,6 +38,7 @@ static const gg_kvv_type kvv_types[KVV_TYPE_COUNT] = {
     {"turbo3@qk128", KVV_TURBO3_QK128, 128, 50, 1},
     {"turbo4", KVV_TURBO4, 128, 68, 1},
     {"turbo4@qjl", KVV_TURBO4_QJL, 128, 68, 1},
+    {"turbo4@narrow", KVV_TURBO4_NARROW, 128, 68, 1},
 };
 
 const gg_kvv_type *gg_kvv_type_get(kvv_type t)

@@ -22,7 +22,7 @@ extern const kvv_ref_type kvv_rq_f32, kvv_rq_f16, kvv_rq_bf16;
 extern const kvv_ref_type kvv_rq_q8_0, kvv_rq_q4_0, kvv_rq_q4_1, kvv_rq_q5_0, kvv_rq_q5_1;
 extern const kvv_ref_type kvv_rq_iq4_nl, kvv_rq_iq4_nl_search;
 extern const kvv_ref_type kvv_rq_turbo2, kvv_rq_turbo2_qk128, kvv_rq_turbo3, kvv_rq_turbo3_qk128, kvv_rq_turbo4;
-extern const kvv_ref_type kvv_rq_turbo4_qjl;
+extern const kvv_ref_type kvv_rq_turbo4_qjl, kvv_rq_turbo4_narrow;
 
 /* ---- little-endian fields ---- */
 static inline void kvv_rq_wr16(uint8_t *p, uint16_t v)
@@ -143,6 +143,7 @@ double kvv_rq_rot_err_l2(int g);
 extern const float kvv_rq_c2[4], kvv_rq_m2[3];
 extern const float kvv_rq_c3[8], kvv_rq_m3[7];
 extern const float kvv_rq_c4[16], kvv_rq_m4[15];
+extern const float kvv_rq_c4n[16], kvv_rq_m4n[15];
 
 /* One rotation group, canonical (f32) and exact (f64). */
 typedef struct kvv_rq_group {

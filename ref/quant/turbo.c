@@ -21,6 +21,17 @@ const float kvv_rq_m4[15] = {-0.212232f, -0.162977f, -0.127056f, -0.097191f, -0.
                              -0.046190f, -0.022832f, 0.0f,       0.022832f,  0.046190f,
                              0.070693f,  0.097191f,  0.127056f,  0.162977f,  0.212232f};
 
+/* The narrow 4-bit table (turbo4@narrow): what TheTom/llama-cpp-turboquant
+ * stores for turbo4 from its 4-bit revision on, in its CPU, CUDA, Metal and
+ * Vulkan code alike; the midpoints are the ones its quantizer compares
+ * against (the averages of neighbouring levels, rounded to 6 digits). */
+const float kvv_rq_c4n[16] = {-0.173926f, -0.117195f, -0.089527f, -0.068756f, -0.051262f, -0.035597f,
+                              -0.020989f, -0.006938f, 0.006938f,  0.020989f,  0.035597f,  0.051262f,
+                              0.068756f,  0.089527f,  0.117195f,  0.173926f};
+const float kvv_rq_m4n[15] = {-0.145560f, -0.103361f, -0.079142f, -0.060009f, -0.043430f,
+                              -0.028293f, -0.013963f, 0.0f,       0.013963f,  0.028293f,
+                              0.043430f,  0.060009f,  0.079142f,  0.103361f,  0.145560f};
+
 void kvv_rq_group_rotate(const float *x, int g, int exact, kvv_rq_group *gr)
 {
     float s = 0.0f;
@@ -86,6 +97,7 @@ static const turbo_fmt fmt_turbo2_qk128 = {KVV_TURBO2_QK128, 2, 4, kvv_rq_c2, kv
 static const turbo_fmt fmt_turbo3 = {KVV_TURBO3, 3, 8, kvv_rq_c3, kvv_rq_m3};
 static const turbo_fmt fmt_turbo3_qk128 = {KVV_TURBO3_QK128, 3, 8, kvv_rq_c3, kvv_rq_m3};
 static const turbo_fmt fmt_turbo4 = {KVV_TURBO4, 4, 16, kvv_rq_c4, kvv_rq_m4};
+static const turbo_fmt fmt_turbo4_narrow = {KVV_TURBO4_NARROW, 4, 16, kvv_rq_c4n, kvv_rq_m4n};
 
 /* Block bytes: norm, then (turbo4) rnorm = 0 and nibbles, or 2-bit fields
  * 4 per byte followed (turbo3) by the third bits 8 per byte. */
@@ -227,3 +239,4 @@ TURBO_ROW(turbo2_qk128, KVV_TURBO2_QK128)
 TURBO_ROW(turbo3, KVV_TURBO3)
 TURBO_ROW(turbo3_qk128, KVV_TURBO3_QK128)
 TURBO_ROW(turbo4, KVV_TURBO4)
+TURBO_ROW(turbo4_narrow, KVV_TURBO4_NARROW)

@@ -20,10 +20,11 @@ const uint T_TURBO3 = 12u;
 const uint T_TURBO3_QK128 = 13u;
 const uint T_TURBO4 = 14u;
 const uint T_TURBO4_QJL = 15u;
+const uint T_TURBO4_NARROW = 16u;
 
 // Values per block and bytes per block, indexed by type.
-const uint TYPE_BLOCK[16] = uint[](1u, 1u, 1u, 32u, 32u, 32u, 32u, 32u, 32u, 32u, 32u, 128u, 32u, 128u, 128u, 128u);
-const uint TYPE_BYTES[16] = uint[](4u, 2u, 2u, 34u, 18u, 20u, 22u, 24u, 18u, 18u, 10u, 34u, 14u, 50u, 68u, 68u);
+const uint TYPE_BLOCK[17] = uint[](1u, 1u, 1u, 32u, 32u, 32u, 32u, 32u, 32u, 32u, 32u, 128u, 32u, 128u, 128u, 128u, 128u);
+const uint TYPE_BYTES[17] = uint[](4u, 2u, 2u, 34u, 18u, 20u, 22u, 24u, 18u, 18u, 10u, 34u, 14u, 50u, 68u, 68u, 68u);
 
 bool type_is_turbo(uint t) { return t >= T_TURBO2; }
 

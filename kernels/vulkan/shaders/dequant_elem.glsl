@@ -46,9 +46,9 @@ float DQ_NAME(uint t, uint ro, uint j, uint lut)
         }
     } else {
         float norm = f16_to_f32(RD16(DQ_BUF, bo));
-        if (t == T_TURBO4) {
+        if (t == T_TURBO4 || t == T_TURBO4_NARROW) {
             uint q = (RD8(DQ_BUF, bo + 4u + e / 2u) >> (4u * (e & 1u))) & 15u;
-            r = uintBitsToFloat(TQ_C4[q]) * norm;
+            r = uintBitsToFloat(t == T_TURBO4 ? TQ_C4[q] : TQ_C4N[q]) * norm;
         } else if (t == T_TURBO4_QJL) {
             // 3-bit index from the bit stream
             uint bit = 3u * e;

@@ -22,6 +22,7 @@
 // kvv-variant: turbo3_qk128 -DQTYPE=13
 // kvv-variant: turbo4 -DQTYPE=14
 // kvv-variant: turbo4_qjl -DQTYPE=15
+// kvv-variant: turbo4_narrow -DQTYPE=16
 layout(local_size_x_id = 0) in;
 const uint TYPE = QTYPE;
 const uint MAXC = 1024u;   // the host declines longer rows
@@ -64,14 +65,21 @@ void put16(uint off, uint v)
 const uint F_0 = 0u;
 const uint F_1 = 0x3f800000u;
 
-uint nmid() { return TYPE == T_TURBO2 || TYPE == T_TURBO2_QK128 ? 3u : TYPE == T_TURBO4 ? 15u : 7u; }
+bool four_bit() { return TYPE == T_TURBO4 || TYPE == T_TURBO4_NARROW; }
+uint nmid() { return TYPE == T_TURBO2 || TYPE == T_TURBO2_QK128 ? 3u : four_bit() ? 15u : 7u; }
 uint mid(uint k)
 {
-    return TYPE == T_TURBO2 || TYPE == T_TURBO2_QK128 ? TQ_M2[k] : TYPE == T_TURBO4 ? TQ_M4[k] : TQ_M3[k];
+    return TYPE == T_TURBO2 || TYPE == T_TURBO2_QK128 ? TQ_M2[k]
+           : TYPE == T_TURBO4                         ? TQ_M4[k]
+           : TYPE == T_TURBO4_NARROW                  ? TQ_M4N[k]
+                                                      : TQ_M3[k];
 }
 uint centroid_of(uint i)
 {
-    return TYPE == T_TURBO2 || TYPE == T_TURBO2_QK128 ? TQ_C2[i] : TYPE == T_TURBO4 ? TQ_C4[i] : TQ_C3[i];
+    return TYPE == T_TURBO2 || TYPE == T_TURBO2_QK128 ? TQ_C2[i]
+           : TYPE == T_TURBO4                         ? TQ_C4[i]
+           : TYPE == T_TURBO4_NARROW                  ? TQ_C4N[i]
+                                                      : TQ_C3[i];
 }
 
 // The forks' transform of each group of the row held in `v`, in place:
@@ -166,7 +174,7 @@ void main()
     [[dont_unroll]] for (uint b = lid; b < nb; b += wg) {
         uint o = row * pc.row_bytes + b * TYPE_BYTES[TYPE], e0 = b * B;
         put16(o, gnorm[e0 / pc.g]);
-        if (TYPE == T_TURBO4) {
+        if (four_bit()) {
             put16(o + 2u, 0u);
             [[dont_unroll]] for (uint j = 0u; j < B; j += 2u)
                 put8(o + 4u + j / 2u, idx[e0 + j] | (idx[e0 + j + 1u] << 4));

@@ -21,6 +21,13 @@ const uint TQ_C4[16] = uint[](0xbe775a75u, 0xbe3b4bf9u, 0xbe127aeau, 0xbde3760cu
 const uint TQ_M4[15] = uint[](0xbe595358u, 0xbe26e371u, 0xbe021af8u, 0xbdc70c13u, 0xbd90c77eu, 0xbd3d31bau,
                               0xbcbb0a2du, 0x00000000u, 0x3cbb0a2du, 0x3d3d31bau, 0x3d90c77eu, 0x3dc70c13u,
                               0x3e021af8u, 0x3e26e371u, 0x3e595358u);
+// turbo4@narrow: the narrower 4-bit table and the midpoints its quantizer uses
+const uint TQ_C4N[16] = uint[](0xbe3219a8u, 0xbdf003efu, 0xbdb759efu, 0xbd8ccff2u, 0xbd51f81au, 0xbd11ce29u,
+                               0xbcabf120u, 0xbbe3582au, 0x3be3582au, 0x3cabf120u, 0x3d11ce29u, 0x3d51f81au,
+                               0x3d8ccff2u, 0x3db759efu, 0x3df003efu, 0x3e3219a8u);
+const uint TQ_M4N[15] = uint[](0xbe150daeu, 0xbdd3aeefu, 0xbda21533u, 0xbd75cbffu, 0xbd31e3a8u, 0xbce7c6b9u,
+                               0xbc64c511u, 0x00000000u, 0x3c64c511u, 0x3ce7c6b9u, 0x3d31e3a8u, 0x3d75cbffu,
+                               0x3da21533u, 0x3dd3aeefu, 0x3e150daeu);
 
 // Rotation signs, packed: bit (e & 31) of word (e >> 5) set means -1.
 const uint TQ_S1[4] = uint[](0xE46A0359u, 0x42F85949u, 0xA4C63BBBu, 0x49F250A9u);
