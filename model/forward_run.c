@@ -43,7 +43,7 @@ static int backend_rc(run_ctx *r, int rc, const char *stage, int layer)
         return KVV_OK;
     const kvv_backend *b = r->o->backend;
     const char *why = b->last_error ? b->last_error(b->ctx) : NULL;
-    return fail(r, rc == KVV_UNSUPPORTED ? KVV_UNSUPPORTED : KVV_FAILED, "%s of layer %d: %s", stage, layer,
+    return fail(r, rc == KVV_UNSUPPORTED || rc == KVV_BAD_FORMAT ? rc : KVV_FAILED, "%s of layer %d: %s", stage, layer,
                 why && *why ? why : "no message");
 }
 

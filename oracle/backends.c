@@ -32,9 +32,9 @@ int kvv_backend_check_abi(const kvv_backend *b, char *why, size_t n)
         snprintf(why, n, "backend ABI version %u, this kvverify speaks version %u", b->abi_version, KVV_ABI_VERSION);
         return -1;
     }
-    if (b->struct_size < sizeof(kvv_backend)) {
+    if (b->struct_size < KVV_BACKEND_MIN_SIZE) {
         snprintf(why, n, "backend table is %u bytes, version %u needs %zu", b->struct_size, KVV_ABI_VERSION,
-                 sizeof(kvv_backend));
+                 (size_t)KVV_BACKEND_MIN_SIZE);
         return -1;
     }
     const char *missing = !b->name                ? "name"
@@ -151,7 +151,7 @@ static int resolve_library(const char *name, char *path, size_t plen, char *conf
     return -1;
 }
 
-static int is_builtin(const char *name)
+int kvv_backend_is_builtin(const char *name)
 {
     char list[256];
     snprintf(list, sizeof list, "%s", kvv_backend_builtin_names());
@@ -164,7 +164,7 @@ static int is_builtin(const char *name)
 
 int kvv_backend_check_name(const char *name, char *why, size_t n)
 {
-    if (is_builtin(name))
+    if (kvv_backend_is_builtin(name))
         return 0;
 #ifndef KVV_HAVE_VULKAN
     if (!strcmp(name, "vulkan"))

@@ -118,6 +118,30 @@ int kvv_backend_check_abi(const kvv_backend *b, char *why, size_t why_len);
 /* Names of the built-in backends this build has, comma separated, and the
  * default selection (those usable on this machine). */
 const char *kvv_backend_builtin_names(void);
+/* Whether name is one of them (not a library). */
+int kvv_backend_is_builtin(const char *name);
+
+/* ---- format versions (oracle/formats.c) ---- */
+/* Which row each cache type's cases run in: as[KVV_TURBO3] = KVV_TURBO3_QK128
+ * when a backend of the run stores turbo3 that way (as[t] = t otherwise). */
+#define KVV_FORMAT_NOTE 480
+typedef struct kvv_format_map {
+    kvv_type as[KVV_TYPE_COUNT];
+    char who[KVV_TYPE_COUNT][128];             /* the backend that stores it so */
+    char note[KVV_TYPE_COUNT][KVV_FORMAT_NOTE]; /* how it knows (its format probe) */
+} kvv_format_map;
+void kvv_format_map_init(kvv_format_map *m);
+/* Ask each library backend of names (in a child process each) which
+ * version it stores every cache type in.  A backend that cannot be asked is
+ * reported to log and left out.  -1 with why when two backends store one
+ * cache type in different versions (they cannot share a case list). */
+int kvv_formats_ask(const char *const *names, int n, kvv_format_map *m, FILE *log, char *why, size_t why_len);
+/* Rewrite a case list to those versions; cases a version cannot hold (its
+ * block does not divide the head dim) are dropped and counted. */
+struct kvv_case_list;
+int kvv_formats_rewrite(const kvv_format_map *m, struct kvv_case_list *l, int *dropped);
+/* How many cache types the map moves to another version. */
+int kvv_format_map_changes(const kvv_format_map *m);
 
 /* ---- running cases ---- */
 /* Run one case on one backend and judge it (in this process). */

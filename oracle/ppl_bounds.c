@@ -137,17 +137,51 @@ int kvv_ppl_bound_lookup(const kvv_case *c, kvv_ppl_bound *b, char *why, size_t 
     return -1;
 }
 
+/* The TurboQuant rows that are versions of the same cache type as t
+ * (t itself first); a plain type is its own only version. */
+static int versions_of(kvv_type t, kvv_type *out)
+{
+    int n = 0;
+    out[n++] = t;
+    const kvv_type_info *ti = kvv_type_get(t);
+    for (int u = 0; ti->rotated && u < KVV_TYPE_COUNT; u++)
+        if (u != (int)t && kvv_type_get((kvv_type)u)->rotated && !strcmp(kvv_type_get((kvv_type)u)->cache, ti->cache))
+            out[n++] = (kvv_type)u;
+    return n;
+}
+
 int kvv_ppl_write_bounds(FILE *out, const kvv_backend *b, const char *backend_name)
 {
-    kvv_case_list l = {0};
-    if (kvv_gate_cases(&l))
+    kvv_case_list l = {0}, g = {0};
+    if (kvv_gate_cases(&g))
         return -1;
-    /* the gate's ppl cases at baseline toggles (the toggled ones share their pair's row) */
-    int n = 0;
+    /* the gate's ppl cases at baseline toggles (the toggled ones share their
+     * pair's row), each also in every format version of its K and V types:
+     * a backend that stores turbo3 as turbo3@qk128 runs the gate so */
     kvv_toggles d = kvv_toggles_default();
-    for (int i = 0; i < l.n; i++)
-        if (l.items[i].op == KVV_OP_PPL && !memcmp(&l.items[i].tg, &d, sizeof d))
-            l.items[n++] = l.items[i];
+    for (int i = 0; i < g.n; i++) {
+        if (g.items[i].op != KVV_OP_PPL || memcmp(&g.items[i].tg, &d, sizeof d))
+            continue;
+        kvv_type vk[KVV_TYPE_COUNT], vv[KVV_TYPE_COUNT];
+        int nk = versions_of(g.items[i].type_k, vk), nv = versions_of(g.items[i].type_v, vv);
+        for (int a = 0; a < nk; a++)
+            for (int c = 0; c < nv; c++) {
+                kvv_case x = g.items[i];
+                x.type_k = vk[a];
+                x.type_v = vv[c];
+                int dup = 0;
+                for (int j = 0; j < l.n && !dup; j++)
+                    dup = l.items[j].model == x.model && l.items[j].dk == x.dk && l.items[j].type_k == x.type_k &&
+                          l.items[j].type_v == x.type_v;
+                if (!dup && kvv_case_list_push(&l, &x)) {
+                    kvv_case_list_free(&g);
+                    kvv_case_list_free(&l);
+                    return -1;
+                }
+            }
+    }
+    kvv_case_list_free(&g);
+    const int n = l.n;
     kvv_ppl_stats(*st)[BOUND_SEEDS] = calloc((size_t)(n ? n : 1), sizeof *st);
     if (!st) {
         kvv_case_list_free(&l);
@@ -156,7 +190,8 @@ int kvv_ppl_write_bounds(FILE *out, const kvv_backend *b, const char *backend_na
     fprintf(out,
             "# Bounds of the end-to-end gate (ppl cases): one row per probe model, head dim and K/V pair.\n"
             "# Made by `kvverify ppl --bounds > corpora/ppl_bounds.tsv` on the %s backend, from the gate's\n"
-            "# ppl cases at their baseline toggles (first %d tokens of corpora/probe.txt, prefill chunks,\n"
+            "# ppl cases at their baseline toggles, each also in every format version of its K and V types\n"
+            "# (first %d tokens of corpora/probe.txt, prefill chunks,\n"
             "# then %d tokens one at a time), measured on the gate's probe (seed 1) and on the probes of\n"
             "# seeds 2..%d, so that `run --seed` is not failed by model-to-model variation alone.  Each bound\n"
             "# is %.1fx the largest measured excess (PPL ratio - 1, mean KL, 99th-percentile KL), at least\n"

@@ -24,8 +24,9 @@ static const char *backend_error(const kvv_backend *b)
     return e && *e ? e : "no message";
 }
 
-/* Map a backend status to the verdict: unsupported is a skip, failure is the
- * crash rule.  Returns 0 when the call succeeded. */
+/* Map a backend status to the verdict: unsupported is a skip, a type stored
+ * in no known format the format rule, any other failure the crash rule.
+ * Returns 0 when the call succeeded. */
 static int check_call(int rc, const kvv_backend *b, const char *what, kvv_verdict *v)
 {
     if (rc == KVV_OK)
@@ -35,6 +36,9 @@ static int check_call(int rc, const kvv_backend *b, const char *what, kvv_verdic
             v->status = KVV_SKIP;
             snprintf(v->detail, sizeof v->detail, "%s: backend declined: %s", what, backend_error(b));
         }
+    } else if (rc == KVV_BAD_FORMAT) {
+        kvv_verdict_fail(v, KVV_RULE_FORMAT, "%s: the backend stores the type in no known format: %s", what,
+                         backend_error(b));
     } else {
         kvv_verdict_fail(v, KVV_RULE_CRASH, "%s: backend failed (status %d): %s", what, rc, backend_error(b));
     }

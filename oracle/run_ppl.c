@@ -164,7 +164,7 @@ void kvv_run_ppl(const kvv_case *c, const kvv_backend *b, kvv_verdict *v)
         return;
     }
     if (rc) {
-        kvv_verdict_fail(v, KVV_RULE_CRASH, "%s", why);
+        kvv_verdict_fail(v, rc == KVV_BAD_FORMAT ? KVV_RULE_FORMAT : KVV_RULE_CRASH, "%s", why);
         return;
     }
     v->checked = s.n;

@@ -154,7 +154,7 @@ static void test_abi_mismatch(void)
 static void test_short_struct(void)
 {
     char want[128];
-    snprintf(want, sizeof want, "version %u needs %zu", KVV_ABI_VERSION, sizeof(kvv_backend));
+    snprintf(want, sizeof want, "version %u needs %zu", KVV_ABI_VERSION, (size_t)KVV_BACKEND_MIN_SIZE);
     expect_refused(lib_path("plugins/libbroken_short_struct.so"), want);
 }
 

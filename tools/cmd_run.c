@@ -17,6 +17,7 @@ typedef struct {
     const char *corpus; /* stored corpus replayed with --gate/--full; NULL = none */
     int corpus_given;
     int full, jobs, verbose, strict, no_isolate, list_only, fail_fast, dump_all, backends_given, matrix_given;
+    int keep_formats; /* --listed-formats: run the generated cases in the versions they list */
     double timeout;
     uint64_t seed;
     cli_reports reports;
@@ -25,7 +26,7 @@ typedef struct {
 static int parse_run_args(int argc, char **argv, run_args *a)
 {
     enum { O_GATE = 256, O_FULL, O_CASES, O_HEAD, O_KV, O_TOGGLE, O_SET, O_SEED, O_TIMEOUT, O_NOISO, O_STRICT, O_FAILFAST,
-           O_DUMP, O_DUMP_ALL, O_CORPUS, O_NOCORPUS, O_VKDEV, O_REPORT_DIR, O_REPORT /* + CLI_REP_* (last) */ };
+           O_DUMP, O_DUMP_ALL, O_CORPUS, O_NOCORPUS, O_VKDEV, O_LISTED, O_REPORT_DIR, O_REPORT /* + CLI_REP_* (last) */ };
     static const struct option opts[] = {
         {"gate", no_argument, 0, O_GATE},       {"full", no_argument, 0, O_FULL},
         {"cases", required_argument, 0, O_CASES}, {"op", required_argument, 0, 'o'},
@@ -43,7 +44,7 @@ static int parse_run_args(int argc, char **argv, run_args *a)
         {"report-dir", required_argument, 0, O_REPORT_DIR},
         {"dump", required_argument, 0, O_DUMP}, {"dump-all", no_argument, 0, O_DUMP_ALL},
         {"corpus", required_argument, 0, O_CORPUS}, {"no-corpus", no_argument, 0, O_NOCORPUS},
-        {"vk-device", required_argument, 0, O_VKDEV},
+        {"vk-device", required_argument, 0, O_VKDEV}, {"listed-formats", no_argument, 0, O_LISTED},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     memset(a, 0, sizeof *a);
     a->backends = "cpu";
@@ -89,6 +90,7 @@ static int parse_run_args(int argc, char **argv, run_args *a)
                 return -1;
             break;
         case 'v': a->verbose = 1; break;
+        case O_LISTED: a->keep_formats = 1; break;
         case 'h': cli_usage(stdout); exit(0);
         case O_REPORT_DIR: a->reports.dir = optarg; break;
         default:
@@ -126,7 +128,7 @@ static uint64_t mix_seed(uint64_t s, uint64_t base)
 
 /* Build the case list of a run: the base list, filters, overrides, seeds.
  * A pattern that is a full case name is run even if no list holds it. */
-static int build_cases(const run_args *a, kvv_case_list *out)
+static int build_cases(const run_args *a, const kvv_format_map *fm, kvv_case_list *out)
 {
     kvv_case_list base = {0};
     char why[300];
@@ -149,6 +151,12 @@ static int build_cases(const run_args *a, kvv_case_list *out)
             fprintf(stderr, "kvverify: %s\n", why);
         kvv_case_list_free(&base);
         return -1;
+    }
+    if (fm && !a->cases_file && kvv_format_map_changes(fm)) {
+        int dropped = 0;
+        kvv_formats_rewrite(fm, &base, &dropped);
+        if (dropped)
+            fprintf(stderr, "kvverify: %d generated cases dropped: head dims those versions cannot hold\n", dropped);
     }
     for (int i = 0; i < base.n; i++) {
         kvv_case c = base.items[i];
@@ -185,13 +193,56 @@ static int build_cases(const run_args *a, kvv_case_list *out)
     return 0;
 }
 
+/* The versions the run's library backends store the cache types in, for
+ * the generated lists (a case file, or a name given with -p, runs as
+ * written); says on stderr what changes.  -1 when the backends disagree. */
+static int ask_formats(const run_args *a, const char *const *bnames, int nb, kvv_format_map *fm)
+{
+    kvv_format_map_init(fm);
+    if (a->keep_formats || a->cases_file)
+        return 0;
+    char why[512];
+    if (kvv_formats_ask(bnames, nb, fm, stderr, why, sizeof why)) {
+        fprintf(stderr, "kvverify: %s\n", why);
+        return -1;
+    }
+    if (!kvv_format_map_changes(fm))
+        return 0;
+    const char *who = "";
+    fprintf(stderr, "kvverify: the generated cases run in the format versions the backends store:");
+    for (int t = 0, first = 1; t < KVV_TYPE_COUNT; t++)
+        if (fm->as[t] != (kvv_type)t) {
+            fprintf(stderr, "%s %s as %s", first ? "" : ",", kvv_type_name((kvv_type)t), kvv_type_name(fm->as[t]));
+            first = 0;
+            who = fm->who[t];
+        }
+    fprintf(stderr, " (%s; `kvverify probe -b BACKEND` says how it knows; --listed-formats runs them as listed)\n",
+            who);
+    return 0;
+}
+
 int cli_run(int argc, char **argv, int list_only)
 {
     run_args a;
     if (parse_run_args(argc, argv, &a))
         return EXIT_USAGE;
+    char bstore[1024];
+    const char *bnames[KVV_MAX_BACKENDS];
+    if (!a.backends_given && a.matrix_given) /* the gate of `make verify`, the nightly matrix */
+        a.backends = cli_default_backends();
+    else if (!list_only)
+        cli_vk_describe(a.backends);
+    int nb = cli_split_backends(a.backends, bstore, sizeof bstore, bnames);
+    for (int i = 0; i < nb && nb > 0; i++)
+        if (cli_check_backend(bnames[i]))
+            nb = -1;
+    if (nb < 0)
+        return EXIT_USAGE;
+    kvv_format_map fm;
+    if ((!list_only || a.backends_given) && ask_formats(&a, bnames, nb, &fm))
+        return EXIT_USAGE;
     kvv_case_list cases = {0};
-    if (build_cases(&a, &cases))
+    if (build_cases(&a, (!list_only || a.backends_given) ? &fm : NULL, &cases))
         return EXIT_USAGE;
     if (list_only) {
         char name[512];
@@ -204,20 +255,6 @@ int cli_run(int argc, char **argv, int list_only)
     }
     if (cases.n == 0) {
         fprintf(stderr, "kvverify: no case matches the filters\n");
-        kvv_case_list_free(&cases);
-        return EXIT_USAGE;
-    }
-    char bstore[1024];
-    const char *bnames[KVV_MAX_BACKENDS];
-    if (!a.backends_given && a.matrix_given) /* the gate of `make verify`, the nightly matrix */
-        a.backends = cli_default_backends();
-    else
-        cli_vk_describe(a.backends);
-    int nb = cli_split_backends(a.backends, bstore, sizeof bstore, bnames);
-    for (int i = 0; i < nb && nb > 0; i++)
-        if (cli_check_backend(bnames[i]))
-            nb = -1;
-    if (nb < 0) {
         kvv_case_list_free(&cases);
         return EXIT_USAGE;
     }

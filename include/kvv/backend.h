@@ -29,7 +29,11 @@
 
 #define KVV_ABI_VERSION 1u
 
-enum { KVV_OK = 0, KVV_UNSUPPORTED = 1, KVV_FAILED = 2 };
+/* KVV_BAD_FORMAT: the backend has the type, but stores it in a format that
+ * matches none of kvverify's format versions (a fork's type whose table or
+ * packing is new); last_error says what it found.  The case fails (rule
+ * format) rather than being skipped. */
+enum { KVV_OK = 0, KVV_UNSUPPORTED = 1, KVV_FAILED = 2, KVV_BAD_FORMAT = 3 };
 
 typedef struct kvv_attn_args {
     int dk, dv;             /* head dims of K/Q and V */
@@ -77,7 +81,23 @@ struct kvv_backend {
     void (*destroy)(void *ctx);
     /* Text of the last KVV_UNSUPPORTED / KVV_FAILED; may be NULL. */
     const char *(*last_error)(void *ctx);
+
+    /* ---- appended entries: optional, read only when struct_size covers them ---- */
+
+    /* The format version (a row of the type table) in which this backend
+     * stores the cache type whose default row is `cache`: that row, another
+     * row of the same cache type (KVV_TURBO3 -> KVV_TURBO3_QK128), or
+     * KVV_TYPE_NONE when it has none or none that kvverify knows.  `note`
+     * receives how it knows (e.g. what a format probe read).  The host runs
+     * its generated case lists in these versions.  NULL: every row as it is. */
+    kvv_type (*stored_as)(void *ctx, kvv_type cache, char *note, size_t note_len);
 };
+
+/* The size of the table as version 1 first had it (up to last_error): a
+ * library built before the appended entries still loads. */
+#define KVV_BACKEND_MIN_SIZE (offsetof(kvv_backend, last_error) + sizeof(void *))
+/* Whether a table is large enough to hold an appended entry. */
+#define KVV_BACKEND_HAS(b, field) ((b)->struct_size >= offsetof(kvv_backend, field) + sizeof((b)->field))
 
 /* The symbol an external backend library exports. */
 typedef const kvv_backend *(*kvv_backend_get_fn)(uint32_t abi_version);

@@ -112,8 +112,9 @@ static int gg_supports(void *ctx, const kvv_case *c, char *why, size_t n)
     }
     const kvv_type need[2] = {c->type_k, c->type_v};
     for (int i = 0; i < (c->op == KVV_OP_ATTN || c->op == KVV_OP_PPL ? 2 : 1); i++)
-        if ((unsigned)need[i] >= KVV_TYPE_COUNT || A->map.e[need[i]].ggml < 0) {
-            gg_decline_type(A, need[i], why, n);
+        if ((unsigned)need[i] >= KVV_TYPE_COUNT ||
+            (A->map.e[need[i]].ggml < 0 && !gg_typemap_broken(&A->map, need[i]))) {
+            gg_decline_type(A, need[i], why, n); /* a broken type goes on, to fail in the entry point */
             return 0;
         }
     /* ggml chooses its own code paths: only the thread count is a knob */
@@ -165,6 +166,12 @@ static int gg_attention_entry(void *ctx, const kvv_attn_args *a, float *out, kvv
     int rc = gg_attention(A, a, out, info, last_err, sizeof last_err);
     pthread_mutex_unlock(&A->lock);
     return rc;
+}
+
+static kvv_type gg_stored_as(void *ctx, kvv_type cache, char *note, size_t n)
+{
+    gg_adapter *A = ctx;
+    return gg_typemap_stored_as(&A->map, cache, note, n);
 }
 
 static void gg_destroy(void *ctx)
@@ -219,11 +226,14 @@ __attribute__((visibility("default"))) const kvv_backend *kvv_backend_get_config
         gg_destroy(A);
         return NULL;
     }
+    gg_typemap_discover(&A->map, &A->api, A->quant_chunk);
     snprintf(A->name, sizeof A->name, "ggml-%s", A->device);
     size_t l = strlen(A->description);
-    snprintf(A->description + l, sizeof A->description - l, "; quantize: %s%s%s",
+    char found[400];
+    gg_typemap_summary(&A->map, found, sizeof found);
+    snprintf(A->description + l, sizeof A->description - l, "; quantize: %s%s%s; TurboQuant types: %s",
              A->quant_chunk ? "ggml_quantize_chunk" : "set_rows (iq4_nl@search: ggml_quantize_chunk)",
-             *o.types ? "; type map " : "", o.types);
+             *o.types ? "; type map " : "", o.types, *found ? found : "none");
     A->table = (kvv_backend){
         .abi_version = KVV_ABI_VERSION,
         .struct_size = sizeof(kvv_backend),
@@ -238,6 +248,7 @@ __attribute__((visibility("default"))) const kvv_backend *kvv_backend_get_config
         .flush = NULL,
         .destroy = gg_destroy,
         .last_error = gg_last_error,
+        .stored_as = gg_stored_as,
     };
     return &A->table;
 }

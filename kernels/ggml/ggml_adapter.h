@@ -2,7 +2,12 @@
  * around a dlopen'ed ggml build.  Files:
  *   ggml_adapter.c   options, the kvv_backend table, the exported symbols
  *   ggml_load.c      finding and loading libggml-base and a device library
- *   ggml_typemap.c   kvverify types <-> ggml enum values (an option)
+ *   ggml_typemap.c   kvverify types <-> ggml enum values: the upstream rows,
+ *                    the library's own TurboQuant types found and probed,
+ *                    and a map file as an override
+ *   ggml_formats.c   the TurboQuant format versions (layout, levels, decoder)
+ *   ggml_probe.c     which format version a library type stores, read from
+ *                    its own dequantizer
  *   ggml_graph.c     running a one-op graph on the device
  *   ggml_ops.c       quantize, dequantize, attention and its precision report */
 #ifndef KVV_GGML_ADAPTER_H
@@ -14,6 +19,45 @@
 #include "kernels/ggml/ggml_api.h"
 #include "kvv/backend.h"
 
+/* ---- ggml_formats.c ---- */
+typedef enum { GF_2BIT, GF_2BIT_SIGN, GF_NIBBLE, GF_3BIT_STREAM } gf_pack;
+typedef struct gg_format {
+    kvv_type type;      /* the kvverify row */
+    const char *name;   /* "turbo3@qk128" */
+    const char *cache;  /* the cache type it is a version of: "turbo3" */
+    int block, bytes, levels;
+    gf_pack pack;
+    int qs;             /* byte offset of the index bits */
+    int rnorm;          /* bytes 2-3 scale a QJL residual term (turbo4@qjl) */
+    const float *table; /* levels values, ascending */
+} gg_format;
+const gg_format *gg_formats(int *n);
+const gg_format *gg_format_of(kvv_type t); /* NULL: not a TurboQuant version */
+const char *gg_pack_name(gf_pack p);
+int gg_format_index_bits(const gg_format *f);
+/* where index bit s of value j lives */
+void gg_format_bit(const gg_format *f, int j, int s, int *byte, int *bit);
+int gg_format_index(const gg_format *f, const uint8_t *blk, int j);
+void gg_format_set_index(const gg_format *f, uint8_t *blk, int j, int idx);
+/* one block as a correct dequantizer gives it (QJL term not modelled) */
+void gg_format_decode(const gg_format *f, const uint8_t *blk, float *out);
+float gg_f16_to_f32(uint16_t h);
+
+/* ---- ggml_probe.c ---- */
+typedef struct gg_probe {
+    kvv_type match;   /* the format version it stores; KVV_TYPE_NONE: none known */
+    int known_family; /* its name is one of kvverify's cache types */
+    char family[16];  /* "turbo3"; "" for a name that is not a TurboQuant type */
+    char text[720];   /* what was read, and the verdict */
+} gg_probe;
+/* The family of a library type name ("turbo3_0" -> "turbo3"; "" if none). */
+void gg_probe_family(const char *name, char *fam, size_t n);
+/* Probe the library type `name` (ggml enum ggml, block values in bytes)
+ * through its to_float, against every version of its family, or only
+ * against `only` (a map file's claim; KVV_TYPE_NONE: by the name). */
+void gg_probe_type(gg_to_float_fn to_float, const char *name, int ggml, int64_t block, size_t bytes, kvv_type only,
+                   gg_probe *p);
+
 /* How a type's bytes are produced. */
 typedef enum { GG_Q_NONE, GG_Q_SET_ROWS, GG_Q_CHUNK } gg_quant_path;
 
@@ -22,10 +66,23 @@ typedef struct gg_type_entry {
     int ggml;                /* enum ggml_type; -1 = not served */
     char ggml_name[32];      /* what ggml_type_name() must say for it */
     gg_quant_path quant;     /* set_rows (the cache write) or ggml_quantize_chunk */
+    int from_file;           /* a map file's row (checked by the probe, not replaced by discovery) */
 } gg_type_entry;
+
+/* A TurboQuant type the library has, and what the probe read of it. */
+typedef struct gg_found {
+    int ggml;
+    char name[32];
+    int64_t block;
+    size_t bytes;
+    gg_probe probe;
+} gg_found;
+#define GG_MAX_FOUND 16
 
 typedef struct gg_typemap {
     gg_type_entry e[KVV_TYPE_COUNT];
+    gg_found found[GG_MAX_FOUND];
+    int nfound;
 } gg_typemap;
 
 /* The adapter's cache of the Q-conversion allowance (ggml_ops.c). */
@@ -53,7 +110,7 @@ typedef struct gg_adapter {
     gg_qcache qc;
     pthread_mutex_t lock; /* ggml's backend objects are not for concurrent use */
     char name[64];
-    char description[512];
+    char description[1024];
 } gg_adapter;
 
 /* ---- ggml_load.c ---- */
@@ -81,8 +138,21 @@ void gg_typemap_default(gg_typemap *m, int chunk);
 /* Add or replace rows from a file (see README "ggml adapter"). */
 int gg_typemap_load(gg_typemap *m, const char *path, char *why, size_t n);
 /* Check every row against the loaded library: ggml_type_name and block
- * size/bytes must agree; rows that fail are an error, not a silent skip. */
+ * size/bytes must agree, and the probe must read a map file's TurboQuant
+ * rows as what they claim; rows that fail are an error, not a silent skip. */
 int gg_typemap_check(const gg_typemap *m, const gg_api *api, char *why, size_t n);
+/* Walk the library's type table; probe every type named turbo<N> and serve
+ * the format version it matches (rows of a map file stay as given).
+ * Returns how many such types the library has. */
+int gg_typemap_discover(gg_typemap *m, const gg_api *api, int chunk);
+/* What the probe read from a library type of t's cache type that matches
+ * no format version (t's cases must fail with it), or NULL. */
+const char *gg_typemap_broken(const gg_typemap *m, kvv_type t);
+/* The row in which the library stores cache type `cache` (KVV_TYPE_NONE:
+ * none), and in note how that is known. */
+kvv_type gg_typemap_stored_as(const gg_typemap *m, kvv_type cache, char *note, size_t n);
+/* "turbo2 (42) = turbo2@qk128, turbo3 (43) = ..." */
+void gg_typemap_summary(const gg_typemap *m, char *out, size_t n);
 
 /* ---- ggml_graph.c ---- */
 /* A one-op graph whose tensors are bound to host memory. */

@@ -43,11 +43,21 @@ static int threads_of(const kvv_toggles *tg)
 int gg_decline_type(const gg_adapter *A, kvv_type t, char *why, size_t n)
 {
     const gg_kvv_type *k = gg_kvv_type_get(t);
-    if (!k)
+    const char *broken = k ? gg_typemap_broken(&A->map, t) : NULL;
+    const gg_format *f = k ? gg_format_of(t) : NULL;
+    const kvv_type as = f ? gg_typemap_stored_as(&A->map, t, NULL, 0) : KVV_TYPE_NONE; /* any row of the family */
+    if (!k) {
         snprintf(why, n, "type %d is not a kvverify type", (int)t);
-    else if (k->rotated)
-        snprintf(why, n, "%s: upstream ggml has no turbo types (a fork's type map: types=FILE)", k->name);
-    else if (t == KVV_IQ4_NL && A->quant_chunk)
+    } else if (broken) {
+        snprintf(why, n, "%s", broken);
+        return KVV_BAD_FORMAT;
+    } else if (k->rotated && as != KVV_TYPE_NONE) {
+        snprintf(why, n, "%s: this ggml stores %s as %s (ggml %d '%s')", k->name, f->cache, gg_kvv_type_get(as)->name,
+                 A->map.e[as].ggml, A->map.e[as].ggml_name);
+    } else if (k->rotated) {
+        snprintf(why, n, "%s: this ggml has no %s type (upstream ggml has none; a fork's types named turbo<N> are "
+                 "found and probed, others can be given with types=FILE)", k->name, f ? f->cache : k->name);
+    } else if (t == KVV_IQ4_NL && A->quant_chunk)
         snprintf(why, n, "iq4_nl: quant=chunk makes iq4_nl@search bytes, not iq4_nl");
     else
         snprintf(why, n, "%s: not in the type map", k->name);
@@ -187,19 +197,6 @@ static void rotate_rows(float *x, int64_t rows, int cols, int inverse)
 
 /* ---------------- the precision report ---------------- */
 
-static float f16_bits_to_f32(uint16_t h)
-{
-    const uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1f, m = h & 0x3ffu;
-    if (e == 0) {
-        float v = (float)m * 0x1p-24f;
-        return sign ? -v : v;
-    }
-    uint32_t x = e == 0x1f ? sign | 0x7f800000u | (m << 13) : sign | ((e + 112) << 23) | (m << 13);
-    float f;
-    memcpy(&f, &x, 4);
-    return f;
-}
-
 /* Q as the CPU vector path sees it: converted to K's vec_dot type and
  * back.  q8_1 (the partner of q4_1 and q5_1 K) also carries s, the block's
  * sum, rounded to f16, which the dot product uses for K's block minimum:
@@ -225,8 +222,8 @@ static int q_converted(gg_adapter *A, int vdt, const float *q, float *out, float
         }
         for (int b = 0; b < cols / 32; b++) { /* d f16, s f16, qs int8[32] */
             const unsigned char *blk = buf + 36 * b;
-            const float d = f16_bits_to_f32((uint16_t)(blk[0] | blk[1] << 8));
-            const float sv = f16_bits_to_f32((uint16_t)(blk[2] | blk[3] << 8));
+            const float d = gg_f16_to_f32((uint16_t)(blk[0] | blk[1] << 8));
+            const float sv = gg_f16_to_f32((uint16_t)(blk[2] | blk[3] << 8));
             double sum = 0;
             for (int i = 0; i < 32; i++) {
                 out[r * cols + 32 * b + i] = d * (float)(int8_t)blk[4 + i];
@@ -360,7 +357,7 @@ static int mask_to_f16(gg_adapter *A, const float *m, uint16_t *out, int64_t n, 
 {
     for (int64_t i = 0; i < n; i++) {
         out[i] = A->api.fp32_to_fp16(m[i]);
-        const float back = f16_bits_to_f32(out[i]);
+        const float back = gg_f16_to_f32(out[i]);
         if (back != m[i] && !(isnan(back) && isnan(m[i]))) {
             snprintf(why, len, "ggml takes the mask as f16, and %g is not an f16 value (ALiBi positions beyond 2048)",
                      (double)m[i]);

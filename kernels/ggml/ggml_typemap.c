@@ -1,17 +1,20 @@
 /* Which ggml type stores each kvverify type, and how its bytes are made.
  *
- * Upstream ggml has the nine plain types; forks add their own (the
- * TurboQuant forks number turbo2/3/4 differently from one another), so the
- * map is data: the default rows below, plus rows from a file (option
- * types=FILE or KVV_GGML_TYPES):
+ * Upstream ggml has the nine plain types: the default rows below.  Forks
+ * add their own, with enum values, block sizes and tables that change from
+ * commit to commit, so those are found in the loaded library itself: its
+ * type table is walked, and every type named turbo<N> is probed
+ * (ggml_probe.c) to learn which format version it stores.  A row of a map
+ * file (option types=FILE or KVV_GGML_TYPES) overrides what was found:
  *
  *     # kvverify type   ggml enum   ggml type name   [set_rows|chunk]
- *     turbo3            41          turbo3_0
+ *     turbo3@qk128      43          turbo3
  *
- * Every row is checked against the loaded library before use: the enum
- * value must carry that name in ggml_type_name() and the block size and
- * bytes must be kvverify's, so a map written for another build is refused
- * at load with the row that is wrong, never used to store the wrong bytes. */
+ * and is checked against the loaded library before use: the enum value must
+ * carry that name in ggml_type_name(), the block size and bytes must be
+ * kvverify's, and the probe must read that format version from the type, so
+ * a map written for another build is refused at load with the row that is
+ * wrong, never used to store the wrong bytes. */
 #include <ctype.h>
 #include <dlfcn.h>
 #include <stdio.h>
@@ -76,6 +79,7 @@ static void set_row(gg_typemap *m, kvv_type t, int ggml, const char *name, gg_qu
     m->e[t].ggml = ggml;
     snprintf(m->e[t].ggml_name, sizeof m->e[t].ggml_name, "%s", name);
     m->e[t].quant = q;
+    m->e[t].from_file = 0;
 }
 
 void gg_typemap_default(gg_typemap *m, int chunk)
@@ -118,6 +122,7 @@ int gg_typemap_load(gg_typemap *m, const char *path, char *why, size_t n)
             break;
         }
         set_row(m, t, ge, gname, q);
+        m->e[t].from_file = 1;
     }
     fclose(f);
     return rc;
@@ -171,7 +176,7 @@ int gg_typemap_check(const gg_typemap *m, const gg_api *api, char *why, size_t n
     }
     for (int t = 0; t < KVV_TYPE_COUNT; t++) {
         const gg_type_entry *e = &m->e[t];
-        if (e->ggml < 0)
+        if (e->ggml < 0 || (!e->from_file && kvv_types[t].rotated)) /* found rows were read off the library */
             continue;
         if (e->ggml >= count) {
             snprintf(why, n, "type map: %s -> ggml enum %d '%s', but this ggml has %d types", kvv_types[t].name,
@@ -191,6 +196,105 @@ int gg_typemap_check(const gg_typemap *m, const gg_api *api, char *why, size_t n
                      (long long)api->blck_size(e->ggml));
             return -1;
         }
+        if (kvv_types[t].rotated) { /* a map file's claim about a TurboQuant type: the probe must agree */
+            gg_probe pr;
+            gg_probe_type(tr->to_float, gn, e->ggml, api->blck_size(e->ggml), api->type_size(e->ggml), (kvv_type)t, &pr);
+            if (pr.match != (kvv_type)t) {
+                snprintf(why, n, "type map: %s -> ggml enum %d '%s', but the format probe reads %s", kvv_types[t].name,
+                         e->ggml, gn, pr.text);
+                return -1;
+            }
+        }
     }
     return 0;
+}
+
+int gg_typemap_discover(gg_typemap *m, const gg_api *api, int chunk)
+{
+    const int count = type_count(api);
+    m->nfound = 0;
+    for (int i = 0; i < count && m->nfound < GG_MAX_FOUND; i++) {
+        const gg_type_traits *tr = api->get_type_traits(i);
+        char fam[16];
+        if (!tr || !tr->type_name)
+            continue;
+        gg_probe_family(tr->type_name, fam, sizeof fam);
+        if (!*fam)
+            continue;
+        /* a type that a map file names is probed as what the file says */
+        kvv_type claim = KVV_TYPE_NONE;
+        for (int t = 0; t < KVV_TYPE_COUNT; t++)
+            if (m->e[t].from_file && m->e[t].ggml == i)
+                claim = (kvv_type)t;
+        gg_found *f = &m->found[m->nfound++];
+        f->ggml = i;
+        snprintf(f->name, sizeof f->name, "%s", tr->type_name);
+        f->block = api->blck_size(i);
+        f->bytes = api->type_size(i);
+        gg_probe_type(tr->to_float, f->name, i, f->block, f->bytes, claim, &f->probe);
+        kvv_type t = f->probe.match;
+        if (claim == KVV_TYPE_NONE && t != KVV_TYPE_NONE && !m->e[t].from_file && m->e[t].ggml < 0)
+            set_row(m, t, i, tr->type_name, chunk ? GG_Q_CHUNK : GG_Q_SET_ROWS);
+    }
+    return m->nfound;
+}
+
+/* the library type found for a cache family, or NULL */
+static const gg_found *found_of(const gg_typemap *m, const char *family)
+{
+    for (int i = 0; i < m->nfound; i++)
+        if (!strcmp(m->found[i].probe.family, family))
+            return &m->found[i];
+    return NULL;
+}
+
+/* the row of a family that the map serves, or KVV_TYPE_NONE */
+static kvv_type served_version(const gg_typemap *m, const char *family)
+{
+    int nf;
+    const gg_format *fm = gg_formats(&nf);
+    for (int i = 0; i < nf; i++)
+        if (!strcmp(fm[i].cache, family) && m->e[fm[i].type].ggml >= 0)
+            return fm[i].type;
+    return KVV_TYPE_NONE;
+}
+
+const char *gg_typemap_broken(const gg_typemap *m, kvv_type t)
+{
+    const gg_format *f = gg_format_of(t);
+    if (!f || m->e[t].ggml >= 0 || served_version(m, f->cache) != KVV_TYPE_NONE)
+        return NULL;
+    const gg_found *g = found_of(m, f->cache);
+    return g && g->probe.match == KVV_TYPE_NONE ? g->probe.text : NULL;
+}
+
+kvv_type gg_typemap_stored_as(const gg_typemap *m, kvv_type cache, char *note, size_t n)
+{
+    const gg_format *f = gg_format_of(cache);
+    if (note && n)
+        note[0] = 0;
+    if (!f)
+        return (unsigned)cache < KVV_TYPE_COUNT && m->e[cache].ggml >= 0 ? cache : KVV_TYPE_NONE;
+    kvv_type v = served_version(m, f->cache);
+    const gg_found *g = found_of(m, f->cache);
+    if (note && g)
+        snprintf(note, n, "%s", g->probe.text);
+    else if (note && v != KVV_TYPE_NONE)
+        snprintf(note, n, "ggml %d '%s' (type map)", m->e[v].ggml, m->e[v].ggml_name);
+    else if (note)
+        snprintf(note, n, "this ggml has no %s type", f->cache);
+    return v;
+}
+
+void gg_typemap_summary(const gg_typemap *m, char *out, size_t n)
+{
+    size_t l = 0;
+    out[0] = 0;
+    for (int i = 0; i < m->nfound && l < n; i++) {
+        const gg_found *f = &m->found[i];
+        const char *v = f->probe.match != KVV_TYPE_NONE ? kvv_types[f->probe.match].name
+                        : f->probe.known_family      ? "no known format"
+                                                     : "not a kvverify type";
+        l += (size_t)snprintf(out + l, n - l, "%s%s (%d) = %s", i ? ", " : "", f->name, f->ggml, v);
+    }
 }
