@@ -52,7 +52,7 @@ done
 
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
-short=$(echo "$full" | cut -c1-12)
+short=$(echo "$full" | cut -c1-9)
 want="commit $full vulkan=$vulkan portable=$portable"
 if [ -f "$out/BUILD-INFO" ] && [ "$(head -n1 "$out/BUILD-INFO")" = "$want" ] && [ -f "$out/libggml-base.so" ]; then
     echo "fork-build: $short already built in $out"
@@ -75,6 +75,15 @@ git --git-dir="$git_dir" archive "$full:ggml" | tar -x -C "$src/ggml" 2>>"$log" 
     fail "git archive of ggml/ failed (blobs missing from the mirror?)"
 # standalone ggml configures ggml.pc.in, which the fork's tree may lack
 [ -f "$src/ggml/ggml.pc.in" ] || : >"$src/ggml/ggml.pc.in"
+
+# ggml's CMake asks git for the commit it reports (ggml_commit()); the tree
+# sits inside whatever repository holds OUT, so a stand-in answers for the
+# fork's commit during the configure
+shim=$out/.build/git-shim
+mkdir -p "$shim"
+printf '#!/bin/sh\n# git for the configure of %s: its commit, a clean tree\ncase "$*" in *rev-parse*) echo %s ;; esac\nexit 0\n' \
+    "$short" "$short" >"$shim/git"
+chmod +x "$shim/git"
 
 launcher=""
 if command -v ccache >/dev/null; then
@@ -100,7 +109,7 @@ echo "fork-build: $short -> $out (targets: $targets)"
 start=$(date +%s)
 # shellcheck disable=SC2086
 run_limited cmake -S "$src/ggml" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=ON \
-    -DGGML_BUILD_TESTS=OFF -DGGML_BUILD_EXAMPLES=OFF -DGGML_BACKEND_DL=OFF -DGGML_OPENMP=OFF \
+    -DGGML_BUILD_TESTS=OFF -DGGML_BUILD_EXAMPLES=OFF -DGGML_BACKEND_DL=OFF -DGGML_OPENMP=OFF -DGIT_EXE="$shim/git" \
     $cpu_flags $vk_flags $launcher >>"$log" 2>&1 || fail "cmake configure failed"
 # shellcheck disable=SC2086
 run_limited cmake --build "$build" -j "${KVV_FORK_BUILD_JOBS:-$(nproc)}" --target $targets >>"$log" 2>&1 || {

@@ -27,6 +27,12 @@ typedef struct {
     char note[KVV_FORMAT_NOTE];
 } ask_reply;
 
+/* everything the child sends after its status */
+typedef struct {
+    ask_reply r[KVV_CACHE_TYPE_COUNT];
+    char description[1024];
+} ask_answer;
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -47,8 +53,11 @@ static void ask_in_child(const char *name, int fd)
     char why[512] = "";
     const kvv_backend *b = kvv_backend_open(name, why, sizeof why);
     int32_t status = b ? 0 : -1;
-    ask_reply r[KVV_CACHE_TYPE_COUNT];
-    memset(r, 0, sizeof r);
+    static ask_answer ans;
+    ask_reply *r = ans.r;
+    memset(&ans, 0, sizeof ans);
+    if (b)
+        snprintf(ans.description, sizeof ans.description, "%s", b->description ? b->description : "");
     for (int i = 0; i < KVV_CACHE_TYPE_COUNT; i++) {
         r[i].as = kvv_cache_types[i];
         if (b && KVV_BACKEND_HAS(b, stored_as) && b->stored_as)
@@ -64,8 +73,8 @@ static void ask_in_child(const char *name, int fd)
             _exit(1);
         _exit(0);
     }
-    const char *p = (const char *)r;
-    size_t left = sizeof r;
+    const char *p = (const char *)&ans;
+    size_t left = sizeof ans;
     while (left) {
         ssize_t w = write(fd, p, left);
         if (w <= 0)
@@ -103,7 +112,7 @@ static int read_all(int fd, void *buf, size_t n, double deadline)
 
 /* Ask one backend; 1 when it has an opinion, 0 when it has none (built in,
  * or no stored_as), -1 when it could not be asked (why says why). */
-static int ask_one(const char *name, ask_reply *r, char *why, size_t n)
+static int ask_one(const char *name, ask_answer *r, char *why, size_t n)
 {
     int fds[2];
     if (pipe(fds)) {
@@ -134,7 +143,7 @@ static int ask_one(const char *name, ask_reply *r, char *why, size_t n)
                 snprintf(why, n, "%.*s", (int)sizeof msg - 1, msg);
             else
                 snprintf(why, n, "it could not be opened");
-        } else if (read_all(fds[0], r, sizeof(ask_reply) * KVV_CACHE_TYPE_COUNT, deadline) == 0) {
+        } else if (read_all(fds[0], r, sizeof *r, deadline) == 0) {
             rc = status == 0 ? 1 : 0;
         }
     }
@@ -167,9 +176,10 @@ int kvv_formats_ask(const char *const *names, int n, kvv_format_map *m, FILE *lo
     for (int b = 0; b < n; b++) {
         if (kvv_backend_is_builtin(names[b]))
             continue; /* the built-in backends have every row */
-        ask_reply r[KVV_CACHE_TYPE_COUNT];
+        static ask_answer ans;
+        ask_reply *r = ans.r;
         char err[512] = "";
-        int rc = ask_one(names[b], r, err, sizeof err);
+        int rc = ask_one(names[b], &ans, err, sizeof err);
         if (rc < 0) {
             if (log)
                 fprintf(log, "kvverify: %s: %s; the cases run in the listed format versions\n", names[b], err);
@@ -226,4 +236,32 @@ int kvv_format_map_changes(const kvv_format_map *m)
     for (int t = 0; t < KVV_TYPE_COUNT; t++)
         n += m->as[t] != (kvv_type)t;
     return n;
+}
+
+int kvv_formats_report(const char *name, FILE *out)
+{
+    if (kvv_backend_is_builtin(name)) {
+        fprintf(out, "%s: built in; stores every row of the type table (kvverify list types)\n", name);
+        return 0;
+    }
+    static ask_answer ans;
+    char err[512] = "";
+    int rc = ask_one(name, &ans, err, sizeof err);
+    if (rc < 0) {
+        fprintf(out, "%s: %s\n", name, err);
+        return -1;
+    }
+    ans.description[sizeof ans.description - 1] = 0;
+    fprintf(out, "%s: %s\n", name, ans.description);
+    if (rc == 0) {
+        fprintf(out, "  (the library does not say which format versions it stores: every row runs as listed)\n");
+        return 0;
+    }
+    for (int i = 0; i < KVV_CACHE_TYPE_COUNT; i++) {
+        kvv_type c = kvv_cache_types[i], as = (kvv_type)ans.r[i].as;
+        ans.r[i].note[sizeof ans.r[i].note - 1] = 0;
+        fprintf(out, "  %-8s %-16s %s\n", kvv_type_name(c), as == KVV_TYPE_NONE ? "-" : kvv_type_name(as),
+                ans.r[i].note);
+    }
+    return 0;
 }

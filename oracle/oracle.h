@@ -140,6 +140,10 @@ int kvv_formats_ask(const char *const *names, int n, kvv_format_map *m, FILE *lo
  * block does not divide the head dim) are dropped and counted. */
 struct kvv_case_list;
 int kvv_formats_rewrite(const kvv_format_map *m, struct kvv_case_list *l, int *dropped);
+/* `kvverify probe`: what backend `name` says of each cache type (the row
+ * it stores it as, and how it knows), asked in a child process; -1 when it
+ * cannot be opened or asked (the reason is printed). */
+int kvv_formats_report(const char *name, FILE *out);
 /* How many cache types the map moves to another version. */
 int kvv_format_map_changes(const kvv_format_map *m);
 

@@ -13,6 +13,7 @@ int cmd_run(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_tables(int argc, char **argv);
+int cmd_probe(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_fuzz(int argc, char **argv);
 int cmd_compare(int argc, char **argv);

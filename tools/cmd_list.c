@@ -17,6 +17,8 @@ int cmd_list(int argc, char **argv)
     if (!strcmp(what, "cases"))
         return cli_run(argc - 1, argv + 1, 1);
     if (!strcmp(what, "backends")) {
+        if (argc > 2)
+            return cmd_probe(argc - 1, argv + 1);
         printf("%s\n", kvv_backend_builtin_names());
         return 0;
     }
@@ -40,4 +42,38 @@ int cmd_version(int argc, char **argv)
     (void)argv;
     printf("kvverify %s (commit %s)\n", KVV_VERSION, KVV_GIT_COMMIT);
     return 0;
+}
+
+/* `kvverify probe -b BACKEND[,...]` (also `list backends -b ...`): which
+ * format version each backend stores each cache type in, and how it knows. */
+int cmd_probe(int argc, char **argv)
+{
+    const char *list = NULL;
+    for (int i = 1; i < argc; i++) {
+        if ((!strcmp(argv[i], "-b") || !strcmp(argv[i], "--backend")) && i + 1 < argc)
+            list = argv[++i];
+        else if (!strncmp(argv[i], "--backend=", 10))
+            list = argv[i] + 10;
+        else {
+            fprintf(stderr, "kvverify: probe: unexpected argument '%s' (usage: kvverify probe -b BACKEND[,...])\n",
+                    argv[i]);
+            return EXIT_USAGE;
+        }
+    }
+    if (!list) {
+        fprintf(stderr, "kvverify: probe: which backend? (kvverify probe -b ggml-cpu:dir=PATH)\n");
+        return EXIT_USAGE;
+    }
+    char store[1024];
+    const char *names[KVV_MAX_BACKENDS];
+    int nb = cli_split_backends(list, store, sizeof store, names);
+    if (nb < 0)
+        return EXIT_USAGE;
+    int rc = 0;
+    for (int i = 0; i < nb; i++) {
+        if (cli_check_backend(names[i]))
+            return EXIT_USAGE;
+        rc |= kvv_formats_report(names[i], stdout) != 0;
+    }
+    return rc;
 }

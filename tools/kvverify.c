@@ -14,7 +14,9 @@ void cli_usage(FILE *out)
             "  run              run cases against the reference (default list: the gate)\n"
             "  list types       the type table\n"
             "  list cases       the case names a run would use (takes run's filters)\n"
-            "  list backends    backends of this build\n"
+            "  list backends    backends of this build (with -b L: as probe)\n"
+            "  probe -b L       each backend's description and the format version it stores each cache type\n"
+            "                   in (a fork's TurboQuant types, read off its own dequantizer)\n"
             "  list devices     Vulkan devices (the index for --vk-device) and what they offer\n"
             "  tables           shipped centroid tables against Lloyd-Max on the Beta and Gaussian densities\n"
             "  bench [-b L] [--threads N] [--reps N] [--vk-device N]\n"
@@ -72,6 +74,9 @@ void cli_usage(FILE *out)
             "                    report.html, ratios.tsv)\n"
             "  --dump FILE       write the failing cases' tensors to an HDF5 file (README: HDF5 dumps)\n"
             "  --dump-all        ... every case, not only failing ones\n"
+            "  --listed-formats  run generated cases in the format versions they name, not the ones a\n"
+            "                    library backend stores (by default turbo3 runs as turbo3@qk128 on a build\n"
+            "                    that stores it so)\n"
             "exit status: 0 when every case passes, 1 when any fails, 2 on bad usage\n");
 }
 
@@ -80,7 +85,7 @@ static const struct {
     const char *name;
     int (*fn)(int argc, char **argv);
 } commands[] = {
-    {"run", cmd_run}, {"list", cmd_list}, {"bench", cmd_bench}, {"tables", cmd_tables}, {"version", cmd_version},
+    {"run", cmd_run}, {"list", cmd_list}, {"bench", cmd_bench}, {"tables", cmd_tables}, {"probe", cmd_probe}, {"version", cmd_version},
     {"fuzz", cmd_fuzz},
     {"compare", cmd_compare},
     {"ppl", cmd_ppl}, {"mkmodel", cmd_mkmodel},

@@ -16,8 +16,12 @@
  *   quant=set_rows|chunk  how cache bytes are made (default set_rows, the
  *                       K/V cache write; chunk = ggml_quantize_chunk)
  *   types=FILE          a type map for a fork (default $KVV_GGML_TYPES)
- *   rot=host|none       rotated types of a fork: rotate Q and the output on
- *                       the host (default), or leave it to the fork's kernel
+ *   rot=host|none       rotated types of a fork, in cases with rot=kernel:
+ *                       rotate Q and the output on the host around ggml's
+ *                       attention (default), or decline them.  Cases with
+ *                       rot=graph always run the fork's own graph:
+ *                       ggml_turbo_wht on Q, the attention, the inverse
+ *                       ggml_turbo_wht on the output (ggml_ops.c)
  *
  * Every entry point takes a lock: ggml's backend objects are not for
  * concurrent use. */
@@ -106,12 +110,8 @@ static int parse_options(const char *config, gg_options *o, char *why, size_t n)
 static int gg_supports(void *ctx, const kvv_case *c, char *why, size_t n)
 {
     gg_adapter *A = ctx;
-    if (c->op == KVV_OP_WHT) {
-        snprintf(why, n, "ggml has no op for SPEC 3.4's signed WHT");
-        return 0;
-    }
     const kvv_type need[2] = {c->type_k, c->type_v};
-    for (int i = 0; i < (c->op == KVV_OP_ATTN || c->op == KVV_OP_PPL ? 2 : 1); i++)
+    for (int i = 0; c->op != KVV_OP_WHT && i < (c->op == KVV_OP_ATTN || c->op == KVV_OP_PPL ? 2 : 1); i++)
         if ((unsigned)need[i] >= KVV_TYPE_COUNT ||
             (A->map.e[need[i]].ggml < 0 && !gg_typemap_broken(&A->map, need[i]))) {
             gg_decline_type(A, need[i], why, n); /* a broken type goes on, to fail in the entry point */
@@ -129,6 +129,8 @@ static int gg_supports(void *ctx, const kvv_case *c, char *why, size_t n)
         snprintf(why, n, "ggml has no setting for %s", no);
         return 0;
     }
+    if (c->op == KVV_OP_WHT)
+        return gg_wht_available(A, why, n);
     return 1;
 }
 
@@ -152,11 +154,14 @@ static int gg_dequantize_rows(void *ctx, kvv_type t, const void *src, float *dst
     return rc;
 }
 
-static int gg_wht(void *ctx, float *x, int64_t nrows, int64_t ncols, int group, int inverse, const kvv_toggles *tg)
+static int gg_wht_entry(void *ctx, float *x, int64_t nrows, int64_t ncols, int group, int inverse,
+                        const kvv_toggles *tg)
 {
-    (void)ctx, (void)x, (void)nrows, (void)ncols, (void)group, (void)inverse, (void)tg;
-    snprintf(last_err, sizeof last_err, "ggml has no op for SPEC 3.4's signed WHT");
-    return KVV_UNSUPPORTED;
+    gg_adapter *A = ctx;
+    pthread_mutex_lock(&A->lock);
+    int rc = gg_wht(A, x, nrows, ncols, group, inverse, tg, last_err, sizeof last_err);
+    pthread_mutex_unlock(&A->lock);
+    return rc;
 }
 
 static int gg_attention_entry(void *ctx, const kvv_attn_args *a, float *out, kvv_attn_info *info)
@@ -220,6 +225,10 @@ __attribute__((visibility("default"))) const kvv_backend *kvv_backend_get_config
         snprintf(A->dir, sizeof A->dir, "%s/%s", KVV_GGML_DEFAULT_DIR, o.device);
     if (*o.vkdev)
         setenv("GGML_VK_VISIBLE_DEVICES", o.vkdev, 0); /* an explicit environment wins */
+    /* a ggml assertion would attach gdb to print a backtrace: in a worker
+     * that is seconds per crash for a line of text (KVV_GGML_LOG=1 and
+     * GGML_NO_BACKTRACE= bring it back) */
+    setenv("GGML_NO_BACKTRACE", "1", 0);
     gg_typemap_default(&A->map, A->quant_chunk);
     if ((*o.types && gg_typemap_load(&A->map, o.types, why, why_len)) || gg_load(A, o.cpu, why, why_len) ||
         gg_typemap_check(&A->map, &A->api, why, why_len)) {
@@ -227,6 +236,7 @@ __attribute__((visibility("default"))) const kvv_backend *kvv_backend_get_config
         return NULL;
     }
     gg_typemap_discover(&A->map, &A->api, A->quant_chunk);
+    gg_layout_check(A, A->layout_why, sizeof A->layout_why); /* only the features that read op_params need it */
     snprintf(A->name, sizeof A->name, "ggml-%s", A->device);
     size_t l = strlen(A->description);
     char found[400];
@@ -243,7 +253,7 @@ __attribute__((visibility("default"))) const kvv_backend *kvv_backend_get_config
         .supports = gg_supports,
         .quantize_rows = gg_quantize_rows,
         .dequantize_rows = gg_dequantize_rows,
-        .wht = gg_wht,
+        .wht = gg_wht_entry,
         .attention = gg_attention_entry,
         .flush = NULL,
         .destroy = gg_destroy,

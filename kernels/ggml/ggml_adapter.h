@@ -85,6 +85,13 @@ typedef struct gg_typemap {
     int nfound;
 } gg_typemap;
 
+/* What ggml_turbo_wht said of one (row width, group, direction). */
+typedef struct gg_wht_memo {
+    int ncols, group, inverse, ok, recorded;
+    char why[300];
+} gg_wht_memo;
+#define GG_WHT_MEMO 48
+
 /* The adapter's cache of the Q-conversion allowance (ggml_ops.c). */
 typedef struct gg_qcache {
     void *q, *k;          /* copies of the inputs it was computed for */
@@ -108,6 +115,10 @@ typedef struct gg_adapter {
     int rot_host;      /* rotated types: rotate Q / the output on the host */
     int quant_chunk;   /* quant=chunk: every type through ggml_quantize_chunk */
     gg_qcache qc;
+    int layout_ok;     /* ggml_layout.c: op_params can be read */
+    char layout_why[200];
+    gg_wht_memo wht_memo[GG_WHT_MEMO];
+    int nwht_memo;
     pthread_mutex_t lock; /* ggml's backend objects are not for concurrent use */
     char name[64];
     char description[1024];
@@ -183,7 +194,27 @@ int gg_job_supported(gg_job *j, const ggml_tensor *op, const char *what, char *w
 int gg_job_run(gg_job *j, ggml_tensor *op, int threads, char *why, size_t n);
 void gg_job_end(gg_job *j);
 
+/* ---- ggml_layout.c ---- */
+/* Check that tensors are laid out as the adapter reads them (sets
+ * layout_ok); 0, or -1 with why. */
+int gg_layout_check(gg_adapter *A, char *why, size_t n);
+/* op_params[i] of a node (0 when the layout is not known). */
+int32_t gg_op_param(const gg_adapter *A, const ggml_tensor *t, int i);
+
+/* ---- ggml_wht.c ---- */
+/* Whether the library has a usable ggml_turbo_wht; if not, why. */
+int gg_wht_available(const gg_adapter *A, char *why, size_t n);
+/* A ggml_turbo_wht node over x (rows of ncols), or NULL with why when the
+ * op refuses that group (asked in a child process: its assertions abort). */
+ggml_tensor *gg_wht_node(gg_adapter *A, ggml_context *ctx, ggml_tensor *x, int64_t ncols, int inverse, int group,
+                         char *why, size_t n);
+/* The WHT entry point on the fork's op. */
+int gg_wht(gg_adapter *A, float *x, int64_t nrows, int64_t ncols, int group, int inverse, const kvv_toggles *tg,
+           char *why, size_t n);
+
 /* ---- ggml_ops.c ---- */
+/* Threads for a call: the case's, else every CPU. */
+int gg_threads_of(const kvv_toggles *tg);
 /* Why type t is not served (for a type the map lacks); KVV_UNSUPPORTED. */
 int gg_decline_type(const gg_adapter *A, kvv_type t, char *why, size_t n);
 int gg_quantize(gg_adapter *A, kvv_type t, const float *src, void *dst, int64_t nrows, int64_t ncols,

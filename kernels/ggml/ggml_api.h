@@ -87,6 +87,10 @@ typedef struct gg_api {
     ggml_tensor *(*flash_attn_ext)(ggml_context *ctx, ggml_tensor *q, ggml_tensor *k, ggml_tensor *v,
                                    ggml_tensor *mask, float scale, float max_bias, float logit_softcap);
     bool (*prec_set_acc)(ggml_tensor *t, int prec);
+    /* a TurboQuant fork's rotation op; NULL elsewhere.  Declared with the
+     * fork's latest signature (ggml_wht.c says why the earlier ones work) */
+    ggml_tensor *(*turbo_wht)(ggml_context *ctx, ggml_tensor *a, int direction, int group_size, ggml_tensor *scale);
+    ggml_tensor *(*cont)(ggml_context *ctx, ggml_tensor *a);
     ggml_cgraph *(*new_graph)(ggml_context *ctx);
     void (*build_forward_expand)(ggml_cgraph *g, ggml_tensor *t);
     size_t (*nbytes)(const ggml_tensor *t);

@@ -64,6 +64,8 @@ static const struct {
     {"ggml_get_rows", F(get_rows), FROM_BASE, 1},
     {"ggml_flash_attn_ext", F(flash_attn_ext), FROM_BASE, 1},
     {"ggml_prec_set_acc", F(prec_set_acc), FROM_BASE, 0},
+    {"ggml_turbo_wht", F(turbo_wht), FROM_BASE, 0},
+    {"ggml_cont", F(cont), FROM_BASE, 1},
     {"ggml_new_graph", F(new_graph), FROM_BASE, 1},
     {"ggml_build_forward_expand", F(build_forward_expand), FROM_BASE, 1},
     {"ggml_nbytes", F(nbytes), FROM_BASE, 1},

@@ -32,7 +32,7 @@
 
 #include "kernels/ggml/ggml_adapter.h"
 
-static int threads_of(const kvv_toggles *tg)
+int gg_threads_of(const kvv_toggles *tg)
 {
     if (tg && tg->threads > 0)
         return tg->threads;
@@ -96,7 +96,7 @@ int gg_quantize(gg_adapter *A, kvv_type t, const float *src, void *dst, int64_t 
         ggml_tensor *op = A->api.set_rows(j.ctx, cache, x, rows);
         char what[64];
         snprintf(what, sizeof what, "SET_ROWS to %s", e->ggml_name);
-        rc = !gg_job_supported(&j, op, what, why, n) ? KVV_UNSUPPORTED : gg_job_run(&j, op, threads_of(tg), why, n);
+        rc = !gg_job_supported(&j, op, what, why, n) ? KVV_UNSUPPORTED : gg_job_run(&j, op, gg_threads_of(tg), why, n);
     }
     gg_job_end(&j);
     free(idx);
@@ -144,7 +144,7 @@ int gg_dequantize(gg_adapter *A, kvv_type t, const void *src, float *dst, int64_
         gg_job_bind(&j, op, dst, GG_OUT);
         char what[64];
         snprintf(what, sizeof what, "GET_ROWS from %s", e->ggml_name);
-        rc = !gg_job_supported(&j, op, what, why, n) ? KVV_UNSUPPORTED : gg_job_run(&j, op, threads_of(tg), why, n);
+        rc = !gg_job_supported(&j, op, what, why, n) ? KVV_UNSUPPORTED : gg_job_run(&j, op, gg_threads_of(tg), why, n);
     }
     gg_job_end(&j);
     free(idx);
@@ -352,6 +352,45 @@ static void attn_info(gg_adapter *A, const kvv_attn_args *a, int ek, int ev, siz
 
 /* ---------------- attention ---------------- */
 
+/* rot=graph, as the fork's llama-graph builds it: when K is a TurboQuant
+ * type, Q goes through ggml_turbo_wht (forward, the op's own group choice
+ * from the row width) before the attention.  *q becomes that node, *qw too
+ * (NULL when K is not rotated).  A refusal of the op is a failure: the
+ * fork's cache type took the head dim, so its graph must rotate it. */
+static int graph_rotations(gg_adapter *A, gg_job *j, ggml_tensor **q, ggml_tensor **qw, int rot_k, int rot_v,
+                           const kvv_attn_args *a, char *why, size_t n)
+{
+    (void)rot_v;
+    if (a->tg.rot != KVV_ROT_GRAPH || !rot_k)
+        return 0;
+    char r[400];
+    *qw = gg_wht_node(A, j->ctx, *q, a->dk, 0, 0, r, sizeof r);
+    if (!*qw) {
+        snprintf(why, n, "the fork's graph cannot rotate Q: %s", r);
+        return -1;
+    }
+    *q = *qw;
+    return 0;
+}
+
+/* ... and when V is a TurboQuant type, the attention's output goes through
+ * the inverse ggml_turbo_wht, in groups taken from K's row width when K is
+ * rotated, else from V's: 128 when it divides the width, else 64 (the
+ * fork's rule for MLA, whose V is a view of K); the output stays as it is
+ * when that group does not divide it. */
+static ggml_tensor *output_rotation(gg_adapter *A, gg_job *j, ggml_tensor *fa, int rot_k, const kvv_attn_args *a,
+                                    char *why, size_t n)
+{
+    const int src = rot_k ? a->dk : a->dv, g = src % 128 == 0 ? 128 : 64;
+    if (a->dv % g)
+        return fa;
+    char r[400];
+    ggml_tensor *o = gg_wht_node(A, j->ctx, fa, a->dv, 1, g, r, sizeof r);
+    if (!o)
+        snprintf(why, n, "the fork's graph cannot rotate the output back: %s", r);
+    return o;
+}
+
 /* ggml takes the mask as f16: refuse one it would change */
 static int mask_to_f16(gg_adapter *A, const float *m, uint16_t *out, int64_t n, char *why, size_t len)
 {
@@ -376,18 +415,24 @@ int gg_attention(gg_adapter *A, const kvv_attn_args *a, float *out, kvv_attn_inf
     if (!ev || ev->ggml < 0)
         return gg_decline_type(A, a->type_v, why, n);
     const int rot_k = gg_kvv_type_get(a->type_k)->rotated, rot_v = gg_kvv_type_get(a->type_v)->rotated;
-    if ((rot_k || rot_v) && !A->rot_host) {
+    /* rot=graph: the fork's own rotation ops in the graph; rot=kernel: the
+     * exact rotation on the host around ggml's attention */
+    const int graph = (rot_k || rot_v) && a->tg.rot == KVV_ROT_GRAPH;
+    if (graph && !gg_wht_available(A, why, n))
+        return KVV_UNSUPPORTED;
+    if ((rot_k || rot_v) && !graph && !A->rot_host) {
         snprintf(why, n, "rotated types with rot=none: the fork's kernel must rotate (not supported here)");
         return KVV_UNSUPPORTED;
     }
+    const int host_q = rot_k && !graph, host_o = rot_v && !graph;
     const int64_t nq = (int64_t)a->n_head * a->n_q, nk = (int64_t)a->n_head_kv * a->n_kv;
     const size_t kbytes = (size_t)nk * A->api.type_size(ek->ggml) * (size_t)a->dk / (size_t)A->api.blck_size(ek->ggml);
     const int need_mask = a->mask || a->max_bias > 0.0f;
     uint16_t *mask = need_mask ? calloc((size_t)a->n_q * a->n_kv, sizeof(uint16_t)) : NULL;
     float *res = malloc(sizeof(float) * (size_t)(nq * a->dv));
-    float *qrot = rot_k ? malloc(sizeof(float) * (size_t)(nq * a->dk)) : NULL;
+    float *qrot = host_q ? malloc(sizeof(float) * (size_t)(nq * a->dk)) : NULL;
     int rc = KVV_OK;
-    if ((need_mask && !mask) || !res || (rot_k && !qrot)) {
+    if ((need_mask && !mask) || !res || (host_q && !qrot)) {
         snprintf(why, n, "out of memory");
         rc = KVV_FAILED;
         goto out;
@@ -395,7 +440,7 @@ int gg_attention(gg_adapter *A, const kvv_attn_args *a, float *out, kvv_attn_inf
     if (a->mask && (rc = mask_to_f16(A, a->mask, mask, (int64_t)a->n_q * a->n_kv, why, n)) != KVV_OK)
         goto out;
     const float *q = a->q;
-    if (rot_k) {
+    if (host_q) {
         memcpy(qrot, a->q, sizeof(float) * (size_t)(nq * a->dk));
         rotate_rows(qrot, nq, a->dk, 0);
         q = qrot;
@@ -406,14 +451,27 @@ int gg_attention(gg_adapter *A, const kvv_attn_args *a, float *out, kvv_attn_inf
         ggml_tensor *tk = gg_job_tensor(&j, ek->ggml, a->dk, a->n_kv, a->n_head_kv, (void *)a->k, GG_IN | GG_WRAP);
         ggml_tensor *tv = gg_job_tensor(&j, ev->ggml, a->dv, a->n_kv, a->n_head_kv, (void *)a->v, GG_IN | GG_WRAP);
         ggml_tensor *tm = need_mask ? gg_job_tensor(&j, GG_TYPE_F16, a->n_kv, a->n_q, 1, mask, GG_IN) : NULL;
-        ggml_tensor *op = A->api.flash_attn_ext(j.ctx, tq, tk, tv, tm, a->scale, a->max_bias, a->softcap);
-        if (A->api.prec_set_acc)
+        ggml_tensor *qin = tq, *qw = NULL, *ow = NULL;
+        rc = graph_rotations(A, &j, &qin, &qw, rot_k, rot_v, a, why, n) ? KVV_FAILED : KVV_OK;
+        ggml_tensor *op = rc ? NULL : A->api.flash_attn_ext(j.ctx, qin, tk, tv, tm, a->scale, a->max_bias, a->softcap);
+        if (op && A->api.prec_set_acc)
             A->api.prec_set_acc(op, GG_PREC_F32);
-        gg_job_bind(&j, op, res, GG_OUT); /* [n_q][n_head][dv] */
+        if (op && graph && rot_v) {
+            ggml_tensor *o = output_rotation(A, &j, op, rot_k, a, why, n);
+            rc = o ? rc : KVV_FAILED;
+            ow = o != op ? o : NULL;
+        }
+        ggml_tensor *last = ow ? ow : op;
         char what[128];
         snprintf(what, sizeof what, "FLASH_ATTN_EXT with K %s, V %s, head dims %d/%d", ek->ggml_name, ev->ggml_name,
                  a->dk, a->dv);
-        rc = !gg_job_supported(&j, op, what, why, n) ? KVV_UNSUPPORTED : gg_job_run(&j, op, threads_of(&a->tg), why, n);
+        if (rc == KVV_OK) {
+            gg_job_bind(&j, last, res, GG_OUT); /* [n_q][n_head][dv] */
+            rc = !gg_job_supported(&j, op, what, why, n) || (qw && !gg_job_supported(&j, qw, "TURBO_WHT of Q", why, n)) ||
+                         (ow && !gg_job_supported(&j, ow, "TURBO_WHT of the output", why, n))
+                     ? KVV_UNSUPPORTED
+                     : gg_job_run(&j, last, gg_threads_of(&a->tg), why, n);
+        }
     }
     gg_job_end(&j);
     if (rc != KVV_OK)
@@ -422,7 +480,7 @@ int gg_attention(gg_adapter *A, const kvv_attn_args *a, float *out, kvv_attn_inf
         for (int i = 0; i < a->n_q; i++)
             memcpy(out + ((size_t)h * a->n_q + i) * a->dv, res + ((size_t)i * a->n_head + h) * a->dv,
                    sizeof(float) * (size_t)a->dv);
-    if (rot_v)
+    if (host_o)
         rotate_rows(out, nq, a->dv, 1);
     attn_info(A, a, ek->ggml, ev->ggml, kbytes, info);
 out:
