@@ -1,0 +1,131 @@
+/* A backend library that stores cache types in other format versions, for
+ * tests/test_formats.c: options name them, e.g.
+ *     libstored.so:turbo3=turbo3@qk128:turbo4=turbo4@narrow:bad=turbo2
+ * stored_as answers with them; a type named by bad= matches no format, so
+ * every entry point returns KVV_BAD_FORMAT for it; all else is declined. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kvv/backend.h"
+
+typedef struct {
+    kvv_backend table;
+    char as[KVV_TYPE_COUNT][32]; /* by default row, the version's name */
+    char bad[32];
+} stored_ctx;
+
+static _Thread_local char err[256];
+static const char *last_error(void *ctx)
+{
+    (void)ctx;
+    return err;
+}
+
+static const char *const names[] = {"f32",  "f16",          "bf16",   "q8_0",         "q4_0",   "q4_1",
+                                    "q5_0", "q5_1",         "iq4_nl", "iq4_nl@search", "turbo2", "turbo2@qk128",
+                                    "turbo3", "turbo3@qk128", "turbo4", "turbo4@qjl",   "turbo4@narrow"};
+
+static kvv_type named(const char *s)
+{
+    for (int t = 0; t < (int)(sizeof names / sizeof *names); t++)
+        if (!strcmp(names[t], s))
+            return (kvv_type)t;
+    return KVV_TYPE_NONE;
+}
+
+static int decline(const stored_ctx *c, kvv_type t)
+{
+    const char *n = (unsigned)t < sizeof names / sizeof *names ? names[t] : "?";
+    if (*c->bad && !strncmp(n, c->bad, strlen(c->bad))) {
+        snprintf(err, sizeof err, "%s: 8 levels {...}: matches no known version", n);
+        return KVV_BAD_FORMAT;
+    }
+    snprintf(err, sizeof err, "%s: the stored plugin computes nothing", n);
+    return KVV_UNSUPPORTED;
+}
+
+static int quantize_rows(void *ctx, kvv_type t, const float *src, void *dst, int64_t nrows, int64_t ncols,
+                         const kvv_toggles *tg)
+{
+    (void)src, (void)dst, (void)nrows, (void)ncols, (void)tg;
+    return decline(ctx, t);
+}
+static int dequantize_rows(void *ctx, kvv_type t, const void *src, float *dst, int64_t nrows, int64_t ncols,
+                           const kvv_toggles *tg)
+{
+    (void)src, (void)dst, (void)nrows, (void)ncols, (void)tg;
+    return decline(ctx, t);
+}
+static int wht(void *ctx, float *x, int64_t nrows, int64_t ncols, int group, int inverse, const kvv_toggles *tg)
+{
+    (void)ctx, (void)x, (void)nrows, (void)ncols, (void)group, (void)inverse, (void)tg;
+    snprintf(err, sizeof err, "no WHT");
+    return KVV_UNSUPPORTED;
+}
+static int attention(void *ctx, const kvv_attn_args *a, float *out, kvv_attn_info *info)
+{
+    (void)out, (void)info;
+    int rc = decline(ctx, a->type_k);
+    return rc == KVV_BAD_FORMAT ? rc : decline(ctx, a->type_v);
+}
+
+static kvv_type stored_as(void *ctx, kvv_type cache, char *note, size_t n)
+{
+    const stored_ctx *c = ctx;
+    if ((unsigned)cache >= KVV_TYPE_COUNT)
+        return KVV_TYPE_NONE;
+    if (*c->as[cache]) {
+        snprintf(note, n, "configured: %s", c->as[cache]);
+        return named(c->as[cache]);
+    }
+    snprintf(note, n, "as listed");
+    return cache;
+}
+
+__attribute__((visibility("default"))) const kvv_backend *kvv_backend_get_config(uint32_t abi, const char *config,
+                                                                                char *why, size_t why_len)
+{
+    if (abi != KVV_ABI_VERSION)
+        return NULL;
+    stored_ctx *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", config ? config : "");
+    char *save = NULL;
+    for (char *kv = strtok_r(buf, ":", &save); kv; kv = strtok_r(NULL, ":", &save)) {
+        char *eq = strchr(kv, '=');
+        kvv_type k = KVV_TYPE_NONE;
+        if (eq)
+            *eq = 0;
+        if (eq && !strcmp(kv, "bad")) {
+            snprintf(c->bad, sizeof c->bad, "%s", eq + 1);
+            continue;
+        }
+        if (!eq || (k = named(kv)) == KVV_TYPE_NONE || named(eq + 1) == KVV_TYPE_NONE) {
+            snprintf(why, why_len, "stored plugin: bad option '%s'", kv);
+            free(c);
+            return NULL;
+        }
+        snprintf(c->as[k], sizeof c->as[k], "%s", eq + 1);
+    }
+    c->table = (kvv_backend){.abi_version = KVV_ABI_VERSION,
+                             .struct_size = sizeof(kvv_backend),
+                             .name = "stored",
+                             .description = "answers stored_as from its options",
+                             .ctx = c,
+                             .quantize_rows = quantize_rows,
+                             .dequantize_rows = dequantize_rows,
+                             .wht = wht,
+                             .attention = attention,
+                             .last_error = last_error,
+                             .stored_as = stored_as};
+    return &c->table;
+}
+
+__attribute__((visibility("default"))) const kvv_backend *kvv_backend_get(uint32_t abi)
+{
+    char why[128];
+    return kvv_backend_get_config(abi, "", why, sizeof why);
+}
