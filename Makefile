@@ -10,7 +10,7 @@ endif
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 VERIFY_ARGS ?=
 
-.PHONY: all deps configure build verify test bench mutants clean ggml-check
+.PHONY: all deps configure build verify test bench mutants clean ggml-check fork-check
 
 all: build
 
@@ -46,6 +46,12 @@ mutants: deps
 # Not part of verify: it needs the npm registry once and takes minutes.
 ggml-check: build
 	BUILD=$(BUILD) ./ci/ggml-check.sh
+
+# A TurboQuant fork (FORK=its git directory; FORK_COMMIT, FORK_VULKAN=1
+# optional) built with ci/fork-build.sh and checked against
+# ci/fork-known.txt.  Not part of verify: CI has no fork to fetch.
+fork-check: build
+	BUILD=$(BUILD) ./ci/fork-check.sh "$(FORK)" $(FORK_COMMIT)
 
 clean:
 	rm -rf build build-asan build-mutants
