@@ -113,7 +113,7 @@ static int gg_supports(void *ctx, const kvv_case *c, char *why, size_t n)
     const kvv_type need[2] = {c->type_k, c->type_v};
     for (int i = 0; c->op != KVV_OP_WHT && i < (c->op == KVV_OP_ATTN || c->op == KVV_OP_PPL ? 2 : 1); i++)
         if ((unsigned)need[i] >= KVV_TYPE_COUNT ||
-            (A->map.e[need[i]].ggml < 0 && !gg_typemap_broken(&A->map, need[i]))) {
+            (A->map.e[need[i]].ggml < 0 && !gg_typemap_broken(&A->map, need[i], NULL))) {
             gg_decline_type(A, need[i], why, n); /* a broken type goes on, to fail in the entry point */
             return 0;
         }

@@ -47,11 +47,14 @@ float gg_f16_to_f32(uint16_t h);
 typedef struct gg_probe {
     kvv_type match;   /* the format version it stores; KVV_TYPE_NONE: none known */
     int known_family; /* its name is one of kvverify's cache types */
+    int crashed;      /* its to_float crashed or hung while probed */
     char family[16];  /* "turbo3"; "" for a name that is not a TurboQuant type */
     char text[720];   /* what was read, and the verdict */
 } gg_probe;
 /* The family of a library type name ("turbo3_0" -> "turbo3"; "" if none). */
 void gg_probe_family(const char *name, char *fam, size_t n);
+/* Whether a family is one of kvverify's cache types. */
+int gg_probe_family_known(const char *fam);
 /* Probe the library type `name` (ggml enum ggml, block values in bytes)
  * through its to_float, against every version of its family, or only
  * against `only` (a map file's claim; KVV_TYPE_NONE: by the name). */
@@ -157,8 +160,9 @@ int gg_typemap_check(const gg_typemap *m, const gg_api *api, char *why, size_t n
  * Returns how many such types the library has. */
 int gg_typemap_discover(gg_typemap *m, const gg_api *api, int chunk);
 /* What the probe read from a library type of t's cache type that matches
- * no format version (t's cases must fail with it), or NULL. */
-const char *gg_typemap_broken(const gg_typemap *m, kvv_type t);
+ * no format version (t's cases must fail with it), or NULL; *crashed (may
+ * be NULL) says whether its to_float crashed while probed. */
+const char *gg_typemap_broken(const gg_typemap *m, kvv_type t, int *crashed);
 /* The row in which the library stores cache type `cache` (KVV_TYPE_NONE:
  * none), and in note how that is known. */
 kvv_type gg_typemap_stored_as(const gg_typemap *m, kvv_type cache, char *note, size_t n);

@@ -43,14 +43,15 @@ int gg_threads_of(const kvv_toggles *tg)
 int gg_decline_type(const gg_adapter *A, kvv_type t, char *why, size_t n)
 {
     const gg_kvv_type *k = gg_kvv_type_get(t);
-    const char *broken = k ? gg_typemap_broken(&A->map, t) : NULL;
+    int crashed = 0;
+    const char *broken = k ? gg_typemap_broken(&A->map, t, &crashed) : NULL;
     const gg_format *f = k ? gg_format_of(t) : NULL;
     const kvv_type as = f ? gg_typemap_stored_as(&A->map, t, NULL, 0) : KVV_TYPE_NONE; /* any row of the family */
     if (!k) {
         snprintf(why, n, "type %d is not a kvverify type", (int)t);
     } else if (broken) {
         snprintf(why, n, "%s", broken);
-        return KVV_BAD_FORMAT;
+        return crashed ? KVV_FAILED : KVV_BAD_FORMAT;
     } else if (k->rotated && as != KVV_TYPE_NONE) {
         snprintf(why, n, "%s: this ggml stores %s as %s (ggml %d '%s')", k->name, f->cache, gg_kvv_type_get(as)->name,
                  A->map.e[as].ggml, A->map.e[as].ggml_name);

@@ -316,6 +316,16 @@ void gg_probe_family(const char *name, char *fam, size_t n)
     snprintf(fam, n, "turbo%.*s", (int)(k - 5), name + 5);
 }
 
+int gg_probe_family_known(const char *fam)
+{
+    int nf;
+    const gg_format *all = gg_formats(&nf);
+    for (int i = 0; i < nf && *fam; i++)
+        if (!strcmp(all[i].cache, fam))
+            return 1;
+    return 0;
+}
+
 void gg_probe_type(gg_to_float_fn to_float, const char *name, int ggml, int64_t block, size_t bytes, kvv_type only,
                    gg_probe *p)
 {

@@ -17,8 +17,12 @@
  * wrong, never used to store the wrong bytes. */
 #include <ctype.h>
 #include <dlfcn.h>
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "kernels/ggml/ggml_adapter.h"
 
@@ -209,6 +213,61 @@ int gg_typemap_check(const gg_typemap *m, const gg_api *api, char *why, size_t n
     return 0;
 }
 
+/* The probe of one library type, run in a child process: a fork's to_float
+ * may crash or hang (one did, at a commit whose dequantizer indexed past its
+ * block), and that must be a finding about the type, not the end of the
+ * adapter.  The child writes the probe's result to a pipe. */
+static void probe_isolated(const gg_type_traits *tr, gg_found *f, kvv_type claim)
+{
+    int fds[2];
+    if (pipe(fds)) {
+        gg_probe_type(tr->to_float, f->name, f->ggml, f->block, f->bytes, claim, &f->probe);
+        return;
+    }
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        alarm(60);
+        gg_probe p;
+        gg_probe_type(tr->to_float, f->name, f->ggml, f->block, f->bytes, claim, &p);
+        ssize_t w = write(fds[1], &p, sizeof p);
+        _exit(w == (ssize_t)sizeof p ? 0 : 1);
+    }
+    close(fds[1]);
+    size_t have = 0;
+    ssize_t r = 0;
+    while (pid > 0 && have < sizeof f->probe &&
+           ((r = read(fds[0], (char *)&f->probe + have, sizeof f->probe - have)) > 0 || (r < 0 && errno == EINTR)))
+        if (r > 0)
+            have += (size_t)r;
+    close(fds[0]);
+    int st = 0;
+    while (pid > 0 && waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    if (pid > 0 && have == sizeof f->probe && WIFEXITED(st) && WEXITSTATUS(st) == 0) {
+        f->probe.text[sizeof f->probe.text - 1] = 0;
+        return;
+    }
+    memset(&f->probe, 0, sizeof f->probe);
+    f->probe.match = KVV_TYPE_NONE;
+    f->probe.crashed = 1;
+    gg_probe_family(f->name, f->probe.family, sizeof f->probe.family);
+    f->probe.known_family = gg_probe_family_known(f->probe.family);
+    char how[96];
+    if (pid < 0)
+        snprintf(how, sizeof how, "could not be run in a child process");
+    else if (WIFSIGNALED(st) && WTERMSIG(st) == SIGALRM)
+        snprintf(how, sizeof how, "hung (no answer in 60 s)");
+    else if (WIFSIGNALED(st))
+        snprintf(how, sizeof how, "crashed (%s, signal %d)", strsignal(WTERMSIG(st)), WTERMSIG(st));
+    else
+        snprintf(how, sizeof how, "failed (exit status %d)", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+    snprintf(f->probe.text, sizeof f->probe.text, "%s (ggml %d, %lld values in %zu bytes): its to_float %s while probed",
+             f->name, f->ggml, (long long)f->block, f->bytes, how);
+}
+
 int gg_typemap_discover(gg_typemap *m, const gg_api *api, int chunk)
 {
     const int count = type_count(api);
@@ -231,7 +290,7 @@ int gg_typemap_discover(gg_typemap *m, const gg_api *api, int chunk)
         snprintf(f->name, sizeof f->name, "%s", tr->type_name);
         f->block = api->blck_size(i);
         f->bytes = api->type_size(i);
-        gg_probe_type(tr->to_float, f->name, i, f->block, f->bytes, claim, &f->probe);
+        probe_isolated(tr, f, claim);
         kvv_type t = f->probe.match;
         if (claim == KVV_TYPE_NONE && t != KVV_TYPE_NONE && !m->e[t].from_file && m->e[t].ggml < 0)
             set_row(m, t, i, tr->type_name, chunk ? GG_Q_CHUNK : GG_Q_SET_ROWS);
@@ -259,13 +318,17 @@ static kvv_type served_version(const gg_typemap *m, const char *family)
     return KVV_TYPE_NONE;
 }
 
-const char *gg_typemap_broken(const gg_typemap *m, kvv_type t)
+const char *gg_typemap_broken(const gg_typemap *m, kvv_type t, int *crashed)
 {
     const gg_format *f = gg_format_of(t);
     if (!f || m->e[t].ggml >= 0 || served_version(m, f->cache) != KVV_TYPE_NONE)
         return NULL;
     const gg_found *g = found_of(m, f->cache);
-    return g && g->probe.match == KVV_TYPE_NONE ? g->probe.text : NULL;
+    if (!g || g->probe.match != KVV_TYPE_NONE)
+        return NULL;
+    if (crashed)
+        *crashed = g->probe.crashed;
+    return g->probe.text;
 }
 
 kvv_type gg_typemap_stored_as(const gg_typemap *m, kvv_type cache, char *note, size_t n)
@@ -293,6 +356,7 @@ void gg_typemap_summary(const gg_typemap *m, char *out, size_t n)
     for (int i = 0; i < m->nfound && l < n; i++) {
         const gg_found *f = &m->found[i];
         const char *v = f->probe.match != KVV_TYPE_NONE ? kvv_types[f->probe.match].name
+                        : f->probe.crashed           ? "its to_float crashed"
                         : f->probe.known_family      ? "no known format"
                                                      : "not a kvverify type";
         l += (size_t)snprintf(out + l, n - l, "%s%s (%d) = %s", i ? ", " : "", f->name, f->ggml, v);
