@@ -73,11 +73,18 @@ static void test_loads_and_passes(void)
         CU_ASSERT(run_named(b, pass[i]).status == KVV_PASS);
     /* what upstream ggml has no code for is a skip with the reason */
     kvv_verdict v = run_named(b, "quant/turbo3/d128/rows32/dist=gauss/seed=7");
-    CU_ASSERT(v.status == KVV_SKIP && strstr(v.detail, "upstream ggml has no turbo types"));
+    CU_ASSERT(v.status == KVV_SKIP && strstr(v.detail, "this ggml has no turbo3 type"));
+    /* the type table was walked: no TurboQuant type, and it says so */
+    CU_ASSERT(strstr(b->description, "TurboQuant types: none") != NULL);
+    char note[256];
+    CU_ASSERT_FATAL(KVV_BACKEND_HAS(b, stored_as) && b->stored_as);
+    CU_ASSERT_EQUAL(b->stored_as(b->ctx, KVV_TURBO3, note, sizeof note), KVV_TYPE_NONE);
+    CU_ASSERT(strstr(note, "no turbo3 type") != NULL);
+    CU_ASSERT_EQUAL(b->stored_as(b->ctx, KVV_Q8_0, note, sizeof note), KVV_Q8_0);
     v = run_named(b, "quant/iq4_nl/d128/rows32/dist=gauss/seed=8");
     CU_ASSERT(v.status == KVV_SKIP && strstr(v.detail, "quant=chunk makes iq4_nl@search bytes"));
     v = run_named(b, "wht/d128/g128/rows8/seed=9");
-    CU_ASSERT(v.status == KVV_SKIP);
+    CU_ASSERT(v.status == KVV_SKIP && strstr(v.detail, "no ggml_turbo_wht op"));
     b->destroy(b->ctx); /* each open made its own adapter */
 }
 
