@@ -63,16 +63,21 @@ rm -f "$out/BUILD-INFO" "$out"/libggml*.so*
 # The source always lands at the same path, so ccache sees the same files
 # from one commit to the next (and CCACHE_BASEDIR makes paths relative).
 src=$out/.build/src build=$out/.build/build log=$out/build.log
-rm -rf "$src"
-mkdir -p "$src/ggml" "$build"
+mkdir -p "$build"
 : >"$log"
 fail() {
     echo "fork-build: $short does not build: $1 (log: $log); its last lines:" >&2
     tail -n 15 "$log" | sed 's/^/    /' >&2
     exit 1
 }
-git --git-dir="$git_dir" archive "$full:ggml" | tar -x -C "$src/ggml" 2>>"$log" ||
-    fail "git archive of ggml/ failed (blobs missing from the mirror?)"
+# a retry of the same commit keeps its tree (and ninja's work on it)
+if [ "$(cat "$out/.build/src-commit" 2>/dev/null)" != "$full" ]; then
+    rm -rf "$src" "$out/.build/src-commit"
+    mkdir -p "$src/ggml"
+    git --git-dir="$git_dir" archive "$full:ggml" | tar -x -C "$src/ggml" 2>>"$log" ||
+        fail "git archive of ggml/ failed (blobs missing from the mirror?)"
+    echo "$full" >"$out/.build/src-commit"
+fi
 # standalone ggml configures ggml.pc.in, which the fork's tree may lack
 [ -f "$src/ggml/ggml.pc.in" ] || : >"$src/ggml/ggml.pc.in"
 
@@ -99,6 +104,9 @@ vk_flags="-DGGML_VULKAN=OFF"
 if [ $vulkan -eq 1 ]; then
     targets="$targets ggml-vulkan"
     vk_flags="-DGGML_VULKAN=ON"
+    for need in /usr/bin/glslc /usr/include/vulkan/vulkan.h /usr/include/spirv/unified1/spirv.hpp; do
+        [ -e $need ] || { echo "fork-build: --vulkan needs $need (apt-get install glslc libvulkan-dev spirv-headers)" >&2; exit 2; }
+    done
 fi
 limit=${KVV_FORK_BUILD_TIMEOUT:-3600}
 run_limited() {
