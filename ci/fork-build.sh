@@ -45,6 +45,9 @@ full=$(git --git-dir="$git_dir" rev-parse --verify -q "$commit^{commit}") ||
 git --git-dir="$git_dir" cat-file -e "$full:ggml" 2>/dev/null ||
     { echo "fork-build: commit $commit has no ggml/ folder" >&2; exit 1; }
 
+# the packages of ci/fork-deps.txt (installed when missing and root or sudo is at hand)
+"$(dirname "$0")/install-deps.sh" "$(dirname "$0")/fork-deps.txt" >&2 ||
+    echo "fork-build: could not install ci/fork-deps.txt; trying with what is here" >&2
 for tool in cmake ninja; do
     command -v $tool >/dev/null ||
         { echo "fork-build: $tool is needed (apt-get install cmake ninja-build ccache)" >&2; exit 2; }

@@ -1,10 +1,13 @@
 #!/bin/sh
-# Install the Debian packages of ci/deps.txt that are missing.  Needs root
-# (or sudo) only when something is missing; prints what it installs.
+# Install the Debian packages of ci/deps.txt (or of the lists given as
+# arguments, e.g. ci/fork-deps.txt) that are missing.  Needs root (or sudo)
+# only when something is missing; prints what it installs.
 set -eu
 here=$(dirname "$0")
+lists=${*:-$here/deps.txt}
 missing=""
-for p in $(grep -v '^#' "$here/deps.txt"); do
+# shellcheck disable=SC2086
+for p in $(cat $lists | grep -v '^#'); do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
 [ -z "$missing" ] && exit 0
