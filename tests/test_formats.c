@@ -132,6 +132,7 @@ static void test_format_rule(void)
     kvv_verdict v = run_on(b, "quant/q8_0/d128/rows32/dist=gauss/seed=1");
     CU_ASSERT_EQUAL(v.status, KVV_SKIP);
     CU_ASSERT_STRING_EQUAL(kvv_rule_name(KVV_RULE_FORMAT), "format");
+    b->destroy(b->ctx);
 }
 
 /* the CLI: list cases and probe through a library backend */

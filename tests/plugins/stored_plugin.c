@@ -70,6 +70,8 @@ static int attention(void *ctx, const kvv_attn_args *a, float *out, kvv_attn_inf
     return rc == KVV_BAD_FORMAT ? rc : decline(ctx, a->type_v);
 }
 
+static void destroy(void *ctx) { free(ctx); }
+
 static kvv_type stored_as(void *ctx, kvv_type cache, char *note, size_t n)
 {
     const stored_ctx *c = ctx;
@@ -119,6 +121,7 @@ __attribute__((visibility("default"))) const kvv_backend *kvv_backend_get_config
                              .dequantize_rows = dequantize_rows,
                              .wht = wht,
                              .attention = attention,
+                             .destroy = destroy,
                              .last_error = last_error,
                              .stored_as = stored_as};
     return &c->table;
