@@ -17,6 +17,12 @@
 # commit already built into OUT with the same options is not rebuilt.  The
 # build is limited to KVV_FORK_BUILD_TIMEOUT seconds (default 3600; 0 = no
 # limit) so that a commit that hangs its build is a message, not a hang.
+# Debian 12's Vulkan headers (1.3.239) are older than a 2026 ggml-vulkan
+# needs (VK_EXT_layer_settings): with --vulkan, VULKAN_HEADERS=DIR names a
+# folder holding newer ones (DIR/vulkan/vulkan.hpp; e.g. the include/ of
+# github.com/KhronosGroup/Vulkan-Headers); the default is
+# .deps/vulkan-headers/include when it exists, else the system's, with
+# ci/fork-vk-compat/ in front of them to declare what they lack.
 # The whole log is OUT/build.log.  Exit status: 0 built, 1 the commit does
 # not build (the message names the step and the last lines of the log),
 # 2 bad arguments.
@@ -110,6 +116,17 @@ if [ $vulkan -eq 1 ]; then
     for need in /usr/bin/glslc /usr/include/vulkan/vulkan.h /usr/include/spirv/unified1/spirv.hpp; do
         [ -e $need ] || { echo "fork-build: --vulkan needs $need (apt-get install glslc libvulkan-dev spirv-headers)" >&2; exit 2; }
     done
+    here=$(cd "$(dirname "$0")/.." && pwd)
+    vkh=${VULKAN_HEADERS:-$here/.deps/vulkan-headers/include}
+    if [ -f "$vkh/vulkan/vulkan.hpp" ]; then
+        vkh=$(cd "$vkh" && pwd)
+        echo "fork-build: Vulkan headers from $vkh"
+    else
+        vkh=/usr/include
+    fi
+    vk_flags="$vk_flags -DVulkan_INCLUDE_DIR=$vkh" # also resets an earlier configure's choice
+    grep -q VK_EXT_layer_settings "$vkh/vulkan/vulkan_core.h" ||
+        vk_flags="$vk_flags -DCMAKE_CXX_FLAGS=-I$here/ci/fork-vk-compat"
 fi
 limit=${KVV_FORK_BUILD_TIMEOUT:-3600}
 run_limited() {
