@@ -14,7 +14,9 @@
 # and compares the failures with ci/fork-known.txt, the differences already
 # understood, each with its reason.  With FORK_VULKAN=1 it also builds the
 # fork's Vulkan backend and runs the gate's quantize, dequantize and WHT
-# cases on it (lavapipe: vkdev=0).  Exit status: 0 when every failure is
+# cases and the attention cases of ci/fork-cases/vulkan-attention.cases on
+# it (vkdev=0: lavapipe on a machine without a GPU, where the attention
+# cases take most of an hour; a GPU runs them in seconds).  Exit status: 0 when every failure is
 # known, 1 for one that is not (or a build or run that did not happen),
 # 2 without a fork.
 set -eu
@@ -55,6 +57,9 @@ echo "fork-check: $short: what the format probe reads"
 # each run: a label (the first column of fork-known.txt), the backend, options ("+" for spaces)
 runs="fork-cpu|ggml-cpu:dir=$lib|--gate fork-cpu|ggml-cpu:dir=$lib|--gate+-o+attn,ppl+-p+*turbo*+--set+rot=graph"
 [ -n "$vk" ] && runs="$runs fork-vulkan|ggml-vulkan:dir=$lib:vkdev=0|--gate+-o+quant,dequant,wht"
+# a covering set of attention cases on it (every turbo3 pair it has a kernel for, both rotation
+# sites, decode and prefill; lavapipe compiles each flash-attention pipeline for minutes)
+[ -n "$vk" ] && runs="$runs fork-vulkan|ggml-vulkan:dir=$lib:vkdev=0|--cases+ci/fork-cases/vulkan-attention.cases+-j+1+--timeout+1800"
 status=0 n=0
 : >"$out/fail"
 for r in $runs; do
