@@ -120,9 +120,9 @@ static void commit(const char *message, const char *prelude, char *sha)
     sha[strcspn(sha, "\n")] = 0;
 }
 
-static char shas[6][64];
+static char shas[8][64];
 
-/* good, broken build, fixed, DEFECT, comment, readme */
+/* good, broken build, fixed, DEFECT, comment, readme, FIX, notes */
 static void make_history(void)
 {
     snprintf(repo, sizeof repo, "/tmp/kvv-bisect-XXXXXX");
@@ -144,6 +144,12 @@ static void make_history(void)
     snprintf(cmd, sizeof cmd, "cd %s && git add -A && git commit -q -m readme && git rev-parse HEAD", repo);
     CU_ASSERT_FATAL(sh(cmd, shas[5], 64) == 0);
     shas[5][strcspn(shas[5], "\n")] = 0;
+    commit("kernel: the cache is not rotated, Q must not be", "#define ROTATE_Q 0\n/* refactored, commented */\n",
+           shas[6]);
+    write_file("NOTES", "notes\n", NULL, NULL);
+    snprintf(cmd, sizeof cmd, "cd %s && git add -A && git commit -q -m notes && git rev-parse HEAD", repo);
+    CU_ASSERT_FATAL(sh(cmd, shas[7], 64) == 0);
+    shas[7][strcspn(shas[7], "\n")] = 0;
 }
 
 static void build_cmd(char *buf, size_t n, int own_exe)
@@ -226,6 +232,48 @@ static void test_bisect_own_exe_and_ends(void)
     CU_ASSERT(strstr(out, "'nosuchrev' is not a commit") != NULL);
 }
 
+/* The commit that fixed the case (--fixed: git bisect's old/new terms),
+ * found in a bare copy of the repository (no work tree: --tree none, the
+ * build takes its source from the git objects, the library is named by -b
+ * and the run happens where the bisect was started). */
+static void test_bisect_fixed_bare(void)
+{
+    static char out[1 << 16];
+    char cmd[4000], cwd[400], home[80];
+    CU_ASSERT_FATAL(getcwd(cwd, sizeof cwd) != NULL);
+    snprintf(home, sizeof home, "%s-home", repo);
+    snprintf(cmd, sizeof cmd, "rm -rf %s.git %s && git clone -q --bare %s %s.git && mkdir -p %s", repo, home, repo, repo,
+             home);
+    CU_ASSERT_FATAL(sh(cmd, NULL, 0) == 0);
+    /* $KVV_BISECT_HOME is the folder the bisect runs in; the tree holds no files */
+    char build[1500];
+    snprintf(build, sizeof build,
+             "test ! -e plugin.c && mkdir -p $KVV_BISECT_HOME/step && git archive $KVV_BISECT_COMMIT plugin.c | tar -x -C "
+             "$KVV_BISECT_HOME/step && cc -shared -fPIC -O1 -I%s/include -o $KVV_BISECT_HOME/step/plugin.so "
+             "$KVV_BISECT_HOME/step/plugin.c -lm",
+             cwd);
+    snprintf(cmd, sizeof cmd, "cd %s && %s bisect -C %s.git --fixed --bad %s --good %s --build '%s' -b step/plugin.so "
+                              "-p '%s' -- -j 1 2>&1",
+             home, kvverify(), repo, shas[4], shas[7], build, CASE);
+    int rc = sh(cmd, out, sizeof out);
+    CU_ASSERT(rc == 0);
+    char want[200];
+    snprintf(want, sizeof want, "first fixed commit: %s kernel: the cache is not rotated", shas[6]);
+    CU_ASSERT(strstr(out, want) != NULL);
+    CU_ASSERT(strstr(out, "failing case at its parent, the first:") != NULL && strstr(out, "[arith]") != NULL);
+    if (!strstr(out, want) || getenv("KVV_TEST_SHOW"))
+        printf("\n%s\n", out);
+    /* each step's log is kept in the git directory */
+    snprintf(cmd, sizeof cmd, "test -s %s.git/kvverify-bisect/%s.log", repo, shas[6]);
+    CU_ASSERT(sh(cmd, NULL, 0) == 0);
+    /* the other way round without --fixed: refused, with the hint */
+    snprintf(cmd, sizeof cmd, "%s bisect -C %s.git --bad %s --good %s 2>&1", kvverify(), repo, shas[4], shas[7]);
+    CU_ASSERT(sh(cmd, out, sizeof out) == 2);
+    CU_ASSERT(strstr(out, "add --fixed") != NULL);
+    snprintf(cmd, sizeof cmd, "rm -rf %s.git %s", repo, home);
+    sh(cmd, NULL, 0);
+}
+
 static int cleanup(void)
 {
     char cmd[200];
@@ -241,6 +289,7 @@ void kvv_register_tests(void)
     static const kvv_test tests[] = {
         {"bisect names the commit that planted the defect (plugin)", test_bisect_plugin},
         {"bisect with the repository's own kvverify; ends checked", test_bisect_own_exe_and_ends},
+        {"bisect --fixed in a bare repository, the library named by -b", test_bisect_fixed_bare},
         {NULL, NULL}};
     /* like kvv_add_suite, with a clean-up of the scratch files */
     CU_pSuite s = CU_add_suite("bisect", NULL, cleanup);

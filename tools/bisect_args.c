@@ -1,0 +1,104 @@
+/* What `kvverify bisect` and its step share: their options, and reading a
+ * run's failing cases out of its log (tools/cmd_bisect.c, the driver, and
+ * tools/cmd_bisect_step.c, the test git bisect runs at each commit). */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tools/bisect.h"
+
+int bisect_parse_args(int argc, char **argv, bisect_args *a, int step)
+{
+    enum { O_GOOD = 256, O_BAD, O_BUILD, O_PLUGIN, O_EXE, O_STATE, O_REPO, O_HOME, O_FIXED, O_TREE };
+    static const struct option opts[] = {
+        {"good", required_argument, 0, O_GOOD},     {"bad", required_argument, 0, O_BAD},
+        {"build", required_argument, 0, O_BUILD},   {"plugin", required_argument, 0, O_PLUGIN},
+        {"exe", required_argument, 0, O_EXE},       {"state", required_argument, 0, O_STATE},
+        {"repo", required_argument, 0, O_REPO},     {"home", required_argument, 0, O_HOME},
+        {"fixed", no_argument, 0, O_FIXED},         {"tree", required_argument, 0, O_TREE},
+        {"backend", required_argument, 0, 'b'},     {"pattern", required_argument, 0, 'p'},
+        {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
+    memset(a, 0, sizeof *a);
+    a->dir = ".";
+    a->build = BISECT_DEFAULT_BUILD;
+    optind = 1;
+    int ch;
+    /* "+": stop at the first non-option, so that what follows -- is kept */
+    while ((ch = getopt_long(argc, argv, "+C:p:b:h", opts, NULL)) != -1) {
+        switch (ch) {
+        case O_GOOD: a->good = optarg; break;
+        case O_BAD: a->bad = optarg; break;
+        case O_BUILD: a->build = optarg; break;
+        case O_PLUGIN: a->plugin = optarg; break;
+        case O_EXE: a->exe = optarg; break;
+        case O_STATE: a->state = optarg; break;
+        case O_REPO: a->repo = optarg; break;
+        case O_HOME: a->home = optarg; break;
+        case O_FIXED: a->fixed = 1; break;
+        case O_TREE: a->tree = optarg; break;
+        case 'b': a->backend = optarg; break;
+        case 'C': a->dir = optarg; break;
+        case 'p': a->pattern = optarg; break;
+        case 'h': cli_usage(stdout); exit(0);
+        default: return -1;
+        }
+    }
+    a->extra = argv + optind;
+    a->nextra = argc - optind;
+    if (a->nextra + 8 > BISECT_MAX_ARGS) {
+        fprintf(stderr, "kvverify: too many run arguments\n");
+        return -1;
+    }
+    if (!!a->plugin + !!a->exe + !!a->backend > 1) {
+        fprintf(stderr, "kvverify: bisect takes one of --plugin LIB, -b BACKEND and --exe PATH\n");
+        return -1;
+    }
+    if (!a->exe && !a->plugin && !a->backend)
+        a->exe = BISECT_DEFAULT_EXE;
+    if (step ? !a->state || !a->repo : !a->good || !a->bad) {
+        fprintf(stderr, step ? "kvverify: bisect-step is run by kvverify bisect\n"
+                             : "kvverify: bisect needs --good REV and --bad REV\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* Append src to the string in dst (of n bytes), cut to fit. */
+static void append(char *dst, size_t n, const char *src)
+{
+    size_t k = strlen(dst), m = strlen(src);
+    if (k + 1 >= n)
+        return;
+    if (m > n - 1 - k)
+        m = n - 1 - k;
+    memcpy(dst + k, src, m);
+    dst[k + m] = 0;
+}
+
+int bisect_scan_failures(const char *log, char *first, size_t n)
+{
+    FILE *f = fopen(log, "r");
+    int count = 0;
+    if (first && n)
+        first[0] = 0;
+    if (!f)
+        return 0;
+    char line[2048];
+    int take_next = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (take_next && first) {
+            append(first, n, line);
+            take_next = 0;
+        }
+        if (!strncmp(line, "FAIL ", 5)) {
+            if (count == 0 && first) {
+                append(first, n, line);
+                take_next = 1;
+            }
+            count++;
+        }
+    }
+    fclose(f);
+    return count;
+}
