@@ -44,8 +44,11 @@ for a in "$@"; do
     esac
 done
 [ -d "$git_dir" ] || { echo "fork-build: $git_dir is not a folder" >&2; exit 2; }
-git --git-dir="$git_dir" rev-parse --git-dir >/dev/null 2>&1 ||
-    { echo "fork-build: $git_dir is not a git directory" >&2; exit 2; }
+# a work tree (a clone, or kvverify bisect's temporary one) stands for its git directory
+if ! git --git-dir="$git_dir" rev-parse --git-dir >/dev/null 2>&1; then
+    git_dir=$(git -C "$git_dir" rev-parse --absolute-git-dir 2>/dev/null) ||
+        { echo "fork-build: $1 is neither a git directory nor a work tree" >&2; exit 2; }
+fi
 full=$(git --git-dir="$git_dir" rev-parse --verify -q "$commit^{commit}") ||
     { echo "fork-build: $commit is not a commit of $git_dir" >&2; exit 2; }
 git --git-dir="$git_dir" cat-file -e "$full:ggml" 2>/dev/null ||
@@ -89,6 +92,15 @@ if [ "$(cat "$out/.build/src-commit" 2>/dev/null)" != "$full" ]; then
 fi
 # standalone ggml configures ggml.pc.in, which the fork's tree may lack
 [ -f "$src/ggml/ggml.pc.in" ] || : >"$src/ggml/ggml.pc.in"
+# The fork's commits adda3bc84 .. e3ce079be put `extern` into GGML_API, which
+# GCC rejects inside extern "C" blocks; its own fix (71c7a4ced, which drops
+# it) is applied to them, and BUILD-INFO says so.
+compat=""
+if grep -q 'define GGML_API __attribute__ ((visibility ("default"))) extern' "$src/ggml/include/ggml.h"; then
+    sed -i 's/define GGML_API __attribute__ ((visibility ("default"))) extern$/define GGML_API __attribute__ ((visibility ("default")))/' \
+        "$src/ggml/include/ggml.h"
+    compat="applied the fork's 71c7a4ced (no extern in GGML_API) for GCC"
+fi
 
 # ggml's CMake asks git for the commit it reports (ggml_commit()); the tree
 # sits inside whatever repository holds OUT, so a stand-in answers for the
@@ -160,6 +172,7 @@ secs=$(($(date +%s) - start))
     echo "$want"
     echo "built $(date -u +%Y-%m-%dT%H:%M:%SZ) in ${secs}s"
     git --git-dir="$git_dir" log -1 --format='%h %ad %s' --date=short "$full"
+    [ -n "$compat" ] && echo "$compat"
     command -v ccache >/dev/null && ccache -s 2>/dev/null | grep -i 'hits\|misses' | head -3
 } >"$out/BUILD-INFO"
 echo "fork-build: $short built in ${secs}s; libraries in $out:"
