@@ -8,7 +8,8 @@
 # a clone's .git); only COMMIT:ggml is taken from it, with `git archive`, so
 # a mirror without a work tree, or one that lacks blobs outside ggml/, works.
 # OUT receives libggml-base.so, libggml-cpu.so (and libggml-vulkan.so with
-# --vulkan) and a BUILD-INFO file; the build tree lives in OUT/.build.
+# --vulkan) and a BUILD-INFO file; the build tree lives in OUT/.build (or
+# KVV_FORK_BUILD_WORK, below).
 # --portable builds for AVX2/FMA/F16C instead of -march=native (a build to
 # carry to another machine).
 #
@@ -74,7 +75,15 @@ rm -f "$out/BUILD-INFO" "$out"/libggml*.so*
 
 # The source always lands at the same path, so ccache sees the same files
 # from one commit to the next (and CCACHE_BASEDIR makes paths relative).
-src=$out/.build/src build=$out/.build/build log=$out/build.log
+# KVV_FORK_BUILD_WORK=DIR shares one source and build tree between the OUT
+# folders of many commits (one build at a time): the tree is moved from
+# commit to commit with a private git index, which rewrites only the files
+# that differ, so Ninja rebuilds only what they touch (the Vulkan shaders
+# are regenerated only when theirs changed).
+work=${KVV_FORK_BUILD_WORK:-$out/.build}
+mkdir -p "$work"
+work=$(cd "$work" && pwd)
+src=$work/src build=$work/build log=$out/build.log
 mkdir -p "$build"
 : >"$log"
 fail() {
@@ -82,14 +91,10 @@ fail() {
     tail -n 15 "$log" | sed 's/^/    /' >&2
     exit 1
 }
-# a retry of the same commit keeps its tree (and ninja's work on it)
-if [ "$(cat "$out/.build/src-commit" 2>/dev/null)" != "$full" ]; then
-    rm -rf "$src" "$out/.build/src-commit"
-    mkdir -p "$src/ggml"
-    git --git-dir="$git_dir" archive "$full:ggml" | tar -x -C "$src/ggml" 2>>"$log" ||
-        fail "git archive of ggml/ failed (blobs missing from the mirror?)"
-    echo "$full" >"$out/.build/src-commit"
-fi
+# COMMIT:ggml into the tree; files that did not change keep their times
+[ -f "$work/index" ] && [ -d "$src/ggml" ] || { rm -rf "$src" "$work/index"; mkdir -p "$src/ggml"; }
+GIT_INDEX_FILE=$work/index git --git-dir="$git_dir" --work-tree="$src/ggml" read-tree --reset -u "$full:ggml" 2>>"$log" ||
+    fail "reading ggml/ of the commit failed (blobs missing from the repository?)"
 # standalone ggml configures ggml.pc.in, which the fork's tree may lack
 [ -f "$src/ggml/ggml.pc.in" ] || : >"$src/ggml/ggml.pc.in"
 # The fork's commits adda3bc84 .. e3ce079be put `extern` into GGML_API, which
@@ -105,7 +110,7 @@ fi
 # ggml's CMake asks git for the commit it reports (ggml_commit()); the tree
 # sits inside whatever repository holds OUT, so a stand-in answers for the
 # fork's commit during the configure
-shim=$out/.build/git-shim
+shim=$work/git-shim
 mkdir -p "$shim"
 printf '#!/bin/sh\n# git for the configure of %s: its commit, a clean tree\ncase "$*" in *rev-parse*) echo %s ;; esac\nexit 0\n' \
     "$short" "$short" >"$shim/git"
@@ -114,7 +119,7 @@ chmod +x "$shim/git"
 launcher=""
 if command -v ccache >/dev/null; then
     launcher="-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache"
-    export CCACHE_BASEDIR="$out/.build" CCACHE_NOHASHDIR=1 CCACHE_SLOPPINESS=time_macros,include_file_mtime
+    export CCACHE_BASEDIR="$work" CCACHE_NOHASHDIR=1 CCACHE_SLOPPINESS=time_macros,include_file_mtime
 else
     echo "fork-build: ccache not found: every commit builds from scratch (apt-get install ccache)" >&2
 fi
