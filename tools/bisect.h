@@ -32,5 +32,7 @@ int bisect_parse_args(int argc, char **argv, bisect_args *a, int step);
 /* The failing lines a run printed: the count, and the first failure (its
  * two lines, "FAIL backend case" and "[rule] detail") in first. */
 int bisect_scan_failures(const char *log, char *first, size_t n);
+/* Whether the run's summary says no case ran (every one skipped). */
+int bisect_ran_none(const char *log);
 
 #endif

@@ -76,6 +76,20 @@ static void append(char *dst, size_t n, const char *src)
     dst[k + m] = 0;
 }
 
+int bisect_ran_none(const char *log)
+{
+    FILE *f = fopen(log, "r");
+    char line[2048];
+    int none = 0;
+    long checks, pass, fail, skip;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "%ld checks: %ld passed, %ld failed, %ld skipped", &checks, &pass, &fail, &skip) == 4)
+            none = pass == 0 && fail == 0;
+    if (f)
+        fclose(f);
+    return none;
+}
+
 int bisect_scan_failures(const char *log, char *first, size_t n)
 {
     FILE *f = fopen(log, "r");

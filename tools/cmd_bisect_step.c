@@ -8,7 +8,8 @@
  * there).  The build and the run see KVV_BISECT_HOME (that directory),
  * KVV_BISECT_TREE (the work tree) and KVV_BISECT_COMMIT (the commit).
  * Every case passing is good, a failing case bad (with --fixed the other
- * way round: passing is "fixed", failing "broken"); anything else is skip.
+ * way round: passing is "fixed", failing "broken"); a run whose cases were
+ * all declined, or anything else, is skip.
  * Its output is kept in <state>/<commit>.log. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,6 +101,11 @@ int cmd_bisect_step(int argc, char **argv)
     fclose(log);
     char first[1500];
     int nfail = bisect_scan_failures(logpath, first, sizeof first);
+    if (rc == 0 && bisect_ran_none(logpath)) {
+        /* the backend declined them all (another format version, a missing kernel): no verdict */
+        printf(BISECT_STEP_PREFIX "%.12s %s: every case was skipped (see %s): skipped\n", sha, subject, logpath);
+        return STEP_SKIP;
+    }
     if (rc == 0) {
         printf(BISECT_STEP_PREFIX "%.12s %s: every case passes: %s\n", sha, subject, a.fixed ? "fixed" : "good");
         return a.fixed ? STEP_NEW : STEP_OLD;
