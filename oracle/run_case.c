@@ -168,8 +168,12 @@ static double *to_f64(const float *x, size_t n)
 
 /* ---------------- quantize ---------------- */
 
-static int backend_quantize(const kvv_backend *b, kvv_type t, const float *x, int64_t rows, int64_t cols,
-                            kvv_toggles tg, void **out, kvv_verdict *v)
+/* The backend's cache write.  With format (may be NULL), a type stored in
+ * no known format is not a verdict yet: its message goes there and 1 is
+ * returned, so that the caller can still run the attention over the bytes
+ * the backend wrote (a crash there is the graver finding). */
+static int backend_quantize_fmt(const kvv_backend *b, kvv_type t, const float *x, int64_t rows, int64_t cols,
+                                kvv_toggles tg, void **out, kvv_verdict *v, char *format, size_t format_len)
 {
     size_t n = kvv_row_bytes(t, cols) * (size_t)rows;
     *out = kvv_alloc(n);
@@ -180,7 +184,18 @@ static int backend_quantize(const kvv_backend *b, kvv_type t, const float *x, in
     if (b->flush)
         b->flush(b->ctx);
     v->t_backend += now() - t0;
+    if (rc == KVV_BAD_FORMAT && format) {
+        snprintf(format, format_len, "quantize %s: the backend stores the type in no known format: %s",
+                 kvv_type_name(t), backend_error(b));
+        return 1;
+    }
     return check_call(rc, b, "quantize", v);
+}
+
+static int backend_quantize(const kvv_backend *b, kvv_type t, const float *x, int64_t rows, int64_t cols,
+                            kvv_toggles tg, void **out, kvv_verdict *v)
+{
+    return backend_quantize_fmt(b, t, x, rows, cols, tg, out, v, NULL, 0);
 }
 
 static int ref_quantize(kvv_type t, const float *x, int64_t rows, int64_t cols, void **out, kvv_ref_ties *ties,
@@ -473,14 +488,42 @@ static void run_attn(const kvv_case *c, const kvv_backend *b, const kvv_record *
         goto done;
     keep_inputs(rec, c, bufs);
 
-    /* the backend writes its cache, then attends over it */
-    if (backend_quantize(b, c->type_k, w.k, nkr, c->dk, c->tg, &w.kb, v))
+    /* the backend writes its cache, then attends over it; a cache in no
+     * known format cannot be judged, but its attention still runs, so that
+     * a crash or failure there is what the verdict says */
+    char fmt_k[640] = "", fmt_v[640] = "";
+    int qk = backend_quantize_fmt(b, c->type_k, w.k, nkr, c->dk, c->tg, &w.kb, v, fmt_k, sizeof fmt_k);
+    if (qk < 0)
         goto done;
     keep(rec, "k_bytes", KVV_DT_U8, c->type_k, w.kb, 3, kvh, c->n_kv, kbytes);
-    if (backend_quantize(b, c->type_v, w.v, nkr, c->dv, c->tg, &w.vb, v))
+    int qv = backend_quantize_fmt(b, c->type_v, w.v, nkr, c->dv, c->tg, &w.vb, v, fmt_v, sizeof fmt_v);
+    if (qv < 0) {
+        if (qk) /* V declined or failed: K's format is still a finding (a failure outranks a skip) */
+            kvv_verdict_fail(v, KVV_RULE_FORMAT, "%s", fmt_k);
         goto done;
+    }
     keep(rec, "v_bytes", KVV_DT_U8, c->type_v, w.vb, 3, kvh, c->n_kv, vbytes);
     kvv_attn_info info;
+    if (qk || qv) {
+        float *scratch = kvv_alloc(sizeof(float) * nout);
+        int rc = KVV_UNSUPPORTED;
+        if (scratch) {
+            kvv_attn_args a = {.dk = c->dk, .dv = c->dv, .n_q = c->n_q, .n_kv = c->n_kv, .n_head = c->n_head,
+                               .n_head_kv = c->n_head_kv, .type_k = c->type_k, .type_v = c->type_v, .q = w.q,
+                               .k = w.kb, .v = w.vb,
+                               .mask = c->mask == KVV_MASK_NONE && c->max_bias == 0.0f ? NULL : w.mask,
+                               .scale = kvv_case_scale(c), .max_bias = c->max_bias, .softcap = c->softcap, .tg = c->tg};
+            double t0 = now();
+            rc = b->attention(b->ctx, &a, scratch, &info);
+            v->t_backend += now() - t0;
+            kvv_free(scratch);
+        }
+        if (rc == KVV_FAILED)
+            check_call(rc, b, "attention over a cache in no known format", v);
+        else
+            kvv_verdict_fail(v, KVV_RULE_FORMAT, "%s", qk ? fmt_k : fmt_v);
+        goto done;
+    }
     if (backend_attention(b, c, &w, c->tg, w.out, &info, v))
         goto done;
     keep(rec, "out", KVV_DT_F32, KVV_TYPE_NONE, w.out, 3, c->n_head, c->n_q, c->dv);

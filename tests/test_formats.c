@@ -133,6 +133,14 @@ static void test_format_rule(void)
     CU_ASSERT_EQUAL(v.status, KVV_SKIP);
     CU_ASSERT_STRING_EQUAL(kvv_rule_name(KVV_RULE_FORMAT), "format");
     b->destroy(b->ctx);
+    /* the attention over such a cache still runs: its failure is the verdict */
+    b = kvv_backend_open(plugin("bad=turbo2:fail_attn=1"), why, sizeof why);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    v = run_on(b, "attn/d128/turbo2-turbo2/nq1/nkv64/h4/gqa2/dist=gauss/seed=1");
+    CU_ASSERT_EQUAL(v.status, KVV_FAIL);
+    CU_ASSERT_EQUAL(v.rule, KVV_RULE_CRASH);
+    CU_ASSERT_PTR_NOT_NULL(strstr(v.detail, "attention over a cache in no known format"));
+    b->destroy(b->ctx);
 }
 
 /* the CLI: list cases and probe through a library backend */

@@ -163,6 +163,8 @@ int gg_typemap_discover(gg_typemap *m, const gg_api *api, int chunk);
  * no format version (t's cases must fail with it), or NULL; *crashed (may
  * be NULL) says whether its to_float crashed while probed. */
 const char *gg_typemap_broken(const gg_typemap *m, kvv_type t, int *crashed);
+/* The library type behind it (NULL when t is not broken). */
+const gg_found *gg_typemap_broken_found(const gg_typemap *m, kvv_type t);
 /* The row in which the library stores cache type `cache` (KVV_TYPE_NONE:
  * none), and in note how that is known. */
 kvv_type gg_typemap_stored_as(const gg_typemap *m, kvv_type cache, char *note, size_t n);

@@ -65,13 +65,39 @@ int gg_decline_type(const gg_adapter *A, kvv_type t, char *why, size_t n)
     return KVV_UNSUPPORTED;
 }
 
+/* The library type that runs kvverify type t: its row of the map, or for
+ * a type stored in no known format (broken) the library's own type of that
+ * cache type when it has t's block and bytes, in *tmp: its cache write and
+ * attention still run (a crash in them is a finding), and the call then
+ * reports the format.  NULL when neither. */
+static const gg_type_entry *lib_entry(const gg_adapter *A, kvv_type t, gg_type_entry *tmp, int *broken)
+{
+    *broken = 0;
+    if ((unsigned)t >= KVV_TYPE_COUNT)
+        return NULL;
+    if (A->map.e[t].ggml >= 0)
+        return &A->map.e[t];
+    const gg_found *g = gg_typemap_broken_found(&A->map, t);
+    const gg_kvv_type *k = gg_kvv_type_get(t);
+    if (!g || g->probe.crashed || g->block != k->block || (int)g->bytes != k->bytes)
+        return NULL;
+    memset(tmp, 0, sizeof *tmp);
+    tmp->ggml = g->ggml;
+    snprintf(tmp->ggml_name, sizeof tmp->ggml_name, "%s", g->name);
+    tmp->quant = A->quant_chunk ? GG_Q_CHUNK : GG_Q_SET_ROWS;
+    *broken = 1;
+    return tmp;
+}
+
 /* ---------------- quantize ---------------- */
 
 int gg_quantize(gg_adapter *A, kvv_type t, const float *src, void *dst, int64_t nrows, int64_t ncols,
                 const kvv_toggles *tg, char *why, size_t n)
 {
-    const gg_type_entry *e = (unsigned)t < KVV_TYPE_COUNT ? &A->map.e[t] : NULL;
-    if (!e || e->ggml < 0)
+    gg_type_entry tmp;
+    int broken;
+    const gg_type_entry *e = lib_entry(A, t, &tmp, &broken);
+    if (!e)
         return gg_decline_type(A, t, why, n);
     if (nrows <= 0 || ncols <= 0 || ncols % A->api.blck_size(e->ggml)) {
         snprintf(why, n, "rows of %lld values cannot be stored as %s", (long long)ncols, e->ggml_name);
@@ -79,7 +105,7 @@ int gg_quantize(gg_adapter *A, kvv_type t, const float *src, void *dst, int64_t 
     }
     if (e->quant == GG_Q_CHUNK) {
         A->api.quantize_chunk(e->ggml, src, dst, 0, nrows, ncols, NULL);
-        return KVV_OK;
+        return broken ? gg_decline_type(A, t, why, n) : KVV_OK;
     }
     int64_t *idx = malloc(sizeof(int64_t) * (size_t)nrows);
     if (!idx) {
@@ -101,7 +127,8 @@ int gg_quantize(gg_adapter *A, kvv_type t, const float *src, void *dst, int64_t 
     }
     gg_job_end(&j);
     free(idx);
-    return rc;
+    /* a cache write that ran, in no known format: say so */
+    return broken && rc == KVV_OK ? gg_decline_type(A, t, why, n) : rc;
 }
 
 /* ---------------- dequantize ---------------- */
@@ -409,11 +436,13 @@ static int mask_to_f16(gg_adapter *A, const float *m, uint16_t *out, int64_t n, 
 
 int gg_attention(gg_adapter *A, const kvv_attn_args *a, float *out, kvv_attn_info *info, char *why, size_t n)
 {
-    const gg_type_entry *ek = (unsigned)a->type_k < KVV_TYPE_COUNT ? &A->map.e[a->type_k] : NULL;
-    const gg_type_entry *ev = (unsigned)a->type_v < KVV_TYPE_COUNT ? &A->map.e[a->type_v] : NULL;
-    if (!ek || ek->ggml < 0)
+    gg_type_entry tk_tmp, tv_tmp;
+    int broken_k, broken_v;
+    const gg_type_entry *ek = lib_entry(A, a->type_k, &tk_tmp, &broken_k);
+    const gg_type_entry *ev = lib_entry(A, a->type_v, &tv_tmp, &broken_v);
+    if (!ek)
         return gg_decline_type(A, a->type_k, why, n);
-    if (!ev || ev->ggml < 0)
+    if (!ev)
         return gg_decline_type(A, a->type_v, why, n);
     const int rot_k = gg_kvv_type_get(a->type_k)->rotated, rot_v = gg_kvv_type_get(a->type_v)->rotated;
     /* rot=graph: the fork's own rotation ops in the graph; rot=kernel: the
@@ -484,6 +513,9 @@ int gg_attention(gg_adapter *A, const kvv_attn_args *a, float *out, kvv_attn_inf
     if (host_o)
         rotate_rows(out, nq, a->dv, 1);
     attn_info(A, a, ek->ggml, ev->ggml, kbytes, info);
+    /* the attention over a cache in no known format ran: say so */
+    if (broken_k || broken_v)
+        rc = gg_decline_type(A, broken_k ? a->type_k : a->type_v, why, n);
 out:
     free(mask);
     free(res);

@@ -318,17 +318,21 @@ static kvv_type served_version(const gg_typemap *m, const char *family)
     return KVV_TYPE_NONE;
 }
 
-const char *gg_typemap_broken(const gg_typemap *m, kvv_type t, int *crashed)
+const gg_found *gg_typemap_broken_found(const gg_typemap *m, kvv_type t)
 {
     const gg_format *f = gg_format_of(t);
     if (!f || m->e[t].ggml >= 0 || served_version(m, f->cache) != KVV_TYPE_NONE)
         return NULL;
     const gg_found *g = found_of(m, f->cache);
-    if (!g || g->probe.match != KVV_TYPE_NONE)
-        return NULL;
-    if (crashed)
+    return g && g->probe.match == KVV_TYPE_NONE ? g : NULL;
+}
+
+const char *gg_typemap_broken(const gg_typemap *m, kvv_type t, int *crashed)
+{
+    const gg_found *g = gg_typemap_broken_found(m, t);
+    if (g && crashed)
         *crashed = g->probe.crashed;
-    return g->probe.text;
+    return g ? g->probe.text : NULL;
 }
 
 kvv_type gg_typemap_stored_as(const gg_typemap *m, kvv_type cache, char *note, size_t n)

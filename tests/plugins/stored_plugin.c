@@ -2,7 +2,9 @@
  * tests/test_formats.c: options name them, e.g.
  *     libstored.so:turbo3=turbo3@qk128:turbo4=turbo4@narrow:bad=turbo2
  * stored_as answers with them; a type named by bad= matches no format, so
- * every entry point returns KVV_BAD_FORMAT for it; all else is declined. */
+ * every entry point returns KVV_BAD_FORMAT for it, except the attention
+ * with fail_attn=1, which fails (as a crash in a fork's kernel over such a
+ * cache would); all else is declined. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,7 @@ typedef struct {
     kvv_backend table;
     char as[KVV_TYPE_COUNT][32]; /* by default row, the version's name */
     char bad[32];
+    int fail_attn;
 } stored_ctx;
 
 static _Thread_local char err[256];
@@ -66,8 +69,14 @@ static int wht(void *ctx, float *x, int64_t nrows, int64_t ncols, int group, int
 static int attention(void *ctx, const kvv_attn_args *a, float *out, kvv_attn_info *info)
 {
     (void)out, (void)info;
+    const stored_ctx *c = ctx;
     int rc = decline(ctx, a->type_k);
-    return rc == KVV_BAD_FORMAT ? rc : decline(ctx, a->type_v);
+    rc = rc == KVV_BAD_FORMAT ? rc : decline(ctx, a->type_v);
+    if (rc == KVV_BAD_FORMAT && c->fail_attn) {
+        snprintf(err, sizeof err, "its kernel over that cache failed");
+        return KVV_FAILED;
+    }
+    return rc;
 }
 
 static void destroy(void *ctx) { free(ctx); }
@@ -103,6 +112,10 @@ __attribute__((visibility("default"))) const kvv_backend *kvv_backend_get_config
             *eq = 0;
         if (eq && !strcmp(kv, "bad")) {
             snprintf(c->bad, sizeof c->bad, "%s", eq + 1);
+            continue;
+        }
+        if (eq && !strcmp(kv, "fail_attn")) {
+            c->fail_attn = atoi(eq + 1);
             continue;
         }
         if (!eq || (k = named(kv)) == KVV_TYPE_NONE || named(eq + 1) == KVV_TYPE_NONE) {
