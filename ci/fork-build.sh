@@ -83,6 +83,11 @@ rm -f "$out/BUILD-INFO" "$out"/libggml*.so*
 work=${KVV_FORK_BUILD_WORK:-$out/.build}
 mkdir -p "$work"
 work=$(cd "$work" && pwd)
+# one build at a time in a tree: a second waits for the first
+if command -v flock >/dev/null; then
+    exec 9>"$work/.lock"
+    flock -n 9 || { echo "fork-build: $work is in use by another build; waiting" >&2; flock 9; }
+fi
 src=$work/src build=$work/build log=$out/build.log
 mkdir -p "$build"
 : >"$log"
