@@ -40,28 +40,37 @@ build_commit() {
     echo "$lib"
 }
 
-# run LIB DEVICE CASES LOG [FIRST]: the bug's cases (the gate's, in the
-# versions the library stores), a JSON report next to the log; with FIRST,
-# a second run stops at the first failure, and its wall time (seconds from
-# the start of kvverify to that verdict) is written to LOG.first
+# run LIB DEVICE CASES OPTS ARGS LOG [FIRST]: the bug's cases (the gate's,
+# in the versions the library stores), a JSON report next to the log; with
+# FIRST, a second run stops at the first failure, and its wall time
+# (seconds from the start of kvverify to that verdict) goes to LOG.first
 run_cases() {
     if [ "$2" = vulkan ]; then b="ggml-vulkan:dir=$1:vkdev=0"; else b="ggml-cpu:dir=$1"; fi
+    [ "$4" = - ] || b="$b$4"
+    a=$5
+    [ "$a" = - ] && a=""
     set -f
-    "$build/kvverify" run --gate -b "$b" -p "$3" -v --timeout "${FORK_BUGS_TIMEOUT:-300}" --json "$4.jsonl" >"$4" 2>&1 || true
-    if [ -n "${5:-}" ]; then
+    # shellcheck disable=SC2086
+    "$build/kvverify" run --gate -b "$b" -p "$3" $a -v --timeout "${FORK_BUGS_TIMEOUT:-300}" --json "$6.jsonl" >"$6" 2>&1 ||
+        true
+    if [ -n "${7:-}" ]; then
         t0=$(date +%s.%N)
-        "$build/kvverify" run --gate -b "$b" -p "$3" --fail-fast --timeout "${FORK_BUGS_TIMEOUT:-300}" >/dev/null 2>&1 || true
+        # shellcheck disable=SC2086
+        "$build/kvverify" run --gate -b "$b" -p "$3" $a --fail-fast --timeout "${FORK_BUGS_TIMEOUT:-300}" >/dev/null 2>&1 ||
+            true
         t1=$(date +%s.%N)
-        echo "$t0 $t1" | awk '{printf "%.1f\n", $2 - $1}' >"$4.first"
+        echo "$t0 $t1" | awk '{printf "%.1f\n", $2 - $1}' >"$6.first"
     fi
     set +f
 }
 
-# judge LOG RULE SIDE -> a verdict line (python reads the JSON report)
+# judge LOG RULE SIDE [PARENT-LOG REMAINS] -> a verdict line (python reads
+# the JSON reports)
 judge() {
-    python3 - "$1" "$2" "$3" "${4:-}" <<'EOF'
-import json, sys, os
-log, rule, side, other = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+    python3 - "$1" "$2" "$3" "${4:-}" "${5:--}" <<'EOF'
+import fnmatch, json, sys, os
+log, rule, side, other, remains = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
+remain_pats = [] if remains == '-' else remains.split(',')
 def load(p):
     r = []
     try:
@@ -90,9 +99,13 @@ if side == 'parent':
           '; ' + first if first else ''))
 else:
     prev = {o['name']: o for o in load(other + '.jsonl')}
+    left = [o for o in hit if any(fnmatch.fnmatchcase(o['name'], p) for p in remain_pats)]
+    hit = [o for o in hit if o not in left]
     new = [o for o in cases if o['status'] == 'fail' and prev.get(o['name'], {}).get('status') != 'fail']
-    still = [o for o in cases if o['status'] == 'fail' and o not in new]
+    still = [o for o in cases if o['status'] == 'fail' and o not in new and o not in left]
     msg = 'clean' if not hit else 'NOT clean: %s %s (%d cases)' % (hit[0]['rule'], hit[0]['name'], len(hit))
+    if left:
+        msg += '; the fix leaves part of it: %s %s (%d cases)' % (left[0]['rule'], left[0]['name'], len(left))
     msg += ' (%d cases: %d pass, %d fail, %d skip)' % (len(cases), sum(o['status'] == 'pass' for o in cases),
             sum(o['status'] == 'fail' for o in cases), sum(o['status'] == 'skip' for o in cases))
     if new:
@@ -107,7 +120,7 @@ status=0
 rm -f "$out/.status"
 printf '%s\n' "id | fix | device | bug | parent verdict | fix verdict | versions parent -> fix"
 tab=$(printf '\t')
-grep -v '^#' "$table" | while IFS="$tab" read -r id fix parent device what rule cases; do
+grep -v '^#' "$table" | while IFS="$tab" read -r id fix parent device what rule cases opts args remains; do
     [ -n "$id" ] || continue
     case "$only" in "  ") ;; *" $id "*) ;; *) continue ;; esac
     p=$(git --git-dir="$fork" rev-parse --short=9 "$parent" 2>/dev/null) || p=$parent
@@ -118,10 +131,10 @@ grep -v '^#' "$table" | while IFS="$tab" read -r id fix parent device what rule 
         echo fail >>"$out/.status"
         continue
     fi
-    run_cases "$pl" "$device" "$cases" "$out/$id.parent.txt" first
-    run_cases "$fl" "$device" "$cases" "$out/$id.fix.txt"
+    run_cases "$pl" "$device" "$cases" "${opts:--}" "${args:--}" "$out/$id.parent.txt" first
+    run_cases "$fl" "$device" "$cases" "${opts:--}" "${args:--}" "$out/$id.fix.txt"
     pv=$(judge "$out/$id.parent.txt" "$rule" parent)
-    fv=$(judge "$out/$id.fix.txt" "$rule" fix "$out/$id.parent.txt")
+    fv=$(judge "$out/$id.fix.txt" "$rule" fix "$out/$id.parent.txt" "${remains:--}")
     vp=$("$build/kvverify" probe -b "ggml-cpu:dir=$pl" 2>&1 | head -1 | sed -n 's/.*TurboQuant types: //p' | sed 's/ (\([0-9]*\))//g')
     vf=$("$build/kvverify" probe -b "ggml-cpu:dir=$fl" 2>&1 | head -1 | sed -n 's/.*TurboQuant types: //p' | sed 's/ (\([0-9]*\))//g')
     echo "$id | $fix | $device | $what | $pv | $fv | $vp -> $vf"
