@@ -32,6 +32,8 @@ static int all_finite(const double *x, size_t n)
     return 1;
 }
 
+void kvv_ref_blas_threads(int n) { openblas_set_num_threads(n < 1 ? 1 : n); }
+
 double kvv_ref_alibi_slope(int h, int n_head, double max_bias)
 {
     if (max_bias <= 0.0)
