@@ -108,56 +108,70 @@ __attribute__((target("avx2"))) static void triad_avx2(double *a, const double *
     triad_plain(a + i, b + i, c + i, n - i, s);
 }
 
+/* Twelve named accumulators (an array would live on the stack at -O2, and
+ * store-to-load forwarding, not the FMA pipes, would set the pace). */
 #define FMA_ACC 12
+#define ACC_DECL(T, init)                                                                                          \
+    T c0 = init(1.000f), c1 = init(1.001f), c2 = init(1.002f), c3 = init(1.003f), c4 = init(1.004f),             \
+      c5 = init(1.005f), c6 = init(1.006f), c7 = init(1.007f), c8 = init(1.008f), c9 = init(1.009f),             \
+      c10 = init(1.010f), c11 = init(1.011f)
+#define ACC_STEP(OP)                                                                                               \
+    do {                                                                                                           \
+        c0 = OP(c0);                                                                                               \
+        c1 = OP(c1);                                                                                               \
+        c2 = OP(c2);                                                                                               \
+        c3 = OP(c3);                                                                                               \
+        c4 = OP(c4);                                                                                               \
+        c5 = OP(c5);                                                                                               \
+        c6 = OP(c6);                                                                                               \
+        c7 = OP(c7);                                                                                               \
+        c8 = OP(c8);                                                                                               \
+        c9 = OP(c9);                                                                                               \
+        c10 = OP(c10);                                                                                             \
+        c11 = OP(c11);                                                                                             \
+    } while (0)
+#define ACC_SUM(ADD) ADD(ADD(ADD(ADD(c0, c1), ADD(c2, c3)), ADD(ADD(c4, c5), ADD(c6, c7))), ADD(ADD(c8, c9), ADD(c10, c11)))
+
+#define F_INIT(x) (x)
+#define F_ADD(a, b) ((a) + (b))
 static float fma_scalar(long iters)
 {
-    float acc[FMA_ACC];
-    for (int k = 0; k < FMA_ACC; k++)
-        acc[k] = 1.0f + k * 1e-3f;
-    /* volatile operands keep the compiler from folding the loop */
+    /* volatile operands keep the compiler from folding the loop; no FMA
+     * instruction in the base ISA: a multiply and an add (2 FLOPs) */
     volatile float vm = 0.9999999f, va = 1e-7f;
     float m = vm, a = va;
+    ACC_DECL(float, F_INIT);
+#define F_OP(c) ((c) * m + a)
     for (long i = 0; i < iters; i++)
-        for (int k = 0; k < FMA_ACC; k++)
-            acc[k] = acc[k] * m + a;
-    float s = 0;
-    for (int k = 0; k < FMA_ACC; k++)
-        s += acc[k];
-    return s;
+        ACC_STEP(F_OP);
+    return ACC_SUM(F_ADD);
 }
 
+#define Y_INIT(x) _mm256_set1_ps(x)
 __attribute__((target("avx2,fma"))) static float fma_avx2(long iters)
 {
-    __m256 acc[FMA_ACC];
-    for (int k = 0; k < FMA_ACC; k++)
-        acc[k] = _mm256_set1_ps(1.0f + k * 1e-3f);
     volatile float vm = 0.9999999f, va = 1e-7f;
     __m256 m = _mm256_set1_ps(vm), a = _mm256_set1_ps(va);
+    ACC_DECL(__m256, Y_INIT);
+#define Y_OP(c) _mm256_fmadd_ps(c, m, a)
     for (long i = 0; i < iters; i++)
-        for (int k = 0; k < FMA_ACC; k++)
-            acc[k] = _mm256_fmadd_ps(acc[k], m, a);
-    __m256 s = acc[0];
-    for (int k = 1; k < FMA_ACC; k++)
-        s = _mm256_add_ps(s, acc[k]);
+        ACC_STEP(Y_OP);
+    __m256 s = ACC_SUM(_mm256_add_ps);
     float out[8];
     _mm256_storeu_ps(out, s);
     return out[0] + out[7];
 }
 
+#define Z_INIT(x) _mm512_set1_ps(x)
 __attribute__((target("avx512f"))) static float fma_avx512(long iters)
 {
-    __m512 acc[FMA_ACC];
-    for (int k = 0; k < FMA_ACC; k++)
-        acc[k] = _mm512_set1_ps(1.0f + k * 1e-3f);
     volatile float vm = 0.9999999f, va = 1e-7f;
     __m512 m = _mm512_set1_ps(vm), a = _mm512_set1_ps(va);
+    ACC_DECL(__m512, Z_INIT);
+#define Z_OP(c) _mm512_fmadd_ps(c, m, a)
     for (long i = 0; i < iters; i++)
-        for (int k = 0; k < FMA_ACC; k++)
-            acc[k] = _mm512_fmadd_ps(acc[k], m, a);
-    __m512 s = acc[0];
-    for (int k = 1; k < FMA_ACC; k++)
-        s = _mm512_add_ps(s, acc[k]);
-    return _mm512_reduce_add_ps(s);
+        ACC_STEP(Z_OP);
+    return _mm512_reduce_add_ps(ACC_SUM(_mm512_add_ps));
 }
 
 /* ---- running a loop on n threads ---- */

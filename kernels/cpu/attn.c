@@ -191,6 +191,22 @@ static float *partial(const attn_plan *p, int h, int b, int r, int t)
     return p->parts + (row * (size_t)p->n_tiles + (size_t)t) * p->ps;
 }
 
+/* Ask for the next tile's stored K/V rows while this one is computed: the
+ * dequantization that follows finds them in cache instead of waiting for
+ * DRAM, which it otherwise does with nothing else to overlap. */
+static void prefetch_tile(const attn_plan *p, int h, int j0)
+{
+    const kvv_attn_args *a = p->a;
+    int nt = a->n_kv - j0 < p->tile ? a->n_kv - j0 : p->tile;
+    if (nt <= 0)
+        return;
+    const char *k = k_rows(p, h, j0), *v = v_rows(p, h, j0);
+    for (size_t o = 0; o < (size_t)nt * p->kbytes; o += 64)
+        __builtin_prefetch(k + o, 0, 3);
+    for (size_t o = 0; o < (size_t)nt * p->vbytes; o += 64)
+        __builtin_prefetch(v + o, 0, 3);
+}
+
 /* One work item: KV head h, row block b, split chunk c. */
 static void work_item(void *arg, int64_t i)
 {
@@ -265,6 +281,8 @@ static void work_item(void *arg, int64_t i)
         }
         for (int r = 0; r < nr; r++)
             tmask[r] = mrow[r] ? mrow[r] + j0 : NULL;
+        if (t + 1 < t1 && !p->use_cache)
+            prefetch_tile(p, h, j0 + p->tile);
         if (merge_here) {
             ta.part = scr;
             ta.part_stride = p->ps;
