@@ -187,8 +187,12 @@ int kvv_bench_json(const kvv_bench_log *log, const char *path, int threads, int 
         jnum(f, log->dgemm[i].ref_seconds);
         fputs(", \"dgemm_seconds\": ", f);
         jnum(f, log->dgemm[i].dgemm_seconds);
+        fputs(", \"dgemm_hot_seconds\": ", f);
+        jnum(f, log->dgemm[i].dgemm_hot_seconds);
         fputs(", \"ratio\": ", f);
         jnum(f, log->dgemm[i].ref_seconds / log->dgemm[i].dgemm_seconds);
+        fputs(", \"ratio_hot\": ", f);
+        jnum(f, log->dgemm[i].ref_seconds / log->dgemm[i].dgemm_hot_seconds);
         fputs("}", f);
     }
     fputs("],\n \"lines\": [", f);

@@ -130,7 +130,8 @@ __attribute__((target("avx2"))) static void triad_avx2(double *a, const double *
         c10 = OP(c10);                                                                                             \
         c11 = OP(c11);                                                                                             \
     } while (0)
-#define ACC_SUM(ADD) ADD(ADD(ADD(ADD(c0, c1), ADD(c2, c3)), ADD(ADD(c4, c5), ADD(c6, c7))), ADD(ADD(c8, c9), ADD(c10, c11)))
+#define ACC_SUM(ADD)                                                                                               \
+    ADD(ADD(ADD(ADD(c0, c1), ADD(c2, c3)), ADD(ADD(c4, c5), ADD(c6, c7))), ADD(ADD(c8, c9), ADD(c10, c11)))
 
 #define F_INIT(x) (x)
 #define F_ADD(a, b) ((a) + (b))

@@ -289,7 +289,7 @@ typedef struct kvv_bench_log {
     int n, cap;
     struct {
         char shape[16];
-        double ref_seconds, dgemm_seconds;
+        double ref_seconds, dgemm_seconds, dgemm_hot_seconds;
     } dgemm[4];
     int ndgemm;
 } kvv_bench_log;

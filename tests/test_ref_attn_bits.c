@@ -207,24 +207,31 @@ static int reference(const kvv_ref_attn_args *a, double *out, double *probs, dou
     return kvv_ref_attention(a, out, probs, scores);
 }
 
+/* BLAS thread counts to check at: one, and more than one (the GEMMs split
+ * rows and columns among threads, which must change no bit) */
+static const int blas_threads[2] = {1, 2};
+
 static void test_matches_frozen_copy(void)
 {
-    for (int i = 0; i < NCASES; i++) {
-        const bits_case *c = &cases[i];
-        bits_inputs in;
-        bits_outputs want, got, got_plain;
-        CU_ASSERT_FATAL(make_inputs(c, &in) == 0);
-        CU_ASSERT_FATAL(run_ref(frozen_ref_attention, &in, 1, &want) == 0);
-        CU_ASSERT_FATAL(run_ref(reference, &in, 1, &got) == 0);
-        CU_ASSERT_FATAL(run_ref(reference, &in, 0, &got_plain) == 0);
-        CU_ASSERT(same_bits(c->name, "out", got.out, want.out, in.nout));
-        CU_ASSERT(same_bits(c->name, "probs", got.probs, want.probs, in.nprob));
-        CU_ASSERT(same_bits(c->name, "scores", got.scores, want.scores, in.nprob));
-        CU_ASSERT(same_bits(c->name, "out (without probs and scores)", got_plain.out, want.out, in.nout));
-        free_outputs(&want);
-        free_outputs(&got);
-        free_outputs(&got_plain);
-        free_inputs(&in);
+    for (int bt = 0; bt < 2; bt++) {
+        kvv_ref_blas_threads(blas_threads[bt]);
+        for (int i = 0; i < NCASES; i++) {
+            const bits_case *c = &cases[i];
+            bits_inputs in;
+            bits_outputs want, got, got_plain;
+            CU_ASSERT_FATAL(make_inputs(c, &in) == 0);
+            CU_ASSERT_FATAL(run_ref(frozen_ref_attention, &in, 1, &want) == 0);
+            CU_ASSERT_FATAL(run_ref(reference, &in, 1, &got) == 0);
+            CU_ASSERT_FATAL(run_ref(reference, &in, 0, &got_plain) == 0);
+            CU_ASSERT(same_bits(c->name, "out", got.out, want.out, in.nout));
+            CU_ASSERT(same_bits(c->name, "probs", got.probs, want.probs, in.nprob));
+            CU_ASSERT(same_bits(c->name, "scores", got.scores, want.scores, in.nprob));
+            CU_ASSERT(same_bits(c->name, "out (without probs and scores)", got_plain.out, want.out, in.nout));
+            free_outputs(&want);
+            free_outputs(&got);
+            free_outputs(&got_plain);
+            free_inputs(&in);
+        }
     }
 }
 
@@ -276,7 +283,16 @@ static int write_digests(const char *path)
     return fclose(f);
 }
 
+static void matches_stored_digests(void);
 static void test_matches_stored_digests(void)
+{
+    for (int bt = 0; bt < 2; bt++) {
+        kvv_ref_blas_threads(blas_threads[bt]);
+        matches_stored_digests();
+    }
+}
+
+static void matches_stored_digests(void)
 {
     const char *w = getenv("KVV_REF_ATTN_BITS_WRITE");
     if (w && *w) {
