@@ -28,7 +28,7 @@ static double now(void)
  * about SAMPLE_S (one call when a call takes longer): a single call of a
  * fast kernel lasts some tens of microseconds, where one timer tick, one
  * interrupt or a neighbour's burst decides the figure. */
-#define SAMPLE_S 0.01
+#define SAMPLE_S 0.002
 typedef int (*timed_fn)(void *arg);
 static double best_of(timed_fn fn, void *arg, int reps)
 {
