@@ -71,6 +71,7 @@ typedef struct attn_plan {
     int h0, h1, b0, b1;
     int use_cache;
     int k_direct, v_direct; /* f32 rows of width dk8 / dv8: read in place */
+    int k_f16, v_f16;       /* f16 rows of width dk8 / dv8: the AVX2 kernels read them in place */
     float *kc, *vc;         /* cache: [h1 - h0][n_kv][dk8], [..][dv8] */
     float *parts;           /* split > 1: [h][block][row][tile][ps] */
     atomic_int oom;
@@ -258,8 +259,10 @@ static void work_item(void *arg, int64_t i)
         int j0 = t * p->tile, hl = h - p->h0;
         ta.nt = a->n_kv - j0 < p->tile ? a->n_kv - j0 : p->tile;
         /* the same f32 values whichever way they are reached */
-        if (p->k_direct)
-            ta.k = (const float *)k_rows(p, h, j0);
+        ta.k_f16 = p->k_f16 && !p->use_cache;
+        ta.v_f16 = p->v_f16 && !p->use_cache;
+        if (p->k_direct || ta.k_f16)
+            ta.k = k_rows(p, h, j0);
         else if (p->use_cache)
             ta.k = p->kc + ((size_t)hl * a->n_kv + j0) * p->dk8;
         else {
@@ -271,8 +274,8 @@ static void work_item(void *arg, int64_t i)
 #endif
             ta.k = kt;
         }
-        if (p->v_direct)
-            ta.v = (const float *)v_rows(p, h, j0);
+        if (p->v_direct || ta.v_f16)
+            ta.v = v_rows(p, h, j0);
         else if (p->use_cache)
             ta.v = p->vc + ((size_t)hl * a->n_kv + j0) * p->dv8;
         else {
@@ -497,6 +500,10 @@ int cpu_attention(const kvv_attn_args *a, float *out, kvv_attn_info *info, char 
     p.use_cache = a->tg.cache != 0;
     p.k_direct = a->type_k == KVV_F32 && p.dk8 == a->dk;
     p.v_direct = a->type_v == KVV_F32 && p.dv8 == a->dv;
+    /* the same f32 values as their dequantization (f16 to f32 is exact),
+     * without the pass through a buffer */
+    p.k_f16 = isa == KVV_ISA_AVX2 && a->type_k == KVV_F16 && p.dk8 == a->dk;
+    p.v_f16 = isa == KVV_ISA_AVX2 && a->type_v == KVV_F16 && p.dv8 == a->dv;
 #ifndef KVV_FAULT_rotation_wrong_operand
     p.rot_q = kvv_type_get(a->type_k)->rotated;
     p.rot_o = kvv_type_get(a->type_v)->rotated;

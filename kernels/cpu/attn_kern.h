@@ -31,8 +31,9 @@ typedef struct attn_tile_args {
     int nt;                   /* keys in this tile, 1..ATTN_TILE_MAX */
     int dk8, dv8;             /* head dims rounded up to 8 (buffers are zero-padded) */
     const float *q;           /* [nr][dk8] query rows, already in K's basis */
-    const float *k;           /* [nt][dk8] keys */
-    const float *v;           /* [nt][dv8] values */
+    const void *k;            /* [nt][dk8] keys: f32, or f16 when k_f16 */
+    const void *v;            /* [nt][dv8] values: f32, or f16 when v_f16 */
+    int k_f16, v_f16;         /* rows are a f16 cache read in place (AVX2 kernels only; dk8 == dk) */
     const float *const *mask; /* [nr] the row's mask at this tile's first key, or NULL */
     const float *slope;       /* [nr] ALiBi slope of the row's head */
     float scale;              /* multiplies q.k (already divided by softcap when on) */
