@@ -26,21 +26,39 @@ typedef struct {
     double fraction;  /* < 0: none */
 } roof_pick;
 
+/* The roof that bounds the line, roofline style: bytes moved at the
+ * bandwidth of the level the working set fits in (LLC or DRAM), or FLOPs at
+ * the f32 FMA peak, whichever allows less; with both counted (attention
+ * decode), the lower one binds, so a kernel whose arithmetic intensity is
+ * past the machine's ridge point is judged against the FMA peak. */
 static roof_pick pick_roof(const kvv_bench_log *log, const kvv_bench_line *l)
 {
     roof_pick p = {NULL, 0, -1};
     const kvv_roofs *r = roofs_at(log, l->threads);
     if (!r || l->seconds <= 0)
         return p;
+    double t_bytes = -1, t_flops = -1; /* the shortest time each roof allows */
+    const char *bname = NULL;
+    double blimit = 0;
     if (l->bytes > 0) {
         int fits = l->bytes <= (double)r->llc_bytes;
-        p.name = fits ? "LLC" : "DRAM";
-        p.limit = fits ? r->bw_llc : r->bw_dram;
-        p.fraction = p.limit > 0 ? l->bytes / l->seconds / 1e9 / p.limit : -1;
-    } else if (l->flops > 0) {
+        bname = fits ? "LLC" : "DRAM";
+        blimit = fits ? r->bw_llc : r->bw_dram;
+        if (blimit > 0)
+            t_bytes = l->bytes / (blimit * 1e9);
+    }
+    if (l->flops > 0 && r->fma_peak > 0)
+        t_flops = l->flops / (r->fma_peak * 1e9);
+    if (t_bytes < 0 && t_flops < 0)
+        return p;
+    if (t_bytes >= t_flops) {
+        p.name = bname;
+        p.limit = blimit;
+        p.fraction = t_bytes / l->seconds;
+    } else {
         p.name = "FMA";
         p.limit = r->fma_peak;
-        p.fraction = p.limit > 0 ? l->flops / l->seconds / 1e9 / p.limit : -1;
+        p.fraction = t_flops / l->seconds;
     }
     return p;
 }
@@ -147,6 +165,13 @@ static void json_line(FILE *f, const kvv_bench_log *log, const kvv_bench_line *l
     jnum(f, p.name ? p.limit : NAN);
     fputs(", \"roof_fraction\": ", f);
     jnum(f, p.fraction >= 0 ? p.fraction : NAN);
+    const kvv_roofs *r = roofs_at(log, l->threads);
+    int fits = r && l->bytes <= (double)r->llc_bytes;
+    double bw = r ? (fits ? r->bw_llc : r->bw_dram) : 0;
+    fputs(", \"bandwidth_fraction\": ", f);
+    jnum(f, ok && l->bytes > 0 && bw > 0 ? l->bytes / l->seconds / 1e9 / bw : NAN);
+    fputs(", \"fma_fraction\": ", f);
+    jnum(f, ok && l->flops > 0 && r && r->fma_peak > 0 ? l->flops / l->seconds / 1e9 / r->fma_peak : NAN);
     fputs(", \"vs_reference\": ", f);
     jnum(f, ok && l->ref_seconds > 0 ? l->ref_seconds / l->seconds : NAN);
     fputs(", \"vs_first\": ", f);
