@@ -71,7 +71,7 @@ typedef struct attn_plan {
     int h0, h1, b0, b1;
     int use_cache;
     int k_direct, v_direct; /* f32 rows of width dk8 / dv8: read in place */
-    int k_f16, v_f16;       /* f16 rows of width dk8 / dv8: the AVX2 kernels read them in place */
+    int k_fmt, v_fmt;       /* attn_rows_fmt the AVX2 kernels read the stored rows in (f32: dequantized) */
     float *kc, *vc;         /* cache: [h1 - h0][n_kv][dk8], [..][dv8] */
     float *parts;           /* split > 1: [h][block][row][tile][ps] */
     atomic_int oom;
@@ -259,9 +259,9 @@ static void work_item(void *arg, int64_t i)
         int j0 = t * p->tile, hl = h - p->h0;
         ta.nt = a->n_kv - j0 < p->tile ? a->n_kv - j0 : p->tile;
         /* the same f32 values whichever way they are reached */
-        ta.k_f16 = p->k_f16 && !p->use_cache;
-        ta.v_f16 = p->v_f16 && !p->use_cache;
-        if (p->k_direct || ta.k_f16)
+        ta.k_fmt = p->use_cache ? ATTN_ROWS_F32 : p->k_fmt;
+        ta.v_fmt = p->use_cache ? ATTN_ROWS_F32 : p->v_fmt;
+        if (p->k_direct || ta.k_fmt != ATTN_ROWS_F32)
             ta.k = k_rows(p, h, j0);
         else if (p->use_cache)
             ta.k = p->kc + ((size_t)hl * a->n_kv + j0) * p->dk8;
@@ -274,7 +274,7 @@ static void work_item(void *arg, int64_t i)
 #endif
             ta.k = kt;
         }
-        if (p->v_direct || ta.v_f16)
+        if (p->v_direct || ta.v_fmt != ATTN_ROWS_F32)
             ta.v = v_rows(p, h, j0);
         else if (p->use_cache)
             ta.v = p->vc + ((size_t)hl * a->n_kv + j0) * p->dv8;
@@ -331,6 +331,23 @@ static void merge_item(void *arg, int64_t i)
         finish_row(p, st, out_row(p, h, r0 + r));
     }
     kvv_free(st);
+}
+
+/* Whether the AVX2 kernels read a stored K/V row in place: the same f32
+ * values as its dequantization (f16 to f32 and q8_0's q * d are exact)
+ * without the pass through a buffer.  f16 costs one conversion per load
+ * whatever the shape; q8_0 costs a scale and three more operations per
+ * load, so only where each row is loaded about once per tile (decode: the
+ * rows of a work item are one GQA group). */
+static int rows_fmt(kvv_type t, int d, int rows, int isa)
+{
+    if (isa != KVV_ISA_AVX2 || d % 8)
+        return ATTN_ROWS_F32;
+    if (t == KVV_F16)
+        return ATTN_ROWS_F16;
+    if (t == KVV_Q8_0 && rows <= 2 * ATTN_MR)
+        return ATTN_ROWS_Q8_0;
+    return ATTN_ROWS_F32;
 }
 
 static int check_args(const kvv_attn_args *a, const float *out, char *err, size_t len)
@@ -500,10 +517,8 @@ int cpu_attention(const kvv_attn_args *a, float *out, kvv_attn_info *info, char 
     p.use_cache = a->tg.cache != 0;
     p.k_direct = a->type_k == KVV_F32 && p.dk8 == a->dk;
     p.v_direct = a->type_v == KVV_F32 && p.dv8 == a->dv;
-    /* the same f32 values as their dequantization (f16 to f32 is exact),
-     * without the pass through a buffer */
-    p.k_f16 = isa == KVV_ISA_AVX2 && a->type_k == KVV_F16 && p.dk8 == a->dk;
-    p.v_f16 = isa == KVV_ISA_AVX2 && a->type_v == KVV_F16 && p.dv8 == a->dv;
+    p.k_fmt = rows_fmt(a->type_k, a->dk, p.rows, isa);
+    p.v_fmt = rows_fmt(a->type_v, a->dv, p.rows, isa);
 #ifndef KVV_FAULT_rotation_wrong_operand
     p.rot_q = kvv_type_get(a->type_k)->rotated;
     p.rot_o = kvv_type_get(a->type_v)->rotated;

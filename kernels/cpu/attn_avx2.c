@@ -167,67 +167,149 @@ static void mark_empty(float *part)
 
 /* ---- the row kernels, per K/V row format ---- */
 
-#define LDF(p) _mm256_loadu_ps(p)
-#define LDH(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p)))
+/* f32 rows of n values */
+#define ROW_F32(x, j, n) ((x) + (size_t)(j) * (size_t)(n))
+#define LD_F32(row, c) _mm256_loadu_ps((row) + (c))
+/* f16 rows of n values, converted as they are read */
+#define LD_F16(row, c) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((row) + (c))))
+/* q8_0 rows: n / 32 blocks of an f16 scale and 32 int8 */
+#define ROW_Q8_0(x, j, n) ((x) + (size_t)(j) * ((size_t)(n) / 32 * 34))
+static inline __m256 ld_q8_0(const uint8_t *row, int c)
+{
+    const uint8_t *b = row + (size_t)(c >> 5) * 34;
+    /* q * d exactly as dequantize_q8_0 computes it */
+    __m256 d = _mm256_set1_ps(_cvtsh_ss((unsigned short)(b[0] | b[1] << 8)));
+    __m256i q = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(b + 2 + (c & 31))));
+    __m256 x = _mm256_mul_ps(_mm256_cvtepi32_ps(q), d);
+#ifdef KVV_FAULT_toggle_path
+    /* the mutant of the uncached q8_0 path (attn.c): values through f16 */
+    x = _mm256_cvtph_ps(_mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+#endif
+    return x;
+}
+#define LD_Q8_0(row, c) ld_q8_0(row, c)
 
-#define KT float
-#define VT float
-#define LDK LDF
-#define LDV LDF
-#define NAME(x) x##_ff
+/* One instance per (K format, V format): the element type, row address and
+ * load of each (f32 stands for any type dequantized into a buffer). */
+#define T_f32 float
+#define T_f16 uint16_t
+#define T_q8 uint8_t
+#define R_f32 ROW_F32
+#define R_f16 ROW_F32
+#define R_q8 ROW_Q8_0
+#define L_f32 LD_F32
+#define L_f16 LD_F16
+#define L_q8 LD_Q8_0
+
+#define KT T_f32
+#define KROW R_f32
+#define LDK L_f32
+#define VT T_f32
+#define VROW R_f32
+#define LDV L_f32
+#define NAME(x) x##_f32_f32
+#include "kernels/cpu/attn_avx2_rows.h"
+#undef VT
+#undef VROW
+#undef LDV
+#undef NAME
+#define VT T_f16
+#define VROW R_f16
+#define LDV L_f16
+#define NAME(x) x##_f32_f16
+#include "kernels/cpu/attn_avx2_rows.h"
+#undef VT
+#undef VROW
+#undef LDV
+#undef NAME
+#define VT T_q8
+#define VROW R_q8
+#define LDV L_q8
+#define NAME(x) x##_f32_q8
 #include "kernels/cpu/attn_avx2_rows.h"
 #undef KT
-#undef VT
+#undef KROW
 #undef LDK
+#undef VT
+#undef VROW
 #undef LDV
 #undef NAME
 
-#define KT uint16_t
-#define VT uint16_t
-#define LDK LDH
-#define LDV LDH
-#define NAME(x) x##_hh
+#define KT T_f16
+#define KROW R_f16
+#define LDK L_f16
+#define VT T_f32
+#define VROW R_f32
+#define LDV L_f32
+#define NAME(x) x##_f16_f32
+#include "kernels/cpu/attn_avx2_rows.h"
+#undef VT
+#undef VROW
+#undef LDV
+#undef NAME
+#define VT T_f16
+#define VROW R_f16
+#define LDV L_f16
+#define NAME(x) x##_f16_f16
+#include "kernels/cpu/attn_avx2_rows.h"
+#undef VT
+#undef VROW
+#undef LDV
+#undef NAME
+#define VT T_q8
+#define VROW R_q8
+#define LDV L_q8
+#define NAME(x) x##_f16_q8
 #include "kernels/cpu/attn_avx2_rows.h"
 #undef KT
-#undef VT
+#undef KROW
 #undef LDK
+#undef VT
+#undef VROW
 #undef LDV
 #undef NAME
 
-#define KT uint16_t
-#define VT float
-#define LDK LDH
-#define LDV LDF
-#define NAME(x) x##_hf
+#define KT T_q8
+#define KROW R_q8
+#define LDK L_q8
+#define VT T_f32
+#define VROW R_f32
+#define LDV L_f32
+#define NAME(x) x##_q8_f32
 #include "kernels/cpu/attn_avx2_rows.h"
-#undef KT
 #undef VT
-#undef LDK
+#undef VROW
 #undef LDV
 #undef NAME
-
-#define KT float
-#define VT uint16_t
-#define LDK LDF
-#define LDV LDH
-#define NAME(x) x##_fh
+#define VT T_f16
+#define VROW R_f16
+#define LDV L_f16
+#define NAME(x) x##_q8_f16
+#include "kernels/cpu/attn_avx2_rows.h"
+#undef VT
+#undef VROW
+#undef LDV
+#undef NAME
+#define VT T_q8
+#define VROW R_q8
+#define LDV L_q8
+#define NAME(x) x##_q8_q8
 #include "kernels/cpu/attn_avx2_rows.h"
 #undef KT
-#undef VT
+#undef KROW
 #undef LDK
+#undef VT
+#undef VROW
 #undef LDV
 #undef NAME
 
 static void rows_tile(const attn_tile_args *t)
 {
-    if (t->k_f16 && t->v_f16)
-        rows_tile_hh(t);
-    else if (t->k_f16)
-        rows_tile_hf(t);
-    else if (t->v_f16)
-        rows_tile_fh(t);
-    else
-        rows_tile_ff(t);
+    static void (*const fn[3][3])(const attn_tile_args *) = {
+        {rows_tile_f32_f32, rows_tile_f32_f16, rows_tile_f32_q8},
+        {rows_tile_f16_f32, rows_tile_f16_f16, rows_tile_f16_q8},
+        {rows_tile_q8_f32, rows_tile_q8_f16, rows_tile_q8_q8}};
+    fn[t->k_fmt][t->v_fmt](t);
 }
 
 static void merge(float *st, const float *pt, int dv8)

@@ -1,46 +1,47 @@
 /* The AVX2 row kernels of the CPU attention, once per pair of K and V row
  * formats: included by attn_avx2.c with
- *   KT, VT    the element type of a stored K / V row (float, or uint16_t
- *             for f16 rows read in place),
- *   LDK, LDV  eight of those elements as f32,
+ *   KT, VT    the element type of a stored K / V row (float; uint16_t for f16
+ *             rows and uint8_t for q8_0 rows read in place),
+ *   KROW(k, j, dk8), VROW(v, j, dv8)  row j of a tile whose rows hold dk8 / dv8 values,
+ *   LDK(row, c), LDV(row, c)  its values c..c+7 as f32 (c a multiple of 8),
  *   NAME(x)   the instance's name for x.
  * Every instance does the same f32 arithmetic on the same values (f16 to
- * f32 is exact), so which one runs changes no output bit; reading f16 rows
- * in place only saves the dequantization into a buffer, whose stores and
- * reloads cost more than the products at decode. */
+ * f32 is exact, and so is a q8_0 value q * d), so which one runs changes no
+ * output bit; reading rows in place only saves the dequantization into a
+ * buffer, whose stores and reloads cost more than the products at decode. */
 
 static void NAME(dot1x8)(const float *q, const KT *k, const int *idx, int dk8, float *s)
 {
-    const KT *k0 = k + (size_t)idx[0] * dk8, *k1 = k + (size_t)idx[1] * dk8;
-    const KT *k2 = k + (size_t)idx[2] * dk8, *k3 = k + (size_t)idx[3] * dk8;
-    const KT *k4 = k + (size_t)idx[4] * dk8, *k5 = k + (size_t)idx[5] * dk8;
-    const KT *k6 = k + (size_t)idx[6] * dk8, *k7 = k + (size_t)idx[7] * dk8;
+    const KT *k0 = KROW(k, idx[0], dk8), *k1 = KROW(k, idx[1], dk8);
+    const KT *k2 = KROW(k, idx[2], dk8), *k3 = KROW(k, idx[3], dk8);
+    const KT *k4 = KROW(k, idx[4], dk8), *k5 = KROW(k, idx[5], dk8);
+    const KT *k6 = KROW(k, idx[6], dk8), *k7 = KROW(k, idx[7], dk8);
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
     for (int c = 0; c < dk8; c += 8) {
         __m256 qv = LD(q + c);
-        a0 = FMA(qv, LDK(k0 + c), a0);
-        a1 = FMA(qv, LDK(k1 + c), a1);
-        a2 = FMA(qv, LDK(k2 + c), a2);
-        a3 = FMA(qv, LDK(k3 + c), a3);
-        a4 = FMA(qv, LDK(k4 + c), a4);
-        a5 = FMA(qv, LDK(k5 + c), a5);
-        a6 = FMA(qv, LDK(k6 + c), a6);
-        a7 = FMA(qv, LDK(k7 + c), a7);
+        a0 = FMA(qv, LDK(k0, c), a0);
+        a1 = FMA(qv, LDK(k1, c), a1);
+        a2 = FMA(qv, LDK(k2, c), a2);
+        a3 = FMA(qv, LDK(k3, c), a3);
+        a4 = FMA(qv, LDK(k4, c), a4);
+        a5 = FMA(qv, LDK(k5, c), a5);
+        a6 = FMA(qv, LDK(k6, c), a6);
+        a7 = FMA(qv, LDK(k7, c), a7);
     }
     _mm256_storeu_ps(s, hsum8(a0, a1, a2, a3, a4, a5, a6, a7));
 }
 
 static void NAME(dot1x4)(const float *q, const KT *k, const int *idx, int dk8, float *s)
 {
-    const KT *k0 = k + (size_t)idx[0] * dk8, *k1 = k + (size_t)idx[1] * dk8;
-    const KT *k2 = k + (size_t)idx[2] * dk8, *k3 = k + (size_t)idx[3] * dk8;
+    const KT *k0 = KROW(k, idx[0], dk8), *k1 = KROW(k, idx[1], dk8);
+    const KT *k2 = KROW(k, idx[2], dk8), *k3 = KROW(k, idx[3], dk8);
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     for (int c = 0; c < dk8; c += 8) {
         __m256 qv = LD(q + c);
-        a0 = FMA(qv, LDK(k0 + c), a0);
-        a1 = FMA(qv, LDK(k1 + c), a1);
-        a2 = FMA(qv, LDK(k2 + c), a2);
-        a3 = FMA(qv, LDK(k3 + c), a3);
+        a0 = FMA(qv, LDK(k0, c), a0);
+        a1 = FMA(qv, LDK(k1, c), a1);
+        a2 = FMA(qv, LDK(k2, c), a2);
+        a3 = FMA(qv, LDK(k3, c), a3);
     }
     _mm_storeu_ps(s, hsum4(a0, a1, a2, a3));
 }
@@ -49,7 +50,7 @@ static float NAME(dot1x1)(const float *q, const KT *k, int dk8)
 {
     __m256 a = _mm256_setzero_ps();
     for (int c = 0; c < dk8; c += 8)
-        a = FMA(LD(q + c), LDK(k + c), a);
+        a = FMA(LD(q + c), LDK(k, c), a);
     return hsum1(a);
 }
 
@@ -60,7 +61,7 @@ static __m256 NAME(dot4x2)(const float *const *q, const KT *k0, const KT *k1, in
     __m256 a01 = a00, a11 = a00, a21 = a00, a31 = a00;
     const float *q0 = q[0], *q1 = q[1], *q2 = q[2], *q3 = q[3];
     for (int c = 0; c < dk8; c += 8) {
-        __m256 x0 = LDK(k0 + c), x1 = LDK(k1 + c);
+        __m256 x0 = LDK(k0, c), x1 = LDK(k1, c);
         __m256 y = LD(q0 + c);
         a00 = FMA(y, x0, a00);
         a01 = FMA(y, x1, a01);
@@ -81,7 +82,7 @@ static __m128 NAME(dot4x1)(const float *const *q, const KT *k0, int dk8)
 {
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     for (int c = 0; c < dk8; c += 8) {
-        __m256 x = LDK(k0 + c);
+        __m256 x = LDK(k0, c);
         a0 = FMA(LD(q[0] + c), x, a0);
         a1 = FMA(LD(q[1] + c), x, a1);
         a2 = FMA(LD(q[2] + c), x, a2);
@@ -98,16 +99,16 @@ static void NAME(pv1)(const float *p, const int *idx, int n, const VT *v, int dv
     for (; d + 64 <= dv8; d += 64) {
         __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
         for (int u = 0; u < n; u++) {
-            const VT *vr = v + (size_t)idx[u] * dv8 + d;
+            const VT *vr = VROW(v, idx[u], dv8);
             __m256 pb = _mm256_broadcast_ss(p + u);
-            a0 = FMA(pb, LDV(vr), a0);
-            a1 = FMA(pb, LDV(vr + 8), a1);
-            a2 = FMA(pb, LDV(vr + 16), a2);
-            a3 = FMA(pb, LDV(vr + 24), a3);
-            a4 = FMA(pb, LDV(vr + 32), a4);
-            a5 = FMA(pb, LDV(vr + 40), a5);
-            a6 = FMA(pb, LDV(vr + 48), a6);
-            a7 = FMA(pb, LDV(vr + 56), a7);
+            a0 = FMA(pb, LDV(vr, d), a0);
+            a1 = FMA(pb, LDV(vr, d + 8), a1);
+            a2 = FMA(pb, LDV(vr, d + 16), a2);
+            a3 = FMA(pb, LDV(vr, d + 24), a3);
+            a4 = FMA(pb, LDV(vr, d + 32), a4);
+            a5 = FMA(pb, LDV(vr, d + 40), a5);
+            a6 = FMA(pb, LDV(vr, d + 48), a6);
+            a7 = FMA(pb, LDV(vr, d + 56), a7);
         }
         _mm256_storeu_ps(o + d, a0);
         _mm256_storeu_ps(o + d + 8, a1);
@@ -121,10 +122,10 @@ static void NAME(pv1)(const float *p, const int *idx, int n, const VT *v, int dv
     for (; d + 16 <= dv8; d += 16) {
         __m256 a0 = _mm256_setzero_ps(), a1 = a0;
         for (int u = 0; u < n; u++) {
-            const VT *vr = v + (size_t)idx[u] * dv8 + d;
+            const VT *vr = VROW(v, idx[u], dv8);
             __m256 pb = _mm256_broadcast_ss(p + u);
-            a0 = FMA(pb, LDV(vr), a0);
-            a1 = FMA(pb, LDV(vr + 8), a1);
+            a0 = FMA(pb, LDV(vr, d), a0);
+            a1 = FMA(pb, LDV(vr, d + 8), a1);
         }
         _mm256_storeu_ps(o + d, a0);
         _mm256_storeu_ps(o + d + 8, a1);
@@ -132,7 +133,7 @@ static void NAME(pv1)(const float *p, const int *idx, int n, const VT *v, int dv
     for (; d < dv8; d += 8) {
         __m256 a0 = _mm256_setzero_ps();
         for (int u = 0; u < n; u++)
-            a0 = FMA(_mm256_broadcast_ss(p + u), LDV(v + (size_t)idx[u] * dv8 + d), a0);
+            a0 = FMA(_mm256_broadcast_ss(p + u), LDV(VROW(v, idx[u], dv8), d), a0);
         _mm256_storeu_ps(o + d, a0);
     }
 }
@@ -145,8 +146,8 @@ static void NAME(pv4)(const float (*p)[ATTN_TILE_MAX], const int *idx, int n, co
         __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00;
         __m256 a20 = a00, a21 = a00, a30 = a00, a31 = a00;
         for (int u = 0; u < n; u++) {
-            const VT *vr = v + (size_t)idx[u] * dv8 + d;
-            __m256 x0 = LDV(vr), x1 = LDV(vr + 8);
+            const VT *vr = VROW(v, idx[u], dv8);
+            __m256 x0 = LDV(vr, d), x1 = LDV(vr, d + 8);
             __m256 pb = _mm256_broadcast_ss(&p[0][u]);
             a00 = FMA(pb, x0, a00);
             a01 = FMA(pb, x1, a01);
@@ -172,7 +173,7 @@ static void NAME(pv4)(const float (*p)[ATTN_TILE_MAX], const int *idx, int n, co
     for (; d < dv8; d += 8) {
         __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
         for (int u = 0; u < n; u++) {
-            __m256 x = LDV(v + (size_t)idx[u] * dv8 + d);
+            __m256 x = LDV(VROW(v, idx[u], dv8), d);
             a0 = FMA(_mm256_broadcast_ss(&p[0][u]), x, a0);
             a1 = FMA(_mm256_broadcast_ss(&p[1][u]), x, a1);
             a2 = FMA(_mm256_broadcast_ss(&p[2][u]), x, a2);
@@ -191,9 +192,9 @@ static int NAME(keys_finite)(const VT *v, const int *idx, int n, int dv8)
 {
     __m256 acc = _mm256_setzero_ps();
     for (int u = 0; u < n; u++) {
-        const VT *vr = v + (size_t)idx[u] * dv8;
+        const VT *vr = VROW(v, idx[u], dv8);
         for (int d = 0; d < dv8; d += 8) {
-            __m256 x = LDV(vr + d);
+            __m256 x = LDV(vr, d);
             acc = _mm256_add_ps(acc, _mm256_sub_ps(x, x));
         }
     }
@@ -231,7 +232,7 @@ static void NAME(vec_row)(const attn_tile_args *t, int r)
     for (; u + 4 <= n; u += 4)
         NAME(dot1x4)(q, K, idx + u, t->dk8, s + u);
     for (; u < n; u++)
-        s[u] = NAME(dot1x1)(q, K + (size_t)idx[u] * t->dk8, t->dk8);
+        s[u] = NAME(dot1x1)(q, KROW(K, idx[u], t->dk8), t->dk8);
     softmax_row(s, mrow, n, t, t->slope[r], part);
     NAME(pv1)(s, idx, n, V, t->dv8, part + ATTN_HDR);
 }
@@ -277,7 +278,7 @@ static void NAME(tiled_group)(const attn_tile_args *t, int r0)
     int u = 0;
     for (; u + 2 <= n; u += 2) {
         float tmp[8];
-        _mm256_storeu_ps(tmp, NAME(dot4x2)(q, K + (size_t)idx[u] * t->dk8, K + (size_t)idx[u + 1] * t->dk8, t->dk8));
+        _mm256_storeu_ps(tmp, NAME(dot4x2)(q, KROW(K, idx[u], t->dk8), KROW(K, idx[u + 1], t->dk8), t->dk8));
         for (int i = 0; i < MR; i++) {
             s[i][u] = tmp[i];
             s[i][u + 1] = tmp[4 + i];
@@ -285,7 +286,7 @@ static void NAME(tiled_group)(const attn_tile_args *t, int r0)
     }
     if (u < n) {
         float tmp[4];
-        _mm_storeu_ps(tmp, NAME(dot4x1)(q, K + (size_t)idx[u] * t->dk8, t->dk8));
+        _mm_storeu_ps(tmp, NAME(dot4x1)(q, KROW(K, idx[u], t->dk8), t->dk8));
         for (int i = 0; i < MR; i++)
             s[i][u] = tmp[i];
     }
