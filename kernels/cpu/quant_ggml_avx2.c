@@ -61,13 +61,6 @@ static inline __m256i round_away_i32(__m256 p)
     return _mm256_cvttps_epi32(_mm256_add_ps(p, _mm256_or_ps(_mm256_and_ps(p, sign), below_half)));
 }
 
-/* 32 int32 lanes holding 0..255 -> 32 bytes in element order */
-static inline __m256i bytes_from_i32(__m256i i0, __m256i i1, __m256i i2, __m256i i3)
-{
-    __m256i b = _mm256_packus_epi16(_mm256_packus_epi32(i0, i1), _mm256_packus_epi32(i2, i3));
-    return _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-}
-
 /* 16 int32 lanes holding 0..255 -> 16 bytes in element order */
 static inline __m128i bytes16_from_i32(__m256i i0, __m256i i1)
 {
@@ -170,14 +163,17 @@ static inline __m256 block_amax(const float *xb, int *nan)
                          _mm256_max_ps(_mm256_andnot_ps(sign, v2), _mm256_andnot_ps(sign, v3)));
 }
 
-/* One block's 32 indices, roundf(x * id) as bytes. */
+/* One block's 32 indices, roundf(x * id) as bytes.  With amax and id
+ * finite, |x * id| stays within an ulp or two of 127, so every index fits
+ * int8 and signed saturating packs keep it as it is (the other blocks go to
+ * the scalar code, which keeps the low byte of the integer indefinite). */
 static inline void q8_0_indices(const float *xb, __m256 idv, uint8_t *qs)
 {
-    const __m256i byte = _mm256_set1_epi32(0xff);
-#define Q(j) _mm256_and_si256(round_away_i32(_mm256_mul_ps(_mm256_loadu_ps(xb + 8 * (j)), idv)), byte)
+#define Q(j) round_away_i32(_mm256_mul_ps(_mm256_loadu_ps(xb + 8 * (j)), idv))
     __m256i q0 = Q(0), q1 = Q(1), q2 = Q(2), q3 = Q(3);
 #undef Q
-    _mm256_storeu_si256((__m256i *)qs, bytes_from_i32(q0, q1, q2, q3));
+    __m256i b = _mm256_packs_epi16(_mm256_packs_epi32(q0, q1), _mm256_packs_epi32(q2, q3));
+    _mm256_storeu_si256((__m256i *)qs, _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
 }
 
 /* Blocks go 8 at a time: their scales d = amax/127 and 1/d are two vector
@@ -196,15 +192,20 @@ static void quantize_q8_0(const float *x, void *dst, int n)
         __m256 amax = hmax8x8(m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7]);
         __m256 dv = _mm256_div_ps(amax, _mm256_set1_ps(127.0f));
         __m256 nz = _mm256_cmp_ps(dv, _mm256_setzero_ps(), _CMP_NEQ_UQ); /* d != 0.0f */
+        __m256 idv = _mm256_and_ps(nz, _mm256_div_ps(_mm256_set1_ps(1.0f), dv));
+        /* an infinite amax, or a d so small that 1/d overflows: scalar code */
+        const __m256 inf = _mm256_set1_ps(INFINITY);
+        int odd = _mm256_movemask_ps(
+            _mm256_or_ps(_mm256_cmp_ps(amax, inf, _CMP_NLT_UQ), _mm256_cmp_ps(idv, inf, _CMP_NLT_UQ)));
         float id[8];
         uint16_t dh[8];
-        _mm256_storeu_ps(id, _mm256_and_ps(nz, _mm256_div_ps(_mm256_set1_ps(1.0f), dv)));
+        _mm256_storeu_ps(id, idv);
         /* a NaN d only comes from a block that holds a NaN, which the
          * scalar code writes, so the plain conversion does */
         _mm_storeu_si128((__m128i *)dh, _mm256_cvtps_ph(dv, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
         for (int k = 0; k < nb; k++) {
             uint8_t *bb = b + Q8_0_BYTES * (i0 + k);
-            if (nan[k]) { /* ggml's sequential MAX() keeps a NaN only if it comes last */
+            if (nan[k] || (odd >> k & 1)) { /* ggml's sequential MAX() keeps a NaN only if it comes last */
                 cpu_ggml_scalar[KVV_Q8_0].quantize_row(xb + 32 * k, bb, 32);
                 continue;
             }
