@@ -51,6 +51,42 @@ static double best_of(timed_fn fn, void *arg, int reps)
     return best;
 }
 
+/* best_of for n functions at once, their samples interleaved (rep 1 of
+ * each, then rep 2 of each, ...), so that the ratios between them come
+ * from the same moments of a machine whose speed drifts; best[i] < 0 when
+ * fns[i] fails or is NULL. */
+static void best_of_set(timed_fn *fns, void **args, int n, int reps, double *best)
+{
+    int calls[KVV_MAX_BACKENDS + 4];
+    for (int i = 0; i < n; i++) {
+        best[i] = -1;
+        calls[i] = 0;
+        if (!fns[i])
+            continue;
+        double t0 = now();
+        if (fns[i](args[i]))
+            continue;
+        double first = now() - t0;
+        int c = first > 0 && first < SAMPLE_S ? (int)(SAMPLE_S / first) : 1;
+        calls[i] = c < 1 ? 1 : c > 10000 ? 10000 : c;
+        best[i] = INFINITY;
+    }
+    for (int r = 0; r < reps; r++)
+        for (int i = 0; i < n; i++) {
+            if (best[i] < 0)
+                continue;
+            double t0 = now();
+            int failed = 0;
+            for (int c = 0; c < calls[i] && !failed; c++)
+                failed = fns[i](args[i]) != 0;
+            double t = (now() - t0) / calls[i];
+            if (failed)
+                best[i] = -1;
+            else if (t < best[i])
+                best[i] = t;
+        }
+}
+
 /* ---- quantize ---- */
 typedef struct {
     const kvv_backend *b;
@@ -140,8 +176,8 @@ static int a_dgemm(void *p)
         const size_t hk = (size_t)(h / group);
         const double *q = r->q + (size_t)h * r->n_q * r->dk, *k = r->k + hk * r->n_kv * r->dk,
                      *v = r->v + hk * r->n_kv * r->dv;
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r->n_q, r->n_kv, r->dk, 1.0, q, r->dk, k, r->dk, 0.0, a->gc,
-                    r->n_kv);
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r->n_q, r->n_kv, r->dk, 1.0, q, r->dk, k, r->dk, 0.0,
+                    a->gc, r->n_kv);
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r->n_q, r->dv, r->n_kv, 1.0, a->gc, r->n_kv, v, r->dv,
                     0.0, a->rout + (size_t)h * r->n_q * r->dv, r->dv);
     }
@@ -203,17 +239,24 @@ static void bench_quantize(bench_run *br, const float *x, void *dst, int64_t qro
         snprintf(l.what, sizeof l.what, "quantize %s", kvv_type_name((kvv_type)t));
         l.threads = 1;
         kvv_bench_line_add(log, &l);
-        double tr = l.seconds, base = 0;
+        double tr = l.seconds, t[KVV_MAX_BACKENDS];
+        qarg ab[KVV_MAX_BACKENDS];
+        timed_fn fns[KVV_MAX_BACKENDS];
+        void *args[KVV_MAX_BACKENDS];
         for (int b = 0; b < br->nb; b++) {
-            a.b = br->bk[b];
+            ab[b] = a;
+            ab[b].b = br->bk[b];
+            fns[b] = q_backend;
+            args[b] = &ab[b];
+        }
+        best_of_set(fns, args, br->nb, br->reps, t);
+        for (int b = 0; b < br->nb; b++) {
             l.backend = br->names[b];
             l.threads = br->threads;
-            l.seconds = best_of(q_backend, &a, br->reps);
+            l.seconds = t[b];
             l.ref_seconds = tr;
-            l.base_seconds = b ? base : 0;
+            l.base_seconds = b ? t[0] : 0;
             l.base_name = br->names[0];
-            if (b == 0)
-                base = l.seconds;
             kvv_bench_line_add(log, &l);
         }
     }
@@ -278,9 +321,14 @@ static int bench_attention(bench_run *br, const attn_shape *sh)
     double *qd = malloc(sizeof(double) * nqe), *kd = malloc(sizeof(double) * nke),
            *vd = malloc(sizeof(double) * nke), *rout = malloc(sizeof(double) * nqe),
            *gc = malloc(sizeof(double) * (size_t)nq * nkv);
-    void *kb = kvv_alloc(sizeof(float) * nke), *vb = kvv_alloc(sizeof(float) * nke);
-    int rc = -1;
-    if (!q || !k || !v || !o || !mask || !qd || !kd || !vd || !rout || !gc || !kb || !vb)
+    void *kb[KVV_MAX_BACKENDS] = {0}, *vb[KVV_MAX_BACKENDS] = {0};
+    int rc = -1, have = 1;
+    for (int b = 0; b < br->nb; b++) {
+        kb[b] = kvv_alloc(sizeof(float) * nke);
+        vb[b] = kvv_alloc(sizeof(float) * nke);
+        have &= kb[b] && vb[b];
+    }
+    if (!q || !k || !v || !o || !mask || !qd || !kd || !vd || !rout || !gc || !have)
         goto done;
     kvv_gen_fill(q, (int64_t)h * nq, d, nq, KVV_DIST_GAUSS, 2, KVV_STREAM_Q);
     kvv_gen_fill(k, (int64_t)hkv * nkv, d, nkv, KVV_DIST_OUTLIER, 2, KVV_STREAM_K);
@@ -307,8 +355,11 @@ static int bench_attention(bench_run *br, const attn_shape *sh)
     a.ra = (kvv_ref_attn_args){d, d, nq, nkv, h, hkv, qd, kd, vd, amask, 1.0 / sqrt(d), 0, 0};
     a.rout = rout;
     a.gc = gc;
-    double tr = best_of(a_ref, &a, br->reps), tgm = best_of(a_dgemm, &a, br->reps),
-           thot = best_of(a_dgemm_hot, &a, br->reps);
+    double trio[3];
+    timed_fn rfns[3] = {a_ref, a_dgemm, a_dgemm_hot};
+    void *rargs[3] = {&a, &a, &a};
+    best_of_set(rfns, rargs, 3, br->reps, trio);
+    double tr = trio[0], tgm = trio[1], thot = trio[2];
     /* f64 work: no f32 roof for these two */
     kvv_bench_line l = {sh->name, "reference (f64, OpenBLAS)", "ref", br->threads, tr, flops / 1e9, "GFLOP/s",
                         0, 0, 0, 0, NULL};
@@ -323,24 +374,32 @@ static int bench_attention(bench_run *br, const attn_shape *sh)
     ref_vs_dgemm(log, sh->name, tr, tgm, thot);
     for (int ti = 0; ti < NATYPES; ti++) {
         kvv_type t = atypes[ti];
-        double base = 0;
+        aarg ab[KVV_MAX_BACKENDS];
+        timed_fn fns[KVV_MAX_BACKENDS];
+        void *args[KVV_MAX_BACKENDS];
+        double tb[KVV_MAX_BACKENDS];
+        /* each backend attends over its own cache */
         for (int b = 0; b < br->nb; b++) {
             const kvv_backend *bk = br->bk[b];
-            int ok = bk->quantize_rows(bk->ctx, t, k, kb, (int64_t)hkv * nkv, d, &br->tg) == KVV_OK &&
-                     bk->quantize_rows(bk->ctx, t, v, vb, (int64_t)hkv * nkv, d, &br->tg) == KVV_OK;
-            a.b = bk;
-            a.args = (kvv_attn_args){d, d, nq, nkv, h, hkv, t, t, q, kb, vb, amask, (float)(1.0 / sqrt(d)), 0, 0,
-                                     br->tg};
-            a.out = o;
-            l = (kvv_bench_line){sh->name, "", br->names[b], br->threads, ok ? best_of(a_backend, &a, br->reps) : -1,
-                                 flops / 1e9, "GFLOP/s", 0, 0, tr, b ? base : 0, br->names[0]};
+            int ok = bk->quantize_rows(bk->ctx, t, k, kb[b], (int64_t)hkv * nkv, d, &br->tg) == KVV_OK &&
+                     bk->quantize_rows(bk->ctx, t, v, vb[b], (int64_t)hkv * nkv, d, &br->tg) == KVV_OK;
+            ab[b] = a;
+            ab[b].b = bk;
+            ab[b].args = (kvv_attn_args){d, d, nq, nkv, h, hkv, t, t, q, kb[b], vb[b], amask, (float)(1.0 / sqrt(d)),
+                                         0, 0, br->tg};
+            ab[b].out = o;
+            fns[b] = ok ? a_backend : NULL;
+            args[b] = &ab[b];
+        }
+        best_of_set(fns, args, br->nb, br->reps, tb);
+        for (int b = 0; b < br->nb; b++) {
+            l = (kvv_bench_line){sh->name, "", br->names[b], br->threads, tb[b], flops / 1e9, "GFLOP/s", 0, 0, tr,
+                                 b ? tb[0] : 0, br->names[0]};
             snprintf(l.what, sizeof l.what, "%s %s-%s", sh->name, kvv_type_name(t), kvv_type_name(t));
             /* both counted: the roofline picks the one that binds */
             l.flops = flops;
             if (nq == 1)
                 l.bytes = 2.0 * (double)hkv * nkv * kvv_row_bytes(t, d) + 2.0 * nqe * sizeof(float);
-            if (b == 0)
-                base = l.seconds;
             kvv_bench_line_add(log, &l);
         }
     }
@@ -351,8 +410,10 @@ done:
     kvv_free(v);
     kvv_free(o);
     kvv_free(mask);
-    kvv_free(kb);
-    kvv_free(vb);
+    for (int b = 0; b < br->nb; b++) {
+        kvv_free(kb[b]);
+        kvv_free(vb[b]);
+    }
     free(qd);
     free(kd);
     free(vd);
@@ -384,10 +445,15 @@ static int bench_decode_dram(bench_run *br, int all)
     size_t nqe = (size_t)h * d, nse = (size_t)hkv * slab * d, big = (size_t)(hkv * nkv * max_row);
     float *q = kvv_alloc(sizeof(float) * nqe), *k = kvv_alloc(sizeof(float) * nse),
           *v = kvv_alloc(sizeof(float) * nse), *o = kvv_alloc(sizeof(float) * nqe);
-    uint8_t *ks = kvv_alloc(sizeof(float) * nse), *vs = kvv_alloc(sizeof(float) * nse), *kb = kvv_alloc(big),
-            *vb = kvv_alloc(big);
-    int rc = -1;
-    if (!q || !k || !v || !o || !ks || !vs || !kb || !vb)
+    uint8_t *ks = kvv_alloc(sizeof(float) * nse), *vs = kvv_alloc(sizeof(float) * nse);
+    uint8_t *kb[KVV_MAX_BACKENDS] = {0}, *vb[KVV_MAX_BACKENDS] = {0};
+    int rc = -1, have = 1;
+    for (int b = 0; b < br->nb; b++) {
+        kb[b] = kvv_alloc(big);
+        vb[b] = kvv_alloc(big);
+        have &= kb[b] && vb[b];
+    }
+    if (!q || !k || !v || !o || !ks || !vs || !have)
         goto done;
     kvv_gen_fill(q, h, d, 1, KVV_DIST_GAUSS, 3, KVV_STREAM_Q);
     kvv_gen_fill(k, (int64_t)hkv * slab, d, slab, KVV_DIST_OUTLIER, 3, KVV_STREAM_K);
@@ -402,28 +468,32 @@ static int bench_decode_dram(bench_run *br, int all)
         kvv_type t = atypes[ti];
         size_t rb = kvv_row_bytes(t, d);
         double bytes = 2.0 * (double)hkv * nkv * rb;
-        double base = 0;
+        aarg ab[KVV_MAX_BACKENDS];
+        timed_fn fns[KVV_MAX_BACKENDS];
+        void *args[KVV_MAX_BACKENDS];
+        double tb[KVV_MAX_BACKENDS];
         for (int b = 0; b < br->nb; b++) {
             const kvv_backend *bk = br->bk[b];
             int ok = bk->quantize_rows(bk->ctx, t, k, ks, (int64_t)hkv * slab, d, &tg) == KVV_OK &&
                      bk->quantize_rows(bk->ctx, t, v, vs, (int64_t)hkv * slab, d, &tg) == KVV_OK;
             for (int hk = 0; ok && hk < hkv; hk++)
                 for (int64_t p = 0; p < nkv; p += slab) {
-                    memcpy(kb + ((size_t)hk * nkv + p) * rb, ks + (size_t)hk * slab * rb, (size_t)slab * rb);
-                    memcpy(vb + ((size_t)hk * nkv + p) * rb, vs + (size_t)hk * slab * rb, (size_t)slab * rb);
+                    memcpy(kb[b] + ((size_t)hk * nkv + p) * rb, ks + (size_t)hk * slab * rb, (size_t)slab * rb);
+                    memcpy(vb[b] + ((size_t)hk * nkv + p) * rb, vs + (size_t)hk * slab * rb, (size_t)slab * rb);
                 }
-            aarg a;
-            memset(&a, 0, sizeof a);
-            a.b = bk;
-            a.args = (kvv_attn_args){d, d, 1, (int)nkv, h, hkv, t, t, q, kb, vb, NULL, (float)(1.0 / sqrt(d)), 0, 0,
-                                     tg};
-            a.out = o;
-            kvv_bench_line l = {"decode-dram", "", br->names[b], all, ok ? best_of(a_backend, &a, br->reps) : -1,
-                                bytes / 1e9, "GB/s", bytes, 4.0 * h * (double)nkv * d, 0, b ? base : 0,
-                                br->names[0]};
+            memset(&ab[b], 0, sizeof ab[b]);
+            ab[b].b = bk;
+            ab[b].args = (kvv_attn_args){d, d, 1, (int)nkv, h, hkv, t, t, q, kb[b], vb[b], NULL,
+                                         (float)(1.0 / sqrt(d)), 0, 0, tg};
+            ab[b].out = o;
+            fns[b] = ok ? a_backend : NULL;
+            args[b] = &ab[b];
+        }
+        best_of_set(fns, args, br->nb, br->reps, tb);
+        for (int b = 0; b < br->nb; b++) {
+            kvv_bench_line l = {"decode-dram", "", br->names[b], all, tb[b], bytes / 1e9, "GB/s", bytes,
+                                4.0 * h * (double)nkv * d, 0, b ? tb[0] : 0, br->names[0]};
             snprintf(l.what, sizeof l.what, "decode %s-%s", kvv_type_name(t), kvv_type_name(t));
-            if (b == 0)
-                base = l.seconds;
             kvv_bench_line_add(log, &l);
         }
     }
@@ -435,8 +505,10 @@ done:
     kvv_free(o);
     kvv_free(ks);
     kvv_free(vs);
-    kvv_free(kb);
-    kvv_free(vb);
+    for (int b = 0; b < br->nb; b++) {
+        kvv_free(kb[b]);
+        kvv_free(vb[b]);
+    }
     return rc;
 }
 
