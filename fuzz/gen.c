@@ -57,6 +57,53 @@ static double student3(kvv_rng *r)
     return z / sqrt(c / 3.0 + 1e-12);
 }
 
+/* RoPE-like rows: channel magnitudes that fall with frequency, then pairs
+ * (2i, 2i+1) rotated by pos * theta_i as rotary embeddings do. */
+static void rope_rows(float *x, int64_t r0, int64_t r1, int width, int period, const double *tab)
+{
+    for (int64_t row = r0; row < r1; row++) {
+        double pos = (double)(period > 0 ? row % period : row);
+        for (int i = 0; i + 1 < width; i += 2) {
+            double mag = 1.0 + 4.0 * (1.0 - (double)i / width);
+            double a = x[row * width + i] * mag, b = x[row * width + i + 1] * mag;
+            double cs, sn;
+            if (tab) {
+                cs = tab[2 * ((int64_t)pos * (width / 2) + i / 2)];
+                sn = tab[2 * ((int64_t)pos * (width / 2) + i / 2) + 1];
+            } else {
+                double theta = pow(10000.0, -(double)i / width);
+                cs = cos(pos * theta);
+                sn = sin(pos * theta);
+            }
+            x[row * width + i] = (float)(a * cs - b * sn);
+            x[row * width + i + 1] = (float)(a * sn + b * cs);
+        }
+    }
+}
+
+/* The rotation of a pair depends on its position and channel only, and the
+ * rows of every head repeat the same positions: cos and sin are evaluated
+ * once per (position, pair) into a table (the same calls on the same
+ * arguments, so the same bits), where each row took its own.  Without the
+ * memory for the table, rows are rotated one by one. */
+static void rope(float *x, int64_t rows, int width, int period)
+{
+    int64_t npos = period > 0 && period < rows ? period : rows;
+    if (npos <= 0 || width < 2)
+        return;
+    double *tab = malloc(sizeof(double) * 2 * (size_t)npos * (size_t)(width / 2));
+    if (tab) {
+        for (int64_t p = 0; p < npos; p++)
+            for (int i = 0; i + 1 < width; i += 2) {
+                double theta = pow(10000.0, -(double)i / width), pos = (double)p;
+                tab[2 * (p * (width / 2) + i / 2)] = cos(pos * theta);
+                tab[2 * (p * (width / 2) + i / 2) + 1] = sin(pos * theta);
+            }
+    }
+    rope_rows(x, 0, rows, width, period, tab);
+    free(tab);
+}
+
 void kvv_gen_fill(float *x, int64_t rows, int width, int period, kvv_dist dist, uint64_t seed, uint64_t stream)
 {
     kvv_rng r;
@@ -137,19 +184,7 @@ void kvv_gen_fill(float *x, int64_t rows, int width, int period, kvv_dist dist, 
         }
         free(taken);
     } else if (dist == KVV_DIST_ROPE) {
-        /* channel magnitudes that fall with frequency, then pairs (2i, 2i+1)
-         * rotated by pos * theta_i as rotary embeddings do */
-        for (int64_t row = 0; row < rows; row++) {
-            double pos = (double)(period > 0 ? row % period : row);
-            for (int i = 0; i + 1 < width; i += 2) {
-                double theta = pow(10000.0, -(double)i / width);
-                double mag = 1.0 + 4.0 * (1.0 - (double)i / width);
-                double a = x[row * width + i] * mag, b = x[row * width + i + 1] * mag;
-                double cs = cos(pos * theta), sn = sin(pos * theta);
-                x[row * width + i] = (float)(a * cs - b * sn);
-                x[row * width + i + 1] = (float)(a * sn + b * cs);
-            }
-        }
+        rope(x, rows, width, period);
     } else if (dist == KVV_DIST_NONFINITE) {
         for (int64_t i = 0; i < n; i++) {
             uint64_t u = kvv_rng_next(&r) % 200;

@@ -1,8 +1,10 @@
-/* `kvverify bench`: a program, not a test.  Times quantize, WHT and
- * attention (decode and prefill) for each selected backend and for the
- * reference, in one run, and prints throughput and ratios: to the reference,
- * and to the first backend of the list.  Each figure is the best of several
- * repetitions after a warm-up. */
+/* `kvverify bench`: a program, not a test.  Measures the machine's limits
+ * (oracle/bench_roof.c), then times quantize, WHT and attention (decode and
+ * prefill, and decode over a cache beyond the last-level cache at all
+ * threads) for each selected backend and for the reference, in one run, and
+ * prints throughput, each line's fraction of its roof (oracle/bench_lines.c)
+ * and ratios: to the reference, and to the first backend of the list.  Each
+ * figure is the best of several repetitions after a warm-up. */
 #include <cblas.h>
 #include <math.h>
 #include <stdio.h>
@@ -21,22 +23,68 @@ static double now(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* best time of fn over reps, after one warm-up call; negative on failure */
+/* Best time per call of fn over reps samples, after one warm-up call;
+ * negative on failure.  A sample is as many back-to-back calls as fill
+ * about SAMPLE_S (one call when a call takes longer): a single call of a
+ * fast kernel lasts some tens of microseconds, where one timer tick, one
+ * interrupt or a neighbour's burst decides the figure. */
+#define SAMPLE_S 0.002
 typedef int (*timed_fn)(void *arg);
 static double best_of(timed_fn fn, void *arg, int reps)
 {
+    double t0 = now();
     if (fn(arg))
         return -1;
+    double first = now() - t0;
+    int calls = first > 0 && first < SAMPLE_S ? (int)(SAMPLE_S / first) : 1;
+    calls = calls < 1 ? 1 : calls > 10000 ? 10000 : calls;
     double best = INFINITY;
     for (int r = 0; r < reps; r++) {
-        double t0 = now();
-        if (fn(arg))
-            return -1;
-        double t = now() - t0;
+        t0 = now();
+        for (int c = 0; c < calls; c++)
+            if (fn(arg))
+                return -1;
+        double t = (now() - t0) / calls;
         if (t < best)
             best = t;
     }
     return best;
+}
+
+/* best_of for n functions at once, their samples interleaved (rep 1 of
+ * each, then rep 2 of each, ...), so that the ratios between them come
+ * from the same moments of a machine whose speed drifts; best[i] < 0 when
+ * fns[i] fails or is NULL. */
+static void best_of_set(timed_fn *fns, void **args, int n, int reps, double *best)
+{
+    int calls[KVV_MAX_BACKENDS + 4];
+    for (int i = 0; i < n; i++) {
+        best[i] = -1;
+        calls[i] = 0;
+        if (!fns[i])
+            continue;
+        double t0 = now();
+        if (fns[i](args[i]))
+            continue;
+        double first = now() - t0;
+        int c = first > 0 && first < SAMPLE_S ? (int)(SAMPLE_S / first) : 1;
+        calls[i] = c < 1 ? 1 : c > 10000 ? 10000 : c;
+        best[i] = INFINITY;
+    }
+    for (int r = 0; r < reps; r++)
+        for (int i = 0; i < n; i++) {
+            if (best[i] < 0)
+                continue;
+            double t0 = now();
+            int failed = 0;
+            for (int c = 0; c < calls[i] && !failed; c++)
+                failed = fns[i](args[i]) != 0;
+            double t = (now() - t0) / calls[i];
+            if (failed)
+                best[i] = -1;
+            else if (t < best[i])
+                best[i] = t;
+        }
 }
 
 /* ---- quantize ---- */
@@ -96,7 +144,7 @@ typedef struct {
     kvv_attn_args args;
     float *out;
     kvv_ref_attn_args ra;
-    double *rout, *ga, *gb, *gc;
+    double *rout, *gc;
     int m, n, k;
 } aarg;
 
@@ -116,173 +164,421 @@ static int a_ref(void *p)
     return kvv_ref_attention(&a->ra, a->rout, NULL, NULL);
 }
 
-/* the plain dgemm work of the same attention: per head, q k^T and p v */
+/* The plain dgemm work of the same attention: per head, q k^T and p v,
+ * the very calls the reference makes, on each head's own operands (query
+ * head h, KV head h / group), so that the same bytes come from memory. */
 static int a_dgemm(void *p)
 {
     aarg *a = p;
     const kvv_ref_attn_args *r = &a->ra;
+    const int group = r->n_head / r->n_head_kv;
     for (int h = 0; h < r->n_head; h++) {
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r->n_q, r->n_kv, r->dk, 1.0, a->ga, r->dk, a->gb, r->dk,
-                    0.0, a->gc, r->n_kv);
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r->n_q, r->dv, r->n_kv, 1.0, a->gc, r->n_kv, a->gb,
-                    r->dv, 0.0, a->rout, r->dv);
+        const size_t hk = (size_t)(h / group);
+        const double *q = r->q + (size_t)h * r->n_q * r->dk, *k = r->k + hk * r->n_kv * r->dk,
+                     *v = r->v + hk * r->n_kv * r->dv;
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r->n_q, r->n_kv, r->dk, 1.0, q, r->dk, k, r->dk, 0.0,
+                    a->gc, r->n_kv);
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r->n_q, r->dv, r->n_kv, 1.0, a->gc, r->n_kv, v, r->dv,
+                    0.0, a->rout + (size_t)h * r->n_q * r->dv, r->dv);
     }
     return 0;
 }
 
-/* One line: time and throughput, then speed relative to the reference and,
- * from the second backend on, to the first backend of the list (so that
- * `-b cpu,ggml-cpu` reads as ggml's speed in units of ours); base is NULL
- * for the first backend itself. */
-typedef struct {
-    double t;          /* the first backend's time for this line's work; <= 0 when it has none */
-    const char *name;
-} bench_base;
-
-static void print_rate(FILE *out, const char *what, const char *bname, double t, double units, const char *unit,
-                       double ref_t, const bench_base *base)
+/* The same dgemm pair with head 0's operands for every head (what earlier
+ * versions of this bench timed): its K and V stay in cache, so it is a
+ * lower bound no real attention over n_head_kv heads reaches. */
+static int a_dgemm_hot(void *p)
 {
-    if (t < 0) {
-        fprintf(out, "  %-34s %-12s %12s\n", what, bname, "unsupported");
-        return;
+    aarg *a = p;
+    const kvv_ref_attn_args *r = &a->ra;
+    for (int h = 0; h < r->n_head; h++) {
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r->n_q, r->n_kv, r->dk, 1.0, r->q, r->dk, r->k, r->dk, 0.0,
+                    a->gc, r->n_kv);
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r->n_q, r->dv, r->n_kv, 1.0, a->gc, r->n_kv, r->v, r->dv,
+                    0.0, a->rout, r->dv);
     }
-    fprintf(out, "  %-34s %-12s %10.3f ms %10.2f %-7s", what, bname, t * 1e3, units / t, unit);
-    if (ref_t > 0)
-        fprintf(out, "  %7.1fx the reference", ref_t / t);
-    if (base && base->t > 0)
-        fprintf(out, "  %6.2fx %s", base->t / t, base->name);
-    fprintf(out, "\n");
+    return 0;
 }
 
-int kvv_bench(FILE *out, const kvv_backend *const *bk, const char *const *names, int nb, int threads, int reps)
+/* The reference against the dgemm pair it is made of (a_dgemm) and against
+ * the cache-resident variant (a_dgemm_hot). */
+static void ref_vs_dgemm(kvv_bench_log *log, const char *shape, double tr, double tg, double thot)
 {
-    kvv_toggles tg = kvv_toggles_default();
-    tg.threads = threads;
-    fprintf(out, "kvverify bench: best of %d after a warm-up; backends at threads=%d\n\n", reps, threads);
+    if (tr > 0 && tg > 0 && thot > 0)
+        fprintf(log->out,
+                "  reference attention / plain dgemm: %.2fx the time (%.2fx the one-head dgemm, K/V in cache)\n",
+                tr / tg, tr / thot);
+    if (log->ndgemm < (int)(sizeof log->dgemm / sizeof *log->dgemm)) {
+        snprintf(log->dgemm[log->ndgemm].shape, sizeof log->dgemm[0].shape, "%s", shape);
+        log->dgemm[log->ndgemm].ref_seconds = tr;
+        log->dgemm[log->ndgemm].dgemm_seconds = tg;
+        log->dgemm[log->ndgemm].dgemm_hot_seconds = thot;
+        log->ndgemm++;
+    }
+}
+
+typedef struct {
+    const kvv_backend *const *bk;
+    const char *const *names;
+    int nb, threads, reps;
+    kvv_toggles tg;
+    kvv_bench_log *log;
+} bench_run;
+
+static void bench_quantize(bench_run *br, const float *x, void *dst, int64_t qrows, int64_t qcols)
+{
+    kvv_bench_log *log = br->log;
+    double gb = (double)(qrows * qcols) * sizeof(float) / 1e9;
+    fprintf(log->out, "\nquantize %lld x %lld f32 (GB/s of f32 input; roof: f32 read + cache bytes written):\n",
+            (long long)qrows, (long long)qcols);
+    for (int t = 0; t < KVV_TYPE_COUNT; t++) {
+        qarg a = {NULL, (kvv_type)t, x, dst, qrows, qcols, br->tg};
+        double moved = (double)(qrows * qcols) * sizeof(float) + (double)qrows * kvv_row_bytes((kvv_type)t, qcols);
+        kvv_bench_line l = {"quantize", "", "ref", br->threads, best_of(q_ref, &a, br->reps), gb, "GB/s", moved,
+                            0, 0, 0, NULL};
+        snprintf(l.what, sizeof l.what, "quantize %s", kvv_type_name((kvv_type)t));
+        l.threads = 1;
+        kvv_bench_line_add(log, &l);
+        double tr = l.seconds, t[KVV_MAX_BACKENDS];
+        qarg ab[KVV_MAX_BACKENDS];
+        timed_fn fns[KVV_MAX_BACKENDS];
+        void *args[KVV_MAX_BACKENDS];
+        for (int b = 0; b < br->nb; b++) {
+            ab[b] = a;
+            ab[b].b = br->bk[b];
+            fns[b] = q_backend;
+            args[b] = &ab[b];
+        }
+        best_of_set(fns, args, br->nb, br->reps, t);
+        for (int b = 0; b < br->nb; b++) {
+            l.backend = br->names[b];
+            l.threads = br->threads;
+            l.seconds = t[b];
+            l.ref_seconds = tr;
+            l.base_seconds = b ? t[0] : 0;
+            l.base_name = br->names[0];
+            kvv_bench_line_add(log, &l);
+        }
+    }
+}
+
+static void bench_wht(bench_run *br, float *x, int64_t qrows, int64_t qcols)
+{
+    kvv_bench_log *log = br->log;
+    double gb = (double)(qrows * qcols) * sizeof(float) / 1e9;
+    fprintf(log->out, "\nWHT %lld x %lld, group 128 (GB/s of f32 data; roof: read and written in place):\n",
+            (long long)qrows, (long long)qcols);
+    warg a = {NULL, x, malloc(sizeof(double) * (size_t)(qrows * qcols)), qrows, qcols, 128, br->tg};
+    for (int64_t i = 0; i < qrows * qcols && a.xd; i++)
+        a.xd[i] = x[i];
+    kvv_bench_line l = {"wht", "wht g128", "ref", 1, a.xd ? best_of(w_ref, &a, br->reps) : -1, gb, "GB/s", 0, 0,
+                        0, 0, NULL};
+    kvv_bench_line_add(log, &l); /* f64 data: no f32 roof for the reference */
+    double tr = l.seconds, base = 0;
+    for (int b = 0; b < br->nb; b++) {
+        a.b = br->bk[b];
+        l.backend = br->names[b];
+        l.threads = br->threads;
+        l.seconds = best_of(w_backend, &a, br->reps);
+        l.bytes = 2.0 * (double)(qrows * qcols) * sizeof(float);
+        l.ref_seconds = tr;
+        l.base_seconds = b ? base : 0;
+        l.base_name = br->names[0];
+        if (b == 0)
+            base = l.seconds;
+        kvv_bench_line_add(log, &l);
+    }
+    free(a.xd);
+}
+
+static const kvv_type atypes[] = {KVV_F16, KVV_Q8_0, KVV_Q4_0, KVV_TURBO3, KVV_TURBO4};
+#define NATYPES ((int)(sizeof atypes / sizeof *atypes))
+
+/* query/key pairs the mask lets through: the work a kernel cannot skip */
+static double visible_pairs(const float *mask, int nq, int nkv)
+{
+    if (!mask)
+        return (double)nq * nkv;
+    double n = 0;
+    for (size_t i = 0; i < (size_t)nq * nkv; i++)
+        n += mask[i] != -INFINITY;
+    return n;
+}
+
+typedef struct {
+    const char *name;
+    int nq, nkv, h, hkv, d;
+} attn_shape;
+
+static int bench_attention(bench_run *br, const attn_shape *sh)
+{
+    kvv_bench_log *log = br->log;
+    int nq = sh->nq, nkv = sh->nkv, h = sh->h, hkv = sh->hkv, d = sh->d;
+    size_t nqe = (size_t)h * nq * d, nke = (size_t)hkv * nkv * d;
+    float *q = kvv_alloc(sizeof(float) * nqe), *k = kvv_alloc(sizeof(float) * nke),
+          *v = kvv_alloc(sizeof(float) * nke), *o = kvv_alloc(sizeof(float) * nqe),
+          *mask = kvv_alloc(sizeof(float) * (size_t)nq * nkv);
+    double *qd = malloc(sizeof(double) * nqe), *kd = malloc(sizeof(double) * nke),
+           *vd = malloc(sizeof(double) * nke), *rout = malloc(sizeof(double) * nqe),
+           *gc = malloc(sizeof(double) * (size_t)nq * nkv);
+    void *kb[KVV_MAX_BACKENDS] = {0}, *vb[KVV_MAX_BACKENDS] = {0};
+    int rc = -1, have = 1;
+    for (int b = 0; b < br->nb; b++) {
+        kb[b] = kvv_alloc(sizeof(float) * nke);
+        vb[b] = kvv_alloc(sizeof(float) * nke);
+        have &= kb[b] && vb[b];
+    }
+    if (!q || !k || !v || !o || !mask || !qd || !kd || !vd || !rout || !gc || !have)
+        goto done;
+    kvv_gen_fill(q, (int64_t)h * nq, d, nq, KVV_DIST_GAUSS, 2, KVV_STREAM_Q);
+    kvv_gen_fill(k, (int64_t)hkv * nkv, d, nkv, KVV_DIST_OUTLIER, 2, KVV_STREAM_K);
+    kvv_gen_fill(v, (int64_t)hkv * nkv, d, nkv, KVV_DIST_GAUSS, 2, KVV_STREAM_V);
+    kvv_case mc = kvv_case_default(KVV_OP_ATTN);
+    mc.n_q = nq;
+    mc.n_kv = nkv;
+    mc.mask = nq > 1 ? KVV_MASK_CAUSAL : KVV_MASK_NONE;
+    kvv_gen_mask(mask, &mc);
+    const float *amask = nq > 1 ? mask : NULL;
+    for (size_t i = 0; i < nqe; i++)
+        qd[i] = q[i];
+    for (size_t i = 0; i < nke; i++) {
+        kd[i] = k[i];
+        vd[i] = v[i];
+    }
+    double flops = 2.0 * h * visible_pairs(amask, nq, nkv) * (2.0 * d);
+    fprintf(log->out,
+            "\nattention %s: nq %d, nkv %d, heads %d/%d, head_dim %d (GFLOP/s of the two products over the "
+            "visible pairs; roof: %s)\n",
+            sh->name, nq, nkv, h, hkv, d, nq > 1 ? "FLOPs" : "cache bytes read, or FLOPs past the ridge");
+    aarg a;
+    memset(&a, 0, sizeof a);
+    a.ra = (kvv_ref_attn_args){d, d, nq, nkv, h, hkv, qd, kd, vd, amask, 1.0 / sqrt(d), 0, 0};
+    a.rout = rout;
+    a.gc = gc;
+    double trio[3];
+    timed_fn rfns[3] = {a_ref, a_dgemm, a_dgemm_hot};
+    void *rargs[3] = {&a, &a, &a};
+    best_of_set(rfns, rargs, 3, br->reps, trio);
+    double tr = trio[0], tgm = trio[1], thot = trio[2];
+    /* f64 work: no f32 roof for these two */
+    kvv_bench_line l = {sh->name, "reference (f64, OpenBLAS)", "ref", br->threads, tr, flops / 1e9, "GFLOP/s",
+                        0, 0, 0, 0, NULL};
+    kvv_bench_line_add(log, &l);
+    snprintf(l.what, sizeof l.what, "plain dgemm of the same size");
+    l.backend = "blas";
+    l.seconds = tgm;
+    kvv_bench_line_add(log, &l);
+    snprintf(l.what, sizeof l.what, "the same, head 0's K/V for all");
+    l.seconds = thot;
+    kvv_bench_line_add(log, &l);
+    ref_vs_dgemm(log, sh->name, tr, tgm, thot);
+    for (int ti = 0; ti < NATYPES; ti++) {
+        kvv_type t = atypes[ti];
+        aarg ab[KVV_MAX_BACKENDS];
+        timed_fn fns[KVV_MAX_BACKENDS];
+        void *args[KVV_MAX_BACKENDS];
+        double tb[KVV_MAX_BACKENDS];
+        /* each backend attends over its own cache */
+        for (int b = 0; b < br->nb; b++) {
+            const kvv_backend *bk = br->bk[b];
+            int ok = bk->quantize_rows(bk->ctx, t, k, kb[b], (int64_t)hkv * nkv, d, &br->tg) == KVV_OK &&
+                     bk->quantize_rows(bk->ctx, t, v, vb[b], (int64_t)hkv * nkv, d, &br->tg) == KVV_OK;
+            ab[b] = a;
+            ab[b].b = bk;
+            ab[b].args = (kvv_attn_args){d, d, nq, nkv, h, hkv, t, t, q, kb[b], vb[b], amask, (float)(1.0 / sqrt(d)),
+                                         0, 0, br->tg};
+            ab[b].out = o;
+            fns[b] = ok ? a_backend : NULL;
+            args[b] = &ab[b];
+        }
+        best_of_set(fns, args, br->nb, br->reps, tb);
+        for (int b = 0; b < br->nb; b++) {
+            l = (kvv_bench_line){sh->name, "", br->names[b], br->threads, tb[b], flops / 1e9, "GFLOP/s", 0, 0, tr,
+                                 b ? tb[0] : 0, br->names[0]};
+            snprintf(l.what, sizeof l.what, "%s %s-%s", sh->name, kvv_type_name(t), kvv_type_name(t));
+            /* both counted: the roofline picks the one that binds */
+            l.flops = flops;
+            if (nq == 1)
+                l.bytes = 2.0 * (double)hkv * nkv * kvv_row_bytes(t, d) + 2.0 * nqe * sizeof(float);
+            kvv_bench_line_add(log, &l);
+        }
+    }
+    rc = 0;
+done:
+    kvv_free(q);
+    kvv_free(k);
+    kvv_free(v);
+    kvv_free(o);
+    kvv_free(mask);
+    for (int b = 0; b < br->nb; b++) {
+        kvv_free(kb[b]);
+        kvv_free(vb[b]);
+    }
+    free(qd);
+    free(kd);
+    free(vd);
+    free(rout);
+    free(gc);
+    return rc;
+}
+
+/* Decode over a cache of at least 4x the last-level cache for every type,
+ * at all threads: what bounds decode in a long context is DRAM bandwidth.
+ * The cache is one 4096-position slab per KV head, quantized by each
+ * backend and repeated along the positions: the kernels read every byte
+ * all the same, and the run needs no minutes of quantizing.  No reference
+ * line: its f64 copy would take gigabytes. */
+static int bench_decode_dram(bench_run *br, int all)
+{
+    kvv_bench_log *log = br->log;
+    const int h = 32, hkv = 8, d = 128, slab = 4096;
+    size_t llc = kvv_llc_bytes();
+    double min_row = INFINITY, max_row = 0;
+    for (int ti = 0; ti < NATYPES; ti++) {
+        double rb = (double)kvv_row_bytes(atypes[ti], d);
+        min_row = rb < min_row ? rb : min_row;
+        max_row = rb > max_row ? rb : max_row;
+    }
+    int64_t nkv = slab;
+    while (2.0 * hkv * (double)nkv * min_row < 4.0 * (double)llc)
+        nkv += slab;
+    size_t nqe = (size_t)h * d, nse = (size_t)hkv * slab * d, big = (size_t)(hkv * nkv * max_row);
+    float *q = kvv_alloc(sizeof(float) * nqe), *k = kvv_alloc(sizeof(float) * nse),
+          *v = kvv_alloc(sizeof(float) * nse), *o = kvv_alloc(sizeof(float) * nqe);
+    uint8_t *ks = kvv_alloc(sizeof(float) * nse), *vs = kvv_alloc(sizeof(float) * nse);
+    uint8_t *kb[KVV_MAX_BACKENDS] = {0}, *vb[KVV_MAX_BACKENDS] = {0};
+    int rc = -1, have = 1;
+    for (int b = 0; b < br->nb; b++) {
+        kb[b] = kvv_alloc(big);
+        vb[b] = kvv_alloc(big);
+        have &= kb[b] && vb[b];
+    }
+    if (!q || !k || !v || !o || !ks || !vs || !have)
+        goto done;
+    kvv_gen_fill(q, h, d, 1, KVV_DIST_GAUSS, 3, KVV_STREAM_Q);
+    kvv_gen_fill(k, (int64_t)hkv * slab, d, slab, KVV_DIST_OUTLIER, 3, KVV_STREAM_K);
+    kvv_gen_fill(v, (int64_t)hkv * slab, d, slab, KVV_DIST_GAUSS, 3, KVV_STREAM_V);
+    kvv_toggles tg = br->tg;
+    tg.threads = all;
+    fprintf(log->out,
+            "\nattention decode beyond the LLC: nq 1, nkv %lld, heads %d/%d, head_dim %d, threads=%d (GB/s of cache "
+            "read; roof: DRAM triad, or the FMA peak where the FLOPs per byte pass the ridge)\n",
+            (long long)nkv, h, hkv, d, all);
+    for (int ti = 0; ti < NATYPES; ti++) {
+        kvv_type t = atypes[ti];
+        size_t rb = kvv_row_bytes(t, d);
+        double bytes = 2.0 * (double)hkv * nkv * rb;
+        aarg ab[KVV_MAX_BACKENDS];
+        timed_fn fns[KVV_MAX_BACKENDS];
+        void *args[KVV_MAX_BACKENDS];
+        double tb[KVV_MAX_BACKENDS];
+        for (int b = 0; b < br->nb; b++) {
+            const kvv_backend *bk = br->bk[b];
+            int ok = bk->quantize_rows(bk->ctx, t, k, ks, (int64_t)hkv * slab, d, &tg) == KVV_OK &&
+                     bk->quantize_rows(bk->ctx, t, v, vs, (int64_t)hkv * slab, d, &tg) == KVV_OK;
+            for (int hk = 0; ok && hk < hkv; hk++)
+                for (int64_t p = 0; p < nkv; p += slab) {
+                    memcpy(kb[b] + ((size_t)hk * nkv + p) * rb, ks + (size_t)hk * slab * rb, (size_t)slab * rb);
+                    memcpy(vb[b] + ((size_t)hk * nkv + p) * rb, vs + (size_t)hk * slab * rb, (size_t)slab * rb);
+                }
+            memset(&ab[b], 0, sizeof ab[b]);
+            ab[b].b = bk;
+            ab[b].args = (kvv_attn_args){d, d, 1, (int)nkv, h, hkv, t, t, q, kb[b], vb[b], NULL,
+                                         (float)(1.0 / sqrt(d)), 0, 0, tg};
+            ab[b].out = o;
+            fns[b] = ok ? a_backend : NULL;
+            args[b] = &ab[b];
+        }
+        best_of_set(fns, args, br->nb, br->reps, tb);
+        for (int b = 0; b < br->nb; b++) {
+            kvv_bench_line l = {"decode-dram", "", br->names[b], all, tb[b], bytes / 1e9, "GB/s", bytes,
+                                4.0 * h * (double)nkv * d, 0, b ? tb[0] : 0, br->names[0]};
+            snprintf(l.what, sizeof l.what, "decode %s-%s", kvv_type_name(t), kvv_type_name(t));
+            kvv_bench_line_add(log, &l);
+        }
+    }
+    rc = 0;
+done:
+    kvv_free(q);
+    kvv_free(k);
+    kvv_free(v);
+    kvv_free(o);
+    kvv_free(ks);
+    kvv_free(vs);
+    for (int b = 0; b < br->nb; b++) {
+        kvv_free(kb[b]);
+        kvv_free(vb[b]);
+    }
+    return rc;
+}
+
+static void print_roofs(FILE *out, const kvv_roofs *r)
+{
+    fprintf(out, "  threads=%-3d triad: DRAM %6.1f GB/s, in LLC %6.1f GB/s;  f32 multiply-add: scalar %5.1f",
+            r->threads, r->bw_dram, r->bw_llc, r->fma_scalar);
+    if (r->fma_avx2 > 0)
+        fprintf(out, ", AVX2 FMA %6.1f", r->fma_avx2);
+    if (r->fma_avx512 > 0)
+        fprintf(out, ", AVX-512 FMA %6.1f", r->fma_avx512);
+    fprintf(out, " GFLOP/s\n");
+}
+
+int kvv_bench(FILE *out, const kvv_backend *const *bk, const char *const *names, int nb, int threads, int reps,
+              const char *json_path)
+{
+    kvv_bench_log log;
+    memset(&log, 0, sizeof log);
+    log.out = out;
+    bench_run br = {bk, names, nb, threads, reps, kvv_toggles_default(), &log};
+    br.tg.threads = threads;
+    int all = kvv_cpu_count();
+    /* the reference's BLAS runs at the bench's thread count too */
+    kvv_ref_blas_threads(threads);
+    char cpu[200];
+    kvv_cpu_model(cpu, sizeof cpu);
+    fprintf(out, "kvverify bench: best of %d after a warm-up; backends and the reference's BLAS at threads=%d\n", reps,
+            threads);
+    fprintf(out, "machine: %s, %d cores, last-level cache %zu KiB; its limits, measured now (best of %d):\n", cpu, all,
+            kvv_llc_bytes() >> 10, reps);
+    int want[2] = {threads, all};
+    for (int i = 0; i < 2; i++) {
+        if (i == 1 && all == threads)
+            break;
+        if (kvv_roofs_measure(want[i], reps, &log.roofs[log.nroofs]) == 0)
+            print_roofs(out, &log.roofs[log.nroofs++]);
+        else
+            fprintf(out, "  threads=%d: the limits could not be measured; no roof fractions at it\n", want[i]);
+    }
+    fprintf(out, "(each line: time, rate, and its share of the roof that bounds it, roofline style: LLC or DRAM = "
+                 "bytes moved over the triad bandwidth of the level its working set fits, FMA = FLOPs over the f32 "
+                 "peak; where both are counted, the one that allows less time binds)\n");
 
     /* quantize: 4096 rows of 128 values (a 2 MiB f32 K slab) */
     const int64_t qrows = 4096, qcols = 128;
     float *x = kvv_alloc(sizeof(float) * (size_t)(qrows * qcols));
     void *dst = kvv_alloc(sizeof(float) * (size_t)(qrows * qcols));
+    int rc = -1;
     if (!x || !dst)
-        return -1;
+        goto done;
     kvv_gen_fill(x, qrows, (int)qcols, (int)qrows, KVV_DIST_OUTLIER, 1, KVV_STREAM_X);
-    double gb = (double)(qrows * qcols) * sizeof(float) / 1e9;
-    fprintf(out, "quantize %lld x %lld f32 (GB/s of f32 input):\n", (long long)qrows, (long long)qcols);
-    for (int t = 0; t < KVV_TYPE_COUNT; t++) {
-        qarg a = {NULL, (kvv_type)t, x, dst, qrows, qcols, tg};
-        double tr = best_of(q_ref, &a, reps);
-        char what[64];
-        snprintf(what, sizeof what, "quantize %s", kvv_type_name((kvv_type)t));
-        print_rate(out, what, "ref", tr, gb, "GB/s", 0, NULL);
-        bench_base base = {0, names[0]};
-        for (int b = 0; b < nb; b++) {
-            a.b = bk[b];
-            double t = best_of(q_backend, &a, reps);
-            if (b == 0)
-                base.t = t;
-            print_rate(out, what, names[b], t, gb, "GB/s", tr, b ? &base : NULL);
-        }
-    }
-
-    /* WHT: the same slab in groups of 128 */
-    fprintf(out, "\nWHT %lld x %lld, group 128 (GB/s of f32 data):\n", (long long)qrows, (long long)qcols);
-    {
-        warg a = {NULL, x, malloc(sizeof(double) * (size_t)(qrows * qcols)), qrows, qcols, 128, tg};
-        for (int64_t i = 0; i < qrows * qcols && a.xd; i++)
-            a.xd[i] = x[i];
-        double tr = a.xd ? best_of(w_ref, &a, reps) : -1;
-        print_rate(out, "wht g128", "ref", tr, gb, "GB/s", 0, NULL);
-        bench_base base = {0, names[0]};
-        for (int b = 0; b < nb; b++) {
-            a.b = bk[b];
-            double t = best_of(w_backend, &a, reps);
-            if (b == 0)
-                base.t = t;
-            print_rate(out, "wht g128", names[b], t, gb, "GB/s", tr, b ? &base : NULL);
-        }
-        free(a.xd);
-    }
+    bench_quantize(&br, x, dst, qrows, qcols);
+    bench_wht(&br, x, qrows, qcols);
 
     /* attention: decode (1 query, long cache) and prefill (causal block) */
-    static const struct {
-        const char *name;
-        int nq, nkv, h, hkv, d;
-    } shapes[] = {{"decode", 1, 4096, 32, 8, 128}, {"prefill", 256, 256, 8, 8, 128}};
-    static const kvv_type atypes[] = {KVV_F16, KVV_Q8_0, KVV_Q4_0, KVV_TURBO3, KVV_TURBO4};
-    for (int s = 0; s < 2; s++) {
-        int nq = shapes[s].nq, nkv = shapes[s].nkv, h = shapes[s].h, hkv = shapes[s].hkv, d = shapes[s].d;
-        fprintf(out, "\nattention %s: nq %d, nkv %d, heads %d/%d, head_dim %d (GFLOP/s of the two products)\n",
-                shapes[s].name, nq, nkv, h, hkv, d);
-        size_t nqe = (size_t)h * nq * d, nke = (size_t)hkv * nkv * d;
-        float *q = kvv_alloc(sizeof(float) * nqe), *k = kvv_alloc(sizeof(float) * nke),
-              *v = kvv_alloc(sizeof(float) * nke), *o = kvv_alloc(sizeof(float) * nqe),
-              *mask = kvv_alloc(sizeof(float) * (size_t)nq * nkv);
-        double *qd = malloc(sizeof(double) * nqe), *kd = malloc(sizeof(double) * nke),
-               *vd = malloc(sizeof(double) * nke), *rout = malloc(sizeof(double) * nqe),
-               *gc = malloc(sizeof(double) * (size_t)nq * nkv);
-        void *kb = kvv_alloc(sizeof(float) * nke), *vb = kvv_alloc(sizeof(float) * nke);
-        if (!q || !k || !v || !o || !mask || !qd || !kd || !vd || !rout || !gc || !kb || !vb)
-            return -1;
-        kvv_gen_fill(q, (int64_t)h * nq, d, nq, KVV_DIST_GAUSS, 2, KVV_STREAM_Q);
-        kvv_gen_fill(k, (int64_t)hkv * nkv, d, nkv, KVV_DIST_OUTLIER, 2, KVV_STREAM_K);
-        kvv_gen_fill(v, (int64_t)hkv * nkv, d, nkv, KVV_DIST_GAUSS, 2, KVV_STREAM_V);
-        kvv_case mc = kvv_case_default(KVV_OP_ATTN);
-        mc.n_q = nq;
-        mc.n_kv = nkv;
-        mc.mask = nq > 1 ? KVV_MASK_CAUSAL : KVV_MASK_NONE;
-        kvv_gen_mask(mask, &mc);
-        for (size_t i = 0; i < nqe; i++)
-            qd[i] = q[i];
-        for (size_t i = 0; i < nke; i++) {
-            kd[i] = k[i];
-            vd[i] = v[i];
-        }
-        double flops = 2.0 * h * nq * nkv * (2.0 * d) / 1e9;
-        aarg a;
-        memset(&a, 0, sizeof a);
-        a.ra = (kvv_ref_attn_args){d, d, nq, nkv, h, hkv, qd, kd, vd, nq > 1 ? mask : NULL, 1.0 / sqrt(d), 0, 0};
-        a.rout = rout;
-        a.ga = qd;
-        a.gb = kd;
-        a.gc = gc;
-        double tr = best_of(a_ref, &a, reps), tg_ = best_of(a_dgemm, &a, reps);
-        print_rate(out, "reference (f64, OpenBLAS)", "ref", tr, flops, "GFLOP/s", 0, NULL);
-        print_rate(out, "plain dgemm of the same size", "blas", tg_, flops, "GFLOP/s", 0, NULL);
-        if (tr > 0 && tg_ > 0)
-            fprintf(out, "  reference attention / plain dgemm: %.2fx the time\n", tr / tg_);
-        for (size_t ti = 0; ti < sizeof atypes / sizeof *atypes; ti++) {
-            bench_base base = {0, names[0]};
-            for (int b = 0; b < nb; b++) {
-                char what[64];
-                snprintf(what, sizeof what, "%s %s-%s", shapes[s].name, kvv_type_name(atypes[ti]),
-                         kvv_type_name(atypes[ti]));
-                int ok = bk[b]->quantize_rows(bk[b]->ctx, atypes[ti], k, kb, (int64_t)hkv * nkv, d, &tg) == KVV_OK &&
-                         bk[b]->quantize_rows(bk[b]->ctx, atypes[ti], v, vb, (int64_t)hkv * nkv, d, &tg) == KVV_OK;
-                a.b = bk[b];
-                a.args = (kvv_attn_args){d, d, nq, nkv, h, hkv, atypes[ti], atypes[ti], q, kb, vb,
-                                         nq > 1 ? mask : NULL, (float)(1.0 / sqrt(d)), 0, 0, tg};
-                a.out = o;
-                double t = ok ? best_of(a_backend, &a, reps) : -1;
-                if (b == 0)
-                    base.t = t;
-                print_rate(out, what, names[b], t, flops, "GFLOP/s", tr, b ? &base : NULL);
-            }
-        }
-        kvv_free(q);
-        kvv_free(k);
-        kvv_free(v);
-        kvv_free(o);
-        kvv_free(mask);
-        kvv_free(kb);
-        kvv_free(vb);
-        free(qd);
-        free(kd);
-        free(vd);
-        free(rout);
-        free(gc);
+    static const attn_shape shapes[] = {{"decode", 1, 4096, 32, 8, 128}, {"prefill", 256, 256, 8, 8, 128}};
+    for (int s = 0; s < 2; s++)
+        if (bench_attention(&br, &shapes[s]))
+            goto done;
+    if (bench_decode_dram(&br, all))
+        goto done;
+    rc = 0;
+    if (json_path && kvv_bench_json(&log, json_path, threads, reps)) {
+        fprintf(stderr, "kvverify bench: cannot write %s\n", json_path);
+        rc = -1;
     }
+done:
     kvv_free(x);
     kvv_free(dst);
-    return 0;
+    free(log.lines);
+    return rc;
 }

@@ -13,6 +13,7 @@
  * length-prefixed serialized record.  The parent is the only writer of the
  * dump: it writes units as they are reported, in case order. */
 #include <errno.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -99,10 +100,27 @@ static void write_all(int fd, const void *buf, size_t n)
     }
 }
 
+/* A process that runs case after case.  Its buffers are the same few sizes
+ * again and again, up to hundreds of MB for the long MLA cases: glibc would
+ * map every one above 32 MiB afresh and unmap it on free, so that each case
+ * paid a page fault and a page clear per 4 KiB (a fifth of a full run's CPU
+ * time went to the kernel).  Heap memory only, never trimmed, is reused
+ * instead.  The reference's BLAS gets this process's share of the cores:
+ * with one worker per core, BLAS threads would only spin (sched_yield)
+ * against the other workers; the thread count changes no output bit. */
+static void settle_case_process(int processes)
+{
+    mallopt(M_MMAP_MAX, 0);
+    mallopt(M_TRIM_THRESHOLD, 0x7fffffff);
+    int per = kvv_cpu_count() / (processes > 0 ? processes : 1);
+    kvv_ref_blas_threads(per > 0 ? per : 1);
+}
+
 static void worker_main(const kvv_run_opts *o, const kvv_run_io_opts *io, int fd, int64_t start, int stride,
                         int64_t nunits)
 {
     signal(SIGINT, SIG_DFL);
+    settle_case_process(stride);
     const kvv_backend *bk[KVV_MAX_BACKENDS];
     char why[KVV_MAX_BACKENDS][256];
     open_backends(o, bk, why);
@@ -387,6 +405,7 @@ static void run_inline(const kvv_run_opts *o, emit_t *e)
 {
     const kvv_backend *bk[KVV_MAX_BACKENDS];
     char why[KVV_MAX_BACKENDS][256];
+    settle_case_process(1);
     open_backends(o, bk, why);
     for (int64_t u = 0; u < e->nunits && !interrupted && !stop_early; u++) {
         kvv_verdict v;

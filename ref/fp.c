@@ -20,6 +20,13 @@ static float bits_f32(uint32_t u)
     return x;
 }
 
+static double bits_f64(uint64_t u)
+{
+    double x;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+
 uint16_t kvv_ref_f32_to_f16(float x)
 {
     uint32_t u = f32_bits(x);
@@ -68,10 +75,13 @@ float kvv_ref_f16_to_f32(uint16_t h)
     if (exp == 0x1f) /* Inf; a NaN keeps its payload and comes out quiet, as F16C and ggml's
                       * software path (which multiplies the NaN) both give */
         return bits_f32(((uint32_t)sign << 31) | 0x7f800000u | ((uint32_t)man << 13) | (man ? 0x400000u : 0));
+    /* value = significand * 2^(exp-25) (2^-24 for subnormals): an exact
+     * product with a power of two built from its bits, where ldexp was a
+     * library call per dequantized value */
     if (exp == 0)
-        v = ldexp((double)man, -24);
+        v = (double)man * 0x1p-24;
     else
-        v = ldexp((double)(man | 0x400), exp - 25);
+        v = (double)(man | 0x400) * bits_f64((uint64_t)(exp - 25 + 1023) << 52);
     return (float)(sign ? -v : v);
 }
 
@@ -90,7 +100,15 @@ double kvv_ref_ulp32(double x)
     x = fabs(x);
     if (x < 0x1p-126)
         return 0x1p-149;
-    int e;
-    frexp(x, &e); /* x = m * 2^e, m in [0.5, 1) */
-    return ldexp(1.0, e - 24);
+    /* x = m * 2^e with m in [0.5, 1) and the ulp is 2^(e-24); e comes from
+     * the exponent field E of the (normal) double, e = E - 1022, so the ulp
+     * has the field E - 23.  Read from the bits rather than frexp and
+     * ldexp: this runs for every element of every quantized tensor.  Inf
+     * and NaN keep what frexp gave them (e = 0: 2^-24). */
+    uint64_t u;
+    memcpy(&u, &x, sizeof u);
+    uint64_t field = u >> 52;
+    if (field == 0x7ff)
+        return 0x1p-24;
+    return bits_f64((field - 23) << 52);
 }

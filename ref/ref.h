@@ -85,6 +85,12 @@ typedef struct kvv_ref_attn_args {
  * scale, softcap and mask.  A fully masked row gives zeros (and zero probs).
  * Returns 0, or -1 when memory runs out. */
 int kvv_ref_attention(const kvv_ref_attn_args *a, double *out, double *probs, double *scores);
+/* How many threads OpenBLAS may use for the reference's GEMMs (n >= 1).  A
+ * GEMM splits its rows and columns among threads, never a sum, so the count
+ * changes no output bit (tests/test_ref_attn_bits.c checks at 1 and more);
+ * a caller that already runs one process per core sets 1, so that BLAS
+ * threads do not spin against its other processes. */
+void kvv_ref_blas_threads(int n);
 /* ALiBi slope of head h (ggml: m0 = 2^(-max_bias/n_head_log2), ...); 1 when max_bias is 0. */
 double kvv_ref_alibi_slope(int h, int n_head, double max_bias);
 

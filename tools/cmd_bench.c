@@ -12,8 +12,9 @@ int cmd_bench(int argc, char **argv)
                                          {"threads", required_argument, 0, 't'},
                                          {"reps", required_argument, 0, 'r'},
                                          {"vk-device", required_argument, 0, 'd'},
+                                         {"json", required_argument, 0, 'J'},
                                          {0, 0, 0, 0}};
-    const char *blist = "cpu";
+    const char *blist = "cpu", *json = NULL;
     int threads = 1, reps = 5, ch;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "b:t:r:d:", opts, NULL)) != -1) {
@@ -25,6 +26,8 @@ int cmd_bench(int argc, char **argv)
         } else if (ch == 'r') {
             if (cli_int("--reps", optarg, 1, 1000, &reps))
                 return EXIT_USAGE;
+        } else if (ch == 'J') {
+            json = optarg;
         } else if (ch == 'd') {
             if (cli_vk_device(optarg))
                 return EXIT_USAGE;
@@ -46,6 +49,6 @@ int cmd_bench(int argc, char **argv)
             fprintf(stderr, "kvverify bench: backend %s: %s\n", names[i], why);
             return EXIT_USAGE;
         }
-    return kvv_bench(stdout, bk, names, nb, threads, reps) ? 1 : 0;
+    return kvv_bench(stdout, bk, names, nb, threads, reps, json) ? 1 : 0;
 }
 

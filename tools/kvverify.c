@@ -19,7 +19,7 @@ void cli_usage(FILE *out)
             "                   in (a fork's TurboQuant types, read off its own dequantizer)\n"
             "  list devices     Vulkan devices (the index for --vk-device) and what they offer\n"
             "  tables           shipped centroid tables against Lloyd-Max on the Beta and Gaussian densities\n"
-            "  bench [-b L] [--threads N] [--reps N] [--vk-device N]\n"
+            "  bench [-b L] [--threads N] [--reps N] [--vk-device N] [--json F]\n"
             "                   throughput of backends and the reference, each backend also relative to the\n"
             "                   first (a program, not a test)\n"
             "  compare BASELINE CURRENT [--factor F] [--floor R] [--list N]\n"

@@ -71,6 +71,7 @@ typedef struct attn_plan {
     int h0, h1, b0, b1;
     int use_cache;
     int k_direct, v_direct; /* f32 rows of width dk8 / dv8: read in place */
+    int k_fmt, v_fmt;       /* attn_rows_fmt the AVX2 kernels read the stored rows in (f32: dequantized) */
     float *kc, *vc;         /* cache: [h1 - h0][n_kv][dk8], [..][dv8] */
     float *parts;           /* split > 1: [h][block][row][tile][ps] */
     atomic_int oom;
@@ -191,6 +192,22 @@ static float *partial(const attn_plan *p, int h, int b, int r, int t)
     return p->parts + (row * (size_t)p->n_tiles + (size_t)t) * p->ps;
 }
 
+/* Ask for the next tile's stored K/V rows while this one is computed: the
+ * dequantization that follows finds them in cache instead of waiting for
+ * DRAM, which it otherwise does with nothing else to overlap. */
+static void prefetch_tile(const attn_plan *p, int h, int j0)
+{
+    const kvv_attn_args *a = p->a;
+    int nt = a->n_kv - j0 < p->tile ? a->n_kv - j0 : p->tile;
+    if (nt <= 0)
+        return;
+    const char *k = k_rows(p, h, j0), *v = v_rows(p, h, j0);
+    for (size_t o = 0; o < (size_t)nt * p->kbytes; o += 64)
+        __builtin_prefetch(k + o, 0, 3);
+    for (size_t o = 0; o < (size_t)nt * p->vbytes; o += 64)
+        __builtin_prefetch(v + o, 0, 3);
+}
+
 /* One work item: KV head h, row block b, split chunk c. */
 static void work_item(void *arg, int64_t i)
 {
@@ -242,8 +259,10 @@ static void work_item(void *arg, int64_t i)
         int j0 = t * p->tile, hl = h - p->h0;
         ta.nt = a->n_kv - j0 < p->tile ? a->n_kv - j0 : p->tile;
         /* the same f32 values whichever way they are reached */
-        if (p->k_direct)
-            ta.k = (const float *)k_rows(p, h, j0);
+        ta.k_fmt = p->use_cache ? ATTN_ROWS_F32 : p->k_fmt;
+        ta.v_fmt = p->use_cache ? ATTN_ROWS_F32 : p->v_fmt;
+        if (p->k_direct || ta.k_fmt != ATTN_ROWS_F32)
+            ta.k = k_rows(p, h, j0);
         else if (p->use_cache)
             ta.k = p->kc + ((size_t)hl * a->n_kv + j0) * p->dk8;
         else {
@@ -255,8 +274,8 @@ static void work_item(void *arg, int64_t i)
 #endif
             ta.k = kt;
         }
-        if (p->v_direct)
-            ta.v = (const float *)v_rows(p, h, j0);
+        if (p->v_direct || ta.v_fmt != ATTN_ROWS_F32)
+            ta.v = v_rows(p, h, j0);
         else if (p->use_cache)
             ta.v = p->vc + ((size_t)hl * a->n_kv + j0) * p->dv8;
         else {
@@ -265,6 +284,8 @@ static void work_item(void *arg, int64_t i)
         }
         for (int r = 0; r < nr; r++)
             tmask[r] = mrow[r] ? mrow[r] + j0 : NULL;
+        if (t + 1 < t1 && !p->use_cache)
+            prefetch_tile(p, h, j0 + p->tile);
         if (merge_here) {
             ta.part = scr;
             ta.part_stride = p->ps;
@@ -310,6 +331,23 @@ static void merge_item(void *arg, int64_t i)
         finish_row(p, st, out_row(p, h, r0 + r));
     }
     kvv_free(st);
+}
+
+/* Whether the AVX2 kernels read a stored K/V row in place: the same f32
+ * values as its dequantization (f16 to f32 and q8_0's q * d are exact)
+ * without the pass through a buffer.  f16 costs one conversion per load
+ * whatever the shape; q8_0 costs a scale and three more operations per
+ * load, so only where each row is loaded about once per tile (decode: the
+ * rows of a work item are one GQA group). */
+static int rows_fmt(kvv_type t, int d, int rows, int isa)
+{
+    if (isa != KVV_ISA_AVX2 || d % 8)
+        return ATTN_ROWS_F32;
+    if (t == KVV_F16)
+        return ATTN_ROWS_F16;
+    if (t == KVV_Q8_0 && rows <= 2 * ATTN_MR)
+        return ATTN_ROWS_Q8_0;
+    return ATTN_ROWS_F32;
 }
 
 static int check_args(const kvv_attn_args *a, const float *out, char *err, size_t len)
@@ -479,6 +517,8 @@ int cpu_attention(const kvv_attn_args *a, float *out, kvv_attn_info *info, char 
     p.use_cache = a->tg.cache != 0;
     p.k_direct = a->type_k == KVV_F32 && p.dk8 == a->dk;
     p.v_direct = a->type_v == KVV_F32 && p.dv8 == a->dv;
+    p.k_fmt = rows_fmt(a->type_k, a->dk, p.rows, isa);
+    p.v_fmt = rows_fmt(a->type_v, a->dv, p.rows, isa);
 #ifndef KVV_FAULT_rotation_wrong_operand
     p.rot_q = kvv_type_get(a->type_k)->rotated;
     p.rot_o = kvv_type_get(a->type_v)->rotated;

@@ -64,90 +64,9 @@ static inline __m256 hsum8(__m256 a0, __m256 a1, __m256 a2, __m256 a3, __m256 a4
     return _mm256_add_ps(_mm256_permute2f128_ps(g1, g2, 0x20), _mm256_permute2f128_ps(g1, g2, 0x31));
 }
 
-/* ---- dot products: rows x keys, one accumulator each ---- */
+/* ---- f32 loads and the FMA ---- */
 #define LD(p) _mm256_loadu_ps(p)
 #define FMA(a, b, c) _mm256_fmadd_ps(a, b, c)
-
-static void dot1x8(const float *q, const float *k, const int *idx, int dk8, float *s)
-{
-    const float *k0 = k + (size_t)idx[0] * dk8, *k1 = k + (size_t)idx[1] * dk8;
-    const float *k2 = k + (size_t)idx[2] * dk8, *k3 = k + (size_t)idx[3] * dk8;
-    const float *k4 = k + (size_t)idx[4] * dk8, *k5 = k + (size_t)idx[5] * dk8;
-    const float *k6 = k + (size_t)idx[6] * dk8, *k7 = k + (size_t)idx[7] * dk8;
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
-    for (int c = 0; c < dk8; c += 8) {
-        __m256 qv = LD(q + c);
-        a0 = FMA(qv, LD(k0 + c), a0);
-        a1 = FMA(qv, LD(k1 + c), a1);
-        a2 = FMA(qv, LD(k2 + c), a2);
-        a3 = FMA(qv, LD(k3 + c), a3);
-        a4 = FMA(qv, LD(k4 + c), a4);
-        a5 = FMA(qv, LD(k5 + c), a5);
-        a6 = FMA(qv, LD(k6 + c), a6);
-        a7 = FMA(qv, LD(k7 + c), a7);
-    }
-    _mm256_storeu_ps(s, hsum8(a0, a1, a2, a3, a4, a5, a6, a7));
-}
-
-static void dot1x4(const float *q, const float *k, const int *idx, int dk8, float *s)
-{
-    const float *k0 = k + (size_t)idx[0] * dk8, *k1 = k + (size_t)idx[1] * dk8;
-    const float *k2 = k + (size_t)idx[2] * dk8, *k3 = k + (size_t)idx[3] * dk8;
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    for (int c = 0; c < dk8; c += 8) {
-        __m256 qv = LD(q + c);
-        a0 = FMA(qv, LD(k0 + c), a0);
-        a1 = FMA(qv, LD(k1 + c), a1);
-        a2 = FMA(qv, LD(k2 + c), a2);
-        a3 = FMA(qv, LD(k3 + c), a3);
-    }
-    _mm_storeu_ps(s, hsum4(a0, a1, a2, a3));
-}
-
-static float dot1x1(const float *q, const float *k, int dk8)
-{
-    __m256 a = _mm256_setzero_ps();
-    for (int c = 0; c < dk8; c += 8)
-        a = FMA(LD(q + c), LD(k + c), a);
-    return hsum1(a);
-}
-
-/* four rows against two keys: lanes r0k0 r1k0 r2k0 r3k0 r0k1 r1k1 r2k1 r3k1 */
-static __m256 dot4x2(const float *const *q, const float *k0, const float *k1, int dk8)
-{
-    __m256 a00 = _mm256_setzero_ps(), a10 = a00, a20 = a00, a30 = a00;
-    __m256 a01 = a00, a11 = a00, a21 = a00, a31 = a00;
-    const float *q0 = q[0], *q1 = q[1], *q2 = q[2], *q3 = q[3];
-    for (int c = 0; c < dk8; c += 8) {
-        __m256 x0 = LD(k0 + c), x1 = LD(k1 + c);
-        __m256 y = LD(q0 + c);
-        a00 = FMA(y, x0, a00);
-        a01 = FMA(y, x1, a01);
-        y = LD(q1 + c);
-        a10 = FMA(y, x0, a10);
-        a11 = FMA(y, x1, a11);
-        y = LD(q2 + c);
-        a20 = FMA(y, x0, a20);
-        a21 = FMA(y, x1, a21);
-        y = LD(q3 + c);
-        a30 = FMA(y, x0, a30);
-        a31 = FMA(y, x1, a31);
-    }
-    return hsum8(a00, a10, a20, a30, a01, a11, a21, a31);
-}
-
-static __m128 dot4x1(const float *const *q, const float *k0, int dk8)
-{
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    for (int c = 0; c < dk8; c += 8) {
-        __m256 x = LD(k0 + c);
-        a0 = FMA(LD(q[0] + c), x, a0);
-        a1 = FMA(LD(q[1] + c), x, a1);
-        a2 = FMA(LD(q[2] + c), x, a2);
-        a3 = FMA(LD(q[3] + c), x, a3);
-    }
-    return hsum4(a0, a1, a2, a3);
-}
 
 /* ---- which keys a row sees ---- */
 
@@ -246,244 +165,151 @@ static void mark_empty(float *part)
     part[ATTN_HDR_VIS] = 0;
 }
 
-/* ---- o = sum p * v ---- */
+/* ---- the row kernels, per K/V row format ---- */
 
-/* One row over its listed keys; 8 independent FMA chains per pass. */
-static void pv1(const float *p, const int *idx, int n, const float *v, int dv8, float *o)
+/* f32 rows of n values */
+#define ROW_F32(x, j, n) ((x) + (size_t)(j) * (size_t)(n))
+#define LD_F32(row, c) _mm256_loadu_ps((row) + (c))
+/* f16 rows of n values, converted as they are read */
+#define LD_F16(row, c) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((row) + (c))))
+/* q8_0 rows: n / 32 blocks of an f16 scale and 32 int8 */
+#define ROW_Q8_0(x, j, n) ((x) + (size_t)(j) * ((size_t)(n) / 32 * 34))
+static inline __m256 ld_q8_0(const uint8_t *row, int c)
 {
-    int d = 0;
-    for (; d + 64 <= dv8; d += 64) {
-        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
-        for (int u = 0; u < n; u++) {
-            const float *vr = v + (size_t)idx[u] * dv8 + d;
-            __m256 pb = _mm256_broadcast_ss(p + u);
-            a0 = FMA(pb, LD(vr), a0);
-            a1 = FMA(pb, LD(vr + 8), a1);
-            a2 = FMA(pb, LD(vr + 16), a2);
-            a3 = FMA(pb, LD(vr + 24), a3);
-            a4 = FMA(pb, LD(vr + 32), a4);
-            a5 = FMA(pb, LD(vr + 40), a5);
-            a6 = FMA(pb, LD(vr + 48), a6);
-            a7 = FMA(pb, LD(vr + 56), a7);
-        }
-        _mm256_storeu_ps(o + d, a0);
-        _mm256_storeu_ps(o + d + 8, a1);
-        _mm256_storeu_ps(o + d + 16, a2);
-        _mm256_storeu_ps(o + d + 24, a3);
-        _mm256_storeu_ps(o + d + 32, a4);
-        _mm256_storeu_ps(o + d + 40, a5);
-        _mm256_storeu_ps(o + d + 48, a6);
-        _mm256_storeu_ps(o + d + 56, a7);
-    }
-    for (; d + 16 <= dv8; d += 16) {
-        __m256 a0 = _mm256_setzero_ps(), a1 = a0;
-        for (int u = 0; u < n; u++) {
-            const float *vr = v + (size_t)idx[u] * dv8 + d;
-            __m256 pb = _mm256_broadcast_ss(p + u);
-            a0 = FMA(pb, LD(vr), a0);
-            a1 = FMA(pb, LD(vr + 8), a1);
-        }
-        _mm256_storeu_ps(o + d, a0);
-        _mm256_storeu_ps(o + d + 8, a1);
-    }
-    for (; d < dv8; d += 8) {
-        __m256 a0 = _mm256_setzero_ps();
-        for (int u = 0; u < n; u++)
-            a0 = FMA(_mm256_broadcast_ss(p + u), LD(v + (size_t)idx[u] * dv8 + d), a0);
-        _mm256_storeu_ps(o + d, a0);
-    }
+    const uint8_t *b = row + (size_t)(c >> 5) * 34;
+    /* q * d exactly as dequantize_q8_0 computes it */
+    __m256 d = _mm256_set1_ps(_cvtsh_ss((unsigned short)(b[0] | b[1] << 8)));
+    __m256i q = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(b + 2 + (c & 31))));
+    __m256 x = _mm256_mul_ps(_mm256_cvtepi32_ps(q), d);
+#ifdef KVV_FAULT_toggle_path
+    /* the mutant of the uncached q8_0 path (attn.c): values through f16 */
+    x = _mm256_cvtph_ps(_mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+#endif
+    return x;
 }
+#define LD_Q8_0(row, c) ld_q8_0(row, c)
 
-/* ATTN_MR rows over the same keys: each V load feeds four rows. */
-static void pv4(const float (*p)[ATTN_TILE_MAX], const int *idx, int n, const float *v, int dv8, float *const *o)
-{
-    int d = 0;
-    for (; d + 16 <= dv8; d += 16) {
-        __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00;
-        __m256 a20 = a00, a21 = a00, a30 = a00, a31 = a00;
-        for (int u = 0; u < n; u++) {
-            const float *vr = v + (size_t)idx[u] * dv8 + d;
-            __m256 x0 = LD(vr), x1 = LD(vr + 8);
-            __m256 pb = _mm256_broadcast_ss(&p[0][u]);
-            a00 = FMA(pb, x0, a00);
-            a01 = FMA(pb, x1, a01);
-            pb = _mm256_broadcast_ss(&p[1][u]);
-            a10 = FMA(pb, x0, a10);
-            a11 = FMA(pb, x1, a11);
-            pb = _mm256_broadcast_ss(&p[2][u]);
-            a20 = FMA(pb, x0, a20);
-            a21 = FMA(pb, x1, a21);
-            pb = _mm256_broadcast_ss(&p[3][u]);
-            a30 = FMA(pb, x0, a30);
-            a31 = FMA(pb, x1, a31);
-        }
-        _mm256_storeu_ps(o[0] + d, a00);
-        _mm256_storeu_ps(o[0] + d + 8, a01);
-        _mm256_storeu_ps(o[1] + d, a10);
-        _mm256_storeu_ps(o[1] + d + 8, a11);
-        _mm256_storeu_ps(o[2] + d, a20);
-        _mm256_storeu_ps(o[2] + d + 8, a21);
-        _mm256_storeu_ps(o[3] + d, a30);
-        _mm256_storeu_ps(o[3] + d + 8, a31);
-    }
-    for (; d < dv8; d += 8) {
-        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-        for (int u = 0; u < n; u++) {
-            __m256 x = LD(v + (size_t)idx[u] * dv8 + d);
-            a0 = FMA(_mm256_broadcast_ss(&p[0][u]), x, a0);
-            a1 = FMA(_mm256_broadcast_ss(&p[1][u]), x, a1);
-            a2 = FMA(_mm256_broadcast_ss(&p[2][u]), x, a2);
-            a3 = FMA(_mm256_broadcast_ss(&p[3][u]), x, a3);
-        }
-        _mm256_storeu_ps(o[0] + d, a0);
-        _mm256_storeu_ps(o[1] + d, a1);
-        _mm256_storeu_ps(o[2] + d, a2);
-        _mm256_storeu_ps(o[3] + d, a3);
-    }
-}
+/* One instance per (K format, V format): the element type, row address and
+ * load of each (f32 stands for any type dequantized into a buffer). */
+#define T_f32 float
+#define T_f16 uint16_t
+#define T_q8 uint8_t
+#define R_f32 ROW_F32
+#define R_f16 ROW_F32
+#define R_q8 ROW_Q8_0
+#define L_f32 LD_F32
+#define L_f16 LD_F16
+#define L_q8 LD_Q8_0
 
-/* Whether the listed V rows are all finite: x - x is 0 for a finite x and
- * NaN otherwise, and the NaN survives the sum. */
-static int keys_finite(const float *v, const int *idx, int n, int dv8)
-{
-    __m256 acc = _mm256_setzero_ps();
-    for (int u = 0; u < n; u++) {
-        const float *vr = v + (size_t)idx[u] * dv8;
-        for (int d = 0; d < dv8; d += 8) {
-            __m256 x = LD(vr + d);
-            acc = _mm256_add_ps(acc, _mm256_sub_ps(x, x));
-        }
-    }
-    return hsum1(acc) == 0;
-}
+#define KT T_f32
+#define KROW R_f32
+#define LDK L_f32
+#define VT T_f32
+#define VROW R_f32
+#define LDV L_f32
+#define NAME(x) x##_f32_f32
+#include "kernels/cpu/attn_avx2_rows.h"
+#undef VT
+#undef VROW
+#undef LDV
+#undef NAME
+#define VT T_f16
+#define VROW R_f16
+#define LDV L_f16
+#define NAME(x) x##_f32_f16
+#include "kernels/cpu/attn_avx2_rows.h"
+#undef VT
+#undef VROW
+#undef LDV
+#undef NAME
+#define VT T_q8
+#define VROW R_q8
+#define LDV L_q8
+#define NAME(x) x##_f32_q8
+#include "kernels/cpu/attn_avx2_rows.h"
+#undef KT
+#undef KROW
+#undef LDK
+#undef VT
+#undef VROW
+#undef LDV
+#undef NAME
 
-/* ---- the kernels ---- */
+#define KT T_f16
+#define KROW R_f16
+#define LDK L_f16
+#define VT T_f32
+#define VROW R_f32
+#define LDV L_f32
+#define NAME(x) x##_f16_f32
+#include "kernels/cpu/attn_avx2_rows.h"
+#undef VT
+#undef VROW
+#undef LDV
+#undef NAME
+#define VT T_f16
+#define VROW R_f16
+#define LDV L_f16
+#define NAME(x) x##_f16_f16
+#include "kernels/cpu/attn_avx2_rows.h"
+#undef VT
+#undef VROW
+#undef LDV
+#undef NAME
+#define VT T_q8
+#define VROW R_q8
+#define LDV L_q8
+#define NAME(x) x##_f16_q8
+#include "kernels/cpu/attn_avx2_rows.h"
+#undef KT
+#undef KROW
+#undef LDK
+#undef VT
+#undef VROW
+#undef LDV
+#undef NAME
 
-static void vec_row(const attn_tile_args *t, int r)
-{
-    float *part = t->part + (size_t)r * t->part_stride;
-    const float *mask = t->mask[r];
-    const float *q = t->q + (size_t)r * t->dk8;
-    int list[ATTN_TILE_MAX];
-    float s[ATTN_TILE_MAX], mc[ATTN_TILE_MAX];
-    uint64_t b = vis_bits(mask, t->nt);
-    int n = __builtin_popcountll(b);
-    if (n == 0) {
-        mark_empty(part);
-        return;
-    }
-    /* a fully visible tile uses the key order and the mask row as they are */
-    const int *idx = ALL_KEYS;
-    const float *mrow = mask;
-    if (n < t->nt) {
-        bits_to_list(b, list);
-        for (int u = 0; u < n; u++)
-            mc[u] = mask[list[u]];
-        idx = list;
-        mrow = mc;
-    }
-    int u = 0;
-    for (; u + 8 <= n; u += 8)
-        dot1x8(q, t->k, idx + u, t->dk8, s + u);
-    for (; u + 4 <= n; u += 4)
-        dot1x4(q, t->k, idx + u, t->dk8, s + u);
-    for (; u < n; u++)
-        s[u] = dot1x1(q, t->k + (size_t)idx[u] * t->dk8, t->dk8);
-    softmax_row(s, mrow, n, t, t->slope[r], part);
-    pv1(s, idx, n, t->v, t->dv8, part + ATTN_HDR);
-}
+#define KT T_q8
+#define KROW R_q8
+#define LDK L_q8
+#define VT T_f32
+#define VROW R_f32
+#define LDV L_f32
+#define NAME(x) x##_q8_f32
+#include "kernels/cpu/attn_avx2_rows.h"
+#undef VT
+#undef VROW
+#undef LDV
+#undef NAME
+#define VT T_f16
+#define VROW R_f16
+#define LDV L_f16
+#define NAME(x) x##_q8_f16
+#include "kernels/cpu/attn_avx2_rows.h"
+#undef VT
+#undef VROW
+#undef LDV
+#undef NAME
+#define VT T_q8
+#define VROW R_q8
+#define LDV L_q8
+#define NAME(x) x##_q8_q8
+#include "kernels/cpu/attn_avx2_rows.h"
+#undef KT
+#undef KROW
+#undef LDK
+#undef VT
+#undef VROW
+#undef LDV
+#undef NAME
 
-/* ATTN_MR rows against the union of the keys any of them sees. */
-static void tiled_group(const attn_tile_args *t, int r0)
-{
-    enum { MR = ATTN_MR };
-    const float *const *mask = t->mask + r0;
-    uint64_t b[MR], un = 0;
-    for (int i = 0; i < MR; i++) {
-        b[i] = vis_bits(mask[i], t->nt);
-        un |= b[i];
-    }
-    int n = __builtin_popcountll(un);
-    float *o[MR];
-    for (int i = 0; i < MR; i++)
-        o[i] = t->part + (size_t)(r0 + i) * t->part_stride + ATTN_HDR;
-    if (n == 0) {
-        for (int i = 0; i < MR; i++)
-            mark_empty(o[i] - ATTN_HDR);
-        return;
-    }
-    int list[ATTN_TILE_MAX];
-    float s[MR][ATTN_TILE_MAX], mc[MR][ATTN_TILE_MAX];
-    const int *idx = ALL_KEYS;
-    const float *mrow[MR] = {mask[0], mask[1], mask[2], mask[3]};
-    if (n < t->nt) {
-        bits_to_list(un, list);
-        idx = list;
-        if (mask[0])
-            for (int i = 0; i < MR; i++) {
-                for (int u = 0; u < n; u++)
-                    mc[i][u] = mask[i][list[u]];
-                mrow[i] = mc[i];
-            }
-    }
-    const float *q[MR];
-    for (int i = 0; i < MR; i++)
-        q[i] = t->q + (size_t)(r0 + i) * t->dk8;
-    int u = 0;
-    for (; u + 2 <= n; u += 2) {
-        float tmp[8];
-        _mm256_storeu_ps(tmp, dot4x2(q, t->k + (size_t)idx[u] * t->dk8, t->k + (size_t)idx[u + 1] * t->dk8, t->dk8));
-        for (int i = 0; i < MR; i++) {
-            s[i][u] = tmp[i];
-            s[i][u + 1] = tmp[4 + i];
-        }
-    }
-    if (u < n) {
-        float tmp[4];
-        _mm_storeu_ps(tmp, dot4x1(q, t->k + (size_t)idx[u] * t->dk8, t->dk8));
-        for (int i = 0; i < MR; i++)
-            s[i][u] = tmp[i];
-    }
-    int uniform = 1;
-    for (int i = 0; i < MR; i++) {
-        if (b[i] == 0) {
-            mark_empty(o[i] - ATTN_HDR);
-            memset(s[i], 0, sizeof(float) * (size_t)n);
-            continue;
-        }
-        uniform &= b[i] == un;
-        softmax_row(s[i], mrow[i], n, t, t->slope[r0 + i], o[i] - ATTN_HDR);
-    }
-    /* A key one row cannot see has p = 0 there; 0 * v is only harmless when
-     * v is finite, so otherwise each row sums over its own keys. */
-    if (uniform || keys_finite(t->v, idx, n, t->dv8)) {
-        pv4((const float(*)[ATTN_TILE_MAX])s, idx, n, t->v, t->dv8, o);
-        return;
-    }
-    for (int i = 0; i < MR; i++) {
-        if (b[i] == 0)
-            continue;
-        int own[ATTN_TILE_MAX];
-        float p[ATTN_TILE_MAX];
-        int k = 0;
-        for (int w = 0; w < n; w++) {
-            own[k] = idx[w];
-            p[k] = s[i][w];
-            k += (int)((b[i] >> idx[w]) & 1);
-        }
-        pv1(p, own, k, t->v, t->dv8, o[i]);
-    }
-}
-
-/* Rows in groups of ATTN_MR (a GQA group of decode rows shares each K/V
- * load the same way a block of prefill rows does), the rest one by one. */
 static void rows_tile(const attn_tile_args *t)
 {
-    int r = 0;
-    for (; r + ATTN_MR <= t->nr; r += ATTN_MR)
-        tiled_group(t, r);
-    for (; r < t->nr; r++)
-        vec_row(t, r);
+    static void (*const fn[3][3])(const attn_tile_args *) = {
+        {rows_tile_f32_f32, rows_tile_f32_f16, rows_tile_f32_q8},
+        {rows_tile_f16_f32, rows_tile_f16_f16, rows_tile_f16_q8},
+        {rows_tile_q8_f32, rows_tile_q8_f16, rows_tile_q8_q8}};
+    fn[t->k_fmt][t->v_fmt](t);
 }
 
 static void merge(float *st, const float *pt, int dv8)

@@ -31,8 +31,9 @@ typedef struct attn_tile_args {
     int nt;                   /* keys in this tile, 1..ATTN_TILE_MAX */
     int dk8, dv8;             /* head dims rounded up to 8 (buffers are zero-padded) */
     const float *q;           /* [nr][dk8] query rows, already in K's basis */
-    const float *k;           /* [nt][dk8] keys */
-    const float *v;           /* [nt][dv8] values */
+    const void *k;            /* [nt] key rows of dk8 values, in format k_fmt */
+    const void *v;            /* [nt] value rows of dv8 values, in format v_fmt */
+    int k_fmt, v_fmt;         /* attn_rows_fmt; other than f32 for the AVX2 kernels only (dk8 == dk) */
     const float *const *mask; /* [nr] the row's mask at this tile's first key, or NULL */
     const float *slope;       /* [nr] ALiBi slope of the row's head */
     float scale;              /* multiplies q.k (already divided by softcap when on) */
@@ -40,6 +41,10 @@ typedef struct attn_tile_args {
     float *part;              /* row r's partial starts at part + r * part_stride */
     size_t part_stride;
 } attn_tile_args;
+
+/* How K/V rows reach a tile kernel: f32 (as stored, or dequantized into a
+ * buffer), or the stored cache rows read in place (AVX2 kernels only). */
+typedef enum { ATTN_ROWS_F32 = 0, ATTN_ROWS_F16 = 1, ATTN_ROWS_Q8_0 = 2 } attn_rows_fmt;
 
 typedef void (*attn_tile_fn)(const attn_tile_args *t);
 

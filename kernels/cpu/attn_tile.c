@@ -96,9 +96,9 @@ static void vec_row(const attn_tile_args *t, int r)
         return;
     }
     for (int u = 0; u < n; u++)
-        s[u] = logit(dot(q, t->k + (size_t)idx[u] * t->dk8, t->dk8), t, mask, idx[u], t->slope[r]);
+        s[u] = logit(dot(q, (const float *)t->k + (size_t)idx[u] * t->dk8, t->dk8), t, mask, idx[u], t->slope[r]);
     softmax_part(s, n, part);
-    pv_row(s, idx, n, t->v, t->dv8, part + ATTN_HDR);
+    pv_row(s, idx, n, (const float *)t->v, t->dv8, part + ATTN_HDR);
 }
 
 /* Whether the listed V rows are all finite: x - x is 0 for a finite x and
@@ -134,7 +134,7 @@ static void tiled_group(const attn_tile_args *t, int r0)
     for (int i = 0; i < MR; i++)
         q[i] = t->q + (size_t)(r0 + i) * t->dk8;
     for (int u = 0; u < n; u++) {
-        const float *k = t->k + (size_t)idx[u] * t->dk8;
+        const float *k = (const float *)t->k + (size_t)idx[u] * t->dk8;
         for (int i = 0; i < MR; i++)
             s[i][u] = logit(dot(q[i], k, t->dk8), t, t->mask[r0 + i], idx[u], t->slope[r0 + i]);
     }
@@ -151,14 +151,14 @@ static void tiled_group(const attn_tile_args *t, int r0)
     }
     /* A key one row cannot see has p = 0 there; 0 * v is only harmless when
      * v is finite, so otherwise each row sums over its own keys. */
-    if (uniform || keys_finite(t->v, idx, n, t->dv8)) {
+    if (uniform || keys_finite((const float *)t->v, idx, n, t->dv8)) {
         float *o[MR];
         for (int i = 0; i < MR; i++) {
             o[i] = t->part + (size_t)(r0 + i) * t->part_stride + ATTN_HDR;
             memset(o[i], 0, sizeof(float) * (size_t)t->dv8);
         }
         for (int u = 0; u < n; u++) {
-            const float *vr = t->v + (size_t)idx[u] * t->dv8;
+            const float *vr = (const float *)t->v + (size_t)idx[u] * t->dv8;
             for (int i = 0; i < MR; i++)
                 axpy(o[i], s[i][u], vr, t->dv8);
         }
@@ -176,7 +176,7 @@ static void tiled_group(const attn_tile_args *t, int r0)
             p[k] = s[i][u];
             k += m[idx[u]] != -INFINITY;
         }
-        pv_row(p, own, k, t->v, t->dv8, t->part + (size_t)(r0 + i) * t->part_stride + ATTN_HDR);
+        pv_row(p, own, k, (const float *)t->v, t->dv8, t->part + (size_t)(r0 + i) * t->part_stride + ATTN_HDR);
     }
 }
 

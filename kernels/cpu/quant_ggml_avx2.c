@@ -5,8 +5,9 @@
  * - the block reductions used here (max, min) are exact, so their order does
  *   not matter; the cases where it still would (ggml's MAX() with a NaN, the
  *   sign of a zero minimum) are sent to the scalar block code;
- * - roundf is truncation plus a |x - t| >= 0.5 step away from zero (not the
- *   rounding mode, which ties to even), and float-to-integer casts are
+ * - roundf is a truncation of x + copysign(0.49999997f, x), exact for every
+ *   float (round_away_i32; not the rounding mode, which ties to even), and
+ *   float-to-integer casts are
  *   cvttps2dq, which returns INT32_MIN exactly where cvttss2si does. */
 #include <float.h>
 #include <immintrin.h>
@@ -47,22 +48,17 @@ static inline int any_nan(__m256 a, __m256 b, __m256 c, __m256 d)
     return _mm256_movemask_ps(n) != 0;
 }
 
-/* roundf(p): truncate, then one step away from zero when |p - t| >= 0.5.
- * p - t is exact, and NaN/Inf fall through to a NaN/Inf t. */
-static inline __m256 round_away(__m256 p)
+/* (int)roundf(p) as cvttss2si gives it (INT32_MIN for NaN and beyond
+ * the int range): truncate p + copysign(0.49999997f, p).  The f32 add
+ * rounds to nearest: below 2^22 the sum stays under the next integer
+ * unless |p| reaches k + 1/2 (where the tie of the sum rounds up to even),
+ * and from there on p has no fraction below 1/2 to lose.  Checked against
+ * roundf for all 2^32 floats; three operations where truncation, a
+ * fraction test and a step took eight. */
+static inline __m256i round_away_i32(__m256 p)
 {
-    const __m256 sign = _mm256_set1_ps(-0.0f);
-    __m256 t = _mm256_round_ps(p, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-    __m256 frac = _mm256_andnot_ps(sign, _mm256_sub_ps(p, t));
-    __m256 step = _mm256_or_ps(_mm256_and_ps(p, sign), _mm256_set1_ps(1.0f));
-    return _mm256_add_ps(t, _mm256_and_ps(_mm256_cmp_ps(frac, _mm256_set1_ps(0.5f), _CMP_GE_OQ), step));
-}
-
-/* 32 int32 lanes holding 0..255 -> 32 bytes in element order */
-static inline __m256i bytes_from_i32(__m256i i0, __m256i i1, __m256i i2, __m256i i3)
-{
-    __m256i b = _mm256_packus_epi16(_mm256_packus_epi32(i0, i1), _mm256_packus_epi32(i2, i3));
-    return _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    const __m256 sign = _mm256_set1_ps(-0.0f), below_half = _mm256_set1_ps(0.49999997f);
+    return _mm256_cvttps_epi32(_mm256_add_ps(p, _mm256_or_ps(_mm256_and_ps(p, sign), below_half)));
 }
 
 /* 16 int32 lanes holding 0..255 -> 16 bytes in element order */
@@ -100,22 +96,53 @@ static void dequantize_f16(const void *src, float *y, int n, int lut)
     cpu_f16_to_f32_row_avx2(src, y, n);
 }
 
+/* bf16 of 8 values: round to nearest even on the upper half; a NaN keeps
+ * its upper half with the quiet bit set (ggml) */
+static inline __m256i bf16_nan_fixed(__m256 v)
+{
+    __m256i u = _mm256_castps_si256(v), hi = _mm256_srli_epi32(u, 16);
+    __m256i lsb = _mm256_and_si256(hi, _mm256_set1_epi32(1));
+    __m256i rnd = _mm256_srli_epi32(_mm256_add_epi32(u, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7fff))), 16);
+    __m256i nan = _mm256_or_si256(hi, _mm256_set1_epi32(64));
+    return _mm256_blendv_epi8(rnd, nan, _mm256_castps_si256(_mm256_cmp_ps(v, v, _CMP_UNORD_Q)));
+}
+
+/* the same for values known not to be NaN */
+static inline __m256i bf16_plain(__m256 v)
+{
+    __m256i u = _mm256_castps_si256(v);
+    __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
+    return _mm256_srli_epi32(_mm256_add_epi32(u, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7fff))), 16);
+}
+
 static void quantize_bf16(const float *x, void *dst, int n)
 {
     uint16_t *y = dst;
     int i = 0;
-    for (; i + 16 <= n; i += 16) {
-        __m256i r[2];
-        for (int k = 0; k < 2; k++) {
-            __m256 v = _mm256_loadu_ps(x + i + 8 * k);
-            __m256i u = _mm256_castps_si256(v);
-            __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
-            __m256i rnd = _mm256_srli_epi32(_mm256_add_epi32(u, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7fff))), 16);
-            __m256i nan = _mm256_or_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(64));
-            r[k] = _mm256_blendv_epi8(rnd, nan, _mm256_castps_si256(_mm256_cmp_ps(v, v, _CMP_UNORD_Q)));
+    /* 32 at a time: one NaN test for all of them, as for f16 */
+    for (; i + 32 <= n; i += 32) {
+        __m256 v0 = _mm256_loadu_ps(x + i), v1 = _mm256_loadu_ps(x + i + 8), v2 = _mm256_loadu_ps(x + i + 16),
+               v3 = _mm256_loadu_ps(x + i + 24);
+        __m256 nan = _mm256_or_ps(_mm256_cmp_ps(v0, v1, _CMP_UNORD_Q), _mm256_cmp_ps(v2, v3, _CMP_UNORD_Q));
+        __m256i r0, r1, r2, r3;
+        if (_mm256_testz_ps(nan, nan)) {
+            r0 = bf16_plain(v0);
+            r1 = bf16_plain(v1);
+            r2 = bf16_plain(v2);
+            r3 = bf16_plain(v3);
+        } else {
+            r0 = bf16_nan_fixed(v0);
+            r1 = bf16_nan_fixed(v1);
+            r2 = bf16_nan_fixed(v2);
+            r3 = bf16_nan_fixed(v3);
         }
-        __m256i p = _mm256_permute4x64_epi64(_mm256_packus_epi32(r[0], r[1]), 0xD8);
-        _mm256_storeu_si256((__m256i *)(y + i), p);
+        _mm256_storeu_si256((__m256i *)(y + i), _mm256_permute4x64_epi64(_mm256_packus_epi32(r0, r1), 0xD8));
+        _mm256_storeu_si256((__m256i *)(y + i + 16), _mm256_permute4x64_epi64(_mm256_packus_epi32(r2, r3), 0xD8));
+    }
+    for (; i + 16 <= n; i += 16) {
+        __m256i p =
+            _mm256_packus_epi32(bf16_nan_fixed(_mm256_loadu_ps(x + i)), bf16_nan_fixed(_mm256_loadu_ps(x + i + 8)));
+        _mm256_storeu_si256((__m256i *)(y + i), _mm256_permute4x64_epi64(p, 0xD8));
     }
     for (; i < n; i++)
         y[i] = ggml_bf16_from_f32(x[i]);
@@ -138,46 +165,83 @@ static void dequantize_bf16(const void *src, float *y, int n, int lut)
 
 /* ---- q8_0 ---- */
 
+/* Lane k: the largest lane of a_k.  A transposing max network (21
+ * operations for 8 blocks where a reduction per block took 48), and no
+ * trip through memory: eight scalar stores read back as one vector stall
+ * store forwarding.  Max is exact, so the order of the network does not
+ * matter; a NaN lane only spoils its own block's lane, and blocks holding a
+ * NaN take the scalar code anyway. */
+static inline __m256 hmax8x8(__m256 a0, __m256 a1, __m256 a2, __m256 a3, __m256 a4, __m256 a5, __m256 a6,
+                             __m256 a7)
+{
+#define PAIR(x, y) _mm256_max_ps(_mm256_unpacklo_ps(x, y), _mm256_unpackhi_ps(x, y))
+#define QUAD(x, y)                                                                                                 \
+    _mm256_max_ps(_mm256_shuffle_ps(x, y, _MM_SHUFFLE(1, 0, 1, 0)), _mm256_shuffle_ps(x, y, _MM_SHUFFLE(3, 2, 3, 2)))
+    __m256 u0 = QUAD(PAIR(a0, a1), PAIR(a2, a3)), u1 = QUAD(PAIR(a4, a5), PAIR(a6, a7));
+#undef PAIR
+#undef QUAD
+    return _mm256_max_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
+}
+
+/* |v| max of one block of 32, and whether it holds a NaN */
+static inline __m256 block_amax(const float *xb, int *nan)
+{
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 v0 = _mm256_loadu_ps(xb), v1 = _mm256_loadu_ps(xb + 8), v2 = _mm256_loadu_ps(xb + 16),
+           v3 = _mm256_loadu_ps(xb + 24);
+    *nan = any_nan(v0, v1, v2, v3);
+    return _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, v0), _mm256_andnot_ps(sign, v1)),
+                         _mm256_max_ps(_mm256_andnot_ps(sign, v2), _mm256_andnot_ps(sign, v3)));
+}
+
+/* One block's 32 indices, roundf(x * id) as bytes.  With amax and id
+ * finite, |x * id| stays within an ulp or two of 127, so every index fits
+ * int8 and signed saturating packs keep it as it is (the other blocks go to
+ * the scalar code, which keeps the low byte of the integer indefinite). */
+static inline void q8_0_indices(const float *xb, __m256 idv, uint8_t *qs)
+{
+#define Q(j) round_away_i32(_mm256_mul_ps(_mm256_loadu_ps(xb + 8 * (j)), idv))
+    __m256i q0 = Q(0), q1 = Q(1), q2 = Q(2), q3 = Q(3);
+#undef Q
+    __m256i b = _mm256_packs_epi16(_mm256_packs_epi32(q0, q1), _mm256_packs_epi32(q2, q3));
+    _mm256_storeu_si256((__m256i *)qs, _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+}
+
 /* Blocks go 8 at a time: their scales d = amax/127 and 1/d are two vector
  * divisions instead of 16 scalar ones on each block's critical path. */
 static void quantize_q8_0(const float *x, void *dst, int n)
 {
-    const __m256 sign = _mm256_set1_ps(-0.0f);
-    const __m256i byte = _mm256_set1_epi32(0xff);
     uint8_t *b = dst;
-    for (int i0 = 0; i0 < n / 32; i0 += 8) {
-        const int nb = n / 32 - i0 < 8 ? n / 32 - i0 : 8;
-        float amax[8] = {0}, d[8], id[8];
-        uint16_t dh[8];
-        int nan = 0;
-        for (int k = 0; k < nb; k++) {
-            const float *xb = x + 32 * (i0 + k);
-            __m256 v0 = _mm256_loadu_ps(xb), v1 = _mm256_loadu_ps(xb + 8), v2 = _mm256_loadu_ps(xb + 16),
-                   v3 = _mm256_loadu_ps(xb + 24);
-            nan |= any_nan(v0, v1, v2, v3) << k;
-            __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, v0), _mm256_andnot_ps(sign, v1)),
-                                     _mm256_max_ps(_mm256_andnot_ps(sign, v2), _mm256_andnot_ps(sign, v3)));
-            amax[k] = hmax8(m);
-        }
-        __m256 dv = _mm256_div_ps(_mm256_loadu_ps(amax), _mm256_set1_ps(127.0f));
+    const int nblk = n / 32;
+    for (int i0 = 0; i0 < nblk; i0 += 8) {
+        const int nb = nblk - i0 < 8 ? nblk - i0 : 8;
+        const float *xb = x + 32 * i0;
+        int nan[8] = {0};
+        __m256 m[8];
+        for (int k = 0; k < 8; k++)
+            m[k] = k < nb ? block_amax(xb + 32 * k, &nan[k]) : _mm256_setzero_ps();
+        __m256 amax = hmax8x8(m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7]);
+        __m256 dv = _mm256_div_ps(amax, _mm256_set1_ps(127.0f));
         __m256 nz = _mm256_cmp_ps(dv, _mm256_setzero_ps(), _CMP_NEQ_UQ); /* d != 0.0f */
-        _mm256_storeu_ps(d, dv);
-        _mm256_storeu_ps(id, _mm256_and_ps(nz, _mm256_div_ps(_mm256_set1_ps(1.0f), dv)));
-        cpu_f32_to_f16_row_avx2(d, dh, 8);
+        __m256 idv = _mm256_and_ps(nz, _mm256_div_ps(_mm256_set1_ps(1.0f), dv));
+        /* an infinite amax, or a d so small that 1/d overflows: scalar code */
+        const __m256 inf = _mm256_set1_ps(INFINITY);
+        int odd = _mm256_movemask_ps(
+            _mm256_or_ps(_mm256_cmp_ps(amax, inf, _CMP_NLT_UQ), _mm256_cmp_ps(idv, inf, _CMP_NLT_UQ)));
+        float id[8];
+        uint16_t dh[8];
+        _mm256_storeu_ps(id, idv);
+        /* a NaN d only comes from a block that holds a NaN, which the
+         * scalar code writes, so the plain conversion does */
+        _mm_storeu_si128((__m128i *)dh, _mm256_cvtps_ph(dv, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
         for (int k = 0; k < nb; k++) {
-            const float *xb = x + 32 * (i0 + k);
             uint8_t *bb = b + Q8_0_BYTES * (i0 + k);
-            if (nan >> k & 1) { /* ggml's sequential MAX() keeps a NaN only if it comes last */
-                cpu_ggml_scalar[KVV_Q8_0].quantize_row(xb, bb, 32);
+            if (nan[k] || (odd >> k & 1)) { /* ggml's sequential MAX() keeps a NaN only if it comes last */
+                cpu_ggml_scalar[KVV_Q8_0].quantize_row(xb + 32 * k, bb, 32);
                 continue;
             }
             ggml_put_f16(bb, dh[k]);
-            const __m256 idv = _mm256_set1_ps(id[k]);
-            __m256i q[4];
-            for (int j = 0; j < 4; j++)
-                q[j] = _mm256_and_si256(_mm256_cvttps_epi32(round_away(_mm256_mul_ps(_mm256_loadu_ps(xb + 8 * j), idv))),
-                                        byte);
-            _mm256_storeu_si256((__m256i *)(bb + 2), bytes_from_i32(q[0], q[1], q[2], q[3]));
+            q8_0_indices(xb + 32 * k, _mm256_set1_ps(id[k]), bb + 2);
         }
     }
 }

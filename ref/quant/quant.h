@@ -109,6 +109,13 @@ static inline void kvv_rq_tie_round(kvv_ref_ties *t, int64_t e, double va, doubl
     if (!t || !(fabs(va) < 1e6) || !(fabs(vb) < 1e6))
         return;
     double lo = fmin(va, vb), hi = fmax(va, vb), k = floor(0.5 * (lo + hi)), b = k + 0.5;
+    /* |b| >= 1/2, so its window (one f32 ulp) is at most |b| * 2^-23: an
+     * element that far from the boundary is no tie (the comparisons of
+     * kvv_rq_tie_index round monotonically, so the wider window rejects
+     * only what the exact one would) and skips the call */
+    double w = fabs(b) * 0x1p-23;
+    if (b < lo - w || b > hi + w)
+        return;
     kvv_rq_tie_index(t, e, lo, hi, b, kvv_ref_ulp32(b), canon, (int)k, (int)k + 1);
 }
 /* truncation toward zero then MIN(maxq, .): boundaries at the integers */
@@ -121,6 +128,11 @@ static inline void kvv_rq_tie_trunc(kvv_ref_ties *t, int64_t e, double va, doubl
     int below = (int)(b > 0 ? b - 1 : b), above = (int)(b >= 0 ? b : b + 1);
     below = below < maxq ? below : maxq;
     above = above < maxq ? above : maxq;
+    /* as in kvv_rq_tie_round: a window at least as wide as the exact one
+     * (one f32 ulp is at most max(|b| 2^-23, 2^-149)) rejects clear cases */
+    double w = fmax(fabs(b) * 0x1p-23, 0x1p-149) + inner;
+    if (b < lo - w || b > hi + w)
+        return;
     kvv_rq_tie_index(t, e, lo, hi, b, kvv_ref_ulp32(b) + inner, canon, below, above);
 }
 

@@ -1,0 +1,333 @@
+/* The AVX2 row kernels of the CPU attention, once per pair of K and V row
+ * formats: included by attn_avx2.c with
+ *   KT, VT    the element type of a stored K / V row (float; uint16_t for f16
+ *             rows and uint8_t for q8_0 rows read in place),
+ *   KROW(k, j, dk8), VROW(v, j, dv8)  row j of a tile whose rows hold dk8 / dv8 values,
+ *   LDK(row, c), LDV(row, c)  its values c..c+7 as f32 (c a multiple of 8),
+ *   NAME(x)   the instance's name for x.
+ * Every instance does the same f32 arithmetic on the same values (f16 to
+ * f32 is exact, and so is a q8_0 value q * d), so which one runs changes no
+ * output bit; reading rows in place only saves the dequantization into a
+ * buffer, whose stores and reloads cost more than the products at decode. */
+
+static void NAME(dot1x8)(const float *q, const KT *k, const int *idx, int dk8, float *s)
+{
+    const KT *k0 = KROW(k, idx[0], dk8), *k1 = KROW(k, idx[1], dk8);
+    const KT *k2 = KROW(k, idx[2], dk8), *k3 = KROW(k, idx[3], dk8);
+    const KT *k4 = KROW(k, idx[4], dk8), *k5 = KROW(k, idx[5], dk8);
+    const KT *k6 = KROW(k, idx[6], dk8), *k7 = KROW(k, idx[7], dk8);
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+    for (int c = 0; c < dk8; c += 8) {
+        __m256 qv = LD(q + c);
+        a0 = FMA(qv, LDK(k0, c), a0);
+        a1 = FMA(qv, LDK(k1, c), a1);
+        a2 = FMA(qv, LDK(k2, c), a2);
+        a3 = FMA(qv, LDK(k3, c), a3);
+        a4 = FMA(qv, LDK(k4, c), a4);
+        a5 = FMA(qv, LDK(k5, c), a5);
+        a6 = FMA(qv, LDK(k6, c), a6);
+        a7 = FMA(qv, LDK(k7, c), a7);
+    }
+    _mm256_storeu_ps(s, hsum8(a0, a1, a2, a3, a4, a5, a6, a7));
+}
+
+static void NAME(dot1x4)(const float *q, const KT *k, const int *idx, int dk8, float *s)
+{
+    const KT *k0 = KROW(k, idx[0], dk8), *k1 = KROW(k, idx[1], dk8);
+    const KT *k2 = KROW(k, idx[2], dk8), *k3 = KROW(k, idx[3], dk8);
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (int c = 0; c < dk8; c += 8) {
+        __m256 qv = LD(q + c);
+        a0 = FMA(qv, LDK(k0, c), a0);
+        a1 = FMA(qv, LDK(k1, c), a1);
+        a2 = FMA(qv, LDK(k2, c), a2);
+        a3 = FMA(qv, LDK(k3, c), a3);
+    }
+    _mm_storeu_ps(s, hsum4(a0, a1, a2, a3));
+}
+
+static float NAME(dot1x1)(const float *q, const KT *k, int dk8)
+{
+    __m256 a = _mm256_setzero_ps();
+    for (int c = 0; c < dk8; c += 8)
+        a = FMA(LD(q + c), LDK(k, c), a);
+    return hsum1(a);
+}
+
+/* four rows against two keys: lanes r0k0 r1k0 r2k0 r3k0 r0k1 r1k1 r2k1 r3k1 */
+static __m256 NAME(dot4x2)(const float *const *q, const KT *k0, const KT *k1, int dk8)
+{
+    __m256 a00 = _mm256_setzero_ps(), a10 = a00, a20 = a00, a30 = a00;
+    __m256 a01 = a00, a11 = a00, a21 = a00, a31 = a00;
+    const float *q0 = q[0], *q1 = q[1], *q2 = q[2], *q3 = q[3];
+    for (int c = 0; c < dk8; c += 8) {
+        __m256 x0 = LDK(k0, c), x1 = LDK(k1, c);
+        __m256 y = LD(q0 + c);
+        a00 = FMA(y, x0, a00);
+        a01 = FMA(y, x1, a01);
+        y = LD(q1 + c);
+        a10 = FMA(y, x0, a10);
+        a11 = FMA(y, x1, a11);
+        y = LD(q2 + c);
+        a20 = FMA(y, x0, a20);
+        a21 = FMA(y, x1, a21);
+        y = LD(q3 + c);
+        a30 = FMA(y, x0, a30);
+        a31 = FMA(y, x1, a31);
+    }
+    return hsum8(a00, a10, a20, a30, a01, a11, a21, a31);
+}
+
+static __m128 NAME(dot4x1)(const float *const *q, const KT *k0, int dk8)
+{
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (int c = 0; c < dk8; c += 8) {
+        __m256 x = LDK(k0, c);
+        a0 = FMA(LD(q[0] + c), x, a0);
+        a1 = FMA(LD(q[1] + c), x, a1);
+        a2 = FMA(LD(q[2] + c), x, a2);
+        a3 = FMA(LD(q[3] + c), x, a3);
+    }
+    return hsum4(a0, a1, a2, a3);
+}
+
+
+/* One row over its listed keys; 8 independent FMA chains per pass. */
+static void NAME(pv1)(const float *p, const int *idx, int n, const VT *v, int dv8, float *o)
+{
+    int d = 0;
+    for (; d + 64 <= dv8; d += 64) {
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+        for (int u = 0; u < n; u++) {
+            const VT *vr = VROW(v, idx[u], dv8);
+            __m256 pb = _mm256_broadcast_ss(p + u);
+            a0 = FMA(pb, LDV(vr, d), a0);
+            a1 = FMA(pb, LDV(vr, d + 8), a1);
+            a2 = FMA(pb, LDV(vr, d + 16), a2);
+            a3 = FMA(pb, LDV(vr, d + 24), a3);
+            a4 = FMA(pb, LDV(vr, d + 32), a4);
+            a5 = FMA(pb, LDV(vr, d + 40), a5);
+            a6 = FMA(pb, LDV(vr, d + 48), a6);
+            a7 = FMA(pb, LDV(vr, d + 56), a7);
+        }
+        _mm256_storeu_ps(o + d, a0);
+        _mm256_storeu_ps(o + d + 8, a1);
+        _mm256_storeu_ps(o + d + 16, a2);
+        _mm256_storeu_ps(o + d + 24, a3);
+        _mm256_storeu_ps(o + d + 32, a4);
+        _mm256_storeu_ps(o + d + 40, a5);
+        _mm256_storeu_ps(o + d + 48, a6);
+        _mm256_storeu_ps(o + d + 56, a7);
+    }
+    for (; d + 16 <= dv8; d += 16) {
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0;
+        for (int u = 0; u < n; u++) {
+            const VT *vr = VROW(v, idx[u], dv8);
+            __m256 pb = _mm256_broadcast_ss(p + u);
+            a0 = FMA(pb, LDV(vr, d), a0);
+            a1 = FMA(pb, LDV(vr, d + 8), a1);
+        }
+        _mm256_storeu_ps(o + d, a0);
+        _mm256_storeu_ps(o + d + 8, a1);
+    }
+    for (; d < dv8; d += 8) {
+        __m256 a0 = _mm256_setzero_ps();
+        for (int u = 0; u < n; u++)
+            a0 = FMA(_mm256_broadcast_ss(p + u), LDV(VROW(v, idx[u], dv8), d), a0);
+        _mm256_storeu_ps(o + d, a0);
+    }
+}
+
+/* ATTN_MR rows over the same keys: each V load feeds four rows. */
+static void NAME(pv4)(const float (*p)[ATTN_TILE_MAX], const int *idx, int n, const VT *v, int dv8, float *const *o)
+{
+    int d = 0;
+    for (; d + 16 <= dv8; d += 16) {
+        __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00;
+        __m256 a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+        for (int u = 0; u < n; u++) {
+            const VT *vr = VROW(v, idx[u], dv8);
+            __m256 x0 = LDV(vr, d), x1 = LDV(vr, d + 8);
+            __m256 pb = _mm256_broadcast_ss(&p[0][u]);
+            a00 = FMA(pb, x0, a00);
+            a01 = FMA(pb, x1, a01);
+            pb = _mm256_broadcast_ss(&p[1][u]);
+            a10 = FMA(pb, x0, a10);
+            a11 = FMA(pb, x1, a11);
+            pb = _mm256_broadcast_ss(&p[2][u]);
+            a20 = FMA(pb, x0, a20);
+            a21 = FMA(pb, x1, a21);
+            pb = _mm256_broadcast_ss(&p[3][u]);
+            a30 = FMA(pb, x0, a30);
+            a31 = FMA(pb, x1, a31);
+        }
+        _mm256_storeu_ps(o[0] + d, a00);
+        _mm256_storeu_ps(o[0] + d + 8, a01);
+        _mm256_storeu_ps(o[1] + d, a10);
+        _mm256_storeu_ps(o[1] + d + 8, a11);
+        _mm256_storeu_ps(o[2] + d, a20);
+        _mm256_storeu_ps(o[2] + d + 8, a21);
+        _mm256_storeu_ps(o[3] + d, a30);
+        _mm256_storeu_ps(o[3] + d + 8, a31);
+    }
+    for (; d < dv8; d += 8) {
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (int u = 0; u < n; u++) {
+            __m256 x = LDV(VROW(v, idx[u], dv8), d);
+            a0 = FMA(_mm256_broadcast_ss(&p[0][u]), x, a0);
+            a1 = FMA(_mm256_broadcast_ss(&p[1][u]), x, a1);
+            a2 = FMA(_mm256_broadcast_ss(&p[2][u]), x, a2);
+            a3 = FMA(_mm256_broadcast_ss(&p[3][u]), x, a3);
+        }
+        _mm256_storeu_ps(o[0] + d, a0);
+        _mm256_storeu_ps(o[1] + d, a1);
+        _mm256_storeu_ps(o[2] + d, a2);
+        _mm256_storeu_ps(o[3] + d, a3);
+    }
+}
+
+/* Whether the listed V rows are all finite: x - x is 0 for a finite x and
+ * NaN otherwise, and the NaN survives the sum. */
+static int NAME(keys_finite)(const VT *v, const int *idx, int n, int dv8)
+{
+    __m256 acc = _mm256_setzero_ps();
+    for (int u = 0; u < n; u++) {
+        const VT *vr = VROW(v, idx[u], dv8);
+        for (int d = 0; d < dv8; d += 8) {
+            __m256 x = LDV(vr, d);
+            acc = _mm256_add_ps(acc, _mm256_sub_ps(x, x));
+        }
+    }
+    return hsum1(acc) == 0;
+}
+
+static void NAME(vec_row)(const attn_tile_args *t, int r)
+{
+    const KT *K = t->k;
+    const VT *V = t->v;
+    float *part = t->part + (size_t)r * t->part_stride;
+    const float *mask = t->mask[r];
+    const float *q = t->q + (size_t)r * t->dk8;
+    int list[ATTN_TILE_MAX];
+    float s[ATTN_TILE_MAX], mc[ATTN_TILE_MAX];
+    uint64_t b = vis_bits(mask, t->nt);
+    int n = __builtin_popcountll(b);
+    if (n == 0) {
+        mark_empty(part);
+        return;
+    }
+    /* a fully visible tile uses the key order and the mask row as they are */
+    const int *idx = ALL_KEYS;
+    const float *mrow = mask;
+    if (n < t->nt) {
+        bits_to_list(b, list);
+        for (int u = 0; u < n; u++)
+            mc[u] = mask[list[u]];
+        idx = list;
+        mrow = mc;
+    }
+    int u = 0;
+    for (; u + 8 <= n; u += 8)
+        NAME(dot1x8)(q, K, idx + u, t->dk8, s + u);
+    for (; u + 4 <= n; u += 4)
+        NAME(dot1x4)(q, K, idx + u, t->dk8, s + u);
+    for (; u < n; u++)
+        s[u] = NAME(dot1x1)(q, KROW(K, idx[u], t->dk8), t->dk8);
+    softmax_row(s, mrow, n, t, t->slope[r], part);
+    NAME(pv1)(s, idx, n, V, t->dv8, part + ATTN_HDR);
+}
+
+/* ATTN_MR rows against the union of the keys any of them sees. */
+static void NAME(tiled_group)(const attn_tile_args *t, int r0)
+{
+    const KT *K = t->k;
+    const VT *V = t->v;
+    enum { MR = ATTN_MR };
+    const float *const *mask = t->mask + r0;
+    uint64_t b[MR], un = 0;
+    for (int i = 0; i < MR; i++) {
+        b[i] = vis_bits(mask[i], t->nt);
+        un |= b[i];
+    }
+    int n = __builtin_popcountll(un);
+    float *o[MR];
+    for (int i = 0; i < MR; i++)
+        o[i] = t->part + (size_t)(r0 + i) * t->part_stride + ATTN_HDR;
+    if (n == 0) {
+        for (int i = 0; i < MR; i++)
+            mark_empty(o[i] - ATTN_HDR);
+        return;
+    }
+    int list[ATTN_TILE_MAX];
+    float s[MR][ATTN_TILE_MAX], mc[MR][ATTN_TILE_MAX];
+    const int *idx = ALL_KEYS;
+    const float *mrow[MR] = {mask[0], mask[1], mask[2], mask[3]};
+    if (n < t->nt) {
+        bits_to_list(un, list);
+        idx = list;
+        if (mask[0])
+            for (int i = 0; i < MR; i++) {
+                for (int u = 0; u < n; u++)
+                    mc[i][u] = mask[i][list[u]];
+                mrow[i] = mc[i];
+            }
+    }
+    const float *q[MR];
+    for (int i = 0; i < MR; i++)
+        q[i] = t->q + (size_t)(r0 + i) * t->dk8;
+    int u = 0;
+    for (; u + 2 <= n; u += 2) {
+        float tmp[8];
+        _mm256_storeu_ps(tmp, NAME(dot4x2)(q, KROW(K, idx[u], t->dk8), KROW(K, idx[u + 1], t->dk8), t->dk8));
+        for (int i = 0; i < MR; i++) {
+            s[i][u] = tmp[i];
+            s[i][u + 1] = tmp[4 + i];
+        }
+    }
+    if (u < n) {
+        float tmp[4];
+        _mm_storeu_ps(tmp, NAME(dot4x1)(q, KROW(K, idx[u], t->dk8), t->dk8));
+        for (int i = 0; i < MR; i++)
+            s[i][u] = tmp[i];
+    }
+    int uniform = 1;
+    for (int i = 0; i < MR; i++) {
+        if (b[i] == 0) {
+            mark_empty(o[i] - ATTN_HDR);
+            memset(s[i], 0, sizeof(float) * (size_t)n);
+            continue;
+        }
+        uniform &= b[i] == un;
+        softmax_row(s[i], mrow[i], n, t, t->slope[r0 + i], o[i] - ATTN_HDR);
+    }
+    /* A key one row cannot see has p = 0 there; 0 * v is only harmless when
+     * v is finite, so otherwise each row sums over its own keys. */
+    if (uniform || NAME(keys_finite)(V, idx, n, t->dv8)) {
+        NAME(pv4)((const float(*)[ATTN_TILE_MAX])s, idx, n, V, t->dv8, o);
+        return;
+    }
+    for (int i = 0; i < MR; i++) {
+        if (b[i] == 0)
+            continue;
+        int own[ATTN_TILE_MAX];
+        float p[ATTN_TILE_MAX];
+        int k = 0;
+        for (int w = 0; w < n; w++) {
+            own[k] = idx[w];
+            p[k] = s[i][w];
+            k += (int)((b[i] >> idx[w]) & 1);
+        }
+        NAME(pv1)(p, own, k, V, t->dv8, o[i]);
+    }
+}
+
+/* Rows in groups of ATTN_MR (a GQA group of decode rows shares each K/V
+ * load the same way a block of prefill rows does), the rest one by one. */
+static void NAME(rows_tile)(const attn_tile_args *t)
+{
+    int r = 0;
+    for (; r + ATTN_MR <= t->nr; r += ATTN_MR)
+        NAME(tiled_group)(t, r);
+    for (; r < t->nr; r++)
+        NAME(vec_row)(t, r);
+}
