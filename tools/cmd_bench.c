@@ -44,11 +44,19 @@ int cmd_bench(int argc, char **argv)
     int nb = cli_split_backends(blist, store, sizeof store, names);
     if (nb < 0)
         return EXIT_USAGE;
-    for (int i = 0; i < nb; i++)
-        if (!(bk[i] = kvv_backend_open(names[i], why, sizeof why))) {
-            fprintf(stderr, "kvverify bench: backend %s: %s\n", names[i], why);
-            return EXIT_USAGE;
+    int opened = 0, rc = EXIT_USAGE;
+    for (; opened < nb; opened++)
+        if (!(bk[opened] = kvv_backend_open(names[opened], why, sizeof why))) {
+            fprintf(stderr, "kvverify bench: backend %s: %s\n", names[opened], why);
+            goto out;
         }
-    return kvv_bench(stdout, bk, names, nb, threads, reps, json) ? 1 : 0;
+    rc = kvv_bench(stdout, bk, names, nb, threads, reps, json) ? 1 : 0;
+out:
+    /* Bench runs the backends in this process (no workers), so it releases
+     * them itself: a library's device and buffers go before exit. */
+    for (int i = 0; i < opened; i++)
+        if (bk[i]->destroy)
+            bk[i]->destroy(bk[i]->ctx);
+    return rc;
 }
 
