@@ -62,6 +62,20 @@ int kvv_judge_finite(const float *got, const double *ref, int64_t n, int64_t row
 int kvv_judge_ratio(const float *got, const double *ref, const double *bound, int64_t n, int64_t row_len,
                     const char *what, kvv_verdict *v);
 
+/* roundtrip: for a type the backend stores in no known format, its own
+ * dequantization `got` of its own bytes for input x against the reference's
+ * round trip in every known version of the cache type (oracle/
+ * judge_roundtrip.c says how).  Returns 1 when it failed (rule roundtrip),
+ * 0 when it passed, -1 when nothing could be judged (the backend left every
+ * value unwritten, or no row is finite); note says which, for the format
+ * verdict's text. */
+int kvv_judge_roundtrip(kvv_type t, const float *x, int64_t rows, int64_t cols, const float *got, kvv_verdict *v,
+                        char *note, size_t note_len);
+/* A NaN payload no arithmetic produces: what the host puts in a buffer a
+ * backend may leave unwritten. */
+#define KVV_UNWRITTEN_F32 0x7fbadbadu
+void kvv_roundtrip_mark_unwritten(float *buf, int64_t n);
+
 /* ---- the attention error bound ---- */
 typedef struct kvv_bound_args {
     const kvv_ref_attn_args *attn; /* q, k, v as the kernel sees them: the rotated basis for turbo K/V */

@@ -216,6 +216,37 @@ static int ref_quantize(kvv_type t, const float *x, int64_t rows, int64_t cols, 
     return 0;
 }
 
+/* A cache in no known format: the backend's own values for its own bytes
+ * are judged by the roundtrip rule; when they pass (or none came back) the
+ * verdict is the format rule's, its text saying how well they came back. */
+static void judge_own_roundtrip(const kvv_case *c, const kvv_backend *b, const float *x, const void *bytes,
+                                const char *format, kvv_record *rec, kvv_verdict *v)
+{
+    const int64_t rows = c->n_kv, cols = c->dk;
+    char note[200] = "";
+    float *deq = kvv_alloc(sizeof(float) * (size_t)(rows * cols));
+    if (!deq) {
+        out_of_memory(v);
+        return;
+    }
+    kvv_roundtrip_mark_unwritten(deq, rows * cols);
+    double t0 = now();
+    int rc = b->dequantize_rows(b->ctx, c->type_k, bytes, deq, rows, cols, &c->tg);
+    if (b->flush)
+        b->flush(b->ctx);
+    v->t_backend += now() - t0;
+    if (rc == KVV_OK || rc == KVV_BAD_FORMAT) {
+        keep(rec, "deq", KVV_DT_F32, KVV_TYPE_NONE, deq, 2, rows, cols, 0);
+        kvv_judge_roundtrip(c->type_k, x, rows, cols, deq, v, note, sizeof note);
+    } else if (rc == KVV_FAILED) {
+        check_call(rc, b, "dequantize of its own bytes", v);
+    } else {
+        snprintf(note, sizeof note, "it declines to dequantize them");
+    }
+    kvv_verdict_fail(v, KVV_RULE_FORMAT, "%s; %s", format, note);
+    kvv_free(deq);
+}
+
 static void run_quant(const kvv_case *c, const kvv_backend *b, const kvv_record *in, kvv_record *rec,
                       kvv_verdict *v)
 {
@@ -230,8 +261,12 @@ static void run_quant(const kvv_case *c, const kvv_backend *b, const kvv_record 
     keep_inputs(rec, c, bufs);
     int ok = ref_quantize(c->type_k, x, rows, cols, &canon, &ties, v) == 0;
     keep(rec, "canon", KVV_DT_U8, c->type_k, ok ? canon : NULL, 2, rows, rb, 0);
-    ok = ok && backend_quantize(b, c->type_k, x, rows, cols, c->tg, &got, v) == 0;
-    keep(rec, "bytes", KVV_DT_U8, c->type_k, ok ? got : NULL, 2, rows, rb, 0);
+    char format[KVV_FORMAT_NOTE] = "";
+    int q = ok ? backend_quantize_fmt(b, c->type_k, x, rows, cols, c->tg, &got, v, format, sizeof format) : -1;
+    ok = q == 0;
+    keep(rec, "bytes", KVV_DT_U8, c->type_k, q >= 0 ? got : NULL, 2, rows, rb, 0);
+    if (q == 1)
+        judge_own_roundtrip(c, b, x, got, format, rec, v);
     if (ok) {
         kvv_judge_bytes(c->type_k, x, rows, cols, canon, &ties, got, "", v);
         if (kvv_toggles_has_speed(c->tg) &&

@@ -143,6 +143,33 @@ static void test_format_rule(void)
     b->destroy(b->ctx);
 }
 
+/* the roundtrip rule through run_case: a cache in a new format that keeps
+ * the values is a format finding; one that loses them, or one row of them,
+ * fails rule roundtrip */
+static void test_roundtrip_rule(void)
+{
+    static const struct {
+        const char *opts;
+        kvv_rule rule;
+        const char *text;
+    } want[] = {{"bad=turbo4:rt=good", KVV_RULE_FORMAT, "gives back the input"},
+                {"bad=turbo4:rt=zero", KVV_RULE_ROUNDTRIP, "loses the values"},
+                {"bad=turbo4:rt=row", KVV_RULE_ROUNDTRIP, "row 5"},
+                {"bad=turbo4", KVV_RULE_FORMAT, "gave no values back"}};
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+        char why[512] = "";
+        const kvv_backend *b = kvv_backend_open(plugin(want[i].opts), why, sizeof why);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+        kvv_verdict v = run_on(b, "quant/turbo4/d256/rows32/dist=gauss/seed=3");
+        CU_ASSERT_EQUAL(v.status, KVV_FAIL);
+        CU_ASSERT_EQUAL(v.rule, want[i].rule);
+        CU_ASSERT_PTR_NOT_NULL(strstr(v.detail, want[i].text));
+        if (v.rule != want[i].rule || !strstr(v.detail, want[i].text))
+            fprintf(stderr, "  %s: %s: %s\n", want[i].opts, kvv_rule_name(v.rule), v.detail);
+        b->destroy(b->ctx);
+    }
+}
+
 /* the CLI: list cases and probe through a library backend */
 static int count_lines(const char *cmd, const char *needle, const char *absent, int *with_absent)
 {
@@ -181,6 +208,7 @@ void kvv_register_tests(void)
                                      {"a backend that cannot be asked changes nothing", test_unaskable_changes_nothing},
                                      {"the gate rewritten to a stored version", test_rewrite},
                                      {"a type in no known format fails rule format", test_format_rule},
+                                     {"its own round trip judged by rule roundtrip", test_roundtrip_rule},
                                      {"list cases and probe through a library", test_cli},
                                      {NULL, NULL}};
     kvv_add_suite("format versions", tests);

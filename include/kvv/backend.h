@@ -32,7 +32,12 @@
 /* KVV_BAD_FORMAT: the backend has the type, but stores it in a format that
  * matches none of kvverify's format versions (a fork's type whose table or
  * packing is new); last_error says what it found.  The case fails (rule
- * format) rather than being skipped. */
+ * format) rather than being skipped.  quantize_rows and dequantize_rows may
+ * still fill dst with the backend's own bytes and values when they return
+ * it: the host then judges the backend's own round trip (rule roundtrip: a
+ * cache in a new format must still give back what was written, about as
+ * well as the type's known versions do).  Values left unwritten are seen as
+ * such, never judged. */
 enum { KVV_OK = 0, KVV_UNSUPPORTED = 1, KVV_FAILED = 2, KVV_BAD_FORMAT = 3 };
 
 typedef struct kvv_attn_args {

@@ -17,6 +17,7 @@ typedef enum kvv_rule {
     KVV_RULE_CRASH,   /* the backend crashed, hung, failed, or the case was invalid */
     KVV_RULE_PPL,     /* end to end: probe-model PPL ratio / KL divergence beyond the pair's bound */
     KVV_RULE_FORMAT,  /* the backend stores the type in a format that matches no known format version */
+    KVV_RULE_ROUNDTRIP, /* such a cache gives back what was written worse than the type's known versions */
     KVV_RULE_COUNT
 } kvv_rule;
 

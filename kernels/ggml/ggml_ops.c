@@ -136,8 +136,10 @@ int gg_quantize(gg_adapter *A, kvv_type t, const float *src, void *dst, int64_t 
 int gg_dequantize(gg_adapter *A, kvv_type t, const void *src, float *dst, int64_t nrows, int64_t ncols,
                   const kvv_toggles *tg, char *why, size_t n)
 {
-    const gg_type_entry *e = (unsigned)t < KVV_TYPE_COUNT ? &A->map.e[t] : NULL;
-    if (!e || e->ggml < 0)
+    gg_type_entry tmp;
+    int broken;
+    const gg_type_entry *e = lib_entry(A, t, &tmp, &broken);
+    if (!e)
         return gg_decline_type(A, t, why, n);
     if (nrows <= 0 || ncols <= 0 || ncols % A->api.blck_size(e->ggml)) {
         snprintf(why, n, "rows of %lld values cannot be stored as %s", (long long)ncols, e->ggml_name);
@@ -154,7 +156,9 @@ int gg_dequantize(gg_adapter *A, kvv_type t, const void *src, float *dst, int64_
             return KVV_UNSUPPORTED;
         }
         tr->to_float(src, dst, nrows * ncols); /* rows are packed whole blocks */
-        return KVV_OK;
+        /* values of a type in no known format: given back (the host judges
+         * the library's own round trip), and the format reported */
+        return broken ? gg_decline_type(A, t, why, n) : KVV_OK;
     }
     int32_t *idx = malloc(sizeof(int32_t) * (size_t)nrows);
     if (!idx) {
@@ -176,7 +180,7 @@ int gg_dequantize(gg_adapter *A, kvv_type t, const void *src, float *dst, int64_
     }
     gg_job_end(&j);
     free(idx);
-    return rc;
+    return broken && rc == KVV_OK ? gg_decline_type(A, t, why, n) : rc;
 }
 
 /* ---------------- rotation (types a fork's map provides) ---------------- */
