@@ -21,6 +21,8 @@ const uint T_TURBO3_QK128 = 13u;
 const uint T_TURBO4 = 14u;
 const uint T_TURBO4_QJL = 15u;
 const uint T_TURBO4_NARROW = 16u;
+// how many ids there are (a macro, so that shaders can test it in #if)
+#define T_TYPE_COUNT 17
 
 // Values per block and bytes per block, indexed by type.
 const uint TYPE_BLOCK[17] = uint[](1u, 1u, 1u, 32u, 32u, 32u, 32u, 32u, 32u, 32u, 32u, 128u, 32u, 128u, 128u, 128u, 128u);

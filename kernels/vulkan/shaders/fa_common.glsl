@@ -56,7 +56,12 @@ float v_at(uint t, uint row, uint d) { return kv_use(dq_v(t, row * pc.v_row_byte
 // instance the type is a constant and the dequantization folds to that
 // type's few instructions, as in a per-type shader, without a pipeline per
 // pair (which on a CPU device would cost more to compile than to run).
-// CALL(t) is a macro taking the type constant.
+// CALL(t) is a macro taking the type constant.  Every type id of
+// common.glsl needs its own case: an id past the last case would run as
+// the default's type and read the cache in the wrong format.
+#if T_TYPE_COUNT != 17
+#error TYPE_SWITCH lists 17 type ids; give each new type its case
+#endif
 #define TYPE_SWITCH(T, CALL)                                                                                   \
     switch (T) {                                                                                               \
     case 0u: CALL(0u); break;                                                                                  \
@@ -74,7 +79,8 @@ float v_at(uint t, uint row, uint d) { return kv_use(dq_v(t, row * pc.v_row_byte
     case 12u: CALL(12u); break;                                                                                \
     case 13u: CALL(13u); break;                                                                                \
     case 14u: CALL(14u); break;                                                                                \
-    default: CALL(15u); break;                                                                                 \
+    case 15u: CALL(15u); break;                                                                                \
+    default: CALL(16u); break;                                                                                 \
     }
 
 // exp(x) for x <= 0 (softmax weights and rescales; -inf gives 0), from
