@@ -97,9 +97,24 @@ fail() {
     exit 1
 }
 # COMMIT:ggml into the tree; files that did not change keep their times
-[ -f "$work/index" ] && [ -d "$src/ggml" ] || { rm -rf "$src" "$work/index"; mkdir -p "$src/ggml"; }
-GIT_INDEX_FILE=$work/index git --git-dir="$git_dir" --work-tree="$src/ggml" read-tree --reset -u "$full:ggml" 2>>"$log" ||
-    fail "reading ggml/ of the commit failed (blobs missing from the repository?)"
+fresh_tree() { rm -rf "$src" "$work/index"; mkdir -p "$src/ggml"; }
+# (the refresh first: files whose times changed but not their contents, a
+# tree restored from a copy, would else read as edited and stop the move)
+read_tree() {
+    GIT_INDEX_FILE=$work/index git --git-dir="$git_dir" --work-tree="$src/ggml" update-index -q --refresh >/dev/null 2>&1
+    # (sparse checkout off: a repository checked out sparse, as kvverify
+    # bisect's clone is, would else write none of ggml/ here)
+    GIT_INDEX_FILE=$work/index git -c core.sparseCheckout=false --git-dir="$git_dir" --work-tree="$src/ggml" \
+        read-tree --reset -u "$full:ggml" 2>>"$log"
+}
+[ -f "$work/index" ] && [ -f "$src/ggml/CMakeLists.txt" ] || fresh_tree
+# a tree left half-moved (a build killed mid-way, files edited by hand) is
+# taken again from scratch: a full rebuild, never a mix of two commits
+if ! read_tree || [ ! -f "$src/ggml/CMakeLists.txt" ]; then
+    echo "fork-build: the shared tree $src did not move cleanly to $short; taking it from scratch" >&2
+    fresh_tree
+    read_tree || fail "reading ggml/ of the commit failed (blobs missing from the repository?)"
+fi
 # standalone ggml configures ggml.pc.in, which the fork's tree may lack
 [ -f "$src/ggml/ggml.pc.in" ] || : >"$src/ggml/ggml.pc.in"
 # The fork's commits adda3bc84 .. e3ce079be put `extern` into GGML_API, which

@@ -42,6 +42,25 @@ static int copy_file(const char *from, const char *to)
     return rc ? -1 : chmod(to, 0755);
 }
 
+/* The ggml adapter is found next to the running binary (oracle/backends.c),
+ * so the driver's copy takes it along: a -b ggml-cpu:... step then loads the
+ * adapter of this build, not one rebuilt mid-run.  A build without it
+ * copies nothing (its steps name other backends). */
+static int copy_adapter(const char *state)
+{
+    char exe[4096], to[4400];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 32);
+    if (len <= 0)
+        return 0;
+    exe[len] = 0;
+    char *slash = strrchr(exe, '/');
+    snprintf(slash ? slash + 1 : exe, 32, "libkvv_ggml.so");
+    if (access(exe, R_OK))
+        return 0;
+    snprintf(to, sizeof to, "%s/libkvv_ggml.so", state);
+    return copy_file(exe, to);
+}
+
 typedef struct {
     const bisect_args *a;
     char gitdir[4096], home[4096], state[4200], driver[4300];
@@ -193,7 +212,7 @@ static int prepare(bisect_t *b)
     char path[4400];
     snprintf(path, sizeof path, "%s/bisect.log", b->state);
     if ((mkdir(b->state, 0755) && errno != EEXIST) || copy_file("/proc/self/exe", b->driver) ||
-        !(b->log = fopen(path, "w"))) {
+        copy_adapter(b->state) || !(b->log = fopen(path, "w"))) {
         fprintf(stderr, "kvverify: cannot set up %s: %s\n", b->state, strerror(errno));
         return -1;
     }
