@@ -28,6 +28,8 @@ static void test_option_errors(void)
     expect_refused("ggml-cpu:colour=blue", "unknown option 'colour'");
     expect_refused("ggml-cpu:device=tpu", "device=tpu (cpu or vulkan)");
     expect_refused("ggml-cpu:quant=fast", "quant=fast (set_rows or chunk)");
+    expect_refused("ggml-cpu:stack=64k", "stack=64k (a size in KiB, 1 to 1048576)");
+    expect_refused("ggml-cpu:stack=0", "stack=0 (a size in KiB");
     expect_refused("ggml-cpu:dir=/nonexistent/ggml", "cannot load libggml-base.so from /nonexistent/ggml (run "
                                                      "ci/install-ggml.sh");
     expect_refused("ggml-cpu:types=/nonexistent/map.txt", "type map /nonexistent/map.txt: cannot open");

@@ -22,6 +22,11 @@
  *                       rot=graph always run the fork's own graph:
  *                       ggml_turbo_wht on Q, the attention, the inverse
  *                       ggml_turbo_wht on the output (ggml_ops.c)
+ *   stack=KIB           the library's work (the probe, every op) runs on
+ *                       threads of KIB KiB of stack, its own thread pool's
+ *                       too: a library that needs more stack than the
+ *                       threads of a program or platform have crashes, as
+ *                       there (ggml_stack.c; default: the caller's stack)
  *
  * Every entry point takes a lock: ggml's backend objects are not for
  * concurrent use. */
@@ -31,6 +36,7 @@
 #include <string.h>
 
 #include "kernels/ggml/ggml_adapter.h"
+#include "kernels/ggml/ggml_stack.h"
 
 #ifndef KVV_GGML_DEFAULT_DIR
 #define KVV_GGML_DEFAULT_DIR ".deps/ggml"
@@ -47,7 +53,7 @@ static const char *gg_last_error(void *ctx)
 /* ---- options ---- */
 
 typedef struct {
-    char device[16], dir[1024], cpu[64], vkdev[16], quant[16], types[1024], rot[16];
+    char device[16], dir[1024], cpu[64], vkdev[16], quant[16], types[1024], rot[16], stack[16];
 } gg_options;
 
 static const struct {
@@ -61,6 +67,7 @@ static const struct {
     {"quant", offsetof(gg_options, quant), sizeof(((gg_options *)0)->quant)},
     {"types", offsetof(gg_options, types), sizeof(((gg_options *)0)->types)},
     {"rot", offsetof(gg_options, rot), sizeof(((gg_options *)0)->rot)},
+    {"stack", offsetof(gg_options, stack), sizeof(((gg_options *)0)->stack)},
 };
 
 static int parse_options(const char *config, gg_options *o, char *why, size_t n)
@@ -84,7 +91,8 @@ static int parse_options(const char *config, gg_options *o, char *why, size_t n)
                 i++;
         }
         if (!eq || i == nf) {
-            snprintf(why, n, "ggml adapter: unknown option '%s' (options: device, dir, cpu, vkdev, quant, types, rot)",
+            snprintf(why, n, "ggml adapter: unknown option '%s' (options: device, dir, cpu, vkdev, quant, types, rot, "
+                                "stack)",
                      kv);
             return -1;
         }
@@ -101,6 +109,16 @@ static int parse_options(const char *config, gg_options *o, char *why, size_t n)
     if (strcmp(o->rot, "host") && strcmp(o->rot, "none")) {
         snprintf(why, n, "ggml adapter: rot=%s (host or none)", o->rot);
         return -1;
+    }
+    if (*o->stack) {
+        char *end;
+        long kib = strtol(o->stack, &end, 10);
+        if (end == o->stack || *end || kib <= 0 || kib > 1L << 20) {
+            snprintf(why, n, "ggml adapter: stack=%s (a size in KiB, 1 to 1048576)", o->stack);
+            return -1;
+        }
+        if (gg_stack_check((size_t)kib * 1024, why, n))
+            return -1;
     }
     return 0;
 }
@@ -134,43 +152,86 @@ static int gg_supports(void *ctx, const kvv_case *c, char *why, size_t n)
     return 1;
 }
 
+/* One entry point's call, to be made on the caller's thread or on one of
+ * stack=KIB (why points at the caller's error buffer: last_err is per
+ * thread). */
+typedef struct {
+    enum { CALL_QUANT, CALL_DEQUANT, CALL_WHT, CALL_ATTN } op;
+    gg_adapter *A;
+    kvv_type t;
+    const void *src;
+    void *dst;
+    int64_t nrows, ncols;
+    int group, inverse;
+    const kvv_toggles *tg;
+    const kvv_attn_args *attn;
+    kvv_attn_info *info;
+    char *why;
+} gg_call;
+
+static int call_body(void *p)
+{
+    gg_call *c = p;
+    switch (c->op) {
+    case CALL_QUANT:
+        return gg_quantize(c->A, c->t, c->src, c->dst, c->nrows, c->ncols, c->tg, c->why, sizeof last_err);
+    case CALL_DEQUANT:
+        return gg_dequantize(c->A, c->t, c->src, c->dst, c->nrows, c->ncols, c->tg, c->why, sizeof last_err);
+    case CALL_WHT:
+        return gg_wht(c->A, c->dst, c->nrows, c->ncols, c->group, c->inverse, c->tg, c->why, sizeof last_err);
+    default:
+        return gg_attention(c->A, c->attn, c->dst, c->info, c->why, sizeof last_err);
+    }
+}
+
+static int call(gg_call *c)
+{
+    c->why = last_err;
+    pthread_mutex_lock(&c->A->lock);
+    int rc = KVV_FAILED;
+    if (gg_stack_run(c->A->stack_bytes, call_body, c, &rc, last_err, sizeof last_err))
+        rc = KVV_FAILED;
+    pthread_mutex_unlock(&c->A->lock);
+    return rc;
+}
+
 static int gg_quantize_rows(void *ctx, kvv_type t, const float *src, void *dst, int64_t nrows, int64_t ncols,
                             const kvv_toggles *tg)
 {
-    gg_adapter *A = ctx;
-    pthread_mutex_lock(&A->lock);
-    int rc = gg_quantize(A, t, src, dst, nrows, ncols, tg, last_err, sizeof last_err);
-    pthread_mutex_unlock(&A->lock);
-    return rc;
+    gg_call c = {.op = CALL_QUANT, .A = ctx, .t = t, .src = src, .dst = dst, .nrows = nrows, .ncols = ncols, .tg = tg};
+    return call(&c);
 }
 
 static int gg_dequantize_rows(void *ctx, kvv_type t, const void *src, float *dst, int64_t nrows, int64_t ncols,
                               const kvv_toggles *tg)
 {
-    gg_adapter *A = ctx;
-    pthread_mutex_lock(&A->lock);
-    int rc = gg_dequantize(A, t, src, dst, nrows, ncols, tg, last_err, sizeof last_err);
-    pthread_mutex_unlock(&A->lock);
-    return rc;
+    gg_call c = {.op = CALL_DEQUANT, .A = ctx, .t = t, .src = src, .dst = dst, .nrows = nrows, .ncols = ncols,
+                 .tg = tg};
+    return call(&c);
 }
 
 static int gg_wht_entry(void *ctx, float *x, int64_t nrows, int64_t ncols, int group, int inverse,
                         const kvv_toggles *tg)
 {
-    gg_adapter *A = ctx;
-    pthread_mutex_lock(&A->lock);
-    int rc = gg_wht(A, x, nrows, ncols, group, inverse, tg, last_err, sizeof last_err);
-    pthread_mutex_unlock(&A->lock);
-    return rc;
+    gg_call c = {.op = CALL_WHT, .A = ctx, .dst = x, .nrows = nrows, .ncols = ncols, .group = group,
+                 .inverse = inverse, .tg = tg};
+    return call(&c);
 }
 
 static int gg_attention_entry(void *ctx, const kvv_attn_args *a, float *out, kvv_attn_info *info)
 {
-    gg_adapter *A = ctx;
-    pthread_mutex_lock(&A->lock);
-    int rc = gg_attention(A, a, out, info, last_err, sizeof last_err);
-    pthread_mutex_unlock(&A->lock);
-    return rc;
+    gg_call c = {.op = CALL_ATTN, .A = ctx, .attn = a, .dst = out, .info = info};
+    return call(&c);
+}
+
+/* The probe of the library's types and its op layout (at load), on the
+ * same stack as the ops */
+static int probe_body(void *p)
+{
+    gg_adapter *A = p;
+    gg_typemap_discover(&A->map, &A->api, A->quant_chunk);
+    gg_layout_check(A, A->layout_why, sizeof A->layout_why); /* only the features that read op_params need it */
+    return 0;
 }
 
 static kvv_type gg_stored_as(void *ctx, kvv_type cache, char *note, size_t n)
@@ -216,6 +277,11 @@ __attribute__((visibility("default"))) const kvv_backend *kvv_backend_get_config
     A->is_cpu = !strcmp(o.device, "cpu");
     A->rot_host = !strcmp(o.rot, "host");
     A->quant_chunk = !strcmp(o.quant, "chunk");
+    A->stack_bytes = *o.stack ? (size_t)strtol(o.stack, NULL, 10) * 1024 : 0;
+    if (A->stack_bytes && gg_stack_default(A->stack_bytes, why, why_len)) {
+        gg_destroy(A);
+        return NULL;
+    }
     const char *env_dir = getenv("KVV_GGML_LIB_DIR");
     if (*o.dir)
         snprintf(A->dir, sizeof A->dir, "%s", o.dir);
@@ -235,8 +301,11 @@ __attribute__((visibility("default"))) const kvv_backend *kvv_backend_get_config
         gg_destroy(A);
         return NULL;
     }
-    gg_typemap_discover(&A->map, &A->api, A->quant_chunk);
-    gg_layout_check(A, A->layout_why, sizeof A->layout_why); /* only the features that read op_params need it */
+    int probed;
+    if (gg_stack_run(A->stack_bytes, probe_body, A, &probed, why, why_len)) {
+        gg_destroy(A);
+        return NULL;
+    }
     snprintf(A->name, sizeof A->name, "ggml-%s", A->device);
     size_t l = strlen(A->description);
     char found[400];
@@ -244,6 +313,10 @@ __attribute__((visibility("default"))) const kvv_backend *kvv_backend_get_config
     snprintf(A->description + l, sizeof A->description - l, "; quantize: %s%s%s; TurboQuant types: %s",
              A->quant_chunk ? "ggml_quantize_chunk" : "set_rows (iq4_nl@search: ggml_quantize_chunk)",
              *o.types ? "; type map " : "", o.types, *found ? found : "none");
+    if (A->stack_bytes) {
+        l = strlen(A->description);
+        snprintf(A->description + l, sizeof A->description - l, "; threads of %zu KiB stack", A->stack_bytes / 1024);
+    }
     A->table = (kvv_backend){
         .abi_version = KVV_ABI_VERSION,
         .struct_size = sizeof(kvv_backend),

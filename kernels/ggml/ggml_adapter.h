@@ -117,6 +117,7 @@ typedef struct gg_adapter {
     gg_typemap map;
     int rot_host;      /* rotated types: rotate Q / the output on the host */
     int quant_chunk;   /* quant=chunk: every type through ggml_quantize_chunk */
+    size_t stack_bytes; /* stack=KIB: the library's work on threads of this stack (0: the caller's) */
     gg_qcache qc;
     int layout_ok;     /* ggml_layout.c: op_params can be read */
     char layout_why[200];
