@@ -54,6 +54,7 @@ static int sh(const char *cmd, char *out, size_t n)
  * kernel written for a rotated cache would do. */
 static const char plugin_head[] =
     "#include <math.h>\n#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n#include \"kvv/backend.h\"\n"
+    "#ifndef CRASH\n#define CRASH 0\n#endif\n"
     "static int supports(void *ctx, const kvv_case *c, char *why, size_t n)\n{\n    (void)ctx;\n"
     "    if (c->op == KVV_OP_ATTN && c->type_k == KVV_F32 && c->type_v == KVV_F32 && c->max_bias == 0 && c->softcap == 0)\n"
     "        return 1;\n    snprintf(why, n, \"f32 attention only\");\n    return 0;\n}\n"
@@ -71,7 +72,7 @@ static const char plugin_head[] =
 
 static const char plugin_attention[] =
     "static int attention(void *ctx, const kvv_attn_args *a, float *out, kvv_attn_info *info)\n{\n"
-    "    (void)ctx;\n    info->kv_round = 0;\n    info->acc_round = 0x1p-24;\n"
+    "    (void)ctx;\n    if (CRASH) abort();\n    info->kv_round = 0;\n    info->acc_round = 0x1p-24;\n"
     "    int g = a->n_head / a->n_head_kv;\n"
     "    float *q = malloc(sizeof(float) * (size_t)a->dk), *p = malloc(sizeof(float) * (size_t)a->n_kv);\n"
     "    for (int h = 0; h < a->n_head; h++)\n        for (int i = 0; i < a->n_q; i++) {\n"
@@ -120,9 +121,10 @@ static void commit(const char *message, const char *prelude, char *sha)
     sha[strcspn(sha, "\n")] = 0;
 }
 
-static char shas[8][64];
+static char shas[11][64];
 
-/* good, broken build, fixed, DEFECT, comment, readme, FIX, notes */
+/* good, broken build, fixed, DEFECT, comment, readme, FIX, notes, the
+ * defect again, a CRASH on top of it, notes */
 static void make_history(void)
 {
     snprintf(repo, sizeof repo, "/tmp/kvv-bisect-XXXXXX");
@@ -150,6 +152,12 @@ static void make_history(void)
     snprintf(cmd, sizeof cmd, "cd %s && git add -A && git commit -q -m notes && git rev-parse HEAD", repo);
     CU_ASSERT_FATAL(sh(cmd, shas[7], 64) == 0);
     shas[7][strcspn(shas[7], "\n")] = 0;
+    commit("kernel: rotate Q again", "#define ROTATE_Q 1\n/* refactored, commented */\n", shas[8]);
+    commit("kernel: abort on a cache it cannot read", "#define ROTATE_Q 1\n#define CRASH 1\n", shas[9]);
+    write_file("NOTES", "notes, more\n", NULL, NULL);
+    snprintf(cmd, sizeof cmd, "cd %s && git add -A && git commit -q -m 'more notes' && git rev-parse HEAD", repo);
+    CU_ASSERT_FATAL(sh(cmd, shas[10], 64) == 0);
+    shas[10][strcspn(shas[10], "\n")] = 0;
 }
 
 static void build_cmd(char *buf, size_t n, int own_exe)
@@ -274,6 +282,37 @@ static void test_bisect_fixed_bare(void)
     sh(cmd, NULL, 0);
 }
 
+/* --rule: the commit where a case that already failed (arith) started to
+ * fail by another rule (crash); without it the ends are refused, and a rule
+ * kvverify does not have is an error */
+static void test_bisect_rule(void)
+{
+    static char out[1 << 16];
+    char build[1200], cmd[3000];
+    build_cmd(build, sizeof build, 0);
+    snprintf(cmd, sizeof cmd,
+             "%s bisect -C %s --good %s --bad %s --rule crash --plugin plugin.so --build \"%s\" -p '%s' -- -j 1 2>&1",
+             kvverify(), repo, shas[8], shas[10], build, CASE);
+    CU_ASSERT(sh(cmd, out, sizeof out) == 0);
+    char want[200];
+    snprintf(want, sizeof want, "first bad commit: %s kernel: abort on a cache it cannot read", shas[9]);
+    CU_ASSERT(strstr(out, want) != NULL);
+    CU_ASSERT(strstr(out, "1 failing, none by crash: good") != NULL);
+    CU_ASSERT(strstr(out, "[crash]") != NULL);
+    if (!strstr(out, want) || getenv("KVV_TEST_SHOW"))
+        printf("\n%s\n", out);
+    check_repo_restored();
+    snprintf(cmd, sizeof cmd, "%s bisect -C %s --good %s --bad %s --plugin plugin.so --build \"%s\" -p '%s' -- -j 1 2>&1",
+             kvverify(), repo, shas[8], shas[10], build, CASE);
+    CU_ASSERT(sh(cmd, out, sizeof out) == 1);
+    CU_ASSERT(strstr(out, "the cases already fail at --good") != NULL);
+    check_repo_restored();
+    snprintf(cmd, sizeof cmd, "%s bisect -C %s --good %s --bad %s --rule crash,wobble 2>&1", kvverify(), repo, shas[8],
+             shas[10]);
+    CU_ASSERT(sh(cmd, out, sizeof out) == 2);
+    CU_ASSERT(strstr(out, "--rule wobble: no such rule") != NULL);
+}
+
 static int cleanup(void)
 {
     char cmd[200];
@@ -290,6 +329,7 @@ void kvv_register_tests(void)
         {"bisect names the commit that planted the defect (plugin)", test_bisect_plugin},
         {"bisect with the repository's own kvverify; ends checked", test_bisect_own_exe_and_ends},
         {"bisect --fixed in a bare repository, the library named by -b", test_bisect_fixed_bare},
+        {"bisect --rule: a case that went from one failure to another", test_bisect_rule},
         {NULL, NULL}};
     /* like kvv_add_suite, with a clean-up of the scratch files */
     CU_pSuite s = CU_add_suite("bisect", NULL, cleanup);

@@ -20,6 +20,7 @@ enum { STEP_OLD = 0, STEP_NEW = 1, STEP_SKIP = 125 };
 
 typedef struct {
     const char *good, *bad, *dir, *build, *plugin, *exe, *backend, *pattern;
+    const char *rule; /* --rule R[,R]: only failures by these rules make a commit bad (or broken) */
     const char *state, *repo, *home, *tree;
     int fixed; /* find the commit that fixed the cases (they fail at --bad, an ancestor of --good) */
     char **extra; /* run arguments after -- */
@@ -30,8 +31,12 @@ typedef struct {
  * 0, or -1 with a message printed. */
 int bisect_parse_args(int argc, char **argv, bisect_args *a, int step);
 /* The failing lines a run printed: the count, and the first failure (its
- * two lines, "FAIL backend case" and "[rule] detail") in first. */
-int bisect_scan_failures(const char *log, char *first, size_t n);
+ * two lines, "FAIL backend case" and "[rule] detail") in first.  With
+ * rules (a comma-separated list; NULL: any), only failures by one of them
+ * count. */
+int bisect_scan_failures(const char *log, const char *rules, char *first, size_t n);
+/* Whether every rule of the list is one kvverify has; else prints why */
+int bisect_rules_known(const char *rules);
 /* Whether the run's summary says no case ran (every one skipped). */
 int bisect_ran_none(const char *log);
 

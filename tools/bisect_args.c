@@ -6,11 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kvv/verdict.h"
 #include "tools/bisect.h"
 
 int bisect_parse_args(int argc, char **argv, bisect_args *a, int step)
 {
-    enum { O_GOOD = 256, O_BAD, O_BUILD, O_PLUGIN, O_EXE, O_STATE, O_REPO, O_HOME, O_FIXED, O_TREE };
+    enum { O_GOOD = 256, O_BAD, O_BUILD, O_PLUGIN, O_EXE, O_STATE, O_REPO, O_HOME, O_FIXED, O_TREE, O_RULE };
     static const struct option opts[] = {
         {"good", required_argument, 0, O_GOOD},     {"bad", required_argument, 0, O_BAD},
         {"build", required_argument, 0, O_BUILD},   {"plugin", required_argument, 0, O_PLUGIN},
@@ -18,7 +19,8 @@ int bisect_parse_args(int argc, char **argv, bisect_args *a, int step)
         {"repo", required_argument, 0, O_REPO},     {"home", required_argument, 0, O_HOME},
         {"fixed", no_argument, 0, O_FIXED},         {"tree", required_argument, 0, O_TREE},
         {"backend", required_argument, 0, 'b'},     {"pattern", required_argument, 0, 'p'},
-        {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
+        {"rule", required_argument, 0, O_RULE},     {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
     memset(a, 0, sizeof *a);
     a->dir = ".";
     a->build = BISECT_DEFAULT_BUILD;
@@ -37,6 +39,7 @@ int bisect_parse_args(int argc, char **argv, bisect_args *a, int step)
         case O_HOME: a->home = optarg; break;
         case O_FIXED: a->fixed = 1; break;
         case O_TREE: a->tree = optarg; break;
+        case O_RULE: a->rule = optarg; break;
         case 'b': a->backend = optarg; break;
         case 'C': a->dir = optarg; break;
         case 'p': a->pattern = optarg; break;
@@ -54,6 +57,8 @@ int bisect_parse_args(int argc, char **argv, bisect_args *a, int step)
         fprintf(stderr, "kvverify: bisect takes one of --plugin LIB, -b BACKEND and --exe PATH\n");
         return -1;
     }
+    if (a->rule && !bisect_rules_known(a->rule))
+        return -1;
     if (!a->exe && !a->plugin && !a->backend)
         a->exe = BISECT_DEFAULT_EXE;
     if (step ? !a->state || !a->repo : !a->good || !a->bad) {
@@ -90,7 +95,43 @@ int bisect_ran_none(const char *log)
     return none;
 }
 
-int bisect_scan_failures(const char *log, char *first, size_t n)
+/* Whether a "[rule] detail" line names one of the rules (NULL: any) */
+static int line_has_rule(const char *line, const char *rules)
+{
+    if (!rules)
+        return 1;
+    line += strspn(line, " \t");
+    if (*line != '[')
+        return 0;
+    size_t len = strcspn(line + 1, "]");
+    for (const char *r = rules; *r;) {
+        size_t k = strcspn(r, ",");
+        if (k == len && !strncmp(r, line + 1, len))
+            return 1;
+        r += k + (r[k] == ',');
+    }
+    return 0;
+}
+
+int bisect_rules_known(const char *rules)
+{
+    for (const char *r = rules; *r;) {
+        size_t k = strcspn(r, ",");
+        int known = 0;
+        for (int i = 0; i < KVV_RULE_COUNT && !known; i++) {
+            const char *name = kvv_rule_name((kvv_rule)i);
+            known = strlen(name) == k && !strncmp(name, r, k);
+        }
+        if (!known) {
+            fprintf(stderr, "kvverify: --rule %.*s: no such rule (the rules: README, Rules)\n", (int)k, r);
+            return 0;
+        }
+        r += k + (r[k] == ',');
+    }
+    return 1;
+}
+
+int bisect_scan_failures(const char *log, const char *rules, char *first, size_t n)
 {
     FILE *f = fopen(log, "r");
     int count = 0;
@@ -98,20 +139,28 @@ int bisect_scan_failures(const char *log, char *first, size_t n)
         first[0] = 0;
     if (!f)
         return 0;
-    char line[2048];
-    int take_next = 0;
+    char line[2048], fail[2048] = "";
+    int pending = 0; /* a FAIL line whose rule is on the next line */
     while (fgets(line, sizeof line, f)) {
-        if (take_next && first) {
-            append(first, n, line);
-            take_next = 0;
+        if (pending) {
+            pending = 0;
+            if (line_has_rule(line, rules)) {
+                if (count == 0 && first) {
+                    append(first, n, fail);
+                    append(first, n, line);
+                }
+                count++;
+            }
         }
         if (!strncmp(line, "FAIL ", 5)) {
-            if (count == 0 && first) {
-                append(first, n, line);
-                take_next = 1;
-            }
-            count++;
+            snprintf(fail, sizeof fail, "%s", line);
+            pending = 1;
         }
+    }
+    if (pending && !rules) { /* a FAIL line the log ends on */
+        if (count == 0 && first)
+            append(first, n, fail);
+        count++;
     }
     fclose(f);
     return count;

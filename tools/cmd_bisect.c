@@ -233,6 +233,10 @@ static int prepare(bisect_t *b)
     b->step[k++] = (char *)(a->plugin ? a->plugin : a->backend ? a->backend : a->exe);
     if (a->fixed)
         b->step[k++] = "--fixed";
+    if (a->rule) {
+        b->step[k++] = "--rule";
+        b->step[k++] = (char *)a->rule;
+    }
     if (a->pattern) {
         b->step[k++] = "-p";
         b->step[k++] = (char *)a->pattern;
@@ -268,9 +272,11 @@ static int check_ends(bisect_t *b)
             fprintf(stderr, "kvverify: %s %s cannot be tested (build failed or the run did not complete; see %s/%s.log)\n",
                     ends[i].flag, ends[i].rev, b->state, ends[i].sha);
         else if (!strcmp(ends[i].flag, "--bad"))
-            fprintf(stderr, "kvverify: the cases pass at --bad %s: nothing to bisect\n", ends[i].rev);
+            fprintf(stderr, "kvverify: the cases pass at --bad %s%s%s: nothing to bisect\n", ends[i].rev,
+                    b->a->rule ? ", or fail by no rule of " : "", b->a->rule ? b->a->rule : "");
         else
-            fprintf(stderr, "kvverify: the cases already fail at --good %s\n", ends[i].rev);
+            fprintf(stderr, "kvverify: the cases already fail%s%s at --good %s\n", b->a->rule ? " by " : "",
+                    b->a->rule ? b->a->rule : "", ends[i].rev);
         return -1;
     }
     return 0;
@@ -328,7 +334,7 @@ static int report(bisect_t *b, const char *logpath)
             at[0] = 0;
     }
     snprintf(steplog, sizeof steplog, "%s/%s.log", b->state, at);
-    int n = at[0] ? bisect_scan_failures(steplog, line, sizeof line) : 0;
+    int n = at[0] ? bisect_scan_failures(steplog, b->a->rule, line, sizeof line) : 0;
     if (n > 0)
         printf("%d failing case%s %s, the first:\n%s", n, n == 1 ? "" : "s",
                b->a->fixed ? "at its parent" : "there", line);

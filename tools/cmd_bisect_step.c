@@ -100,7 +100,8 @@ int cmd_bisect_step(int argc, char **argv)
     rc = cli_proc_run(test, fileno(log));
     fclose(log);
     char first[1500];
-    int nfail = bisect_scan_failures(logpath, first, sizeof first);
+    int nfail = bisect_scan_failures(logpath, a.rule, first, sizeof first);
+    int nany = a.rule ? bisect_scan_failures(logpath, NULL, NULL, 0) : nfail;
     if (rc == 0 && bisect_ran_none(logpath)) {
         /* the backend declined them all (another format version, a missing kernel): no verdict */
         printf(BISECT_STEP_PREFIX "%.12s %s: every case was skipped (see %s): skipped\n", sha, subject, logpath);
@@ -108,6 +109,12 @@ int cmd_bisect_step(int argc, char **argv)
     }
     if (rc == 0) {
         printf(BISECT_STEP_PREFIX "%.12s %s: every case passes: %s\n", sha, subject, a.fixed ? "fixed" : "good");
+        return a.fixed ? STEP_NEW : STEP_OLD;
+    }
+    if (a.rule && rc == 1 && nany > 0 && nfail == 0) {
+        /* the symptom bisected for is absent; the cases fail otherwise */
+        printf(BISECT_STEP_PREFIX "%.12s %s: %d failing, none by %s: %s\n", sha, subject, nany, a.rule,
+               a.fixed ? "fixed" : "good");
         return a.fixed ? STEP_NEW : STEP_OLD;
     }
     if (rc == 1 && nfail > 0) {
