@@ -15,6 +15,51 @@
 
 /* ---- distributions ---- */
 
+/* The fast f32 normals (fuzz/gen_normal.c) are the bits of
+ * (float)kvv_rng_normal, draw for draw: over millions of draws, at lengths
+ * that end inside a vector, and at the uniforms where its polynomials are
+ * weakest (cos near its zeros, log near 1 and at the smallest u1). */
+static void test_fast_normals_exact(void)
+{
+    enum { N = 1 << 21 };
+    float *a = malloc(sizeof(float) * N), *b = malloc(sizeof(float) * N);
+    CU_ASSERT_FATAL(a && b);
+    long differ = 0;
+    const int64_t lens[] = {N, 1, 15, 17, 255, 257, 1000};
+    for (int seed = 0; seed < 4; seed++)
+        for (size_t l = 0; l < sizeof lens / sizeof *lens; l++) {
+            kvv_rng r1, r2;
+            kvv_rng_seed(&r1, 1000 + seed, KVV_STREAM_K);
+            kvv_rng_seed(&r2, 1000 + seed, KVV_STREAM_K);
+            for (int64_t i = 0; i < lens[l]; i++)
+                a[i] = (float)kvv_rng_normal(&r1);
+            kvv_rng_normal_f32_n(&r2, b, lens[l]);
+            for (int64_t i = 0; i < lens[l]; i++)
+                differ += memcmp(a + i, b + i, sizeof *a) != 0;
+            CU_ASSERT(kvv_rng_next(&r1) == kvv_rng_next(&r2)); /* as many draws taken */
+        }
+    CU_ASSERT_EQUAL(differ, 0);
+    free(a);
+    free(b);
+
+    double u1[64], u2[64];
+    float got[64];
+    const double ones[] = {0x1p-53, 0x1p-52, 0.5, 0.70710678118654746, 0.70710678118654757, 0.75, 1 - 0x1p-53, 0.0};
+    const double turns[] = {0.0, 0.25 - 0x1p-53, 0.25, 0.25 + 0x1p-53, 0.5, 0.75 - 0x1p-53, 0.75, 1 - 0x1p-53};
+    int k = 0;
+    for (int i = 0; i < 8; i++)
+        for (int j = 0; j < 8; j++, k++) {
+            u1[k] = ones[i];
+            u2[k] = turns[j];
+        }
+    kvv_normal_f32_from(u1, u2, got, 64);
+    for (k = 0; k < 64; k++) {
+        double v1 = u1[k] < 1e-300 ? 1e-300 : u1[k];
+        float want = (float)(sqrt(-2.0 * log(v1)) * cos(6.283185307179586 * u2[k]));
+        CU_ASSERT(memcmp(&want, &got[k], sizeof want) == 0);
+    }
+}
+
 static void test_fill_deterministic(void)
 {
     float a[4 * 128], b[4 * 128];
@@ -344,6 +389,7 @@ static void test_fuzz_clean_backend(void)
 void kvv_register_tests(void)
 {
     static const kvv_test gen[] = {{"same seed, same bits", test_fill_deterministic},
+                                   {"fast f32 normals: the bits of glibc's, draw for draw", test_fast_normals_exact},
                                    {"outliers: width/32 distinct channels, 10-100x", test_outlier_channels},
                                    {"denormal, huge, NaN/Inf, constant, zero values", test_hostile_values},
                                    {"random cases: valid, named, covering the space", test_random_cases},
