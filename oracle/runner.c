@@ -5,8 +5,8 @@
  * fixed-size message per unit to its pipe.  When a worker dies or stays
  * silent past the timeout, the unit it was on gets a crash verdict that
  * names it, a new worker starts at the following unit, and the run goes on.
- * Results already computed are kept whatever happens (a SIGINT stops the
- * run early but still reports them).
+ * Results already computed are kept whatever happens (a SIGINT or SIGTERM
+ * stops the run early but still reports them).
  *
  * With a dump, a worker records each unit's tensors and, for the units the
  * dump keeps (failing ones, or all), sends them after the verdict as a
@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -120,6 +121,7 @@ static void worker_main(const kvv_run_opts *o, const kvv_run_io_opts *io, int fd
                         int64_t nunits)
 {
     signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
     settle_case_process(stride);
     const kvv_backend *bk[KVV_MAX_BACKENDS];
     char why[KVV_MAX_BACKENDS][256];
@@ -155,7 +157,7 @@ static int spawn(const kvv_run_opts *o, const kvv_run_io_opts *io, worker_t *w, 
     if (pipe(p))
         return -1;
     fflush(NULL);
-    pid_t pid = fork();
+    pid_t parent = getpid(), pid = fork();
     if (pid < 0) {
         close(p[0]);
         close(p[1]);
@@ -163,6 +165,11 @@ static int spawn(const kvv_run_opts *o, const kvv_run_io_opts *io, worker_t *w, 
     }
     if (pid == 0) {
         close(p[0]);
+        /* a worker does not outlive its run (one hanging in a backend
+         * would stay forever after a kill -9 of the run) */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(0);
         worker_main(o, io, p[1], start, stride, nunits);
     }
     close(p[1]);
@@ -376,7 +383,7 @@ static int run_isolated(const kvv_run_opts *o, emit_t *e)
             while (waitpid(k->pid, &status, 0) < 0 && errno == EINTR)
                 ;
             alive--;
-            if (k->next < e->nunits) {
+            if (k->next < e->nunits && !interrupted) { /* not a worker stopped with the run */
                 /* the worker died on unit k->next: that unit fails, the
                  * next one of its sequence starts in a new worker */
                 kvv_verdict v;
@@ -442,10 +449,11 @@ int kvv_run_with_io(const kvv_run_opts *o, const kvv_run_io_opts *io, kvv_summar
     }
     interrupted = 0;
     stop_early = 0;
-    struct sigaction sa, old;
+    struct sigaction sa, old, old_term;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;
     sigaction(SIGINT, &sa, &old);
+    sigaction(SIGTERM, &sa, &old_term); /* what CI cancellation sends: ends the run as Ctrl-C does */
     double t0 = mono();
     for (int r = 0; r < o->nreporters; r++)
         o->reporters[r]->begin(o->reporters[r], o->info);
@@ -461,6 +469,7 @@ int kvv_run_with_io(const kvv_run_opts *o, const kvv_run_io_opts *io, kvv_summar
     for (int r = 0; r < o->nreporters; r++)
         o->reporters[r]->end(o->reporters[r], s);
     sigaction(SIGINT, &old, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
     for (int64_t u = 0; e.recs && u < e.nunits; u++)
         kvv_record_free(&e.recs[u]);
     free(e.recs);

@@ -75,12 +75,15 @@ int cli_proc_run(char *const argv[], int out_fd);
 int cli_proc_capture(char *const argv[], char *buf, size_t n);
 int cli_proc_filter(char *const argv[], FILE *log, const char *prefix, FILE *out);
 
-/* HDF5 dumps of `run` and `replay` (tools/cli_dump.c): open a writer for a
- * run (NULL with a message printed), and close it, renaming the file into
- * place and saying how many cases it holds; -1 (printed) on a write error. */
+/* HDF5 dumps of `run` and `replay` (tools/cli_dump.c): check a --dump path
+ * before any work (-1 with a message: a usage error); open a writer for a
+ * run (NULL with a message printed: a usage error too, nothing has run),
+ * and close it, renaming the file into place and saying how many cases it
+ * holds; -1 (printed) on a write error. */
 struct kvv_dump_writer;
 struct kvv_run_info;
 struct kvv_summary;
+int cli_dump_check(const char *path);
 struct kvv_dump_writer *cli_dump_create(const char *path, int all, const struct kvv_run_info *info);
 int cli_dump_finish(struct kvv_dump_writer *w, const char *path, const struct kvv_summary *s);
 

@@ -72,6 +72,8 @@ static int parse_replay_args(int argc, char **argv, replay_args *a)
         fprintf(stderr, "kvverify: --dump-all needs --dump FILE\n");
         return -1;
     }
+    if (a->dump && cli_dump_check(a->dump))
+        return -1;
     a->file = argv[optind];
     return 0;
 }
@@ -306,7 +308,7 @@ int cmd_replay(int argc, char **argv)
         kvv_run_info info = {KVV_VERSION, KVV_GIT_COMMIT, machine, started, "replay", 0, {0}, st.n, 0};
         if (!(dw = cli_dump_create(a.dump, a.dump_all, &info))) {
             stored_free(&st);
-            return 1;
+            return EXIT_USAGE;
         }
     }
     int *sel = calloc((size_t)st.n, sizeof *sel);

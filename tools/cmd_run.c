@@ -109,6 +109,8 @@ static int parse_run_args(int argc, char **argv, run_args *a)
         fprintf(stderr, "kvverify: --dump-all needs --dump FILE\n");
         return -1;
     }
+    if (a->dump && cli_dump_check(a->dump))
+        return -1;
     char why[300];
     if (kvv_filter_check(&a->f, why, sizeof why)) {
         fprintf(stderr, "kvverify: %s\n", why);
@@ -279,11 +281,11 @@ int cli_run(int argc, char **argv, int list_only)
                       .reporters = reps, .nreporters = 1 + a.reports.n, .jobs = a.no_isolate ? 0 : a.jobs,
                       .timeout = a.timeout, .info = &info, .fail_fast = a.fail_fast};
     kvv_run_io_opts io = {a.dump ? cli_dump_create(a.dump, a.dump_all, &info) : NULL, a.dump_all, NULL};
-    if (a.dump && !io.dump) {
+    if (a.dump && !io.dump) { /* another run holds the path, or it went away meanwhile */
         term->destroy(term);
         cli_reports_close(&a.reports);
         kvv_case_list_free(&cases);
-        return 1;
+        return EXIT_USAGE;
     }
     kvv_summary s;
     int failures = kvv_run_with_io(&o, &io, &s);
