@@ -47,6 +47,10 @@ int cli_split_backends(const char *list, char *store, size_t n, const char **nam
 /* A backend name that is neither built in nor a readable library path is a
  * usage error (message printed, -1), found before any work. */
 int cli_check_backend(const char *name);
+/* An output file a command is about to write (-o FILE): a usage error
+ * (message with the errno text printed, -1) when it is a directory or its
+ * folder is missing or not writable; checked before any work. */
+int cli_check_out_file(const char *opt, const char *path);
 /* "host arch, N CPUs, model" */
 void cli_machine_name(char *buf, size_t n);
 void cli_usage(FILE *out);

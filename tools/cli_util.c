@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -101,5 +102,31 @@ int cli_check_backend(const char *name)
     if (kvv_backend_check_name(name, why, sizeof why) == 0)
         return 0;
     fprintf(stderr, "kvverify: backend %s: %s\n", name, why);
+    return -1;
+}
+
+int cli_check_out_file(const char *opt, const char *path)
+{
+    struct stat sb;
+    size_t len = strlen(path);
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else
+        snprintf(dir, sizeof dir, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+    const char *why = NULL;
+    if (len == 0 || path[len - 1] == '/')
+        why = "not a file name";
+    else if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+        why = strerror(EISDIR);
+    else if (stat(dir, &sb) != 0 || access(dir, W_OK | X_OK) != 0) {
+        fprintf(stderr, "kvverify: %s: cannot write %s: folder %s: %s\n", opt, path, dir, strerror(errno));
+        return -1;
+    } else if (!S_ISDIR(sb.st_mode))
+        why = strerror(ENOTDIR);
+    if (!why)
+        return 0;
+    fprintf(stderr, "kvverify: %s: cannot write %s: %s\n", opt, path, why);
     return -1;
 }
