@@ -54,6 +54,20 @@ int cli_check_out_file(const char *opt, const char *path);
 /* "host arch, N CPUs, model" */
 void cli_machine_name(char *buf, size_t n);
 void cli_usage(FILE *out);
+/* The options of run (and list cases), part of cli_usage (tools/kvverify.c). */
+void cli_run_options(FILE *out);
+/* A command's own usage (tools/cli_help.c: "run", "list", "list cases",
+ * "bench", ...) to out; -1 for a name it has none for. */
+int cli_help(const char *name, FILE *out);
+/* Whether the arguments of a command are just --help or -h. */
+int cli_wants_help(int argc, char **argv);
+
+/* Comma lists of options.  cli_list_check: a list with an empty item
+ * ("a,,b", "a,", ",") is a usage error (message printed, -1).  cli_list_add:
+ * the same check, then the list appended to acc (n bytes; "" at first), so
+ * that an option given twice adds to its list. */
+int cli_list_check(const char *opt, const char *list);
+int cli_list_add(const char *opt, const char *list, char *acc, size_t n);
 
 /* Vulkan (tools/cli_vulkan.c): --vk-device N (0, or -1 with a message);
  * the backends of a run without -b (cpu, plus vulkan when a device opens;

@@ -34,9 +34,40 @@ void cli_machine_name(char *buf, size_t n)
         snprintf(buf, n, "unknown machine");
 }
 
+int cli_list_check(const char *opt, const char *list)
+{
+    size_t len = strlen(list);
+    if (strspn(list, ",") == len) {
+        fprintf(stderr, "kvverify: %s: empty list '%s'\n", opt, list);
+        return -1;
+    }
+    if (list[0] == ',' || list[len - 1] == ',' || strstr(list, ",,")) {
+        fprintf(stderr, "kvverify: %s: empty item in the list '%s'\n", opt, list);
+        return -1;
+    }
+    return 0;
+}
+
+int cli_list_add(const char *opt, const char *list, char *acc, size_t n)
+{
+    if (cli_list_check(opt, list))
+        return -1;
+    size_t have = strlen(acc);
+    if (snprintf(acc + have, n - have, "%s%s", have ? "," : "", list) >= (int)(n - have)) {
+        fprintf(stderr, "kvverify: %s: the list is longer than %zu characters\n", opt, n - 1);
+        return -1;
+    }
+    return 0;
+}
+
 int cli_split_backends(const char *list, char *store, size_t n, const char **names)
 {
-    snprintf(store, n, "%s", list);
+    if (cli_list_check("-b", list))
+        return -1;
+    if (snprintf(store, n, "%s", list) >= (int)n) {
+        fprintf(stderr, "kvverify: -b: the list is longer than %zu characters\n", n - 1);
+        return -1;
+    }
     int k = 0;
     char *save = NULL;
     for (char *t = strtok_r(store, ",", &save); t; t = strtok_r(NULL, ",", &save)) {

@@ -93,6 +93,8 @@ static int parse(int argc, char **argv, ppl_args *a)
         usage(stderr);
         return -1;
     }
+    if (a->kv && cli_list_check("--kv", a->kv))
+        return -1;
     return 0;
 }
 
