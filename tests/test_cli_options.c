@@ -110,7 +110,7 @@ static void test_empty_items_refused(void)
         "run --toggle cache=on,",     "run --set threads=2,",        "list cases --kv ,q8_0/q8_0",
         "replay x.h5 -b cpu,",        "bench -b cpu,",               "probe -b cpu,",
         "fuzz -o attn,",              "ppl --model probe --kv f16/f16,",
-        "bisect --good a --bad b --rule arith,",
+        "bisect --good a --bad b --rule arith,", "bisect --good a --bad b --tree ggml,,src",
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         double t0 = cli_mono();

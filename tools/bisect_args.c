@@ -61,6 +61,8 @@ int bisect_parse_args(int argc, char **argv, bisect_args *a, int step)
         fprintf(stderr, "kvverify: bisect takes one of --plugin LIB, -b BACKEND and --exe PATH\n");
         return -1;
     }
+    if (a->tree && cli_list_check("--tree", a->tree))
+        return -1;
     if (a->rule && (cli_list_check("--rule", a->rule) || !bisect_rules_known(a->rule)))
         return -1;
     if (!a->exe && !a->plugin && !a->backend)
