@@ -10,6 +10,7 @@ static void tally_add(kvv_tally *t, const kvv_verdict *v)
         t->fail++;
     else
         t->skip++;
+    t->declined += v->status == KVV_FAIL && v->rule == KVV_RULE_DECLINED;
     t->ties += v->ties;
     t->tie_candidates += v->tie_candidates;
     if (v->arith_ratio > t->worst_arith)

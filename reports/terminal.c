@@ -120,6 +120,9 @@ static void t_end(kvv_reporter *r, const kvv_summary *sm)
     fprintf(out, "\n%lld checks: %lld passed, %lld failed, %lld skipped in %.1f s%s\n", (long long)sm->total.cases,
             (long long)sm->total.pass, (long long)sm->total.fail, (long long)sm->total.skip, sm->seconds,
             sm->interrupted ? " (INTERRUPTED: results so far)" : sm->stopped_early ? " (stopped at the first failure)" : "");
+    if (sm->total.declined)
+        fprintf(out, "%lld of the failures are declines, which --strict counts as failures\n",
+                (long long)sm->total.declined);
     (void)s;
     fflush(out);
 }

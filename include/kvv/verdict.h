@@ -18,6 +18,7 @@ typedef enum kvv_rule {
     KVV_RULE_PPL,     /* end to end: probe-model PPL ratio / KL divergence beyond the pair's bound */
     KVV_RULE_FORMAT,  /* the backend stores the type in a format that matches no known format version */
     KVV_RULE_ROUNDTRIP, /* such a cache gives back what was written worse than the type's known versions */
+    KVV_RULE_DECLINED,  /* the backend declined the case, and the run counts declines as failures (--strict) */
     KVV_RULE_COUNT
 } kvv_rule;
 
