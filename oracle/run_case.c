@@ -453,7 +453,7 @@ static double rms_diff_f32(const float *a, const double *b, size_t n)
             s += d * d;
             m++;
         }
-    return m ? sqrt(s / m) : 0.0;
+    return m ? sqrt(s / m) : NAN; /* no finite pair: no error to measure (the finite rule's business) */
 }
 
 static double rms_diff(const double *a, const double *b, size_t n)

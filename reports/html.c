@@ -81,8 +81,8 @@ static void totals(FILE *o, const kvv_reporter *r, const kvv_summary *sm)
                        "<td>%s</td><td>%.2f</td><td>%.2f</td></tr>\n",
                     (long long)t->cases, (long long)t->pass, (long long)t->fail, (long long)t->skip,
                     (long long)t->ties, (long long)t->tie_candidates,
-                    t->worst_arith > 0 ? rep_num(a, sizeof a, t->worst_arith) : "-",
-                    t->worst_budget > 0 ? rep_num(c, sizeof c, t->worst_budget) : "-", t->t_backend, t->t_ref);
+                    t->n_arith ? rep_num(a, sizeof a, t->worst_arith) : "-",
+                    t->n_budget ? rep_num(c, sizeof c, t->worst_budget) : "-", t->t_backend, t->t_ref);
         }
     fputs("</table>\n", o);
 }
@@ -214,8 +214,8 @@ static void failure_page(FILE *o, const kvv_reporter *r, const html_state *s, co
     fputs("</code></dd>", o);
     dl_row(o, "rule", kvv_rule_name(v->rule));
     dl_row(o, "detail", v->detail);
-    dl_row(o, "arith ratio", rep_num(a, sizeof a, v->arith_ratio));
-    dl_row(o, "budget ratio", rep_num(b, sizeof b, v->budget_ratio));
+    dl_row(o, "arith ratio", rep_has_ratio(v->arith_ratio) ? rep_num(a, sizeof a, v->arith_ratio) : "none (not measured)");
+    dl_row(o, "budget ratio", rep_has_ratio(v->budget_ratio) ? rep_num(b, sizeof b, v->budget_ratio) : "none (not measured)");
     snprintf(line, sizeof line, "%lld taken of %lld candidates; %lld values or bytes checked; %lld blocks with "
                                 "NaN/Inf inputs",
              (long long)v->ties, (long long)v->tie_candidates, (long long)v->checked, (long long)v->nonfinite_inputs);

@@ -61,8 +61,8 @@ static void row(FILE *o, const char *op, const char *bn, const kvv_tally *t)
     char a[32], b[32];
     fprintf(o, "| %s | %s | %lld | %lld | %lld | %lld | %lld/%lld | %s | %s | %.2f | %.2f |\n", op, bn,
             (long long)t->cases, (long long)t->pass, (long long)t->fail, (long long)t->skip, (long long)t->ties,
-            (long long)t->tie_candidates, t->worst_arith > 0 ? rep_num(a, sizeof a, t->worst_arith) : "-",
-            t->worst_budget > 0 ? rep_num(b, sizeof b, t->worst_budget) : "-", t->t_backend, t->t_ref);
+            (long long)t->tie_candidates, t->n_arith ? rep_num(a, sizeof a, t->worst_arith) : "-",
+            t->n_budget ? rep_num(b, sizeof b, t->worst_budget) : "-", t->t_backend, t->t_ref);
 }
 
 static void top_table(FILE *o, const kvv_reporter *r, const rep_store *t, const char *title, int budget)

@@ -5,6 +5,7 @@
 #ifndef KVV_REPORT_UTIL_H
 #define KVV_REPORT_UTIL_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -24,6 +25,11 @@ void rep_put_md_cell(FILE *out, const char *s);
 const char *rep_num(char *buf, size_t n, double x);
 /* A JSON number, or the strings "inf", "-inf", "nan" (JSON has no literal for them). */
 void rep_put_json_num(FILE *out, double x);
+/* A verdict's ratio: NaN is no ratio at all (kvv_verdict), written as JSON
+ * null, or "-" by rep_ratio; else as rep_num and rep_put_json_num. */
+#define rep_has_ratio(x) (!isnan(x))
+void rep_put_json_ratio(FILE *out, double x);
+const char *rep_ratio(char *buf, size_t n, double x);
 
 const char *rep_status_word(kvv_status s); /* "pass", "fail", "skip" */
 const char *rep_rot_name(kvv_rot_site r);

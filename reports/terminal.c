@@ -1,5 +1,6 @@
 /* The terminal reporter: failure lines as they come, a progress line when
  * the output is a TTY, and the summary table at the end. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -76,8 +77,10 @@ static void t_result(kvv_reporter *r, const kvv_case *c, const char *name, int b
     } else if (s->verbose) {
         clear_progress(r);
         fprintf(r->out, "%-4s %-7s %s", kvv_status_name(v->status), bn, name);
-        if (v->arith_ratio > 0 || v->budget_ratio > 0)
-            fprintf(r->out, "  arith %.3g budget %.3g", v->arith_ratio, v->budget_ratio);
+        if (!isnan(v->arith_ratio)) /* NaN: the case has no such ratio */
+            fprintf(r->out, "  arith %.3g", v->arith_ratio);
+        if (!isnan(v->budget_ratio))
+            fprintf(r->out, "  budget %.3g", v->budget_ratio);
         if (v->ties)
             fprintf(r->out, "  ties %lld", (long long)v->ties);
         if (v->status == KVV_SKIP)
@@ -89,7 +92,7 @@ static void t_result(kvv_reporter *r, const kvv_case *c, const char *name, int b
 
 static void fmt_ratio(char *buf, size_t n, double x, int64_t cases)
 {
-    if (cases == 0 || x == 0)
+    if (cases == 0)
         snprintf(buf, n, "-");
     else
         snprintf(buf, n, "%.3g", x);
@@ -98,8 +101,8 @@ static void fmt_ratio(char *buf, size_t n, double x, int64_t cases)
 static void print_row(FILE *out, const char *op, const char *bn, const kvv_tally *t)
 {
     char a[16], b[16];
-    fmt_ratio(a, sizeof a, t->worst_arith, t->cases);
-    fmt_ratio(b, sizeof b, t->worst_budget, t->cases);
+    fmt_ratio(a, sizeof a, t->worst_arith, t->n_arith);
+    fmt_ratio(b, sizeof b, t->worst_budget, t->n_budget);
     fprintf(out, "%-8s %-8s %6lld %6lld %5lld %5lld %6lld/%-6lld %10s %10s %9.2f %9.2f\n", op, bn,
             (long long)t->cases, (long long)t->pass, (long long)t->fail, (long long)t->skip, (long long)t->ties,
             (long long)t->tie_candidates, a, b, t->t_backend, t->t_ref);

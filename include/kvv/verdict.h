@@ -37,7 +37,10 @@ typedef struct kvv_diff {
 typedef struct kvv_verdict {
     kvv_status status;
     kvv_rule rule;            /* the first rule that failed (KVV_RULE_NONE on pass) */
-    double arith_ratio;       /* worst normalized error ratio seen (0 when not applicable) */
+    /* The ratios are NaN where there is none (the rule did not run: a row op,
+     * a crash, a decline, no finite element to compare); reports write them
+     * as null or "-", never as 0. */
+    double arith_ratio;       /* worst normalized error ratio seen */
     double budget_ratio;      /* attention error vs unquantized over the type's own distortion */
     int64_t ties;             /* elements/fields that took the other side of a tie */
     int64_t tie_candidates;   /* elements/fields the reference flagged as ties */
