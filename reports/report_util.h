@@ -61,6 +61,23 @@ typedef struct rep_store {
 int rep_store_add(rep_store *s, const kvv_case *c, const char *name, int backend, const kvv_verdict *v);
 void rep_store_free(rep_store *s);
 
+/* Skip reasons: each distinct (backend, detail) of the skipped cases, and of
+ * the declines that --strict made failures, with its count. */
+typedef struct rep_reason {
+    char *text;
+    int backend;
+    int64_t n;
+} rep_reason;
+typedef struct rep_reasons {
+    rep_reason *r;
+    int n, cap;
+    int64_t total; /* cases noted */
+} rep_reasons;
+/* Notes v if it is a skip or a decline; 0, or -1 when out of memory. */
+int rep_reasons_note(rep_reasons *s, int backend, const kvv_verdict *v);
+void rep_reasons_sort(rep_reasons *s); /* most frequent first */
+void rep_reasons_free(rep_reasons *s);
+
 /* HTML: the heatmaps section.  page_of[i] is the failure page number of
  * entry i (> 0), or 0 when it has none; thr: the arith and budget thresholds. */
 void rep_html_heatmaps(FILE *o, const rep_store *st, const kvv_run_info *info, const int64_t *page_of,
