@@ -78,10 +78,15 @@ int rep_reasons_note(rep_reasons *s, int backend, const kvv_verdict *v);
 void rep_reasons_sort(rep_reasons *s); /* most frequent first */
 void rep_reasons_free(rep_reasons *s);
 
-/* HTML: the heatmaps section.  page_of[i] is the failure page number of
- * entry i (> 0), or 0 when it has none; thr: the arith and budget thresholds. */
+/* HTML: the heatmaps section (K x V grids per head dim and op, per backend).
+ * page_of[i] is the failure page number of entry i (> 0), or 0 when it has
+ * none; thr: the arith and budget thresholds. */
 void rep_html_heatmaps(FILE *o, const rep_store *st, const kvv_run_info *info, const int64_t *page_of,
                        const double thr[2]);
+
+/* HTML: the plots (inline SVG): ratio histograms per backend, time per op. */
+void rep_html_plots(FILE *o, const rep_store *st, const kvv_run_info *info, const kvv_summary *sm,
+                    const double thr[2]);
 
 /* A reporter struct with its callbacks and state; NULL when out of memory. */
 kvv_reporter *rep_new(FILE *out, void *state, void (*begin)(kvv_reporter *, const kvv_run_info *),
