@@ -362,6 +362,10 @@ static void test_markdown(void)
     CU_ASSERT(strstr(out, cell) != NULL);
     CU_ASSERT(strstr(out, "Rerun the first: `kvverify run -b '") != NULL);
     CU_ASSERT(strstr(out, "### Largest arith ratios") != NULL);
+    /* the skip, with its reason */
+    snprintf(cell, sizeof cell, "## Skipped, by reason (1)\n\n| cases | backend | reason |\n|---:|---|---|\n"
+                                "| 1 | %s | backend declined: no q4_0 |\n", odd_backend);
+    CU_ASSERT(strstr(out, cell) != NULL);
     /* every table row has the header's number of cells */
     CU_ASSERT_EQUAL(count(out, "\n| attn | cpu |"), 1);
     free(out);
