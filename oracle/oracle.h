@@ -197,6 +197,7 @@ typedef struct kvv_run_opts {
     double timeout; /* seconds per (case, backend) in a worker */
     const kvv_run_info *info;
     int fail_fast;  /* stop at the first failure (the verdicts so far are still reported) */
+    int strict;     /* a declined case (skip) is a failure, rule "declined", in every report */
 } kvv_run_opts;
 int kvv_run(const kvv_run_opts *o, kvv_summary *s);
 /* kvv_run with tensors going in or out (io may be NULL: kvv_run). */

@@ -222,6 +222,10 @@ static void emit_one(emit_t *e, int64_t u)
         int b = (int)(u % e->o->nbackends);
         char name[512];
         kvv_case_name(c, name, sizeof name);
+        if (e->o->strict && e->res[u].status == KVV_SKIP) { /* the decline's reason stays the detail */
+            e->res[u].status = KVV_FAIL;
+            e->res[u].rule = KVV_RULE_DECLINED;
+        }
         kvv_summary_add(e->s, c->op, b, &e->res[u]);
         e->failures += e->res[u].status == KVV_FAIL;
         if (e->o->fail_fast && e->res[u].status == KVV_FAIL)

@@ -386,7 +386,7 @@ static int run_with(const run_args *ap, int argc, char **argv, int list_only)
         reps[1 + i] = a.reports.rep[i];
     kvv_run_opts o = {.backend_names = bnames, .nbackends = nb, .cases = cases.items, .ncases = cases.n,
                       .reporters = reps, .nreporters = 1 + a.reports.n, .jobs = a.no_isolate ? 0 : a.jobs,
-                      .timeout = a.timeout, .info = &info, .fail_fast = a.fail_fast};
+                      .timeout = a.timeout, .info = &info, .fail_fast = a.fail_fast, .strict = a.strict};
     kvv_run_io_opts io = {a.dump ? cli_dump_create(a.dump, a.dump_all, &info) : NULL, a.dump_all, NULL};
     if (a.dump && !io.dump) { /* another run holds the path, or it went away meanwhile */
         term->destroy(term);
@@ -405,7 +405,9 @@ static int run_with(const run_args *ap, int argc, char **argv, int list_only)
         fprintf(stderr, "kvverify: the run could not start\n");
         return 1;
     }
-    if (s.interrupted || unwritten)
+    if (unwritten) /* a report lost: an error of the run's own (exit 2), whatever the cases did */
+        return EXIT_USAGE;
+    if (s.interrupted)
         return 1;
     return failures > 0 || (a.strict && s.total.skip > 0) ? 1 : 0;
 }
