@@ -7,6 +7,9 @@
 
 #include "kvv/types.h"
 
+/* type_is_turbo and type_is_float test a bit of a uint per id */
+_Static_assert(KVV_TYPE_COUNT <= 32, "more ids than bits in a GLSL uint: give type_is_* another form");
+
 int main(int argc, char **argv)
 {
     FILE *f = argc == 2 ? fopen(argv[1], "w") : NULL;
@@ -33,15 +36,14 @@ int main(int argc, char **argv)
         }
         fprintf(f, ");\n");
     }
-    /* as comparisons with constants, which fold wherever t is one */
+    /* a bit per id: no branch (|| would make one per id in SPIR-V), and it
+     * folds wherever t is a constant */
     for (int fam = 0; fam < 2; fam++) {
-        fprintf(f, "bool type_is_%s(uint t) { return false", fam ? "turbo" : "float");
-        for (int t = 0; t < KVV_TYPE_COUNT; t++) {
-            const kvv_format *r = kvv_format_get((kvv_type)t);
-            if (r->family == (fam ? KVV_FAMILY_TURBO : KVV_FAMILY_FLOAT))
-                fprintf(f, " || t == %du", t);
-        }
-        fprintf(f, "; }\n");
+        unsigned mask = 0;
+        for (int t = 0; t < KVV_TYPE_COUNT; t++)
+            if (kvv_format_get((kvv_type)t)->family == (fam ? KVV_FAMILY_TURBO : KVV_FAMILY_FLOAT))
+                mask |= 1u << t;
+        fprintf(f, "bool type_is_%s(uint t) { return ((0x%xu >> t) & 1u) != 0u; }\n", fam ? "turbo" : "float", mask);
     }
     fprintf(f, "\n");
 
