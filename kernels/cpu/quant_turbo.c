@@ -170,9 +170,11 @@ TURBO3_ROW_FNS(turbo3_qk128, KVV_TURBO3_QK128)
 /* ---- turbo4@qjl: 3-bit indices of the raw norm, plus one QJL sign per
  * value of the residual's random projection (block = group = 128) ---- */
 
-#define QJL_BYTES 68
+#define QJL_BYTES KVV_BYTES_TURBO4_QJL
 #define QJL_QS 4
 #define QJL_SIGNS 52
+_Static_assert(QJL_SIGNS == QJL_QS + 128 * 3 / 8 && QJL_BYTES == QJL_SIGNS + 128 / 8 && KVV_BLOCK_TURBO4_QJL == 128,
+               "turbo4@qjl: norm, rnorm, 3-bit qs, one sign bit per value");
 
 static void qjl_quantize_block(const float *x, uint8_t *b)
 {
