@@ -10,20 +10,14 @@
 #include <string.h>
 
 #include "oracle/oracle.h"
-#include "tests/testutil.h"
-
-static const char *build_dir(void)
-{
-    const char *d = getenv("KVV_BUILD_DIR");
-    return d && *d ? d : "build";
-}
+#include "tests/harness.h"
 
 static const char *plugin(const char *opts)
 {
     static char buf[4][1024];
     static int k;
     char *p = buf[k++ % 4];
-    snprintf(p, sizeof buf[0], "%s/plugins/libstored.so%s%s", build_dir(), *opts ? ":" : "", opts);
+    snprintf(p, sizeof buf[0], "%s/plugins/libstored.so%s%s", kvv_build_dir(), *opts ? ":" : "", opts);
     return p;
 }
 
@@ -202,14 +196,14 @@ static void test_cli(void)
 {
     char cmd[2048];
     int stale;
-    snprintf(cmd, sizeof cmd, "%s/kvverify list cases --gate -b %s 2>/dev/null", build_dir(),
+    snprintf(cmd, sizeof cmd, "%s/kvverify list cases --gate -b %s 2>/dev/null", kvv_build_dir(),
              plugin("turbo3=turbo3@qk128"));
     CU_ASSERT(count_lines(cmd, "turbo3@qk128", "turbo3-", &stale) > 200);
     CU_ASSERT_EQUAL(stale, 0);
-    snprintf(cmd, sizeof cmd, "%s/kvverify list cases --gate --listed-formats -b %s 2>/dev/null", build_dir(),
+    snprintf(cmd, sizeof cmd, "%s/kvverify list cases --gate --listed-formats -b %s 2>/dev/null", kvv_build_dir(),
              plugin("turbo3=turbo3@qk128"));
     CU_ASSERT(count_lines(cmd, "turbo3-", NULL, &stale) > 90);
-    snprintf(cmd, sizeof cmd, "%s/kvverify probe -b %s 2>&1", build_dir(), plugin("turbo4=turbo4@narrow"));
+    snprintf(cmd, sizeof cmd, "%s/kvverify probe -b %s 2>&1", kvv_build_dir(), plugin("turbo4=turbo4@narrow"));
     CU_ASSERT_EQUAL(count_lines(cmd, "configured: turbo4@narrow", NULL, &stale), 1);
 }
 

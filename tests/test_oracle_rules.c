@@ -9,7 +9,7 @@
 #include "fuzz/gen.h"
 #include "kvv/tensor.h"
 #include "oracle/oracle.h"
-#include "tests/testutil.h"
+#include "tests/harness.h"
 
 #define ROWS 8
 

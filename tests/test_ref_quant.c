@@ -11,7 +11,7 @@
 
 #include "fuzz/gen.h"
 #include "ref/quant/quant.h"
-#include "tests/testutil.h"
+#include "tests/harness.h"
 
 static const kvv_type ggml_types[] = {KVV_Q8_0, KVV_Q4_0, KVV_Q4_1, KVV_Q5_0, KVV_Q5_1, KVV_IQ4_NL, KVV_IQ4_NL_SEARCH};
 #define N_GGML ((int)(sizeof ggml_types / sizeof ggml_types[0]))
