@@ -130,14 +130,20 @@ kvv_verdict run_named(const kvv_backend *b, const char *name);
 #define KVV_ANY_FAMILY (-1)
 int kvv_types_of(int family, kvv_type *out);
 
-/* The backends this machine can run: the built-in ones that open (a
- * backend that does not, e.g. Vulkan without a device, is left out with its
- * reason printed) and the porting template plugin.  Closed at exit. */
+/* The backends this machine can run, less those named in except (a comma
+ * list, or NULL): the built-in ones that open (one that does not, e.g.
+ * Vulkan without a device, is a skip with its reason) and the porting
+ * template plugin.  Closed at exit. */
 typedef struct {
     const char *name;
     const kvv_backend *b;
 } kvv_test_backend;
-int kvv_test_backends(const kvv_test_backend **out);
+int kvv_test_backends(const char *except, const kvv_test_backend **out);
+
+/* The per-family checks on one backend: every type of each family of the
+ * table, quantized, dequantized and as K and V of attention, in cases built
+ * by name; each must pass or (unless all_pass) be declined with a reason. */
+void kvv_check_families(const char *name, const kvv_backend *b, int all_pass);
 
 #include "tests/harness/defect.h"
 

@@ -37,17 +37,31 @@ static int in_gate(const char *name)
 }
 
 /* The case on the CPU backend with the defect planted (NULL: none).  A
- * fresh backend per run: zero_payload@layer0 counts its cache writes. */
+ * fresh backend per run: zero_payload@layer0 counts its cache writes.  The
+ * honest verdict of a case is computed once (it is deterministic, and
+ * several defects are shown against the same case). */
 static kvv_verdict run(const char *name, const char *defect)
 {
+    static struct {
+        char name[160];
+        kvv_verdict v;
+    } honest[32];
+    static int nhonest;
     kvv_case c = kvv_case_named("%s", name);
     if (!in_gate(name))
         printf("\n%s is not a case of the gate\n", name);
     CU_ASSERT(in_gate(name));
+    for (int i = 0; !defect && i < nhonest; i++)
+        if (!strcmp(honest[i].name, name))
+            return honest[i].v;
     kvv_backend *b = defect ? kvv_defect(defect) : kvv_defect_backend("honest", NULL, 0);
     kvv_verdict v;
     kvv_run_case(&c, b, &v);
     kvv_defect_free(b);
+    if (!defect && nhonest < 32 && strlen(name) < sizeof honest[0].name) {
+        snprintf(honest[nhonest].name, sizeof honest[0].name, "%s", name);
+        honest[nhonest++].v = v;
+    }
     if (!defect && v.status != KVV_PASS)
         printf("\nhonest run of %s: %s [%s] %s\n", name, kvv_status_name(v.status), kvv_rule_name(v.rule), v.detail);
     return v;

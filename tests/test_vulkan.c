@@ -549,6 +549,16 @@ static void test_bad_device_index(void)
     CU_ASSERT(strstr(b->last_error(b->ctx), "avx2") != NULL);
 }
 
+/* the per-family checks of every backend (tests/test_families.c), here
+ * where the pipelines of the checks above are built already */
+static void test_families(void)
+{
+    const kvv_backend *b = vk();
+    if (!b)
+        return;
+    kvv_check_families("vulkan", b, 1);
+}
+
 /* a machine without the loader: the CLI says so and carries on with cpu */
 static void test_missing_loader(void)
 {
@@ -577,6 +587,7 @@ void kvv_register_tests(void)
                                     {NULL, NULL}};
     static const kvv_test attention[] = {{"pairs and shapes", test_attention_pairs},
                                          {"masks, ALiBi, softcap, rotation site", test_attention_semantics},
+                                         {"every type of each family (tests/test_families.c)", test_families},
                                          {"speed-only toggles bit-identical", test_toggles_bit_identical},
                                          {"subgroup fallback bit-identical", test_subgroup_fallback_identical},
                                          {"automatic decode split bit-identical", test_auto_split_identical},

@@ -311,10 +311,21 @@ static void close_backends(void)
     nopened = 0;
 }
 
-int kvv_test_backends(const kvv_test_backend **out)
+static int in_list(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; p && *p; p += strcspn(p, ",") + (p[strcspn(p, ",")] == ',')) {
+        if (strncmp(p, name, n) == 0 && (p[n] == ',' || p[n] == 0))
+            return 1;
+    }
+    return 0;
+}
+
+int kvv_test_backends(const char *except, const kvv_test_backend **out)
 {
     static char missing[8][600];
     static int nmissing;
+    static kvv_test_backend list[8];
     if (nopened < 0) {
         nopened = 0;
         char names[256], lib[1024], why[500];
@@ -326,6 +337,8 @@ int kvv_test_backends(const kvv_test_backend **out)
             all[n++] = s;
         all[n++] = kvv_path(lib, sizeof lib, kvv_build_dir(), "libkvv_template.so");
         for (int i = 0; i < n; i++) {
+            if (in_list(except, all[i]))
+                continue;
             const kvv_backend *b = kvv_backend_open(all[i], why, sizeof why);
             if (!b) {
                 snprintf(missing[nmissing++], sizeof missing[0], "backend %s: %s", all[i], why);
@@ -339,6 +352,66 @@ int kvv_test_backends(const kvv_test_backend **out)
     }
     for (int i = 0; i < nmissing; i++)
         kvv_skip("%s", missing[i]);
-    *out = opened;
-    return nopened;
+    int k = 0;
+    for (int i = 0; i < nopened; i++)
+        if (!in_list(except, opened[i].name))
+            list[k++] = opened[i];
+    *out = list;
+    return k;
+}
+
+/* ---- per-family checks ---- */
+
+static const char *const family_names[] = {"float", "block", "turbo"};
+#define NFAMILIES 3
+
+/* one case: a pass, or a decline that says why; counted */
+static void family_case(const char *bname, const kvv_backend *b, const char *name, int *pass, int *skip)
+{
+    kvv_case c = kvv_case_named("%s", name);
+    kvv_verdict v;
+    kvv_run_case(&c, b, &v);
+    if (v.status == KVV_PASS) {
+        (*pass)++;
+        return;
+    }
+    if (v.status == KVV_SKIP && v.detail[0]) {
+        (*skip)++;
+        return;
+    }
+    printf("\n    %s on %s: %s [%s] %s", name, bname, kvv_status_name(v.status), kvv_rule_name(v.rule), v.detail);
+    CU_FAIL("neither a pass nor a declined case");
+}
+
+void kvv_check_families(const char *bname, const kvv_backend *b, int all_pass)
+{
+    kvv_type first[NFAMILIES];
+    for (int f = 0; f < NFAMILIES; f++) {
+        kvv_type ts[KVV_TYPE_COUNT];
+        NEED(kvv_types_of(f, ts) > 0);
+        first[f] = ts[0];
+    }
+    for (int f = 0; f < NFAMILIES; f++) {
+        kvv_type ts[KVV_TYPE_COUNT];
+        int nt = kvv_types_of(f, ts), pass = 0, skip = 0;
+        /* K of the next family's first type, for each type as V under another K */
+        const char *k = kvv_type_name(first[(f + 1) % NFAMILIES]);
+        for (int t = 0; t < nt; t++) {
+            const char *a = kvv_type_name(ts[t]);
+            char name[300];
+            snprintf(name, sizeof name, "quant/%s/d128/rows2/dist=outlier/seed=%d", a, 10 + t);
+            family_case(bname, b, name, &pass, &skip);
+            snprintf(name, sizeof name, "dequant/%s/d128/rows2/dist=heavy/seed=%d", a, 20 + t);
+            family_case(bname, b, name, &pass, &skip);
+            snprintf(name, sizeof name, "attn/d128/%s-%s/nq2/nkv16/h2/gqa2/mask=causal/dist=gauss/seed=%d", a, a,
+                     30 + t);
+            family_case(bname, b, name, &pass, &skip);
+            snprintf(name, sizeof name, "attn/d128/%s-%s/nq1/nkv16/h2/gqa1/dist=outlier/seed=%d", k, a, 40 + t);
+            family_case(bname, b, name, &pass, &skip);
+        }
+        if (getenv("KVV_TEST_VERBOSE"))
+            printf("\n    %s, %s family: %d passed, %d declined", bname, family_names[f], pass, skip);
+        if (all_pass)
+            CU_ASSERT_EQUAL(pass, 4 * nt);
+    }
 }
