@@ -89,6 +89,28 @@ typedef struct kvv_bound_args {
 /* bound: [n_head][n_q][dv], in the original (unrotated) output basis. */
 int kvv_attn_bound(const kvv_bound_args *b, double *bound);
 
+/* ---- precision claims (oracle/claims.c says why each step) ---- */
+/* The largest kv_round a backend may claim (a conversion that moves a value
+ * by more than the value itself does not exist). */
+#define KVV_CLAIM_KV_CEILING 1.0
+/* 0 when kvv_attn_info names a precision that exists (acc_round <= 2^-24,
+ * 2^-11 or 2^-8; 0 <= kv_round <= 1); -1 with "invalid precision claim:
+ * ..." in why (NaN, infinite, negative, or none of those). */
+int kvv_claim_check(double kv_round, double acc_round, char *why, size_t n);
+/* "claimed kv_round=2^-10 acc_round=2^-11 (f16 accumulation)" */
+void kvv_claim_text(double kv_round, double acc_round, char *buf, size_t n);
+/* Whether a claim is coarser than f32 arithmetic over exact operands. */
+int kvv_claim_coarse(double kv_round, double acc_round);
+/* kv_round capped at what a conversion that exists can need on this input
+ * (a = the arith reference's operands, in the kernel's basis): bf16's 2^-7,
+ * or the most a q8 conversion of this Q moves any score over sum |q||k|. */
+double kvv_claim_kv_cap(const kvv_ref_attn_args *a, double kv_round);
+/* The attention of a computed in the claimed precision (operands converted,
+ * every operation rounded to the accumulation type, one online-softmax pass
+ * in key order): out [n_head][n_q][dv] in a's basis.  0, or -1 when memory
+ * runs out. */
+int kvv_claim_emulate(const kvv_ref_attn_args *a, double kv_round, double acc_round, double *out);
+
 /* WHT: bound on |y_i - exact_i| for an f32 rotation of x (groups of g). */
 void kvv_wht_bound(const float *x, int64_t nrows, int64_t ncols, int group, double *bound);
 
