@@ -63,7 +63,7 @@ static int run_cases(const kvv_fuzz_opts *o, const kvv_case *cases, int n, int j
     kvv_run_info info = {KVV_VERSION, KVV_GIT_COMMIT, "", "", "kvverify fuzz", 1, {o->backend_name}, n, o->seed};
     kvv_run_opts ro = {.backend_names = names, .nbackends = 1, .backends = o->backend ? tables : NULL, .cases = cases,
                        .ncases = n, .reporters = reps, .nreporters = 1, .jobs = jobs, .timeout = o->timeout,
-                       .info = &info};
+                       .info = &info, .guard = o->guard};
     kvv_summary s;
     if (kvv_run(&ro, &s) < 0 || s.interrupted)
         return -1;

@@ -20,6 +20,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "kvv/backend.h"
 #include "kvv/case.h"
@@ -75,6 +76,30 @@ int kvv_judge_roundtrip(kvv_type t, const float *x, int64_t rows, int64_t cols, 
  * backend may leave unwritten. */
 #define KVV_UNWRITTEN_F32 0x7fbadbadu
 void kvv_roundtrip_mark_unwritten(float *buf, int64_t n);
+
+/* ---- guard zones (oracle/guard.c): the buffers a backend writes ----
+ * The output of attention, the quantized and dequantized rows and the WHT
+ * rows are allocated with a guard after their end: KVV_GUARD_ZONE bytes of
+ * a pattern that kvv_guard_check compares after each call (a backend that
+ * wrote past the end fails the case, rule crash, "backend wrote N bytes
+ * past out"), or in page mode (`--guard`) a PROT_NONE page right at the
+ * end, which stops the first access past it; its fault handler writes what
+ * the page guards into the note area and to stderr before the signal kills
+ * the process. */
+#define KVV_GUARD_ZONE 4096
+/* n zeroed bytes (64-byte aligned; in page mode only as aligned as n
+ * allows, since the end is fixed) named `what` (a string that outlives the
+ * buffer); NULL when memory runs out. */
+void *kvv_guard_alloc(size_t n, const char *what);
+/* 0 when the guards are intact; -1 with *past = how many bytes past the end
+ * were written (the farthest changed byte), or *before > 0 when the header
+ * in front of the data was written over. */
+int kvv_guard_check(const void *p, size_t *past, size_t *before);
+void kvv_guard_free(void *p);
+/* Page mode for the allocations that follow (and the fault handler). */
+void kvv_guard_pages(int on);
+/* Where the fault handler leaves its message (shared with a parent). */
+void kvv_guard_note_area(char *area, size_t n);
 
 /* ---- the attention error bound ---- */
 typedef struct kvv_bound_args {
@@ -149,6 +174,21 @@ const kvv_backend *kvv_backend_open(const char *name, char *why, size_t why_len)
  * worker processes, after the fork): a built-in name, or a library (path or
  * ggml alias) that exists.  0, or -1 with why. */
 int kvv_backend_check_name(const char *name, char *why, size_t why_len);
+/* Open the backend once in a throwaway child process (its stdout sent to
+ * stderr) that must answer within `seconds`: 0 when it opens, or -1 with
+ * why (what kvv_backend_open said, or that opening it crashed or hung).  A
+ * run refuses a backend that fails this before any work. */
+int kvv_backend_try_open(const char *name, double seconds, char *why, size_t why_len);
+/* Run fn(arg, fd) in a child process whose stdout goes to stderr; fn writes
+ * its answer to fd.  Up to n bytes of it land in buf.  Returns the bytes
+ * read when the child exited normally, or -1 with why ("crashed: killed by
+ * signal 11 (...)", "crashed: the process exited with status N", "hung: no
+ * answer within S s; the process was killed"). */
+ssize_t kvv_isolate(void (*fn)(void *arg, int fd), void *arg, void *buf, size_t n, double seconds, char *why,
+                    size_t why_len);
+/* Send this process's stdout to its stderr (in a process that runs a
+ * backend: what the backend prints must not reach a report on stdout). */
+void kvv_stdout_to_stderr(void);
 /* Check a table's ABI fields and required functions; 0 or -1 with why. */
 int kvv_backend_check_abi(const kvv_backend *b, char *why, size_t why_len);
 /* Names of the built-in backends this build has, comma separated, and the
@@ -219,6 +259,7 @@ typedef struct kvv_run_opts {
     double timeout; /* seconds per (case, backend) in a worker */
     const kvv_run_info *info;
     int fail_fast;  /* stop at the first failure (the verdicts so far are still reported) */
+    int guard;      /* --guard: a PROT_NONE page after every buffer a backend writes (oracle/guard.c) */
 } kvv_run_opts;
 int kvv_run(const kvv_run_opts *o, kvv_summary *s);
 /* kvv_run with tensors going in or out (io may be NULL: kvv_run). */
@@ -284,6 +325,7 @@ typedef struct kvv_fuzz_opts {
     int shrink_tries;           /* candidates tried per shrink; 0 = 200 */
     double shrink_seconds;      /* time per shrink (a hang costs a timeout per try); 0 = 120 */
     FILE *log;                  /* progress and findings; NULL = quiet */
+    int guard;                  /* --guard: guard pages after the buffers a backend writes */
 } kvv_fuzz_opts;
 
 typedef struct kvv_fuzz_stats {

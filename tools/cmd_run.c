@@ -18,6 +18,7 @@ typedef struct {
     int corpus_given;
     int full, jobs, verbose, strict, no_isolate, list_only, fail_fast, dump_all, backends_given, matrix_given;
     int keep_formats; /* --listed-formats: run the generated cases in the versions they list */
+    int guard;        /* --guard: guard pages after the buffers a backend writes */
     double timeout;
     uint64_t seed;
     cli_reports reports;
@@ -26,7 +27,7 @@ typedef struct {
 static int parse_run_args(int argc, char **argv, run_args *a)
 {
     enum { O_GATE = 256, O_FULL, O_CASES, O_HEAD, O_KV, O_TOGGLE, O_SET, O_SEED, O_TIMEOUT, O_NOISO, O_STRICT, O_FAILFAST,
-           O_DUMP, O_DUMP_ALL, O_CORPUS, O_NOCORPUS, O_VKDEV, O_LISTED, O_REPORT_DIR, O_REPORT /* + CLI_REP_* (last) */ };
+           O_DUMP, O_DUMP_ALL, O_CORPUS, O_NOCORPUS, O_VKDEV, O_LISTED, O_GUARD, O_REPORT_DIR, O_REPORT /* + CLI_REP_* (last) */ };
     static const struct option opts[] = {
         {"gate", no_argument, 0, O_GATE},       {"full", no_argument, 0, O_FULL},
         {"cases", required_argument, 0, O_CASES}, {"op", required_argument, 0, 'o'},
@@ -45,6 +46,7 @@ static int parse_run_args(int argc, char **argv, run_args *a)
         {"dump", required_argument, 0, O_DUMP}, {"dump-all", no_argument, 0, O_DUMP_ALL},
         {"corpus", required_argument, 0, O_CORPUS}, {"no-corpus", no_argument, 0, O_NOCORPUS},
         {"vk-device", required_argument, 0, O_VKDEV}, {"listed-formats", no_argument, 0, O_LISTED},
+        {"guard", no_argument, 0, O_GUARD},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     memset(a, 0, sizeof *a);
     a->backends = "cpu";
@@ -91,6 +93,7 @@ static int parse_run_args(int argc, char **argv, run_args *a)
             break;
         case 'v': a->verbose = 1; break;
         case O_LISTED: a->keep_formats = 1; break;
+        case O_GUARD: a->guard = 1; break;
         case 'h': cli_usage(stdout); exit(0);
         case O_REPORT_DIR: a->reports.dir = optarg; break;
         default:
@@ -234,7 +237,7 @@ int cli_run(int argc, char **argv, int list_only)
         cli_vk_describe(a.backends);
     int nb = cli_split_backends(a.backends, bstore, sizeof bstore, bnames);
     for (int i = 0; i < nb && nb > 0; i++)
-        if (cli_check_backend(bnames[i]))
+        if (cli_check_backend(bnames[i], a.timeout))
             nb = -1;
     if (nb < 0)
         return EXIT_USAGE;
@@ -277,7 +280,7 @@ int cli_run(int argc, char **argv, int list_only)
         reps[1 + i] = a.reports.rep[i];
     kvv_run_opts o = {.backend_names = bnames, .nbackends = nb, .cases = cases.items, .ncases = cases.n,
                       .reporters = reps, .nreporters = 1 + a.reports.n, .jobs = a.no_isolate ? 0 : a.jobs,
-                      .timeout = a.timeout, .info = &info, .fail_fast = a.fail_fast};
+                      .timeout = a.timeout, .info = &info, .fail_fast = a.fail_fast, .guard = a.guard};
     kvv_run_io_opts io = {a.dump ? cli_dump_create(a.dump, a.dump_all, &info) : NULL, a.dump_all, NULL};
     if (a.dump && !io.dump) {
         term->destroy(term);
