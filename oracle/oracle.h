@@ -308,10 +308,10 @@ int kvv_case_apply_set(kvv_case *c, const char *sets, char *why, size_t why_len)
 /* ---- fuzzing (`kvverify fuzz`) ---- */
 /* Random valid cases (fuzz/gen.h) run on one backend in isolated workers
  * until the time is up; each failure is shrunk (fuzz/shrink.h) to a minimal
- * case that fails the same rule the same way, and written to out_dir as a
- * replayable case file (a comment saying what failed, then the case name).
- * Failures with the signature (op, types, rule) of one already shrunk in
- * this run are counted but not shrunk again. */
+ * case that fails the same way (kvv_failure_signature), and written to
+ * out_dir as a replayable case file (a comment saying what failed, then the
+ * case name).  Failures with the op, types and failure signature of one
+ * already shrunk in this run are counted but not shrunk again. */
 typedef struct kvv_fuzz_opts {
     const char *backend_name;   /* a built-in name or a plugin path */
     const kvv_backend *backend; /* optional: the table to use instead of opening the name */
@@ -338,6 +338,14 @@ typedef struct kvv_fuzz_stats {
 
 /* 0 when the run completed (whatever it found), -1 when it could not run. */
 int kvv_fuzz(const kvv_fuzz_opts *o, kvv_fuzz_stats *st);
+/* What makes two failures the same failure, as text: the rule, and for a
+ * crash how it ended (the signal, the exit status, a hang, the buffer a
+ * backend wrote past and in which call, the status it failed with), for
+ * the other rules the message with its numbers left out ("arith: out[#,#]
+ * = #, reference #: ...").  A shrink step is kept only when the candidate's
+ * signature is the original's: a worker exit and a heap abort never shrink
+ * into one segfault. */
+void kvv_failure_signature(const kvv_verdict *v, char *buf, size_t n);
 /* Shrink and store one given case (o->seconds and o->ops are not used):
  * 1 when it failed and was shrunk, 0 when it does not fail, -1 on error. */
 int kvv_fuzz_shrink_case(const kvv_fuzz_opts *o, const kvv_case *c, kvv_fuzz_stats *st);

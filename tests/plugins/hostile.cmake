@@ -1,7 +1,7 @@
 # Hostile test backends (tests/plugins/hostile_backend.c built three ways):
 # plugin libraries that segfault, abort or hang on rows of 96 values, for
 # tests/test_hostile_backends.c.  Output: <build>/tests/plugins/libhostile_<kind>.so
-foreach(kind segv abort hang)
+foreach(kind segv abort hang sizes)
   add_library(hostile_${kind} MODULE ${CMAKE_CURRENT_LIST_DIR}/hostile_backend.c)
   string(TOUPPER ${kind} KIND)
   target_compile_definitions(hostile_${kind} PRIVATE HOSTILE_${KIND}=1)
