@@ -14,6 +14,7 @@
  * puts it in the crash verdict) and to stderr, and lets the signal kill the
  * process as it would have. */
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +26,8 @@
 #include "oracle/oracle.h"
 
 #define MAGIC 0x6b76766775617264ull /* "kvvguard" */
-#define HEADER 64
+#define HEADER 64 /* before the data: the header, then LEAD pattern bytes */
+#define LEAD 16
 
 typedef struct {
     uint64_t magic;
@@ -109,10 +111,13 @@ static void on_fault(int sig, siginfo_t *si, void *ctx)
         w = write(2, msg, at);
         w = write(2, "\n", 1);
         (void)w;
-        break;
+        /* die of the signal: the access runs again, without a handler (a
+         * sanitizer's would turn the signal into an exit status) */
+        signal(sig, SIG_DFL);
+        return;
     }
-    /* die of the signal as without this handler: the access runs again,
-     * under the handler there was before (the default, or a sanitizer's) */
+    /* not a guard page: the access runs again under the handler there was
+     * before (the default, or a sanitizer's) */
     sigaction(sig, sig == SIGBUS ? &old_bus : &old_segv, NULL);
 }
 
@@ -177,6 +182,8 @@ void *kvv_guard_alloc(size_t n, const char *what)
     }
     header h = {MAGIC, n, base, len, what, page_mode};
     memcpy(data - HEADER, &h, sizeof h);
+    for (size_t i = 0; i < LEAD; i++)
+        ((uint8_t *)data)[(ptrdiff_t)i - LEAD] = pattern(i);
     return data;
 }
 
@@ -191,6 +198,11 @@ int kvv_guard_check(const void *p, size_t *past, size_t *before)
         *before = HEADER; /* the header in front of the data is broken */
         return -1;
     }
+    for (size_t i = 0; i < LEAD; i++)
+        if (((const uint8_t *)p)[(ptrdiff_t)i - LEAD] != pattern(i)) {
+            *before = LEAD - i;
+            return -1;
+        }
     if (h.pages)
         return 0; /* the guard page would have stopped it */
     const uint8_t *zone = (const uint8_t *)p + h.n;
