@@ -123,8 +123,8 @@ static kvv_verdict run(const char *name, kernel_kind kk, double kv, double acc)
 
 /* Every claim a backend could make: the valid ones from exact to the
  * ceiling, and invalid ones. */
-static const double kv_claims[] = {0, 0x1p-24, 0x1p-11, 0x1p-10, 0x1p-8, 0x1p-7, 0.01, 0.1, 0.5, 1.0, 1e30, -1, NAN};
-static const double acc_claims[] = {0, 0x1p-24, 0x1p-11, 0x1p-8, 1e30, INFINITY};
+static const double kv_claims[] = {0, 0x1p-11, 0x1p-10, 0x1p-7, 0.1, 1.0, 1e30, NAN};
+static const double acc_claims[] = {0, 0x1p-24, 0x1p-11, 0x1p-8, INFINITY};
 #define N_KV_CLAIMS (sizeof kv_claims / sizeof *kv_claims)
 #define N_ACC_CLAIMS (sizeof acc_claims / sizeof *acc_claims)
 
@@ -146,14 +146,14 @@ static void fails_whatever_it_claims(const char *name, kernel_kind kk)
 
 static void test_zeros_fail_whatever_they_claim(void)
 {
-    fails_whatever_it_claims("attn/d192/f16-f16/nq1/nkv256/h8/gqa4/dist=gauss/seed=11", K_ZEROS);
-    fails_whatever_it_claims("attn/d192/q8_0-q8_0/nq1/nkv256/h8/gqa2/dist=gauss/seed=12", K_ZEROS);
+    fails_whatever_it_claims("attn/d192/f16-f16/nq1/nkv128/h4/gqa2/dist=gauss/seed=11", K_ZEROS);
+    fails_whatever_it_claims("attn/d192/q8_0-q8_0/nq1/nkv128/h4/gqa2/dist=gauss/seed=12", K_ZEROS);
 }
 
 static void test_ignoring_q_fails_whatever_it_claims(void)
 {
-    fails_whatever_it_claims("attn/d128/f16-f16/nq1/nkv256/h8/gqa4/dist=gauss/seed=13", K_NO_Q);
-    fails_whatever_it_claims("attn/d128/q8_0-q8_0/nq1/nkv256/h8/gqa1/dist=gauss/seed=14", K_NO_Q);
+    fails_whatever_it_claims("attn/d128/f16-f16/nq1/nkv128/h4/gqa2/dist=gauss/seed=13", K_NO_Q);
+    fails_whatever_it_claims("attn/d128/q8_0-q8_0/nq1/nkv128/h4/gqa1/dist=gauss/seed=14", K_NO_Q);
     fails_whatever_it_claims("attn/d64/f32-f32/nq4/nkv128/h4/gqa2/mask=causal/dist=gauss/seed=15", K_NO_Q);
 }
 
@@ -170,14 +170,17 @@ static void test_honest_f16_kernel_passes(void)
         "attn/d128/iq4_nl-q8_0/nq4/nkv128/h4/gqa4/mask=holes/dist=outlier/seed=26",
         "attn/d576/dv512/f16-f16/nq1/nkv256/h8/gqa8/dist=gauss/seed=27",
     };
+    double worst = 0;
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         kvv_verdict v = run(names[i], K_HONEST, 0x1p-10, 0x1p-11);
         CU_ASSERT_EQUAL(v.status, KVV_PASS);
+        worst = v.budget_ratio > worst ? v.budget_ratio : worst;
         if (v.status != KVV_PASS)
             printf("\nhonest f16 kernel fails %s: [%s] %s\n", names[i], kvv_rule_name(v.rule), v.detail);
         v = run(names[i], K_HONEST, 0x1p-7, 0x1p-8);
         CU_ASSERT_EQUAL(v.status, KVV_PASS);
     }
+    printf("(worst budget ratio of the honest f16 kernel: %.3g of the threshold %g) ", worst, KVV_BUDGET_THRESHOLD);
     kvv_verdict v = run(names[0], K_HONEST, 0, 0x1p-24);
     CU_ASSERT(v.status == KVV_FAIL && v.rule == KVV_RULE_ARITH);
     CU_ASSERT_PTR_NOT_NULL(strstr(v.detail, "claimed kv_round=0 acc_round=2^-24 (f32 accumulation)"));
