@@ -207,24 +207,26 @@ static int q8_row(double *q, int n)
 int kvv_claim_emulate(const kvv_ref_attn_args *a, double kv_round, double acc_round, double *out)
 {
     const fmt acc = {acc_round <= U_F32 ? FMT_F32 : acc_round == U_F16 ? FMT_F16 : FMT_BF16};
-    /* the operands: the smallest conversion that the claim covers; one
-     * rounding is of K and V, two are of Q*scale as well (each product
-     * then carries both); beyond bf16 only a conversion of Q to a block
-     * type moves scores that much (kvv_claim_kv_cap): Q through q8_0, with
-     * K and V in bf16 */
+    /* the operands: the smallest conversion that the claim covers.  One
+     * rounding is of Q*scale and V (each score then carries one, as it
+     * would from K; K itself may already be in that format, where its
+     * rounding would change nothing); two are of K as well; beyond bf16
+     * only a conversion of Q to a block type moves scores that much
+     * (kvv_claim_kv_cap): Q through q8_0, with K and V in bf16 */
     fmt op = {FMT_EXACT};
-    int round_q = 0, q8 = 0;
+    int round_q = 0, round_k = 0, q8 = 0;
     if (kv_round > U_F32) {
+        round_q = round_k = 1;
         if (kv_round <= U_F16)
-            op.kind = FMT_F16;
+            op.kind = FMT_F16, round_k = 0;
         else if (kv_round <= 2 * U_F16)
-            op.kind = FMT_F16, round_q = 1;
+            op.kind = FMT_F16;
         else if (kv_round <= U_BF16)
-            op.kind = FMT_BF16;
+            op.kind = FMT_BF16, round_k = 0;
         else if (kv_round <= 2 * U_BF16)
-            op.kind = FMT_BF16, round_q = 1;
+            op.kind = FMT_BF16;
         else
-            op.kind = FMT_BF16, q8 = 1;
+            op.kind = FMT_BF16, q8 = 1, round_q = 0;
     }
     const int dk = a->dk, dv = a->dv, grp = a->n_head / a->n_head_kv;
     const size_t nk = (size_t)a->n_head_kv * a->n_kv;
@@ -234,7 +236,7 @@ int kvv_claim_emulate(const kvv_ref_attn_args *a, double kv_round, double acc_ro
     if (!k || !v || !q || !o)
         goto out;
     for (size_t i = 0; i < nk * (size_t)dk; i++)
-        k[i] = rnd(op, a->k[i]);
+        k[i] = round_k ? rnd(op, a->k[i]) : a->k[i];
     for (size_t i = 0; i < nk * (size_t)dv; i++)
         v[i] = rnd(op, a->v[i]);
     for (int h = 0; h < a->n_head; h++) {

@@ -702,7 +702,9 @@ static void run_attn(const kvv_case *c, const kvv_backend *b, const kvv_record *
     /* what arithmetic of the claimed precision does on this input: the
      * budget rule's allowance for a claim coarser than f32 */
     double claimed_err = -1;
-    if (kvv_claim_coarse(kv_used, info.acc_round)) {
+    const int finite_inputs = all_finite(w.k, (size_t)(nkr * c->dk)) && all_finite(w.v, (size_t)(nkr * c->dv)) &&
+                              all_finite(w.q, (size_t)(nqr * c->dk));
+    if (finite_inputs && kvv_claim_coarse(kv_used, info.acc_round)) {
         double *emu = malloc(sizeof(double) * nout);
         if (!emu || kvv_claim_emulate(&ra, kv_used, info.acc_round, emu)) {
             free(emu);
@@ -720,8 +722,7 @@ static void run_attn(const kvv_case *c, const kvv_backend *b, const kvv_record *
     /* budget: against the unquantized truth, over the distortion of the
      * reference's own quantization (skipped when the inputs hold NaN/Inf:
      * there is no finite truth to measure against) */
-    if (all_finite(w.k, (size_t)(nkr * c->dk)) && all_finite(w.v, (size_t)(nkr * c->dv)) &&
-        all_finite(w.q, (size_t)(nqr * c->dk))) {
+    if (finite_inputs) {
         t0 = now();
         free(w.kd);
         free(w.vd);

@@ -65,14 +65,16 @@ static int expect(const char *cmd, int status, const char *needle)
 static void test_refused_up_front(void)
 {
     const char *b = build_dir();
-    char specs[10][512];
-    const char *why[10];
+    char specs[12][512];
+    const char *why[12];
     int n = 0;
     snprintf(specs[n], 512, "/etc/passwd"), why[n++] = "invalid ELF header";
     snprintf(specs[n], 512, "/tmp"), why[n++] = "Is a directory";
     snprintf(specs[n], 512, "nosuch"), why[n++] = "unknown backend 'nosuch'";
     snprintf(specs[n], 512, "%s/plugins/libbroken_bad_abi.so", b), why[n++] = "backend ABI version 2";
     snprintf(specs[n], 512, "%s/plugins/libbroken_missing_entry.so", b), why[n++] = "lacks the required entry";
+    snprintf(specs[n], 512, "%s/plugins/libbroken_short_struct.so", b), why[n++] = "backend table is";
+    snprintf(specs[n], 512, "%s/plugins/libbroken_null_table.so", b), why[n++] = "returned no table";
     snprintf(specs[n], 512, "%s/plugins/libno_symbol.so", b), why[n++] = "does not export kvv_backend_get";
     snprintf(specs[n], 512, "%s/plugins/libbroken_bad_config.so:x=1", b), why[n++] = "unknown option 'x=1'";
     snprintf(specs[n], 512, PLUGIN "hostile_segv.so:x=1", b), why[n++] = "takes no options";
