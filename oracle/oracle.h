@@ -10,11 +10,13 @@
  *            bit-identical outputs to their baseline setting
  *   arith    normalized error ratio: |got - ref| over the bound correct
  *            arithmetic of the backend's precision allows for this input,
- *            against the f64 computation over the same (backend's) data
+ *            against the f64 computation over the same (backend's) data;
+ *            the precision it claims is checked first (oracle/claims.c)
  *   budget   attention against the f64 attention over the unquantized K/V,
  *            within the distortion the type itself causes
  *   finite   NaN/Inf exactly where the reference has them, nowhere else
- *   crash    the backend call crashed, hung or failed */
+ *   crash    the backend call crashed, hung, failed, or wrote past the end
+ *            of a buffer (oracle/guard.c) */
 #ifndef KVV_ORACLE_H
 #define KVV_ORACLE_H
 
