@@ -261,6 +261,7 @@ typedef struct kvv_run_opts {
     double timeout; /* seconds per (case, backend) in a worker */
     const kvv_run_info *info;
     int fail_fast;  /* stop at the first failure (the verdicts so far are still reported) */
+    int strict;     /* a declined case (skip) is a failure, rule "declined", in every report */
     int guard;      /* --guard: a PROT_NONE page after every buffer a backend writes (oracle/guard.c) */
 } kvv_run_opts;
 int kvv_run(const kvv_run_opts *o, kvv_summary *s);

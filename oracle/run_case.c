@@ -485,7 +485,7 @@ static double rms_diff_f32(const float *a, const double *b, size_t n)
             s += d * d;
             m++;
         }
-    return m ? sqrt(s / m) : 0.0;
+    return m ? sqrt(s / m) : NAN; /* no finite pair: no error to measure (the finite rule's business) */
 }
 
 static double rms_diff(const double *a, const double *b, size_t n)
@@ -769,7 +769,8 @@ static void run_attn(const kvv_case *c, const kvv_backend *b, const kvv_record *
         if (measured)
             ea = claimed_err;
         double denom = er + ea;
-        double ratio = eb == 0.0 ? 0.0 : denom > 0.0 ? eb / denom : INFINITY;
+        double ratio = isnan(eb) ? NAN /* no finite output to measure: no ratio */
+                       : eb == 0.0 ? 0.0 : denom > 0.0 ? eb / denom : INFINITY;
         v->budget_ratio = ratio;
         if (ratio > KVV_BUDGET_THRESHOLD)
             kvv_verdict_fail(v, KVV_RULE_BUDGET,

@@ -5,8 +5,8 @@
  * fixed-size message per unit to its pipe.  When a worker dies or stays
  * silent past the timeout, the unit it was on gets a crash verdict that
  * names it, a new worker starts at the following unit, and the run goes on.
- * Results already computed are kept whatever happens (a SIGINT stops the
- * run early but still reports them).
+ * Results already computed are kept whatever happens (a SIGINT or SIGTERM
+ * stops the run early but still reports them).
  *
  * With a dump, a worker records each unit's tensors and, for the units the
  * dump keeps (failing ones, or all), sends them after the verdict as a
@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -124,6 +125,7 @@ static void worker_main(const kvv_run_opts *o, const kvv_run_io_opts *io, int fd
                         int64_t nunits, char *note)
 {
     signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
     kvv_stdout_to_stderr(); /* what a backend prints never reaches a report on stdout */
     settle_case_process(stride);
     kvv_guard_note_area(note, note ? NOTE_BYTES : 0);
@@ -169,7 +171,7 @@ static int spawn(const kvv_run_opts *o, const kvv_run_io_opts *io, worker_t *w, 
     if (pipe(p))
         return -1;
     fflush(NULL);
-    pid_t pid = fork();
+    pid_t parent = getpid(), pid = fork();
     if (pid < 0) {
         close(p[0]);
         close(p[1]);
@@ -177,6 +179,11 @@ static int spawn(const kvv_run_opts *o, const kvv_run_io_opts *io, worker_t *w, 
     }
     if (pid == 0) {
         close(p[0]);
+        /* a worker does not outlive its run (one hanging in a backend
+         * would stay forever after a kill -9 of the run) */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(0);
         worker_main(o, io, p[1], start, stride, nunits, w->note);
     }
     close(p[1]);
@@ -229,6 +236,10 @@ static void emit_one(emit_t *e, int64_t u)
         int b = (int)(u % e->o->nbackends);
         char name[512];
         kvv_case_name(c, name, sizeof name);
+        if (e->o->strict && e->res[u].status == KVV_SKIP) { /* the decline's reason stays the detail */
+            e->res[u].status = KVV_FAIL;
+            e->res[u].rule = KVV_RULE_DECLINED;
+        }
         kvv_summary_add(e->s, c->op, b, &e->res[u]);
         e->failures += e->res[u].status == KVV_FAIL;
         if (e->o->fail_fast && e->res[u].status == KVV_FAIL)
@@ -393,7 +404,7 @@ static int run_isolated(const kvv_run_opts *o, emit_t *e)
             while (waitpid(k->pid, &status, 0) < 0 && errno == EINTR)
                 ;
             alive--;
-            if (k->next < e->nunits) {
+            if (k->next < e->nunits && !interrupted) { /* not a worker stopped with the run */
                 /* the worker died on unit k->next: that unit fails, the
                  * next one of its sequence starts in a new worker */
                 kvv_verdict v;
@@ -488,10 +499,11 @@ int kvv_run_with_io(const kvv_run_opts *o, const kvv_run_io_opts *io, kvv_summar
     }
     interrupted = 0;
     stop_early = 0;
-    struct sigaction sa, old;
+    struct sigaction sa, old, old_term;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;
     sigaction(SIGINT, &sa, &old);
+    sigaction(SIGTERM, &sa, &old_term); /* what CI cancellation sends: ends the run as Ctrl-C does */
     double t0 = mono();
     for (int r = 0; r < o->nreporters; r++)
         o->reporters[r]->begin(o->reporters[r], o->info);
@@ -507,6 +519,7 @@ int kvv_run_with_io(const kvv_run_opts *o, const kvv_run_io_opts *io, kvv_summar
     for (int r = 0; r < o->nreporters; r++)
         o->reporters[r]->end(o->reporters[r], s);
     sigaction(SIGINT, &old, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
     for (int64_t u = 0; e.recs && u < e.nunits; u++)
         kvv_record_free(&e.recs[u]);
     free(e.recs);

@@ -25,6 +25,8 @@ typedef struct kvv_run_info {
 typedef struct kvv_tally {
     int64_t cases, pass, fail, skip, ties, tie_candidates;
     double worst_arith, worst_budget, t_backend, t_ref;
+    int64_t declined;            /* failures that are declines (--strict), counted in fail too */
+    int64_t n_arith, n_budget;   /* cases with an arith / budget ratio: the worst is shown only when > 0 */
 } kvv_tally;
 
 typedef struct kvv_summary {

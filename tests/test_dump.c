@@ -436,7 +436,7 @@ static void run_and_stop(int sig, const char *path)
         got++;
     CU_ASSERT(got == 2);
     /* a unit is written to the dump right after it is reported: wait until
-     * the second one is readable (the writer takes no file lock) */
+     * the second one is readable (the writer locks no reader out) */
     char partial[300], why[1024];
     snprintf(partial, sizeof partial, "%s.partial", path);
     for (int tries = 0; sig == SIGKILL && tries < 400; tries++) {

@@ -17,16 +17,25 @@
 /* ---------------- a backend with planted defects ---------------- */
 
 /* The CPU backend, except: attention at head dim 256 is off by 50% (plus
- * 1) in one output value (an arith failure at a known element), and
- * quantizing 16 rows of 64 values as q4_0 flips a low bit of the first
- * index byte (a bytes failure). */
+ * 1) in one output value (an arith failure at a known element); at head dim
+ * 128, q8_0/turbo3 writes NaN everywhere (a finite failure without a ratio)
+ * and turbo3/q4_0 fails (KVV_FAILED: a crash without a ratio); at head dim
+ * 64, q8_0/q8_0 is declined (a skip); and quantizing 16 rows of 64 values as
+ * q4_0 flips a low bit of the first index byte (a bytes failure). */
 static int bad_attention(void *ctx, const kvv_attn_args *a, float *out, kvv_attn_info *info)
 {
     (void)ctx;
     const kvv_backend *cpu = kvv_cpu_backend();
+    if (a->dk == 128 && a->type_k == KVV_TURBO3 && a->type_v == KVV_Q4_0)
+        return KVV_FAILED;
+    if (a->dk == 64 && a->type_k == KVV_Q8_0 && a->type_v == KVV_Q8_0)
+        return KVV_UNSUPPORTED;
     int rc = cpu->attention(cpu->ctx, a, out, info);
     if (rc == KVV_OK && a->dk == 256)
         out[a->dv + 3] += 1.0f + 0.5f * fabsf(out[a->dv + 3]); /* row 1, column 3 */
+    if (rc == KVV_OK && a->dk == 128 && a->type_k == KVV_Q8_0 && a->type_v == KVV_TURBO3)
+        for (int64_t i = 0; i < (int64_t)a->n_head * a->n_q * a->dv; i++)
+            out[i] = NAN;
     return rc;
 }
 
@@ -153,27 +162,98 @@ static void cleanup(const html_run *hr)
         fprintf(stderr, "could not remove %s\n", hr->dir);
 }
 
+/* The cells of the planted backend that fail, and the one skipped. */
+static const char *const fail_cells[] = {
+    "planted|attn|d256|f16/f16",   "planted|attn|d256|q8_0/q8_0", "planted|attn|d256|q8_0/turbo3",
+    "planted|attn|d256|turbo3/q4_0", "planted|attn|d128|q8_0/turbo3", "planted|attn|d128|turbo3/q4_0",
+    "planted|quant|d64|q4_0"};
+#define NFAIL_CELLS 7
+static const char skip_cell[] = "planted|attn|d64|q8_0/q8_0";
+
+/* The text of the cell whose data-cell is `cell` (its tag to its end). */
+static int cell_tag(const char *page, const char *cell, char *out, size_t n)
+{
+    char key[128];
+    snprintf(key, sizeof key, "data-cell=\"%s\"", cell);
+    const char *p = strstr(page, key);
+    if (!p)
+        return -1;
+    const char *b = p;
+    while (b > page && strncmp(b, "<td", 3))
+        b--;
+    const char *e = strstr(p, "</td>");
+    if (!e)
+        return -1;
+    snprintf(out, n, "%.*s", (int)(e - b), b);
+    return 0;
+}
+
 /* What the page must hold, as text or as the DOM Chromium built from it. */
 static void check_page(const char *page, int nfail)
 {
-    /* 2 backends x 2 maps x 4 pairs x 3 head dims, all cells filled */
-    CU_ASSERT_EQUAL(count(page, "data-cell=\""), 2 * 2 * NPAIRS * NHEADS);
-    /* the planted attention defect: the 4 pairs at d256 on "planted", in both maps */
-    CU_ASSERT_EQUAL(count(page, "class=\"c f\" style="), 2 * NPAIRS + 1 /* the q4_0 row-op cell */);
+    /* 2 backends x (4 pairs x 3 head dims + the q4_0 quantize cell) */
+    CU_ASSERT_EQUAL(count(page, "data-cell=\""), 2 * (NPAIRS * NHEADS + 1));
+    /* K x V grids: a table per backend and head dim, and one for quantize */
+    CU_ASSERT_EQUAL(count(page, "<table class=\"map kv\">"), 2 * NHEADS);
+    CU_ASSERT_EQUAL(count(page, "<caption>d128 <span class=\"n\">(4 cases)</span></caption>"), 2);
+    /* failures: red cells, each showing its own figure, never a ratio of 0 */
+    CU_ASSERT_EQUAL(count(page, "data-status=\"fail\""), NFAIL_CELLS);
+    CU_ASSERT_EQUAL(count(page, "<td class=\"c f\""), NFAIL_CELLS);
+    for (int i = 0; i < NFAIL_CELLS; i++) {
+        char tag[4096];
+        CU_ASSERT_FATAL(cell_tag(page, fail_cells[i], tag, sizeof tag) == 0);
+        CU_ASSERT(!strncmp(tag, "<td class=\"c f\"", 15));
+        const char *fig = strrchr(tag, '>'); /* ">FIGURE</a" */
+        const char *a = strstr(tag, "<a href=\"#f");
+        CU_ASSERT_FATAL(a != NULL && fig != NULL);
+        const char *t = strchr(a, '>') + 1;
+        if (!strncmp(t, "&#x2715;&#xa0;", 14)) /* as written */
+            t += 14;
+        else if (!strncmp(t, "\xe2\x9c\x95&nbsp;", 9)) /* as Chromium serializes it */
+            t += 9;
+        else {
+            CU_FAIL("a failing cell without the failure mark");
+        }
+        char figure[32];
+        snprintf(figure, sizeof figure, "%.*s", (int)strcspn(t, "<"), t);
+        if (i < 4) {
+            CU_ASSERT(strtod(figure, NULL) > 1.0); /* the arith ratio of the planted element */
+        } else {
+            CU_ASSERT_STRING_EQUAL(figure, i == 4 ? "finite" : i == 5 ? "crash" : "bytes");
+        }
+        CU_ASSERT(strcmp(figure, "0") && strcmp(figure, "nan") && strcmp(figure, "-"));
+    }
+    /* the decline: a grey cell */
+    char tag[4096];
+    CU_ASSERT_FATAL(cell_tag(page, skip_cell, tag, sizeof tag) == 0);
+    CU_ASSERT(!strncmp(tag, "<td class=\"c s\"", 15) && strstr(tag, ">skip") != NULL);
+    CU_ASSERT_EQUAL(count(page, "data-status=\"skip\""), 1);
+    CU_ASSERT(strstr(page, "backend declined") != NULL); /* the reason, in the skip table */
+    /* a passing attention cell carries both ratios */
+    CU_ASSERT_FATAL(cell_tag(page, "cpu|attn|d256|q8_0/turbo3", tag, sizeof tag) == 0);
+    CU_ASSERT(strstr(tag, "--ca:hsl(") && strstr(tag, "--cb:hsl(") && strstr(tag, "<span class=\"ra\">") &&
+              strstr(tag, "<span class=\"rb\">"));
     for (int k = 1; k <= nfail; k++) {
         char id[32];
         snprintf(id, sizeof id, "id=\"f%d\"", k);
         CU_ASSERT(strstr(page, id) != NULL);
     }
-    CU_ASSERT(strstr(page, "data-cell=\"planted|d256|q8_0/turbo3\"") != NULL);
     CU_ASSERT(strstr(page, "<pre class=\"name\" id=\"n1\">attn/d256/f16-f16/nq2/nkv64/h4/gqa2/mask=causal/"
                            "dist=gauss/seed=42</pre>") != NULL);
+    /* the plots: arith and budget histograms per backend (no ppl case), the
+     * failures among them; the time of each op and backend */
+    CU_ASSERT_EQUAL(count(page, "<svg class=\"hist\""), 4);
+    CU_ASSERT(strstr(page, "<svg class=\"hist\" data-rule=\"arith\" data-n=\"12\" data-fail=\"0\"") != NULL);
+    /* planted: 12 attention cases less the skip, the crash and the NaN output */
+    CU_ASSERT(strstr(page, "<svg class=\"hist\" data-rule=\"arith\" data-n=\"9\" data-fail=\"4\"") != NULL);
+    CU_ASSERT(strstr(page, "<svg class=\"hist\" data-rule=\"budget\" data-n=\"9\" data-fail=\"4\"") != NULL);
+    CU_ASSERT(strstr(page, "<svg class=\"times\" data-rows=\"4\"") != NULL);
 }
 
 static void test_html_text(void)
 {
     html_run hr = run_report();
-    CU_ASSERT_EQUAL(hr.nfail, NPAIRS + 1);
+    CU_ASSERT_EQUAL(hr.nfail, NPAIRS + 3);
     char *page = slurp(hr.html);
     CU_ASSERT_FATAL(page != NULL);
     check_page(page, hr.nfail);
@@ -191,6 +271,9 @@ static void test_html_text(void)
     CU_ASSERT(strstr(page, "<th>byte</th>") != NULL);
     CU_ASSERT(strstr(page, "<td>0</td><td>2</td><td>0x") != NULL);
     CU_ASSERT(strstr(page, "</html>\n") != NULL);
+    /* the crash has no ratio, and its page says so */
+    CU_ASSERT(strstr(page, "<dt>arith ratio</dt><dd>none (not measured)</dd>") != NULL);
+    CU_ASSERT(strstr(page, "<script") == NULL);
     free(page);
     cleanup(&hr);
 }
@@ -270,6 +353,106 @@ static int chromium(const char *exe, const char *dir, const char *what, const ch
     return system(cmd);
 }
 
+static const char probe_script[] =
+    "<script>\n"
+    "var out = [];\n"
+    "function dump(tag) {\n"
+    "  document.querySelectorAll('td.c').forEach(function (td) {\n"
+    "    out.push([tag, td.dataset.cell, td.dataset.status, getComputedStyle(td).backgroundColor,\n"
+    "              td.innerText.replace(/\\u00a0/g, ' ')].join('\\t'));\n"
+    "  });\n"
+    "}\n"
+    "dump('budget');\n"
+    "document.getElementById('show-arith').checked = true;\n"
+    "dump('arith');\n"
+    "var pre = document.createElement('pre');\n"
+    "pre.id = 'computed';\n"
+    "pre.textContent = '\\n' + out.join('\\n') + '\\n';\n"
+    "document.body.appendChild(pre);\n"
+    "</script>\n";
+
+static int parse_rgb(const char *s, int *r, int *g, int *b)
+{
+    return sscanf(s, "rgb(%d, %d, %d)", r, g, b) == 3 ? 0 : -1;
+}
+
+static void check_computed(const char *exe, const html_run *hr)
+{
+    char probe[256], dom[256], url[300], redirect[300];
+    snprintf(probe, sizeof probe, "%s/probe.html", hr->dir);
+    snprintf(dom, sizeof dom, "%s/probe-dom.html", hr->dir);
+    char *page = slurp(hr->html);
+    CU_ASSERT_FATAL(page != NULL);
+    char *end = strstr(page, "</body>");
+    CU_ASSERT_FATAL(end != NULL);
+    FILE *f = fopen(probe, "w");
+    CU_ASSERT_FATAL(f != NULL);
+    fprintf(f, "%.*s%s%s", (int)(end - page), page, probe_script, end);
+    fclose(f);
+    free(page);
+    snprintf(url, sizeof url, "file://%s", probe);
+    snprintf(redirect, sizeof redirect, "> %s", dom);
+    CU_ASSERT(chromium(exe, hr->dir, "--dump-dom", url, redirect) == 0);
+    char *d = slurp(dom);
+    CU_ASSERT_FATAL(d != NULL);
+    char *list = strstr(d, "<pre id=\"computed\">");
+    CU_ASSERT_FATAL(list != NULL);
+    /* lines of choice, cell, status, background, text: every cell under
+     * the budget choice, then the same cells under the arith choice */
+    enum { MAXL = 256 };
+    static char *fld[MAXL][5];
+    int n = 0;
+    char *save = NULL;
+    for (char *line = strtok_r(strchr(list, '>') + 1, "\n", &save); line && strncmp(line, "</pre>", 6);
+         line = strtok_r(NULL, "\n", &save)) {
+        CU_ASSERT_FATAL(n < MAXL);
+        int k = 0;
+        for (char *q = line; q && k < 5; k++) {
+            fld[n][k] = q;
+            q = strchr(q, '\t');
+            if (q)
+                *q++ = 0;
+        }
+        CU_ASSERT_FATAL(k == 5);
+        n++;
+    }
+    int nfail = 0, nskip = 0, npass = 0, color_changed = 0, text_changed = 0;
+    for (int i = 0; i < n; i++) {
+        char **f = fld[i];
+        int r, g, b;
+        CU_ASSERT_FATAL(parse_rgb(f[3], &r, &g, &b) == 0);
+        if (!strcmp(f[2], "fail")) {
+            nfail++;
+            CU_ASSERT(r == 211 && g == 47 && b == 47); /* red, whatever the ratios */
+            CU_ASSERT(!strncmp(f[4], "\xe2\x9c\x95 ", 4) && strcmp(f[4] + 4, "0") && strcmp(f[4] + 4, "nan"));
+        } else if (!strcmp(f[2], "skip")) {
+            nskip++;
+            CU_ASSERT(r == 208 && g == 208 && b == 208); /* grey */
+            CU_ASSERT_STRING_EQUAL(f[4], "skip");
+        } else {
+            npass++;
+            /* green to orange: never red, never without a color, no failure mark */
+            CU_ASSERT(g > 120 && !(r == 255 && g == 255 && b == 255) && strcmp(f[3], "rgba(0, 0, 0, 0)"));
+            CU_ASSERT(strstr(f[4], "\xe2\x9c\x95") == NULL);
+            /* the picker switches the attention cells' color and figure */
+            if (i >= n / 2 && strstr(f[1], "|attn|")) {
+                char **was = fld[i - n / 2];
+                CU_ASSERT(!strcmp(was[0], "budget") && !strcmp(f[0], "arith") && !strcmp(was[1], f[1]));
+                color_changed |= strcmp(was[3], f[3]) != 0;
+                text_changed |= strcmp(was[4], f[4]) != 0;
+            }
+        }
+    }
+    /* every cell twice (one per choice of the picker) */
+    CU_ASSERT_EQUAL(n % 2, 0);
+    CU_ASSERT_EQUAL(nfail, 2 * NFAIL_CELLS);
+    CU_ASSERT_EQUAL(nskip, 2);
+    CU_ASSERT_EQUAL(npass, 2 * (2 * (NPAIRS * NHEADS + 1) - NFAIL_CELLS - 1));
+    CU_ASSERT(color_changed);
+    CU_ASSERT(text_changed);
+    free(d);
+}
+
 static void test_html_in_chromium(void)
 {
     const char *exe = find_chromium();
@@ -291,6 +474,11 @@ static void test_html_in_chromium(void)
     CU_ASSERT_FATAL(page != NULL);
     check_page(page, hr.nfail);
     free(page);
+
+    /* the colors as the browser computed them: a copy of the page with a
+     * script (the report itself has none) that lists every cell's
+     * background and text, under each choice of the ratio picker */
+    check_computed(exe, &hr);
 
     /* the rendering */
     char shot[300];

@@ -13,12 +13,15 @@ int cmd_bench(int argc, char **argv)
                                          {"reps", required_argument, 0, 'r'},
                                          {"vk-device", required_argument, 0, 'd'},
                                          {"json", required_argument, 0, 'J'},
+                                         {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *blist = "cpu", *json = NULL;
     int threads = 1, reps = 5, ch;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "b:t:r:d:", opts, NULL)) != -1) {
-        if (ch == 'b')
+    while ((ch = getopt_long(argc, argv, "b:t:r:d:h", opts, NULL)) != -1) {
+        if (ch == 'h')
+            return cli_help("bench", stdout);
+        else if (ch == 'b')
             blist = optarg;
         else if (ch == 't') {
             if (cli_int("--threads", optarg, 1, 256, &threads))

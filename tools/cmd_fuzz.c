@@ -35,6 +35,8 @@ static void fuzz_usage(FILE *out)
 static int parse_ops(const char *list, unsigned *ops)
 {
     char buf[256];
+    if (cli_list_check("-o", list))
+        return -1;
     if (snprintf(buf, sizeof buf, "%s", list) >= (int)sizeof buf) {
         fprintf(stderr, "kvverify: -o: list too long\n");
         return -1;

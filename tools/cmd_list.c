@@ -10,6 +10,8 @@ int cli_run(int argc, char **argv, int list_only);
 int cmd_list(int argc, char **argv)
 {
     const char *what = argc > 1 ? argv[1] : "";
+    if (!strcmp(what, "--help") || !strcmp(what, "-h"))
+        return cli_help("list", stdout);
     if (!strcmp(what, "types")) {
         kvv_print_types(stdout);
         return 0;
@@ -30,16 +32,16 @@ int cmd_list(int argc, char **argv)
 
 int cmd_tables(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
+    if (cli_wants_help(argc, argv))
+        return cli_help("tables", stdout);
     kvv_print_tables(stdout);
     return 0;
 }
 
 int cmd_version(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
+    if (cli_wants_help(argc, argv))
+        return cli_help("version", stdout);
     printf("kvverify %s (commit %s)\n", KVV_VERSION, KVV_GIT_COMMIT);
     return 0;
 }
@@ -54,6 +56,8 @@ int cmd_probe(int argc, char **argv)
             list = argv[++i];
         else if (!strncmp(argv[i], "--backend=", 10))
             list = argv[i] + 10;
+        else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+            return cli_help("probe", stdout);
         else {
             fprintf(stderr, "kvverify: probe: unexpected argument '%s' (usage: kvverify probe -b BACKEND[,...])\n",
                     argv[i]);

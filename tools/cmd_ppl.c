@@ -106,6 +106,8 @@ static int parse(int argc, char **argv, ppl_args *a)
         usage(stderr);
         return -1;
     }
+    if (a->kv && cli_list_check("--kv", a->kv))
+        return -1;
     return 0;
 }
 
@@ -369,8 +371,8 @@ int cmd_ppl(int argc, char **argv)
     if (a.bounds)
         return write_bounds(&a);
     kvv_model m;
-    if (load_model(&a, &m))
-        return 1;
+    if (load_model(&a, &m)) /* missing, unreadable or not a model we run: bad input */
+        return EXIT_USAGE;
     int rc = 1, check_bounds = builtin_kind(a.model) >= 0 && !a.text && a.offset == 0;
     const char *text_path = a.text ? a.text : kvv_corpus_path("probe.txt", path, sizeof path);
     size_t len = 0;
@@ -382,13 +384,14 @@ int cmd_ppl(int argc, char **argv)
     if (!text || !tok || np <= 0) {
         if (!text)
             fprintf(stderr, "kvverify ppl: %s\n", text_path ? why : "no --text and corpora/probe.txt not found");
-        rc = np <= 0 ? EXIT_USAGE : 1;
+        rc = np <= 0 || !text ? EXIT_USAGE : 1;
         goto done;
     }
     int total = kvv_model_tokenize(&m, text, len, tok, (int)len + 1), n = a.ctx;
     if (total - a.offset < 2) {
         fprintf(stderr, "kvverify ppl: %s holds %d tokens, nothing to score from offset %d\n", text_path, total,
                 a.offset);
+        rc = EXIT_USAGE;
         goto done;
     }
     if (n > total - a.offset)

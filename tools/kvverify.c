@@ -44,11 +44,20 @@ void cli_usage(FILE *out)
             "                   the cases (they fail at the older --bad, pass at --good); prints the\n"
             "                   first bad commit and its failing case; --rule: only failures by these rules\n"
             "                   count (a case that went from one failure to another, e.g. format to crash)\n"
-            "\n"
+            "  help COMMAND     a command's options (also kvverify COMMAND --help); --version\n"
+            "\n");
+    cli_run_options(out);
+}
+
+void cli_run_options(FILE *out)
+{
+    fprintf(out,
             "run options:\n"
             "  --gate            the default gate (what `make verify` runs)\n"
             "  --full            the full nightly matrix\n"
             "  --cases FILE      case names from a file, one per line ('-' = stdin)\n"
+            "  --rerun-failed F  the cases that failed in a report (results.jsonl or ratios.tsv), on the\n"
+            "                    backends they failed on (or those of -b)\n"
             "  --corpus DIR      stored cases --gate and --full replay too (default corpora;\n"
             "                    folders named known-failures are left out)\n"
             "  --no-corpus       replay no stored cases\n"
@@ -58,6 +67,7 @@ void cli_usage(FILE *out)
             "                    or --full, plus vulkan when a Vulkan device is found)\n"
             "  --vk-device N     Vulkan device index (see `list devices`; also KVV_VK_DEVICE)\n"
             "  -p, --pattern L   case-name substrings or globs; a full case name runs that case\n"
+            "                    (lists are comma-separated; a list option given twice adds to the list)\n"
             "  --head-dim LIST   head dims (dk or dk/dv), e.g. 128,576/512\n"
             "  --kv LIST         K/V type pairs, e.g. q8_0/turbo3,*/turbo4\n"
             "  --toggle LIST     only cases with these toggle values, e.g. cache=on,split=4\n"
@@ -83,7 +93,8 @@ void cli_usage(FILE *out)
             "  --listed-formats  run generated cases in the format versions they name, not the ones a\n"
             "                    library backend stores (by default turbo3 runs as turbo3@qk128 on a build\n"
             "                    that stores it so)\n"
-            "exit status: 0 when every case passes, 1 when any fails, 2 on bad usage\n");
+            "exit status: 0 when every case passes, 1 when any fails or the run was interrupted (SIGINT,\n"
+            "SIGTERM), 2 on bad usage (README: Exit status)\n");
 }
 
 
@@ -107,6 +118,16 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
         if (!strcmp(argv[1], commands[i].name))
             return commands[i].fn(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "--version"))
+        return cmd_version(1, argv + 1);
+    if (!strcmp(argv[1], "help") && argc > 2) { /* `help CMD` is `CMD --help` */
+        char *args[] = {argv[2], "--help", NULL};
+        for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+            if (!strcmp(argv[2], commands[i].name))
+                return commands[i].fn(2, args);
+        fprintf(stderr, "kvverify: help: unknown command '%s'\n", argv[2]);
+        return EXIT_USAGE;
+    }
     if (!strcmp(argv[1], "help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
         cli_usage(stdout);
         return 0;

@@ -18,6 +18,7 @@ typedef enum kvv_rule {
     KVV_RULE_PPL,     /* end to end: probe-model PPL ratio / KL divergence beyond the pair's bound */
     KVV_RULE_FORMAT,  /* the backend stores the type in a format that matches no known format version */
     KVV_RULE_ROUNDTRIP, /* such a cache gives back what was written worse than the type's known versions */
+    KVV_RULE_DECLINED,  /* the backend declined the case, and the run counts declines as failures (--strict) */
     KVV_RULE_COUNT
 } kvv_rule;
 
@@ -36,7 +37,10 @@ typedef struct kvv_diff {
 typedef struct kvv_verdict {
     kvv_status status;
     kvv_rule rule;            /* the first rule that failed (KVV_RULE_NONE on pass) */
-    double arith_ratio;       /* worst normalized error ratio seen (0 when not applicable) */
+    /* The ratios are NaN where there is none (the rule did not run: a row op,
+     * a crash, a decline, no finite element to compare); reports write them
+     * as null or "-", never as 0. */
+    double arith_ratio;       /* worst normalized error ratio seen */
     double budget_ratio;      /* attention error vs unquantized over the type's own distortion */
     int64_t ties;             /* elements/fields that took the other side of a tie */
     int64_t tie_candidates;   /* elements/fields the reference flagged as ties */
