@@ -32,8 +32,9 @@
  *    runs the attention itself in that precision (kvv_claim_emulate: the
  *    operands converted as the claim says, every product, sum, exp and
  *    rescale rounded to the accumulation type, one online-softmax pass in
- *    key order) over the backend's own cache, and its rms distance from the
- *    exact attention over the same cache is the allowance.  Sequential
+ *    key order) over the backend's own cache, and the largest rms distance
+ *    from the exact attention over the same cache, over the ways the claim
+ *    can be met (which operands are converted), is the allowance.  Sequential
  *    order is the natural order with the largest partial sums, so it shows
  *    the cancellation-free growth and the stagnation of long f16 sums (a
  *    sum 2^11 times a term no longer moves) that a random-rounding model
@@ -204,29 +205,31 @@ static int q8_row(double *q, int n)
     return rc;
 }
 
-int kvv_claim_emulate(const kvv_ref_attn_args *a, double kv_round, double acc_round, double *out)
+int kvv_claim_variants(double kv_round) { return kv_round > U_F32 && kv_round <= 2 * U_BF16 ? 3 : 1; }
+
+int kvv_claim_emulate(const kvv_ref_attn_args *a, double kv_round, double acc_round, int variant, double *out)
 {
     const fmt acc = {acc_round <= U_F32 ? FMT_F32 : acc_round == U_F16 ? FMT_F16 : FMT_BF16};
-    /* the operands: the smallest conversion that the claim covers.  One
-     * rounding is of Q*scale and V (each score then carries one, as it
-     * would from K; K itself may already be in that format, where its
-     * rounding would change nothing); two are of K as well; beyond bf16
+    /* the operands, in the format the claim names (f16 up to two of its
+     * roundings, bf16 up to two of its): V, and K (variant 0), Q*scale
+     * (variant 1) or both (variant 2).  A conversion is the same whoever
+     * makes it, so the variant that converts what the kernel converts
+     * reproduces its operand errors exactly; on data where a few large
+     * products carry the scores (outlier channels) another variant's
+     * errors can be a few times smaller, hence all of them.  Beyond bf16
      * only a conversion of Q to a block type moves scores that much
-     * (kvv_claim_kv_cap): Q through q8_0, with K and V in bf16 */
+     * (kvv_claim_kv_cap): Q through q8_0, with K and V in bf16. */
     fmt op = {FMT_EXACT};
     int round_q = 0, round_k = 0, q8 = 0;
     if (kv_round > U_F32) {
-        round_q = round_k = 1;
-        if (kv_round <= U_F16)
-            op.kind = FMT_F16, round_k = 0;
-        else if (kv_round <= 2 * U_F16)
+        round_k = variant != 1;
+        round_q = variant != 0;
+        if (kv_round <= 2 * U_F16)
             op.kind = FMT_F16;
-        else if (kv_round <= U_BF16)
-            op.kind = FMT_BF16, round_k = 0;
         else if (kv_round <= 2 * U_BF16)
             op.kind = FMT_BF16;
         else
-            op.kind = FMT_BF16, q8 = 1, round_q = 0;
+            op.kind = FMT_BF16, q8 = 1, round_q = 0, round_k = 1;
     }
     const int dk = a->dk, dv = a->dv, grp = a->n_head / a->n_head_kv;
     const size_t nk = (size_t)a->n_head_kv * a->n_kv;

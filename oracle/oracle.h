@@ -134,9 +134,11 @@ int kvv_claim_coarse(double kv_round, double acc_round);
 double kvv_claim_kv_cap(const kvv_ref_attn_args *a, double kv_round);
 /* The attention of a computed in the claimed precision (operands converted,
  * every operation rounded to the accumulation type, one online-softmax pass
- * in key order): out [n_head][n_q][dv] in a's basis.  0, or -1 when memory
- * runs out. */
-int kvv_claim_emulate(const kvv_ref_attn_args *a, double kv_round, double acc_round, double *out);
+ * in key order): out [n_head][n_q][dv] in a's basis.  A claim can be met in
+ * kvv_claim_variants(kv_round) ways (which operands a kernel converts);
+ * variant picks one.  0, or -1 when memory runs out. */
+int kvv_claim_variants(double kv_round);
+int kvv_claim_emulate(const kvv_ref_attn_args *a, double kv_round, double acc_round, int variant, double *out);
 
 /* WHT: bound on |y_i - exact_i| for an f32 rotation of x (groups of g). */
 void kvv_wht_bound(const float *x, int64_t nrows, int64_t ncols, int group, double *bound);

@@ -706,12 +706,14 @@ static void run_attn(const kvv_case *c, const kvv_backend *b, const kvv_record *
                               all_finite(w.q, (size_t)(nqr * c->dk));
     if (finite_inputs && kvv_claim_coarse(kv_used, info.acc_round)) {
         double *emu = malloc(sizeof(double) * nout);
-        if (!emu || kvv_claim_emulate(&ra, kv_used, info.acc_round, emu)) {
-            free(emu);
-            out_of_memory(v);
-            goto done;
+        for (int k = 0; k < kvv_claim_variants(kv_used); k++) {
+            if (!emu || kvv_claim_emulate(&ra, kv_used, info.acc_round, k, emu)) {
+                free(emu);
+                out_of_memory(v);
+                goto done;
+            }
+            claimed_err = fmax(claimed_err, claim_rms_error(emu, w.o1rot, nout));
         }
-        claimed_err = claim_rms_error(emu, w.o1rot, nout);
         free(emu);
     }
     v->t_ref += now() - t0;

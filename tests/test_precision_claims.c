@@ -254,10 +254,10 @@ static void test_emulation(void)
     kvv_ref_attn_args a = {DK, DK, 1, NKV, 1, 1, q, k, v, NULL, 0.125, 0, 0};
     CU_ASSERT_FATAL(kvv_ref_attention(&a, exact, NULL, NULL) == 0);
     double e32 = 0, e16 = 0, mag = 0;
-    CU_ASSERT_FATAL(kvv_claim_emulate(&a, 0, 0x1p-24, emu) == 0);
+    CU_ASSERT_FATAL(kvv_claim_emulate(&a, 0, 0x1p-24, 0, emu) == 0);
     for (int d = 0; d < DK; d++)
         e32 = fmax(e32, fabs(emu[d] - exact[d])), mag = fmax(mag, fabs(exact[d]));
-    CU_ASSERT_FATAL(kvv_claim_emulate(&a, 0x1p-10, 0x1p-11, emu) == 0);
+    CU_ASSERT_FATAL(kvv_claim_emulate(&a, 0x1p-10, 0x1p-11, 2, emu) == 0);
     for (int d = 0; d < DK; d++)
         e16 = fmax(e16, fabs(emu[d] - exact[d]));
     CU_ASSERT(e32 > 0 && e32 < 1e-5 * mag);
