@@ -75,7 +75,7 @@ int cmd_probe(int argc, char **argv)
         return EXIT_USAGE;
     int rc = 0;
     for (int i = 0; i < nb; i++) {
-        if (cli_check_backend(names[i]))
+        if (cli_check_backend(names[i], CLI_OPEN_SECONDS))
             return EXIT_USAGE;
         rc |= kvv_formats_report(names[i], stdout) != 0;
     }

@@ -24,6 +24,7 @@ typedef struct {
     int corpus_given;
     int full, jobs, verbose, strict, no_isolate, list_only, fail_fast, dump_all, backends_given, matrix_given;
     int keep_formats; /* --listed-formats: run the generated cases in the versions they list */
+    int guard;        /* --guard: guard pages after the buffers a backend writes */
     double timeout;
     uint64_t seed;
     cli_reports reports;
@@ -41,7 +42,7 @@ static int add_list(run_args *a, int slot, const char *opt, const char **field)
 static int parse_run_args(int argc, char **argv, run_args *a, int list_only)
 {
     enum { O_GATE = 256, O_FULL, O_CASES, O_HEAD, O_KV, O_TOGGLE, O_SET, O_SEED, O_TIMEOUT, O_NOISO, O_STRICT, O_FAILFAST,
-           O_DUMP, O_DUMP_ALL, O_CORPUS, O_NOCORPUS, O_VKDEV, O_LISTED, O_RERUN, O_REPORT_DIR,
+           O_DUMP, O_DUMP_ALL, O_CORPUS, O_NOCORPUS, O_VKDEV, O_LISTED, O_RERUN, O_GUARD, O_REPORT_DIR,
            O_REPORT /* + CLI_REP_* (last) */ };
     static const struct option opts[] = {
         {"gate", no_argument, 0, O_GATE},       {"full", no_argument, 0, O_FULL},
@@ -62,6 +63,7 @@ static int parse_run_args(int argc, char **argv, run_args *a, int list_only)
         {"corpus", required_argument, 0, O_CORPUS}, {"no-corpus", no_argument, 0, O_NOCORPUS},
         {"vk-device", required_argument, 0, O_VKDEV}, {"listed-formats", no_argument, 0, O_LISTED},
         {"rerun-failed", required_argument, 0, O_RERUN},
+        {"guard", no_argument, 0, O_GUARD},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     memset(a, 0, sizeof *a);
     a->backends = "cpu";
@@ -131,6 +133,7 @@ static int parse_run_args(int argc, char **argv, run_args *a, int list_only)
             break;
         case 'v': a->verbose = 1; break;
         case O_LISTED: a->keep_formats = 1; break;
+        case O_GUARD: a->guard = 1; break;
         case 'h': cli_help(list_only ? "list cases" : "run", stdout); exit(0);
         case O_REPORT_DIR: a->reports.dir = optarg; break;
         default:
@@ -343,7 +346,7 @@ static int run_with(const run_args *ap, int argc, char **argv, int list_only)
         cli_vk_describe(a.backends);
     int nb = cli_split_backends(a.backends, bstore, sizeof bstore, bnames);
     for (int i = 0; i < nb && nb > 0; i++)
-        if (cli_check_backend(bnames[i]))
+        if (cli_check_backend(bnames[i], a.timeout))
             nb = -1;
     if (nb < 0)
         return EXIT_USAGE;
@@ -386,7 +389,8 @@ static int run_with(const run_args *ap, int argc, char **argv, int list_only)
         reps[1 + i] = a.reports.rep[i];
     kvv_run_opts o = {.backend_names = bnames, .nbackends = nb, .cases = cases.items, .ncases = cases.n,
                       .reporters = reps, .nreporters = 1 + a.reports.n, .jobs = a.no_isolate ? 0 : a.jobs,
-                      .timeout = a.timeout, .info = &info, .fail_fast = a.fail_fast, .strict = a.strict};
+                      .timeout = a.timeout, .info = &info, .fail_fast = a.fail_fast, .strict = a.strict,
+                      .guard = a.guard};
     kvv_run_io_opts io = {a.dump ? cli_dump_create(a.dump, a.dump_all, &info) : NULL, a.dump_all, NULL};
     if (a.dump && !io.dump) { /* another run holds the path, or it went away meanwhile */
         term->destroy(term);

@@ -78,6 +78,8 @@ void cli_run_options(FILE *out)
             "  --no-isolate      run in this process (for debuggers; a crash ends the run)\n"
             "  --strict          skipped cases count as failures\n"
             "  --fail-fast       stop at the first failure\n"
+            "  --guard           a PROT_NONE page right after every buffer a backend writes: the first\n"
+            "                    access past the end stops it (guard zones are checked in any case)\n"
             "  -v, --verbose     a line per case\n"
             "  --json FILE       JSON lines: one object per case, flushed as it finishes ('-' = stdout)\n"
             "  --junit FILE      JUnit XML, a testcase per case\n"
