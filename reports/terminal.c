@@ -12,6 +12,7 @@ typedef struct {
     int64_t pass, fail, skip;
     double last_draw;
     int progress_shown;
+    char coverage[512]; /* a line printed under the summary (kvv_reporter_terminal_coverage) */
 } term_state;
 
 static double mono(void)
@@ -120,7 +121,8 @@ static void t_end(kvv_reporter *r, const kvv_summary *sm)
     fprintf(out, "\n%lld checks: %lld passed, %lld failed, %lld skipped in %.1f s%s\n", (long long)sm->total.cases,
             (long long)sm->total.pass, (long long)sm->total.fail, (long long)sm->total.skip, sm->seconds,
             sm->interrupted ? " (INTERRUPTED: results so far)" : sm->stopped_early ? " (stopped at the first failure)" : "");
-    (void)s;
+    if (s->coverage[0])
+        fprintf(out, "%s\n", s->coverage);
     fflush(out);
 }
 
@@ -148,4 +150,10 @@ kvv_reporter *kvv_reporter_terminal(FILE *out, int verbose)
     r->end = t_end;
     r->destroy = t_destroy;
     return r;
+}
+
+void kvv_reporter_terminal_coverage(kvv_reporter *r, const char *line)
+{
+    term_state *s = r->state;
+    snprintf(s->coverage, sizeof s->coverage, "%s", line ? line : "");
 }
