@@ -155,7 +155,7 @@ static const op_model models[] = {
     {KVV_OP_ATTN, 18,
      {DIM_KTYPE, DIM_VTYPE, DIM_HD, DIM_NQ, DIM_NKV, DIM_MASK, DIM_LUT, DIM_ROT, DIM_SPLIT, DIM_THREADS, DIM_ISA,
       DIM_GQA, DIM_ALIBI, DIM_SOFTCAP, DIM_SCALE, DIM_VAR, DIM_CACHE, DIM_DIST},
-     11,
+     12,
      {/* the dequant path (in the loop, or the cache) of each type at each head dim */
       {DIM_CACHE, DIM_HD, DIM_KTYPE}, {DIM_CACHE, DIM_HD, DIM_VTYPE},
       /* each ISA's kernels for each type at each head dim */
@@ -165,7 +165,9 @@ static const op_model models[] = {
       /* tile and row-block boundaries of each variant; split-K's last chunk */
       {DIM_VAR, DIM_NQ, DIM_NKV}, {DIM_SPLIT, DIM_NKV, DIM_VAR},
       /* masks and ALiBi slopes over GQA row groups; softcap in each kernel */
-      {DIM_GQA, DIM_MASK, DIM_NQ}, {DIM_ALIBI, DIM_GQA, DIM_NQ}, {DIM_SOFTCAP, DIM_NQ, DIM_VAR}},
+      {DIM_GQA, DIM_MASK, DIM_NQ}, {DIM_ALIBI, DIM_GQA, DIM_NQ}, {DIM_SOFTCAP, DIM_NQ, DIM_VAR},
+      /* non-finite values where rows of a group see different keys */
+      {DIM_DIST, DIM_MASK, DIM_NQ}},
      26000},
 };
 #define NMODELS (int)(sizeof models / sizeof *models)
