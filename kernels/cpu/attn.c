@@ -138,6 +138,15 @@ static void cache_item(void *arg, int64_t i)
     if (!p->k_direct)
         dequant(p, p->fk, k_rows(p, p->h0 + hl, j0), p->kbytes, nt, a->dk, p->dk8,
                 p->kc + ((size_t)hl * a->n_kv + j0) * p->dk8);
+#ifdef KVV_FAULT_cache_f16_wide
+    /* mutant: a half-size cache for K heads wider than 256 (MLA): values
+     * stored through f16, unlike the in-loop dequantization */
+    if (!p->k_direct && a->dk > 256)
+        for (size_t e = 0; e < (size_t)nt * p->dk8; e++) {
+            float *kv = p->kc + ((size_t)hl * a->n_kv + j0) * p->dk8 + e;
+            *kv = cpu_f16_to_f32(cpu_f32_to_f16(*kv));
+        }
+#endif
     if (!p->v_direct)
         dequant(p, p->fv, v_rows(p, p->h0 + hl, j0), p->vbytes, nt, a->dv, p->dv8,
                 p->vc + ((size_t)hl * a->n_kv + j0) * p->dv8);
@@ -324,6 +333,12 @@ static void merge_item(void *arg, int64_t i)
         for (int t = 0; t < p->n_tiles; t++) {
 #ifdef KVV_FAULT_splitk_drop_chunk
             if (t >= (int)((int64_t)(p->split - 1) * p->n_tiles / p->split))
+                break;
+#endif
+#ifdef KVV_FAULT_splitk_ragged_tail
+            /* mutant: the reduction counts n_kv / tile tiles (rounded down),
+             * so a ragged last tile is dropped (split > 1 only) */
+            if (t == p->a->n_kv / p->tile)
                 break;
 #endif
             p->kern->merge(st, partial(p, h, b, r, t), p->dv8);

@@ -177,7 +177,13 @@ static void NAME(pv4)(const float (*p)[ATTN_TILE_MAX], const int *idx, int n, co
             a0 = FMA(_mm256_broadcast_ss(&p[0][u]), x, a0);
             a1 = FMA(_mm256_broadcast_ss(&p[1][u]), x, a1);
             a2 = FMA(_mm256_broadcast_ss(&p[2][u]), x, a2);
+#ifndef KVV_FAULT_pv4_tail_row
             a3 = FMA(_mm256_broadcast_ss(&p[3][u]), x, a3);
+#else
+            /* mutant: in the 8-wide tail (dv8 % 16 == 8) the fourth row
+             * takes the third row's weights */
+            a3 = FMA(_mm256_broadcast_ss(&p[2][u]), x, a3);
+#endif
         }
         _mm256_storeu_ps(o[0] + d, a0);
         _mm256_storeu_ps(o[1] + d, a1);
@@ -298,7 +304,13 @@ static void NAME(tiled_group)(const attn_tile_args *t, int r0)
             continue;
         }
         uniform &= b[i] == un;
+#ifndef KVV_FAULT_alibi_group_slope
         softmax_row(s[i], mrow[i], n, t, t->slope[r0 + i], o[i] - ATTN_HDR);
+#else
+        /* mutant: one slope per group of 4 rows, as if a group were one
+         * head (its rows may be several GQA heads, or straddle two) */
+        softmax_row(s[i], mrow[i], n, t, t->slope[r0], o[i] - ATTN_HDR);
+#endif
     }
     /* A key one row cannot see has p = 0 there; 0 * v is only harmless when
      * v is finite, so otherwise each row sums over its own keys. */

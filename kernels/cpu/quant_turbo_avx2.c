@@ -257,7 +257,13 @@ AI void quantize_batch(const turbo_fmt *f, int levels, turbo_pack pack, const tu
     for (int k = 0; k < nb; k++) {
         uint8_t *b = dst + (int64_t)k * (g / f->block) * f->bytes;
         for (int j = 0; j < g; j += f->block, b += f->bytes) {
+#ifndef KVV_FAULT_turbo4_batch_tail
             ggml_put_f16(b, norm[k]);
+#else
+            /* mutant: a batch of fewer than 8 groups takes its 4-bit norms
+             * from the lanes in reverse */
+            ggml_put_f16(b, norm[pack == TURBO_PACK_NIBBLE && nb < 8 ? nb - 1 - k : k]);
+#endif
             if (f->qs == 4) /* turbo4: rnorm is unused and 0 */
                 ggml_put_f16(b + 2, 0);
             int qoff = j * (pack == TURBO_PACK_NIBBLE ? 4 : 2) / 8; /* byte offset of element j's bits */
