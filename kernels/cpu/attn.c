@@ -252,7 +252,13 @@ static void work_item(void *arg, int64_t i)
         int hq = row_head(p, h, r0 + r), iq = row_query(p, r0 + r);
         memcpy(qb + (size_t)r * p->dk8, p->q + ((size_t)hq * a->n_q + iq) * a->dk, sizeof(float) * (size_t)a->dk);
         mrow[r] = a->mask ? a->mask + (size_t)iq * a->n_kv : NULL;
+#ifndef KVV_FAULT_alibi_decode_gqa
         slope[r] = p->slope[hq];
+#else
+        /* mutant: at decode the rows of a work item are the query heads of
+         * one KV head, and all take the first one's ALiBi slope */
+        slope[r] = p->slope[a->n_q == 1 ? h * p->gqa : hq];
+#endif
     }
     /* rotated K types have dk a multiple of their block, so dk8 == dk here */
     if (p->in_kernel && p->rot_q)

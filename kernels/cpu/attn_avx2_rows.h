@@ -304,13 +304,7 @@ static void NAME(tiled_group)(const attn_tile_args *t, int r0)
             continue;
         }
         uniform &= b[i] == un;
-#ifndef KVV_FAULT_alibi_group_slope
         softmax_row(s[i], mrow[i], n, t, t->slope[r0 + i], o[i] - ATTN_HDR);
-#else
-        /* mutant: one slope per group of 4 rows, as if a group were one
-         * head (its rows may be several GQA heads, or straddle two) */
-        softmax_row(s[i], mrow[i], n, t, t->slope[r0], o[i] - ATTN_HDR);
-#endif
     }
     /* A key one row cannot see has p = 0 there; 0 * v is only harmless when
      * v is finite, so otherwise each row sums over its own keys. */

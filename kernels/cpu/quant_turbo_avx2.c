@@ -257,13 +257,7 @@ AI void quantize_batch(const turbo_fmt *f, int levels, turbo_pack pack, const tu
     for (int k = 0; k < nb; k++) {
         uint8_t *b = dst + (int64_t)k * (g / f->block) * f->bytes;
         for (int j = 0; j < g; j += f->block, b += f->bytes) {
-#ifndef KVV_FAULT_turbo4_batch_tail
             ggml_put_f16(b, norm[k]);
-#else
-            /* mutant: a batch of fewer than 8 groups takes its 4-bit norms
-             * from the lanes in reverse */
-            ggml_put_f16(b, norm[pack == TURBO_PACK_NIBBLE && nb < 8 ? nb - 1 - k : k]);
-#endif
             if (f->qs == 4) /* turbo4: rnorm is unused and 0 */
                 ggml_put_f16(b + 2, 0);
             int qoff = j * (pack == TURBO_PACK_NIBBLE ? 4 : 2) / 8; /* byte offset of element j's bits */
@@ -331,7 +325,13 @@ static void turbo3_dequantize_lut4(const turbo_fmt *f, const uint8_t *src, float
     const __m256 mag = _mm256_setr_ps(cpu_turbo3_c[4], cpu_turbo3_c[5], cpu_turbo3_c[6], cpu_turbo3_c[7], 0, 0, 0, 0);
     const __m256 sign = _mm256_setr_ps(-1.0f, 1.0f, 0, 0, 0, 0, 0, 0);
     const __m256i one = _mm256_set1_epi32(1), three = _mm256_set1_epi32(3);
+#ifndef KVV_FAULT_lut4_qk128_stride
     for (int b = 0; b < ncols; b += f->block, src += f->bytes, y += f->block) {
+#else
+    /* mutant: the block stride of the 32-value layout (14 bytes) hard-coded:
+     * turbo3@qk128 (50-byte blocks) goes wrong from its second block */
+    for (int b = 0; b < ncols; b += f->block, src += 14, y += f->block) {
+#endif
         const __m256 norm = _mm256_set1_ps(_cvtsh_ss(ggml_get_f16(src)));
         for (int j = 0; j < f->block; j += 8) {
             __m256i k = indices8(f, src, j);
