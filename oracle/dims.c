@@ -818,13 +818,15 @@ void kvv_dims_print(FILE *out)
             fprintf(out, "%-8s %s x %s x %s\n", kvv_op_name(models[i].op), dims[models[i].marked[k][0]].name,
                     dims[models[i].marked[k][1]].name, dims[models[i].marked[k][2]].name);
     fprintf(out, "\nimpossible combinations (no case holds them), and why:\n"
-                 "  ktype x hd, vtype x hd, type x width  %s\n"
+                 "  ktype x hd, vtype x hd, type x width  the type does not fit the head dim or row width (its "
+                 "block or its rotation group)\n"
                  "  group x width                          %s\n"
                  "  mask x nq x nkv                        %s\n"
                  "  lut x ktype x vtype, lut x type        %s\n"
                  "  rot x ktype x vtype                    %s\n"
                  "  split x nkv                            %s\n",
-            R_KFIT, R_GROUP, R_CAUSAL, R_LUT, R_ROT, R_SPLIT);
-    fprintf(out, "\neach op's cases: a device array (threads=1, isa=auto, no CPU-only class: every backend runs it),\n"
-                 "then a CPU array (rows with threads > 1 or isa=scalar) covering the rest, then the hand-written cases\n");
+            R_GROUP, R_CAUSAL, R_LUT, R_ROT, R_SPLIT);
+    fprintf(out, "\nthe generated cases of each op, besides the hand-written ones: a device array (threads=1, "
+                 "isa=auto,\nno CPU-only class: every backend runs it), then a CPU array (every row has threads > 1 "
+                 "or isa=scalar)\ncovering what the device array cannot hold\n");
 }
