@@ -97,6 +97,16 @@ static void test_bad_names(void)
     expect_error("wht/d128/g48/rows8", "power of two");
     expect_error("frob/d128", "unknown op");
     expect_error("attn/d128/f16-f16/nq8/nkv4/h1/gqa1/mask=causal", "causal");
+    /* a field given twice: the name would say one thing and run another */
+    expect_error("attn/d128/f16-f16/nq1/nq7/nkv16/h1/gqa1", "field 'nq' given twice ('nq1' and 'nq7')");
+    expect_error("attn/d128/f16/q8_0-q8_0/nq1/nkv16", "field 'type' given twice");
+    expect_error("quant/q8_0/d128/rows8/nkv4", "field 'nkv' given twice");
+    expect_error("attn/d128/f16-f16/nkv16/h2/h4", "field 'h' given twice");
+    expect_error("attn/d128/dv64/dv128/f16-f16", "field 'dv' given twice");
+    expect_error("wht/d128/g32/g64/rows8", "field 'g' given twice");
+    expect_error("quant/q8_0/d128/rows8/seed=1/seed=2", "field 'seed' given twice");
+    expect_error("attn/d128/f16-f16/nq1/mask=causal/mask=none", "field 'mask' given twice");
+    expect_error("quant/q8_0/d128/d128/rows8", "field 'd' given twice");
 }
 
 static void test_filters(void)

@@ -47,6 +47,11 @@ typedef struct kvv_verdict {
     int64_t checked;          /* values or bytes compared */
     int64_t nonfinite_inputs; /* blocks whose input held NaN/Inf (their bytes are not compared) */
     double t_backend, t_ref;  /* seconds */
+    /* attention: the precision the backend claimed in kvv_attn_info (what
+     * its arith bound was built from), for reports; has_claim is 0 when the
+     * case ran no attention or the backend returned before claiming */
+    int has_claim;
+    double claimed_kv_round, claimed_acc_round;
     char detail[640];         /* why it failed or was skipped */
     int ndiffs;               /* entries of diffs[] (0 for rules without element differences) */
     kvv_diff diffs[KVV_VERDICT_DIFFS]; /* the failing rule's first differences, in order */
