@@ -7,7 +7,7 @@
 
 #include "oracle/covering.h"
 #include "oracle/oracle.h"
-#include "tests/testutil.h"
+#include "tests/harness.h"
 
 /* ---- a toy model: 5 dimensions, a forbidden pair and a forbidden triple ---- */
 

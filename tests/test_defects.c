@@ -44,6 +44,9 @@ static const witness witnesses[] = {
     {"q4_0_last_max", "quant/q4_0/d128/rows32/dist=grid/seed=1", KVV_FAIL, KVV_RULE_BYTES},
     {"masked_row_nan", "attn/d128/q8_0-q8_0/nq12/nkv64/h4/gqa2/mask=holes/dist=gauss/seed=11", KVV_FAIL,
      KVV_RULE_FINITE},
+    {"cache_f16_wide", "attn/d576/dv512/q4_0-q4_0/nq1/nkv64/h2/gqa1/cache=on/dist=gauss/seed=1", KVV_FAIL,
+     KVV_RULE_TOGGLE},
+    {"lut4_qk128_stride", "dequant/turbo3@qk128/d256/rows4/lut=4/dist=gauss/seed=1", KVV_FAIL, KVV_RULE_DEQUANT},
     {"swapped_v_type", "attn/d128/q4_0-iq4_nl/nq1/nkv64/h4/gqa1/dist=heavy/seed=9", KVV_FAIL, KVV_RULE_ARITH},
     {"f16_accumulation", "attn/d128/q8_0-q8_0/nq1/nkv256/h8/gqa4/dist=gauss/seed=2", KVV_FAIL, KVV_RULE_ARITH},
     {"subq8_nan", "attn/d128/q4_0-q4_0/nq1/nkv64/h4/gqa1/dist=gauss/seed=1", KVV_FAIL, KVV_RULE_FINITE},
@@ -56,13 +59,20 @@ static const witness witnesses[] = {
     {"decline", "dequant/q8_0/d64/rows4/dist=gauss/seed=1", KVV_SKIP, KVV_RULE_NONE},
 };
 
-/* Faults that end or stall the process: seen caught through the runner's
- * isolation (tests/test_runner.c, tests/test_dump.c), not in process. */
-static const char *const process_faults[] = {"hang", "abort"};
+/* Faults that end or stall the process, or write out of bounds: seen
+ * caught through the runner's isolation and guard zones (tests/test_runner.c,
+ * tests/test_dump.c, tests/test_trust.c), not here. */
+static const char *const process_faults[] = {"hang", "abort", "wht_overrun"};
 
-/* Mutants only `make mutants` plants: inside a kernel's loop (no input or
- * output of the backend's entries re-creates them), or in another backend. */
-static const char *const kernel_only[] = {"splitk_drop_chunk", "no_rescale", "vk_wrong_table", "vk_no_rescale"};
+/* Mutants only `make mutants` plants: inside a kernel's loop or its tiling
+ * (no input or output of the backend's entries re-creates them: split-K
+ * chunks and tiles, the online softmax's merge, per-head ALiBi slopes, the
+ * scalar quantizer's sign vectors within a row, a 4-row P*V tail), or in
+ * another backend (vk_*). */
+static const char *const kernel_only[] = {"splitk_drop_chunk",  "no_rescale",     "splitk_ragged_tail",
+                                          "alibi_decode_gqa",   "scalar_turbo_group_signs", "pv4_tail_row",
+                                          "vk_wrong_table",     "vk_no_rescale",  "vk_tiled_mla_stride",
+                                          "vk_tiled_softcap"};
 
 static int listed(const char *name, const char *const *list, size_t n)
 {

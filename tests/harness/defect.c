@@ -46,6 +46,8 @@ typedef enum {
     D_GQA_OFF_BY_ONE,
     D_Q4_0_LAST_MAX,
     D_MASKED_ROW_NAN,
+    D_CACHE_F16_WIDE,
+    D_LUT4_QK128_STRIDE,
     /* generic faults */
     D_SWAPPED_V_TYPE,
     D_F16_ACCUMULATION,
@@ -59,6 +61,7 @@ typedef enum {
     D_DECLINE,
     D_HANG,
     D_ABORT,
+    D_WHT_OVERRUN,
     D_COUNT
 } defect_id;
 
@@ -109,6 +112,12 @@ static const kvv_defect_info catalogue[D_COUNT] = {
                          "q4_0 and q5_0: the scale from the last element of largest magnitude, not the first"},
     [D_MASKED_ROW_NAN] = {"masked_row_nan", "masked_row_nan",
                           "a query row whose keys are all masked gives NaN (0/0), not zeros"},
+    [D_CACHE_F16_WIDE] = {"cache_f16_wide", "cache_f16_wide",
+                          "dequant cache on (cache=1) and K heads wider than 256: K values (any type but f32) "
+                          "stored through f16"},
+    [D_LUT4_QK128_STRIDE] = {"lut4_qk128_stride", "lut4_qk128_stride",
+                             "turbo3@qk128 read through the AVX2 4-magnitude LUT (lut=4, isa not scalar) with the "
+                             "14-byte block stride of turbo3: block k from byte 14 k of its row"},
     [D_SWAPPED_V_TYPE] = {"swapped_v_type", NULL, "attention: V dispatched on K's type"},
     [D_F16_ACCUMULATION] = {"f16_accumulation", NULL,
                             "attention: the weighted sum of V accumulated in f16 while f32 is claimed (no mask, "
@@ -123,6 +132,7 @@ static const kvv_defect_info catalogue[D_COUNT] = {
     [D_DECLINE] = {"decline", NULL, "the call is declined (KVV_UNSUPPORTED)"},
     [D_HANG] = {"hang", NULL, "the call never returns"},
     [D_ABORT] = {"abort", NULL, "the call aborts the process"},
+    [D_WHT_OVERRUN] = {"wht_overrun", NULL, "WHT: one float written past the rows"},
 };
 
 const kvv_defect_info *kvv_defect_catalogue(int *n)
@@ -325,6 +335,23 @@ static void lut4_without_xor(kvv_fields *f)
         if (f->idx[j] < 4)
             f->idx[j] = (int16_t)(3 - f->idx[j]);
 }
+
+/* turbo3@qk128 rows whose block k >= 1 is read from byte 14 k of the row */
+static void *stride_14(const void *src, int64_t rows, int cols)
+{
+    const size_t rb = kvv_row_bytes(KVV_TURBO3_QK128, cols);
+    const int bytes = kvv_type_get(KVV_TURBO3_QK128)->bytes;
+    uint8_t *p = malloc(rb * (size_t)rows);
+    NEED(p != NULL);
+    for (int64_t r = 0; r < rows; r++) {
+        const uint8_t *row = (const uint8_t *)src + r * rb;
+        for (int k = 0; k < cols / 128; k++)
+            memcpy(p + r * rb + (size_t)k * bytes, row + (size_t)k * 14, (size_t)bytes);
+    }
+    return p;
+}
+
+static int lut4_avx2(const kvv_toggles *tg) { return tg->lut == 4 && tg->isa != KVV_ISA_SCALAR && kvv_cpu_has_avx2(); }
 
 static int is_turbo3(kvv_type t) { return kvv_type_get(t) && !strcmp(kvv_type_get(t)->cache, "turbo3"); }
 
@@ -530,6 +557,11 @@ static int d_dequantize(void *ctx, kvv_type t, const void *src, float *dst, int6
     void *m = NULL;
     if (is_turbo3(t) && (planted(d, D_LUT4_ALWAYS, call) || (tg->lut == 4 && planted(d, D_LUT4_MISMATCH, call))))
         m = mangled(t, src, nrows, (int)ncols, lut4_without_xor);
+    if (t == KVV_TURBO3_QK128 && lut4_avx2(tg) && planted(d, D_LUT4_QK128_STRIDE, call)) {
+        void *m2 = stride_14(m ? m : src, nrows, (int)ncols);
+        free(m);
+        m = m2;
+    }
     rc = d->cpu->dequantize_rows(d->cpu->ctx, t, m ? m : src, dst, nrows, ncols, tg);
     free(m);
     if (rc == KVV_OK && t == KVV_TURBO4 && planted(d, D_WRONG_TABLE, call))
@@ -545,7 +577,10 @@ static int d_wht(void *ctx, float *x, int64_t nrows, int64_t ncols, int group, i
     int rc = generic_fault(d, call);
     if (rc >= 0)
         return rc;
-    return d->cpu->wht(d->cpu->ctx, x, nrows, ncols, group, inverse, tg);
+    rc = d->cpu->wht(d->cpu->ctx, x, nrows, ncols, group, inverse, tg);
+    if (planted(d, D_WHT_OVERRUN, call))
+        x[nrows * ncols] = 0.5f;
+    return rc;
 }
 
 static int all_masked(const kvv_attn_args *a, int i)
@@ -607,6 +642,26 @@ static int d_attention(void *ctx, const kvv_attn_args *a, float *out, kvv_attn_i
             b.k = kx = mangled(a->type_k, a->k, nk, a->dk, lut4_without_xor);
         if (is_turbo3(a->type_v))
             b.v = vx = mangled(a->type_v, a->v, nk, a->dv, lut4_without_xor);
+    }
+    if (lut4_avx2(&a->tg) && planted(d, D_LUT4_QK128_STRIDE, call)) {
+        if (a->type_k == KVV_TURBO3_QK128)
+            b.k = kx = stride_14(a->k, nk, a->dk);
+        if (a->type_v == KVV_TURBO3_QK128)
+            b.v = vx = stride_14(a->v, nk, a->dv);
+    }
+    if (a->tg.cache && a->dk > 256 && a->type_k != KVV_F32 && planted(d, D_CACHE_F16_WIDE, call)) {
+        /* f32 K rows in the type's basis: a rotated type's Q rotated here */
+        float *kf = malloc(sizeof(float) * (size_t)(nk * a->dk));
+        NEED(kf != NULL);
+        kvv_toggles tg = kvv_toggles_default();
+        d->cpu->dequantize_rows(d->cpu->ctx, a->type_k, b.k, kf, nk, a->dk, &tg);
+        for (int64_t i = 0; i < nk * a->dk; i++)
+            kf[i] = kvv_ref_f16_to_f32(kvv_ref_f32_to_f16(kf[i]));
+        free(kx);
+        b.k = kx = kf;
+        b.type_k = KVV_F32;
+        if (kr)
+            rotate(d, q, nq, a->dk, 0);
     }
     if (!a->tg.cache && planted(d, D_TOGGLE_PATH, call)) {
         if (a->type_k == KVV_Q8_0) {
