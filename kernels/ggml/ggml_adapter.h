@@ -210,6 +210,10 @@ typedef int (*gg_child_fn)(gg_adapter *A, const void *arg, int *answer);
 /* Run fn in a child process (its assertions abort only the child): 1 when
  * it built its node (*answer: what it reported), 0 with ggml's message. */
 int gg_ask_child(gg_adapter *A, gg_child_fn fn, const void *arg, int *answer, char *msg, size_t n);
+/* The attention mask's rows are n_q rounded up to a multiple of this (1, or
+ * 64 where ggml asserts GGML_KQ_MASK_PAD); -1 with why when ggml takes
+ * neither.  Asked once per adapter. */
+int gg_mask_pad(gg_adapter *A, char *why, size_t n);
 
 /* ---- ggml_layout.c ---- */
 /* Check that tensors are laid out as the adapter reads them (sets

@@ -3,7 +3,8 @@
  * takes a node (the fork's WHT in some group, a flash attention with an
  * unpadded mask) is asked in a child that only builds it, so that a refusal
  * is an answer carrying ggml's own assertion text, not the end of the
- * adapter. */
+ * adapter.  The questions about the WHT op are ggml_wht.c's; the mask's
+ * padding is asked here. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,4 +62,40 @@ int gg_ask_child(gg_adapter *A, gg_child_fn fn, const void *arg, int *answer, ch
             snprintf(msg, n, "%s", pid < 0 ? "could not fork" : pid > 0 && WIFSIGNALED(st) ? strsignal(WTERMSIG(st)) : "no answer");
     }
     return ok;
+}
+
+/* In the child: a flash attention node whose mask has *arg rows for one query. */
+static int fa_with_mask_rows(gg_adapter *A, const void *arg, int *answer)
+{
+    const int rows = *(const int *)arg;
+    gg_init_params p = {A->api.tensor_overhead() * 8, NULL, true};
+    ggml_context *ctx = A->api.init(p);
+    ggml_tensor *q = ctx ? A->api.new_tensor_3d(ctx, GG_TYPE_F32, 64, 1, 1) : NULL;
+    ggml_tensor *k = q ? A->api.new_tensor_3d(ctx, GG_TYPE_F16, 64, 1, 1) : NULL;
+    ggml_tensor *v = k ? A->api.new_tensor_3d(ctx, GG_TYPE_F16, 64, 1, 1) : NULL;
+    ggml_tensor *m = v ? A->api.new_tensor_3d(ctx, GG_TYPE_F16, 1, rows, 1) : NULL;
+    *answer = rows;
+    return m && A->api.flash_attn_ext(ctx, q, k, v, m, 1.0f, 0.0f, 0.0f) != NULL;
+}
+
+/* The mask's rows are n_q padded to a multiple of this.  ggml up to
+ * December 2025 asserted a mask of at least GGML_PAD(n_q, GGML_KQ_MASK_PAD)
+ * rows (GGML_KQ_MASK_PAD 32, later 64), which llama.cpp filled with -inf;
+ * later ggml takes n_q rows.  Which one a library is, is asked once in a
+ * child (the assertion aborts). */
+int gg_mask_pad(gg_adapter *A, char *why, size_t n)
+{
+    if (!A->mask_pad) {
+        int ans, one = 1, pad = 64;
+        char msg[300];
+        if (gg_ask_child(A, fa_with_mask_rows, &one, &ans, msg, sizeof msg))
+            A->mask_pad = 1;
+        else if (gg_ask_child(A, fa_with_mask_rows, &pad, &ans, A->mask_why, sizeof A->mask_why))
+            A->mask_pad = pad;
+        else
+            A->mask_pad = -1;
+    }
+    if (A->mask_pad < 0)
+        snprintf(why, n, "ggml_flash_attn_ext takes a mask of neither 1 nor 64 rows for one query: %s", A->mask_why);
+    return A->mask_pad;
 }

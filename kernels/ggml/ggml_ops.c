@@ -438,42 +438,6 @@ static int mask_to_f16(gg_adapter *A, const float *m, uint16_t *out, int64_t n, 
     return KVV_OK;
 }
 
-/* In the child: a flash attention node whose mask has *arg rows for one query. */
-static int fa_with_mask_rows(gg_adapter *A, const void *arg, int *answer)
-{
-    const int rows = *(const int *)arg;
-    gg_init_params p = {A->api.tensor_overhead() * 8, NULL, true};
-    ggml_context *ctx = A->api.init(p);
-    ggml_tensor *q = ctx ? A->api.new_tensor_3d(ctx, GG_TYPE_F32, 64, 1, 1) : NULL;
-    ggml_tensor *k = q ? A->api.new_tensor_3d(ctx, GG_TYPE_F16, 64, 1, 1) : NULL;
-    ggml_tensor *v = k ? A->api.new_tensor_3d(ctx, GG_TYPE_F16, 64, 1, 1) : NULL;
-    ggml_tensor *m = v ? A->api.new_tensor_3d(ctx, GG_TYPE_F16, 1, rows, 1) : NULL;
-    *answer = rows;
-    return m && A->api.flash_attn_ext(ctx, q, k, v, m, 1.0f, 0.0f, 0.0f) != NULL;
-}
-
-/* The mask's rows are n_q padded to a multiple of this.  ggml up to
- * December 2025 asserted a mask of at least GGML_PAD(n_q, GGML_KQ_MASK_PAD)
- * rows (GGML_KQ_MASK_PAD 32, later 64), which llama.cpp filled with -inf;
- * later ggml takes n_q rows.  Which one a library is, is asked once in a
- * child (the assertion aborts). */
-static int mask_pad(gg_adapter *A, char *why, size_t n)
-{
-    if (!A->mask_pad) {
-        int ans, one = 1, pad = 64;
-        char msg[300];
-        if (gg_ask_child(A, fa_with_mask_rows, &one, &ans, msg, sizeof msg))
-            A->mask_pad = 1;
-        else if (gg_ask_child(A, fa_with_mask_rows, &pad, &ans, A->mask_why, sizeof A->mask_why))
-            A->mask_pad = pad;
-        else
-            A->mask_pad = -1;
-    }
-    if (A->mask_pad < 0)
-        snprintf(why, n, "ggml_flash_attn_ext takes a mask of neither 1 nor 64 rows for one query: %s", A->mask_why);
-    return A->mask_pad;
-}
-
 int gg_attention(gg_adapter *A, const kvv_attn_args *a, float *out, kvv_attn_info *info, char *why, size_t n)
 {
     gg_type_entry tk_tmp, tv_tmp;
@@ -498,7 +462,7 @@ int gg_attention(gg_adapter *A, const kvv_attn_args *a, float *out, kvv_attn_inf
     const int64_t nq = (int64_t)a->n_head * a->n_q, nk = (int64_t)a->n_head_kv * a->n_kv;
     const size_t kbytes = (size_t)nk * A->api.type_size(ek->ggml) * (size_t)a->dk / (size_t)A->api.blck_size(ek->ggml);
     const int need_mask = a->mask || a->max_bias > 0.0f;
-    const int pad = need_mask ? mask_pad(A, why, n) : 1;
+    const int pad = need_mask ? gg_mask_pad(A, why, n) : 1;
     if (pad < 0)
         return KVV_UNSUPPORTED;
     const int64_t mrows = (a->n_q + pad - 1) / pad * pad;
