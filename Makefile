@@ -54,4 +54,4 @@ fork-check: build
 	BUILD=$(BUILD) ./ci/fork-check.sh "$(FORK)" $(FORK_COMMIT)
 
 clean:
-	rm -rf build build-asan build-mutants
+	rm -rf build build-asan build-mutants build-release

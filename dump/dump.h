@@ -85,9 +85,22 @@ typedef struct kvv_dump_meta {
 } kvv_dump_meta;
 
 typedef struct kvv_dump_writer kvv_dump_writer;
+/* Whether a dump may be written at path, before any work: an existing
+ * target (or its .partial) that is not a regular file is refused (a rename
+ * would replace a device node or a FIFO), and so is a folder that does not
+ * exist or cannot be written (why holds the errno text).  0, or -1 with why.
+ * kvv_dump_create makes the same checks. */
+int kvv_dump_check_path(const char *path, char *why, size_t why_len);
+/* Lock path.partial (created if missing) for this run: a descriptor to
+ * pass to kvv_dump_unlock, or -1 with why, "another kvverify run is writing
+ * PATH ..." when another run holds it (dump/path.c says how). */
+int kvv_dump_lock(const char *path, const char *partial, char *why, size_t why_len);
+void kvv_dump_unlock(int fd);
 /* Start a dump that becomes `path` at kvv_dump_finish.  Until then it is
  * written to `path.partial` and flushed after every case, so a run that is
- * killed leaves a readable file of the cases it finished.  NULL with why. */
+ * killed leaves a readable file of the cases it finished.  The .partial
+ * file stays locked until it is renamed: a second writer of the same path
+ * is refused.  NULL with why. */
 kvv_dump_writer *kvv_dump_create(const char *path, const kvv_dump_meta *m, char *why, size_t why_len);
 /* Write one unit; rec may be NULL (attributes only).  After a write error
  * the writer refuses further cases and kvv_dump_finish reports the error. */

@@ -16,6 +16,7 @@
 
 struct kvv_dump_writer {
     hid_t file, cases;
+    int lock; /* kvv_dump_lock's descriptor, held until the file is renamed */
     char *path, *partial;
     int64_t written;
     char error[1024];
@@ -93,17 +94,26 @@ kvv_dump_writer *kvv_dump_create(const char *path, const kvv_dump_meta *m, char 
     kvv_h5_quiet();
     kvv_dump_writer *w = calloc(1, sizeof *w);
     size_t len = strlen(path);
+    if (w)
+        w->lock = -1;
     if (!w || !(w->path = strdup(path)) || !(w->partial = malloc(len + 9))) {
         snprintf(why, n, "out of memory");
         goto fail;
     }
     snprintf(w->partial, len + 9, "%s.partial", path);
     w->file = w->cases = -1;
+    if (kvv_dump_check_path(path, why, n) || (w->lock = kvv_dump_lock(path, w->partial, why, n)) < 0) {
+        free(w->path);
+        free(w->partial);
+        free(w);
+        return NULL;
+    }
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
 #if H5_VERSION_GE(1, 10, 7)
-    /* No file lock: worker processes forked during the run share the
+    /* No HDF5 file lock: worker processes forked during the run share the
      * descriptor and would hold the lock past the writer's death, and a
-     * person may want to look at a long run's .partial file meanwhile. */
+     * person may want to look at a long run's .partial file meanwhile.
+     * Other writers are kept out by kvv_dump_lock (dump/path.c). */
     if (fapl >= 0)
         H5Pset_file_locking(fapl, 0, 1);
 #endif
@@ -134,9 +144,11 @@ fail:
     if (w) {
         if (w->cases >= 0)
             H5Gclose(w->cases);
-        if (w->file >= 0) {
+        if (w->file >= 0)
             H5Fclose(w->file);
-            remove(w->partial);
+        if (w->lock >= 0) {
+            remove(w->partial); /* created, or left by a killed run, and locked by us */
+            kvv_dump_unlock(w->lock);
         }
         free(w->path);
         free(w->partial);
@@ -238,6 +250,7 @@ int kvv_dump_finish(kvv_dump_writer *w, int complete, char *why, size_t n)
         snprintf(why, n, "cannot rename %s to %s: %s", w->partial, w->path, strerror(errno));
         rc = -1;
     }
+    kvv_dump_unlock(w->lock); /* only now: until the rename, another run would write into this file */
     free(w->path);
     free(w->partial);
     free(w);

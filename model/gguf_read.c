@@ -257,8 +257,10 @@ static int place_tensors(reader *r, kvv_gguf *g)
             return fail(r, "tensor '%s': offset %llu is not a multiple of the alignment %u", t->name,
                         (unsigned long long)t->offset, g->alignment);
         if (t->offset > data_size || t->nbytes > data_size - t->offset)
-            return fail(r, "tensor '%s': bytes [%llu, %llu) lie outside the data section of %llu bytes", t->name,
-                        (unsigned long long)t->offset, (unsigned long long)(t->offset + t->nbytes),
+            return fail(r,
+                        "truncated or damaged: tensor '%s': bytes [%llu, %llu) lie outside the data section of "
+                        "%llu bytes",
+                        t->name, (unsigned long long)t->offset, (unsigned long long)(t->offset + t->nbytes),
                         (unsigned long long)data_size);
         t->data = r->buf + g->data_offset + t->offset;
     }
@@ -306,11 +308,13 @@ int kvv_gguf_parse(const uint8_t *buf, size_t size, kvv_gguf *g, char *err, size
         goto bad;
     /* the smallest key/value is 13 bytes, the smallest tensor info 32 */
     if (g->nkv > (r.size - r.pos) / 13) {
-        fail(&r, "%llu key/values cannot fit in a file of %zu bytes", (unsigned long long)g->nkv, r.size);
+        fail(&r, "truncated or damaged: %llu key/values cannot fit in a file of %zu bytes", (unsigned long long)g->nkv,
+             r.size);
         goto bad;
     }
     if (g->ntensors > (r.size - r.pos) / 32) {
-        fail(&r, "%llu tensors cannot fit in a file of %zu bytes", (unsigned long long)g->ntensors, r.size);
+        fail(&r, "truncated or damaged: %llu tensors cannot fit in a file of %zu bytes",
+             (unsigned long long)g->ntensors, r.size);
         goto bad;
     }
     g->kv = calloc((size_t)(g->nkv ? g->nkv : 1), sizeof *g->kv);

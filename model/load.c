@@ -14,6 +14,7 @@
  *                 x_t += ssm_out . h_t
  *               with tensors blk.N.attn_norm, blk.N.ssm_in, blk.N.ssm_a,
  *               blk.N.ssm_out, followed by the layer's FFN like any layer. */
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -327,7 +328,7 @@ char *kvv_read_file(const char *path, size_t *len, char *err, size_t err_len)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        snprintf(err, err_len, "cannot open %s", path);
+        snprintf(err, err_len, "cannot open %s: %s", path, strerror(errno));
         return NULL;
     }
     size_t cap = 1 << 16, n = 0;
@@ -346,11 +347,14 @@ char *kvv_read_file(const char *path, size_t *len, char *err, size_t err_len)
         buf = b;
         cap *= 2;
     }
-    int bad = ferror(f);
+    int bad = ferror(f), e = errno; /* a directory opens, and fails to read with EISDIR */
     fclose(f);
     if (!buf || bad) {
         free(buf);
-        snprintf(err, err_len, bad ? "cannot read %s" : "out of memory reading %s", path);
+        if (bad)
+            snprintf(err, err_len, "cannot read %s: %s", path, strerror(e));
+        else
+            snprintf(err, err_len, "out of memory reading %s", path);
         return NULL;
     }
     buf[n] = 0;
@@ -365,6 +369,11 @@ int kvv_model_load_file(const char *path, kvv_model *m, char *err, size_t err_le
     char *buf = kvv_read_file(path, &n, err, err_len);
     if (!buf)
         return -1;
+    if (n == 0) {
+        snprintf(err, err_len, "%s: empty file (0 bytes), not a GGUF model", path);
+        free(buf);
+        return -1;
+    }
     kvv_gguf g;
     char sub[400];
     int rc = -1;

@@ -235,6 +235,9 @@ typedef struct kvv_probe_params {
 
 /* Defaults: seed 1, head_dim 128, 8 heads, 2 KV heads, no hybrid, f16. */
 kvv_probe_params kvv_probe_default(void);
+/* Whether the probe can be built with these shapes and weight type: 0, or
+ * -1 with err naming what is impossible. */
+int kvv_probe_check(const kvv_probe_params *p, char *err, size_t err_len);
 /* Build the probe model as GGUF bytes (malloc'ed) for a corpus: the corpus
  * fixes the vocabulary's n-gram statistics the model knows.  0 or -1 with err. */
 int kvv_probe_build(const kvv_probe_params *p, const char *corpus, size_t corpus_len, uint8_t **gguf,

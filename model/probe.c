@@ -605,6 +605,8 @@ static int check_params(const kvv_probe_params *p, char *err, size_t n)
     return 0;
 }
 
+int kvv_probe_check(const kvv_probe_params *p, char *err, size_t err_len) { return check_params(p, err, err_len); }
+
 int kvv_probe_build(const kvv_probe_params *pp, const char *corpus, size_t corpus_len, uint8_t **gguf, size_t *size,
                     char *err, size_t err_len)
 {

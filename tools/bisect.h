@@ -25,6 +25,7 @@ typedef struct {
     int fixed; /* find the commit that fixed the cases (they fail at --bad, an ancestor of --good) */
     char **extra; /* run arguments after -- */
     int nextra;
+    char patterns[1024]; /* -p, given twice, adds */
 } bisect_args;
 
 /* The options of `bisect` (step = 0) and of `bisect-step` (step = 1);

@@ -42,8 +42,12 @@ int bisect_parse_args(int argc, char **argv, bisect_args *a, int step)
         case O_RULE: a->rule = optarg; break;
         case 'b': a->backend = optarg; break;
         case 'C': a->dir = optarg; break;
-        case 'p': a->pattern = optarg; break;
-        case 'h': cli_usage(stdout); exit(0);
+        case 'p':
+            if (cli_list_add("-p", optarg, a->patterns, sizeof a->patterns))
+                return -1;
+            a->pattern = a->patterns;
+            break;
+        case 'h': cli_help("bisect", stdout); exit(0);
         default: return -1;
         }
     }
@@ -57,7 +61,9 @@ int bisect_parse_args(int argc, char **argv, bisect_args *a, int step)
         fprintf(stderr, "kvverify: bisect takes one of --plugin LIB, -b BACKEND and --exe PATH\n");
         return -1;
     }
-    if (a->rule && !bisect_rules_known(a->rule))
+    if (a->tree && cli_list_check("--tree", a->tree))
+        return -1;
+    if (a->rule && (cli_list_check("--rule", a->rule) || !bisect_rules_known(a->rule)))
         return -1;
     if (!a->exe && !a->plugin && !a->backend)
         a->exe = BISECT_DEFAULT_EXE;

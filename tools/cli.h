@@ -44,12 +44,33 @@ int cmd_bisect_step(int argc, char **argv);
 /* Split a comma list of backend names (into store); the count, or -1 with
  * a message printed. */
 int cli_split_backends(const char *list, char *store, size_t n, const char **names);
-/* A backend name that is neither built in nor a readable library path is a
- * usage error (message printed, -1), found before any work. */
-int cli_check_backend(const char *name);
+/* A backend that cannot be opened (unknown name, not a backend library,
+ * options it refuses, a crash or no answer within `seconds`, at most
+ * CLI_OPEN_SECONDS, while a throwaway child opens it) is a usage error
+ * (message printed, -1), found before any work. */
+#define CLI_OPEN_SECONDS 60.0
+int cli_check_backend(const char *name, double seconds);
+/* An output file a command is about to write (-o FILE): a usage error
+ * (message with the errno text printed, -1) when it is a directory or its
+ * folder is missing or not writable; checked before any work. */
+int cli_check_out_file(const char *opt, const char *path);
 /* "host arch, N CPUs, model" */
 void cli_machine_name(char *buf, size_t n);
 void cli_usage(FILE *out);
+/* The options of run (and list cases), part of cli_usage (tools/kvverify.c). */
+void cli_run_options(FILE *out);
+/* A command's own usage (tools/cli_help.c: "run", "list", "list cases",
+ * "bench", ...) to out; -1 for a name it has none for. */
+int cli_help(const char *name, FILE *out);
+/* Whether the arguments of a command are just --help or -h. */
+int cli_wants_help(int argc, char **argv);
+
+/* Comma lists of options.  cli_list_check: a list with an empty item
+ * ("a,,b", "a,", ",") is a usage error (message printed, -1).  cli_list_add:
+ * the same check, then the list appended to acc (n bytes; "" at first), so
+ * that an option given twice adds to its list. */
+int cli_list_check(const char *opt, const char *list);
+int cli_list_add(const char *opt, const char *list, char *acc, size_t n);
 
 /* Vulkan (tools/cli_vulkan.c): --vk-device N (0, or -1 with a message);
  * the backends of a run without -b (cpu, plus vulkan when a device opens;
@@ -75,12 +96,15 @@ int cli_proc_run(char *const argv[], int out_fd);
 int cli_proc_capture(char *const argv[], char *buf, size_t n);
 int cli_proc_filter(char *const argv[], FILE *log, const char *prefix, FILE *out);
 
-/* HDF5 dumps of `run` and `replay` (tools/cli_dump.c): open a writer for a
- * run (NULL with a message printed), and close it, renaming the file into
- * place and saying how many cases it holds; -1 (printed) on a write error. */
+/* HDF5 dumps of `run` and `replay` (tools/cli_dump.c): check a --dump path
+ * before any work (-1 with a message: a usage error); open a writer for a
+ * run (NULL with a message printed: a usage error too, nothing has run),
+ * and close it, renaming the file into place and saying how many cases it
+ * holds; -1 (printed) on a write error. */
 struct kvv_dump_writer;
 struct kvv_run_info;
 struct kvv_summary;
+int cli_dump_check(const char *path);
 struct kvv_dump_writer *cli_dump_create(const char *path, int all, const struct kvv_run_info *info);
 int cli_dump_finish(struct kvv_dump_writer *w, const char *path, const struct kvv_summary *s);
 

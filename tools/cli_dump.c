@@ -4,6 +4,15 @@
 #include "oracle/oracle.h"
 #include "tools/cli.h"
 
+int cli_dump_check(const char *path)
+{
+    char why[1200];
+    if (kvv_dump_check_path(path, why, sizeof why) == 0)
+        return 0;
+    fprintf(stderr, "kvverify: --dump: %s\n", why);
+    return -1;
+}
+
 kvv_dump_writer *cli_dump_create(const char *path, int all, const kvv_run_info *info)
 {
     kvv_dump_meta m = {info->version, info->commit, info->machine, info->started, info->command, all};

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -33,9 +34,40 @@ void cli_machine_name(char *buf, size_t n)
         snprintf(buf, n, "unknown machine");
 }
 
+int cli_list_check(const char *opt, const char *list)
+{
+    size_t len = strlen(list);
+    if (strspn(list, ",") == len) {
+        fprintf(stderr, "kvverify: %s: empty list '%s'\n", opt, list);
+        return -1;
+    }
+    if (list[0] == ',' || list[len - 1] == ',' || strstr(list, ",,")) {
+        fprintf(stderr, "kvverify: %s: empty item in the list '%s'\n", opt, list);
+        return -1;
+    }
+    return 0;
+}
+
+int cli_list_add(const char *opt, const char *list, char *acc, size_t n)
+{
+    if (cli_list_check(opt, list))
+        return -1;
+    size_t have = strlen(acc);
+    if (snprintf(acc + have, n - have, "%s%s", have ? "," : "", list) >= (int)(n - have)) {
+        fprintf(stderr, "kvverify: %s: the list is longer than %zu characters\n", opt, n - 1);
+        return -1;
+    }
+    return 0;
+}
+
 int cli_split_backends(const char *list, char *store, size_t n, const char **names)
 {
-    snprintf(store, n, "%s", list);
+    if (cli_list_check("-b", list))
+        return -1;
+    if (snprintf(store, n, "%s", list) >= (int)n) {
+        fprintf(stderr, "kvverify: -b: the list is longer than %zu characters\n", n - 1);
+        return -1;
+    }
     int k = 0;
     char *save = NULL;
     for (char *t = strtok_r(store, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
@@ -92,14 +124,42 @@ int cli_seconds(const char *opt, const char *text, double lo, double hi, double 
     return 0;
 }
 
-int cli_check_backend(const char *name)
+int cli_check_backend(const char *name, double seconds)
 {
-    /* Nothing is opened here: loading a library runs its code, and a device
-     * backend starts driver threads that a fork would not carry over; both
-     * belong in the isolated workers. */
-    char why[600];
-    if (kvv_backend_check_name(name, why, sizeof why) == 0)
+    /* Opened once in a throwaway child, never here: loading a library runs
+     * its code, and a device backend starts driver threads that a fork
+     * would not carry over; both belong in the isolated workers.  A backend
+     * that cannot be opened is refused before any work, rather than failing
+     * every case of the run one by one (or hanging in each). */
+    char why[700];
+    if (kvv_backend_try_open(name, seconds < CLI_OPEN_SECONDS ? seconds : CLI_OPEN_SECONDS, why, sizeof why) == 0)
         return 0;
     fprintf(stderr, "kvverify: backend %s: %s\n", name, why);
+    return -1;
+}
+
+int cli_check_out_file(const char *opt, const char *path)
+{
+    struct stat sb;
+    size_t len = strlen(path);
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else
+        snprintf(dir, sizeof dir, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+    const char *why = NULL;
+    if (len == 0 || path[len - 1] == '/')
+        why = "not a file name";
+    else if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+        why = strerror(EISDIR);
+    else if (stat(dir, &sb) != 0 || access(dir, W_OK | X_OK) != 0) {
+        fprintf(stderr, "kvverify: %s: cannot write %s: folder %s: %s\n", opt, path, dir, strerror(errno));
+        return -1;
+    } else if (!S_ISDIR(sb.st_mode))
+        why = strerror(ENOTDIR);
+    if (!why)
+        return 0;
+    fprintf(stderr, "kvverify: %s: cannot write %s: %s\n", opt, path, why);
     return -1;
 }

@@ -62,6 +62,8 @@ void cli_vk_describe(const char *list)
 
 int cli_list_devices(int argc, char **argv)
 {
+    if (cli_wants_help(argc, argv))
+        return cli_help("list devices", stdout);
     if (argc > 2 && !strcmp(argv[1], "--vk-device") && cli_vk_device(argv[2]))
         return EXIT_USAGE;
 #ifdef KVV_HAVE_VULKAN

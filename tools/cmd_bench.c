@@ -13,12 +13,15 @@ int cmd_bench(int argc, char **argv)
                                          {"reps", required_argument, 0, 'r'},
                                          {"vk-device", required_argument, 0, 'd'},
                                          {"json", required_argument, 0, 'J'},
+                                         {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *blist = "cpu", *json = NULL;
     int threads = 1, reps = 5, ch;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "b:t:r:d:", opts, NULL)) != -1) {
-        if (ch == 'b')
+    while ((ch = getopt_long(argc, argv, "b:t:r:d:h", opts, NULL)) != -1) {
+        if (ch == 'h')
+            return cli_help("bench", stdout);
+        else if (ch == 'b')
             blist = optarg;
         else if (ch == 't') {
             if (cli_int("--threads", optarg, 1, 256, &threads))
@@ -44,6 +47,9 @@ int cmd_bench(int argc, char **argv)
     int nb = cli_split_backends(blist, store, sizeof store, names);
     if (nb < 0)
         return EXIT_USAGE;
+    for (int i = 0; i < nb; i++)
+        if (cli_check_backend(names[i], CLI_OPEN_SECONDS))
+            return EXIT_USAGE;
     int opened = 0, rc = EXIT_USAGE;
     for (; opened < nb; opened++)
         if (!(bk[opened] = kvv_backend_open(names[opened], why, sizeof why))) {

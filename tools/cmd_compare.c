@@ -45,7 +45,7 @@ int cmd_compare(int argc, char **argv)
                 return EXIT_USAGE;
             o.list_max = (int)list;
             break;
-        case 'h': cli_usage(stdout); return 0;
+        case 'h': return cli_help("compare", stdout);
         default: return EXIT_USAGE;
         }
     }

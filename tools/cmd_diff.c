@@ -8,6 +8,8 @@
 
 int cmd_diff(int argc, char **argv)
 {
+    if (cli_wants_help(argc, argv))
+        return cli_help("diff", stdout);
     if (argc != 3 || argv[1][0] == '-' || argv[2][0] == '-') {
         fprintf(stderr, "usage: kvverify diff A.h5 B.h5\n");
         return EXIT_USAGE;

@@ -1,4 +1,5 @@
 /* `kvverify mkmodel`: write the probe model as a GGUF file. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,27 +90,40 @@ int cmd_mkmodel(int argc, char **argv)
         fprintf(stderr, "kvverify mkmodel: needs -o FILE (and no other arguments)\n");
         return EXIT_USAGE;
     }
+    /* everything the user named is checked before the model is built */
+    if (kvv_probe_check(&p, err, sizeof err)) {
+        fprintf(stderr, "kvverify mkmodel: %s\n", err);
+        return EXIT_USAGE;
+    }
+    if (cli_check_out_file("mkmodel -o", out))
+        return EXIT_USAGE;
     if (!text_path && !(text_path = kvv_corpus_path("probe.txt", buf, sizeof buf))) {
         fprintf(stderr, "kvverify mkmodel: corpora/probe.txt not found; give --text\n");
-        return 1;
+        return EXIT_USAGE;
     }
     size_t len, size;
     uint8_t *gguf;
     char *text = kvv_read_file(text_path, &len, err, sizeof err);
-    if (!text || kvv_probe_build(&p, text, len, &gguf, &size, err, sizeof err)) {
+    if (!text) {
+        fprintf(stderr, "kvverify mkmodel: --text: %s\n", err);
+        return EXIT_USAGE;
+    }
+    if (kvv_probe_build(&p, text, len, &gguf, &size, err, sizeof err)) {
         fprintf(stderr, "kvverify mkmodel: %s\n", err);
         free(text);
         return 1;
     }
     free(text);
     FILE *f = fopen(out, "wb");
-    int ok = f && fwrite(gguf, 1, size, f) == size;
-    if (f && fclose(f))
+    int ok = f && fwrite(gguf, 1, size, f) == size, e = errno;
+    if (f && fclose(f) && ok) {
         ok = 0;
+        e = errno;
+    }
     free(gguf);
     if (!ok) {
-        fprintf(stderr, "kvverify mkmodel: cannot write %s\n", out);
-        return 1;
+        fprintf(stderr, "kvverify mkmodel: cannot write %s: %s\n", out, strerror(e));
+        return EXIT_USAGE;
     }
     printf("%s: %s probe, seed %llu, head dim %d, %d heads / %d KV heads, weights %s, %zu bytes\n", out,
            p.hybrid ? "hybrid" : "llama", (unsigned long long)p.seed, p.head_dim, p.n_head, p.n_head_kv,

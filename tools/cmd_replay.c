@@ -18,6 +18,7 @@ typedef struct {
     const char *file, *backends, *pattern, *dump;
     int jobs, verbose, no_isolate, dump_all;
     double timeout;
+    char patterns[1024], blist[1024]; /* -p and -b, given twice, add */
 } replay_args;
 
 static const char *const input_names[] = {"q", "k", "v", "mask", "x"};
@@ -40,8 +41,16 @@ static int parse_replay_args(int argc, char **argv, replay_args *a)
     char *end;
     while ((ch = getopt_long(argc, argv, "b:p:j:vh", opts, NULL)) != -1) {
         switch (ch) {
-        case 'b': a->backends = optarg; break;
-        case 'p': a->pattern = optarg; break;
+        case 'b':
+            if (cli_list_add("-b", optarg, a->blist, sizeof a->blist))
+                return -1;
+            a->backends = a->blist;
+            break;
+        case 'p':
+            if (cli_list_add("-p", optarg, a->patterns, sizeof a->patterns))
+                return -1;
+            a->pattern = a->patterns;
+            break;
         case 'j':
             a->jobs = (int)strtol(optarg, &end, 10);
             if (*end || a->jobs < 1 || a->jobs > 256) {
@@ -60,7 +69,7 @@ static int parse_replay_args(int argc, char **argv, replay_args *a)
         case O_DUMP: a->dump = optarg; break;
         case O_DUMP_ALL: a->dump_all = 1; break;
         case 'v': a->verbose = 1; break;
-        case 'h': cli_usage(stdout); exit(0);
+        case 'h': cli_help("replay", stdout); exit(0);
         default: return -1;
         }
     }
@@ -72,6 +81,8 @@ static int parse_replay_args(int argc, char **argv, replay_args *a)
         fprintf(stderr, "kvverify: --dump-all needs --dump FILE\n");
         return -1;
     }
+    if (a->dump && cli_dump_check(a->dump))
+        return -1;
     a->file = argv[optind];
     return 0;
 }
@@ -275,6 +286,16 @@ int cmd_replay(int argc, char **argv)
     replay_args a;
     if (parse_replay_args(argc, argv, &a))
         return EXIT_USAGE;
+    if (a.backends) { /* a backend that cannot be opened is refused before any work */
+        char store[1024];
+        const char *names[KVV_MAX_BACKENDS];
+        int nb = cli_split_backends(a.backends, store, sizeof store, names);
+        for (int i = 0; i < nb; i++)
+            if (cli_check_backend(names[i], a.timeout))
+                nb = -1;
+        if (nb < 0)
+            return EXIT_USAGE;
+    }
     stored_t st;
     if (load_stored(&a, &st)) {
         stored_free(&st);
@@ -306,7 +327,7 @@ int cmd_replay(int argc, char **argv)
         kvv_run_info info = {KVV_VERSION, KVV_GIT_COMMIT, machine, started, "replay", 0, {0}, st.n, 0};
         if (!(dw = cli_dump_create(a.dump, a.dump_all, &info))) {
             stored_free(&st);
-            return 1;
+            return EXIT_USAGE;
         }
     }
     int *sel = calloc((size_t)st.n, sizeof *sel);

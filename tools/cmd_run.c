@@ -11,22 +11,39 @@
 #include "reports/reports.h"
 #include "tools/cli.h"
 
+/* The list options: given twice, they add up (cli_list_add). */
+enum { LIST_PATTERN, LIST_OPS, LIST_BACKENDS, LIST_HEAD, LIST_KV, LIST_TOGGLE, LIST_SET, LIST_COUNT };
+
 typedef struct {
     kvv_filter f;
     const char *set, *cases_file, *backends, *dump;
+    const char *rerun;                 /* --rerun-failed FILE */
+    const kvv_case_list *rerun_cases;  /* the failing cases it names */
+    char lists[LIST_COUNT][1024];
     const char *corpus; /* stored corpus replayed with --gate/--full; NULL = none */
     int corpus_given;
     int full, jobs, verbose, strict, no_isolate, list_only, fail_fast, dump_all, backends_given, matrix_given;
     int keep_formats; /* --listed-formats: run the generated cases in the versions they list */
+    int guard;        /* --guard: guard pages after the buffers a backend writes */
     double timeout;
     uint64_t seed;
     cli_reports reports;
 } run_args;
 
-static int parse_run_args(int argc, char **argv, run_args *a)
+/* Add a list option's value to its list; -1 (printed) on an empty item. */
+static int add_list(run_args *a, int slot, const char *opt, const char **field)
+{
+    if (cli_list_add(opt, optarg, a->lists[slot], sizeof a->lists[slot]))
+        return -1;
+    *field = a->lists[slot];
+    return 0;
+}
+
+static int parse_run_args(int argc, char **argv, run_args *a, int list_only)
 {
     enum { O_GATE = 256, O_FULL, O_CASES, O_HEAD, O_KV, O_TOGGLE, O_SET, O_SEED, O_TIMEOUT, O_NOISO, O_STRICT, O_FAILFAST,
-           O_DUMP, O_DUMP_ALL, O_CORPUS, O_NOCORPUS, O_VKDEV, O_LISTED, O_REPORT_DIR, O_REPORT /* + CLI_REP_* (last) */ };
+           O_DUMP, O_DUMP_ALL, O_CORPUS, O_NOCORPUS, O_VKDEV, O_LISTED, O_RERUN, O_GUARD, O_REPORT_DIR,
+           O_REPORT /* + CLI_REP_* (last) */ };
     static const struct option opts[] = {
         {"gate", no_argument, 0, O_GATE},       {"full", no_argument, 0, O_FULL},
         {"cases", required_argument, 0, O_CASES}, {"op", required_argument, 0, 'o'},
@@ -45,6 +62,8 @@ static int parse_run_args(int argc, char **argv, run_args *a)
         {"dump", required_argument, 0, O_DUMP}, {"dump-all", no_argument, 0, O_DUMP_ALL},
         {"corpus", required_argument, 0, O_CORPUS}, {"no-corpus", no_argument, 0, O_NOCORPUS},
         {"vk-device", required_argument, 0, O_VKDEV}, {"listed-formats", no_argument, 0, O_LISTED},
+        {"rerun-failed", required_argument, 0, O_RERUN},
+        {"guard", no_argument, 0, O_GUARD},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     memset(a, 0, sizeof *a);
     a->backends = "cpu";
@@ -59,13 +78,36 @@ static int parse_run_args(int argc, char **argv, run_args *a)
         case O_GATE: a->full = 0; a->matrix_given = 1; break;
         case O_FULL: a->full = 1; a->matrix_given = 1; break;
         case O_CASES: a->cases_file = optarg; break;
-        case 'o': a->f.ops = optarg; break;
-        case 'b': a->backends = optarg; a->backends_given = 1; break;
-        case 'p': a->f.pattern = optarg; break;
-        case O_HEAD: a->f.head_dims = optarg; break;
-        case O_KV: a->f.kv = optarg; break;
-        case O_TOGGLE: a->f.toggles = optarg; break;
-        case O_SET: a->set = optarg; break;
+        case O_RERUN: a->rerun = optarg; break;
+        case 'o':
+            if (add_list(a, LIST_OPS, "-o", &a->f.ops))
+                return -1;
+            break;
+        case 'b':
+            if (add_list(a, LIST_BACKENDS, "-b", &a->backends))
+                return -1;
+            a->backends_given = 1;
+            break;
+        case 'p':
+            if (add_list(a, LIST_PATTERN, "-p", &a->f.pattern))
+                return -1;
+            break;
+        case O_HEAD:
+            if (add_list(a, LIST_HEAD, "--head-dim", &a->f.head_dims))
+                return -1;
+            break;
+        case O_KV:
+            if (add_list(a, LIST_KV, "--kv", &a->f.kv))
+                return -1;
+            break;
+        case O_TOGGLE:
+            if (add_list(a, LIST_TOGGLE, "--toggle", &a->f.toggles))
+                return -1;
+            break;
+        case O_SET:
+            if (add_list(a, LIST_SET, "--set", &a->set))
+                return -1;
+            break;
         case O_SEED:
             if (cli_u64("--seed", optarg, &a->seed))
                 return -1;
@@ -91,7 +133,8 @@ static int parse_run_args(int argc, char **argv, run_args *a)
             break;
         case 'v': a->verbose = 1; break;
         case O_LISTED: a->keep_formats = 1; break;
-        case 'h': cli_usage(stdout); exit(0);
+        case O_GUARD: a->guard = 1; break;
+        case 'h': cli_help(list_only ? "list cases" : "run", stdout); exit(0);
         case O_REPORT_DIR: a->reports.dir = optarg; break;
         default:
             if (ch >= O_REPORT && ch < O_REPORT + CLI_REP_COUNT) {
@@ -109,6 +152,13 @@ static int parse_run_args(int argc, char **argv, run_args *a)
         fprintf(stderr, "kvverify: --dump-all needs --dump FILE\n");
         return -1;
     }
+    if (a->rerun && (a->matrix_given || a->cases_file)) {
+        fprintf(stderr, "kvverify: --rerun-failed takes its cases from %s: not with --gate, --full or --cases\n",
+                a->rerun);
+        return -1;
+    }
+    if (a->dump && cli_dump_check(a->dump))
+        return -1;
     char why[300];
     if (kvv_filter_check(&a->f, why, sizeof why)) {
         fprintf(stderr, "kvverify: %s\n", why);
@@ -126,16 +176,34 @@ static uint64_t mix_seed(uint64_t s, uint64_t base)
     return (z ^ (z >> 29)) % 1000000007ull;
 }
 
+/* Whether a case name of the list holds text. */
+static int matches_any(const kvv_case_list *l, const char *text)
+{
+    char name[512];
+    for (int i = 0; i < l->n; i++) {
+        kvv_case_name(&l->items[i], name, sizeof name);
+        if (strstr(name, text))
+            return 1;
+    }
+    return 0;
+}
+
 /* Build the case list of a run: the base list, filters, overrides, seeds.
  * A pattern that is a full case name is run even if no list holds it. */
 static int build_cases(const run_args *a, const kvv_format_map *fm, kvv_case_list *out)
 {
     kvv_case_list base = {0};
     char why[300];
-    int rc = a->cases_file ? kvv_case_file_load(a->cases_file, &base, why, sizeof why)
+    int named = a->cases_file || a->rerun; /* cases named in a file run as written */
+    int rc = 0;
+    if (a->rerun)
+        for (int i = 0; i < a->rerun_cases->n; i++)
+            kvv_case_list_push(&base, &a->rerun_cases->items[i]);
+    else
+        rc = a->cases_file ? kvv_case_file_load(a->cases_file, &base, why, sizeof why)
              : a->full     ? kvv_full_cases(&base)
                            : kvv_gate_cases(&base);
-    if (rc == 0 && !a->cases_file && a->corpus) {
+    if (rc == 0 && !named && a->corpus) {
         /* the gate and the full matrix replay the stored corpus too */
         if (a->corpus_given && access(a->corpus, F_OK) != 0) {
             snprintf(why, sizeof why, "--corpus: no folder %s", a->corpus);
@@ -152,7 +220,7 @@ static int build_cases(const run_args *a, const kvv_format_map *fm, kvv_case_lis
         kvv_case_list_free(&base);
         return -1;
     }
-    if (fm && !a->cases_file && kvv_format_map_changes(fm)) {
+    if (fm && !named && kvv_format_map_changes(fm)) {
         int dropped = 0;
         kvv_formats_rewrite(fm, &base, &dropped);
         if (dropped)
@@ -177,16 +245,21 @@ static int build_cases(const run_args *a, const kvv_format_map *fm, kvv_case_lis
             kvv_case_list_push(out, &c);
     }
     kvv_case_list_free(&base);
-    if (out->n == 0 && a->f.pattern && !strpbrk(a->f.pattern, "*?[,")) {
+    /* each pattern that matched nothing and is a full case name adds that case */
+    char items[1024], *save = NULL;
+    snprintf(items, sizeof items, "%s", a->f.pattern ? a->f.pattern : "");
+    for (char *it = strtok_r(items, ",", &save); it; it = strtok_r(NULL, ",", &save)) {
+        if (strpbrk(it, "*?[") || matches_any(out, it))
+            continue;
         kvv_case c;
         char op[16];
-        size_t oplen = strcspn(a->f.pattern, "/");
-        snprintf(op, sizeof op, "%.*s", (int)(oplen < sizeof op ? oplen : sizeof op - 1), a->f.pattern);
-        if (kvv_case_parse(a->f.pattern, &c, why, sizeof why) == 0) {
+        size_t oplen = strcspn(it, "/");
+        snprintf(op, sizeof op, "%.*s", (int)(oplen < sizeof op ? oplen : sizeof op - 1), it);
+        if (kvv_case_parse(it, &c, why, sizeof why) == 0) {
             kvv_case_list_push(out, &c);
-        } else if (strchr(a->f.pattern, '/') && (strchr(a->f.pattern, '=') || kvv_op_from_name(op) != KVV_OP_COUNT)) {
+        } else if (strchr(it, '/') && (strchr(it, '=') || kvv_op_from_name(op) != KVV_OP_COUNT)) {
             /* it reads as a case name: say what is wrong with it */
-            fprintf(stderr, "kvverify: no case matches '%s', and it is not a valid case name: %s\n", a->f.pattern, why);
+            fprintf(stderr, "kvverify: no case matches '%s', and it is not a valid case name: %s\n", it, why);
             return -1;
         }
     }
@@ -199,7 +272,7 @@ static int build_cases(const run_args *a, const kvv_format_map *fm, kvv_case_lis
 static int ask_formats(const run_args *a, const char *const *bnames, int nb, kvv_format_map *fm)
 {
     kvv_format_map_init(fm);
-    if (a->keep_formats || a->cases_file)
+    if (a->keep_formats || a->cases_file || a->rerun)
         return 0;
     char why[512];
     if (kvv_formats_ask(bnames, nb, fm, stderr, why, sizeof why)) {
@@ -221,11 +294,75 @@ static int ask_formats(const run_args *a, const char *const *bnames, int nb, kvv
     return 0;
 }
 
-int cli_run(int argc, char **argv, int list_only)
+/* The summary's coverage line for a generated list (oracle/dims.c): over
+ * all cases, and over those a backend without the CPU toggles runs when
+ * such a backend (anything but cpu) is in the run. */
+static int run_coverage(const run_args *a, const kvv_case_list *l, const char *const *bnames, int nb, char *buf,
+                        size_t len)
 {
-    run_args a;
-    if (parse_run_args(argc, argv, &a))
-        return EXIT_USAGE;
+    kvv_coverage all, dev;
+    if (kvv_coverage_measure(l->items, l->n, a->full ? 3 : 2, 0, &all))
+        return -1;
+    const kvv_filter *f = &a->f;
+    int filtered = f->ops || f->pattern || f->head_dims || f->kv || f->toggles;
+    snprintf(buf, len, "%s", filtered ? "the filtered cases: " : "");
+    kvv_coverage_line(&all, buf + strlen(buf), len - strlen(buf));
+    int others = 0;
+    for (int i = 0; i < nb; i++)
+        others |= strcmp(bnames[i], "cpu") != 0;
+    if (others && kvv_coverage_measure(l->items, l->n, a->full ? 3 : 2, 1, &dev) == 0) {
+        size_t o = strlen(buf);
+        snprintf(buf + o, len - o, "; without the CPU toggles (threads, isa): ");
+        o = strlen(buf);
+        kvv_coverage_line(&dev, buf + o, len - o);
+    }
+    return 0;
+}
+
+/* --rerun-failed FILE: the cases that failed in a report as `run` writes
+ * it (JSON lines or ratio TSV), each once, in the report's order, and the
+ * backends they failed on (into backends, comma-separated). */
+static int load_failed(const char *path, kvv_case_list *out, char *backends, size_t n)
+{
+    kvv_ratio_set set = {0};
+    char why[700];
+    if (kvv_ratios_load(path, &set, why, sizeof why)) {
+        fprintf(stderr, "kvverify: --rerun-failed: %s\n", why);
+        return -1;
+    }
+    int rc = 0;
+    for (int64_t i = 0; i < set.n && rc == 0; i++) {
+        const kvv_ratio_row *r = &set.rows[i];
+        if (r->status != KVV_FAIL)
+            continue;
+        int seen = 0;
+        for (int64_t j = 0; j < i && !seen; j++)
+            seen = set.rows[j].status == KVV_FAIL && !strcmp(set.rows[j].name, r->name);
+        kvv_case c;
+        if (!seen && kvv_case_parse(r->name, &c, why, sizeof why)) {
+            fprintf(stderr, "kvverify: --rerun-failed: %s: case '%s': %s\n", path, r->name, why);
+            rc = -1;
+        } else if (!seen) {
+            kvv_case_list_push(out, &c);
+        }
+        int known = 0;
+        for (int64_t j = 0; j < i && !known; j++)
+            known = set.rows[j].status == KVV_FAIL && !strcmp(set.rows[j].backend, r->backend);
+        size_t have = strlen(backends);
+        if (rc == 0 && !known &&
+            snprintf(backends + have, n - have, "%s%s", have ? "," : "", r->backend) >= (int)(n - have)) {
+            fprintf(stderr, "kvverify: --rerun-failed: %s: too many backends to name (give -b)\n", path);
+            rc = -1;
+        }
+    }
+    kvv_ratios_free(&set);
+    return rc;
+}
+
+/* The run (or the listing) of the cases the arguments select. */
+static int run_with(const run_args *ap, int argc, char **argv, int list_only)
+{
+    run_args a = *ap;
     char bstore[1024];
     const char *bnames[KVV_MAX_BACKENDS];
     if (!a.backends_given && a.matrix_given) /* the gate of `make verify`, the nightly matrix */
@@ -234,7 +371,7 @@ int cli_run(int argc, char **argv, int list_only)
         cli_vk_describe(a.backends);
     int nb = cli_split_backends(a.backends, bstore, sizeof bstore, bnames);
     for (int i = 0; i < nb && nb > 0; i++)
-        if (cli_check_backend(bnames[i]))
+        if (cli_check_backend(bnames[i], a.timeout))
             nb = -1;
     if (nb < 0)
         return EXIT_USAGE;
@@ -272,18 +409,22 @@ int cli_run(int argc, char **argv, int list_only)
         return EXIT_USAGE;
     }
     kvv_reporter *term = kvv_reporter_terminal(a.reports.to_stdout ? stderr : stdout, a.verbose);
+    char coverage[512];
+    if (term && !a.cases_file && run_coverage(&a, &cases, bnames, nb, coverage, sizeof coverage) == 0)
+        kvv_reporter_terminal_coverage(term, coverage);
     kvv_reporter *reps[1 + CLI_REP_COUNT] = {term};
     for (int i = 0; i < a.reports.n; i++)
         reps[1 + i] = a.reports.rep[i];
     kvv_run_opts o = {.backend_names = bnames, .nbackends = nb, .cases = cases.items, .ncases = cases.n,
                       .reporters = reps, .nreporters = 1 + a.reports.n, .jobs = a.no_isolate ? 0 : a.jobs,
-                      .timeout = a.timeout, .info = &info, .fail_fast = a.fail_fast};
+                      .timeout = a.timeout, .info = &info, .fail_fast = a.fail_fast, .strict = a.strict,
+                      .guard = a.guard};
     kvv_run_io_opts io = {a.dump ? cli_dump_create(a.dump, a.dump_all, &info) : NULL, a.dump_all, NULL};
-    if (a.dump && !io.dump) {
+    if (a.dump && !io.dump) { /* another run holds the path, or it went away meanwhile */
         term->destroy(term);
         cli_reports_close(&a.reports);
         kvv_case_list_free(&cases);
-        return 1;
+        return EXIT_USAGE;
     }
     kvv_summary s;
     int failures = kvv_run_with_io(&o, &io, &s);
@@ -296,10 +437,38 @@ int cli_run(int argc, char **argv, int list_only)
         fprintf(stderr, "kvverify: the run could not start\n");
         return 1;
     }
-    if (s.interrupted || unwritten)
+    if (unwritten) /* a report lost: an error of the run's own (exit 2), whatever the cases did */
+        return EXIT_USAGE;
+    if (s.interrupted)
         return 1;
     return failures > 0 || (a.strict && s.total.skip > 0) ? 1 : 0;
 }
 
+
+int cli_run(int argc, char **argv, int list_only)
+{
+    run_args a;
+    if (parse_run_args(argc, argv, &a, list_only))
+        return EXIT_USAGE;
+    char failed_on[1024] = "";
+    kvv_case_list failed = {0};
+    if (a.rerun) {
+        if (load_failed(a.rerun, &failed, failed_on, sizeof failed_on)) {
+            kvv_case_list_free(&failed);
+            return EXIT_USAGE;
+        }
+        if (failed.n == 0) {
+            printf("kvverify: %s holds no failing case: nothing to rerun\n", a.rerun);
+            kvv_case_list_free(&failed);
+            return 0;
+        }
+        a.rerun_cases = &failed;
+        if (!a.backends_given)
+            a.backends = failed_on;
+    }
+    int rc = run_with(&a, argc, argv, list_only);
+    kvv_case_list_free(&failed);
+    return rc;
+}
 
 int cmd_run(int argc, char **argv) { return cli_run(argc, argv, 0); }

@@ -18,6 +18,9 @@ void cli_usage(FILE *out)
             "  probe -b L       each backend's description and the format version it stores each cache type\n"
             "                   in (a fork's TurboQuant types, read off its own dequantizer)\n"
             "  list devices     Vulkan devices (the index for --vk-device) and what they offer\n"
+            "  list dims        the case parameters as dimensions: classes, which op has which, what cannot combine\n"
+            "  list coverage [--gate|--full] [--device] [-v]\n"
+            "                   per pair (and marked triple) of dimensions: combinations possible and covered\n"
             "  tables           shipped centroid tables against Lloyd-Max on the Beta and Gaussian densities\n"
             "  bench [-b L] [--threads N] [--reps N] [--vk-device N] [--json F]\n"
             "                   throughput of backends and the reference, each backend also relative to the\n"
@@ -44,11 +47,20 @@ void cli_usage(FILE *out)
             "                   the cases (they fail at the older --bad, pass at --good); prints the\n"
             "                   first bad commit and its failing case; --rule: only failures by these rules\n"
             "                   count (a case that went from one failure to another, e.g. format to crash)\n"
-            "\n"
+            "  help COMMAND     a command's options (also kvverify COMMAND --help); --version\n"
+            "\n");
+    cli_run_options(out);
+}
+
+void cli_run_options(FILE *out)
+{
+    fprintf(out,
             "run options:\n"
             "  --gate            the default gate (what `make verify` runs)\n"
             "  --full            the full nightly matrix\n"
             "  --cases FILE      case names from a file, one per line ('-' = stdin)\n"
+            "  --rerun-failed F  the cases that failed in a report (results.jsonl or ratios.tsv), on the\n"
+            "                    backends they failed on (or those of -b)\n"
             "  --corpus DIR      stored cases --gate and --full replay too (default corpora;\n"
             "                    folders named known-failures are left out)\n"
             "  --no-corpus       replay no stored cases\n"
@@ -58,6 +70,7 @@ void cli_usage(FILE *out)
             "                    or --full, plus vulkan when a Vulkan device is found)\n"
             "  --vk-device N     Vulkan device index (see `list devices`; also KVV_VK_DEVICE)\n"
             "  -p, --pattern L   case-name substrings or globs; a full case name runs that case\n"
+            "                    (lists are comma-separated; a list option given twice adds to the list)\n"
             "  --head-dim LIST   head dims (dk or dk/dv), e.g. 128,576/512\n"
             "  --kv LIST         K/V type pairs, e.g. q8_0/turbo3,*/turbo4\n"
             "  --toggle LIST     only cases with these toggle values, e.g. cache=on,split=4\n"
@@ -68,6 +81,8 @@ void cli_usage(FILE *out)
             "  --no-isolate      run in this process (for debuggers; a crash ends the run)\n"
             "  --strict          skipped cases count as failures\n"
             "  --fail-fast       stop at the first failure\n"
+            "  --guard           a PROT_NONE page right after every buffer a backend writes: the first\n"
+            "                    access past the end stops it (guard zones are checked in any case)\n"
             "  -v, --verbose     a line per case\n"
             "  --json FILE       JSON lines: one object per case, flushed as it finishes ('-' = stdout)\n"
             "  --junit FILE      JUnit XML, a testcase per case\n"
@@ -81,7 +96,8 @@ void cli_usage(FILE *out)
             "  --listed-formats  run generated cases in the format versions they name, not the ones a\n"
             "                    library backend stores (by default turbo3 runs as turbo3@qk128 on a build\n"
             "                    that stores it so)\n"
-            "exit status: 0 when every case passes, 1 when any fails, 2 on bad usage\n");
+            "exit status: 0 when every case passes, 1 when any fails or the run was interrupted (SIGINT,\n"
+            "SIGTERM), 2 on bad usage (README: Exit status)\n");
 }
 
 
@@ -105,6 +121,16 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
         if (!strcmp(argv[1], commands[i].name))
             return commands[i].fn(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "--version"))
+        return cmd_version(1, argv + 1);
+    if (!strcmp(argv[1], "help") && argc > 2) { /* `help CMD` is `CMD --help` */
+        char *args[] = {argv[2], "--help", NULL};
+        for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+            if (!strcmp(argv[2], commands[i].name))
+                return commands[i].fn(2, args);
+        fprintf(stderr, "kvverify: help: unknown command '%s'\n", argv[2]);
+        return EXIT_USAGE;
+    }
     if (!strcmp(argv[1], "help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
         cli_usage(stdout);
         return 0;
