@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "kernels/ggml/ggml_adapter.h"
-#include "tests/testutil.h"
+#include "tests/harness.h"
 
 /* ---- a stand-in ggml: tensors are rows counts, asserts print and abort ---- */
 
