@@ -83,7 +83,7 @@ typedef struct {
 static void input_shapes(const kvv_case *c, in_shape *s)
 {
     memset(s, 0, sizeof *s * IN_COUNT);
-    if (c->op == KVV_OP_ATTN) {
+    if (kvv_op_get(c->op)->shape == KVV_SHAPE_HEADS) {
         s[IN_Q] = (in_shape){3, {c->n_head, c->n_q, c->dk}};
         s[IN_K] = (in_shape){3, {c->n_head_kv, c->n_kv, c->dk}};
         s[IN_V] = (in_shape){3, {c->n_head_kv, c->n_kv, c->dv}};
@@ -813,6 +813,29 @@ done:
     attn_free(&w);
 }
 
+static void run_ppl(const kvv_case *c, const kvv_backend *b, const kvv_record *in, kvv_record *rec, kvv_verdict *v)
+{
+    (void)in;
+    (void)rec; /* a model run is recorded by its own dump of logits, not here */
+    kvv_run_ppl(c, b, v);
+}
+
+/* The oracle's half of the op table (kvv_op_get has the facts): how each
+ * op's cases are run and judged. */
+typedef struct {
+    void (*run)(const kvv_case *c, const kvv_backend *b, const kvv_record *in, kvv_record *rec, kvv_verdict *v);
+} kvv_op_runner;
+static const kvv_op_runner runners[KVV_OP_COUNT] = {[KVV_OP_QUANT] = {run_quant},
+                                                    [KVV_OP_DEQUANT] = {run_dequant},
+                                                    [KVV_OP_WHT] = {run_wht},
+                                                    [KVV_OP_ATTN] = {run_attn},
+                                                    [KVV_OP_PPL] = {run_ppl}};
+
+static const kvv_op_runner *kvv_op_runner_get(kvv_op op)
+{
+    return (unsigned)op < KVV_OP_COUNT && runners[op].run ? &runners[op] : NULL;
+}
+
 void kvv_run_case(const kvv_case *c, const kvv_backend *b, kvv_verdict *v) { kvv_run_case_io(c, b, NULL, NULL, v); }
 
 void kvv_run_case_io(const kvv_case *c, const kvv_backend *b, const kvv_record *in, kvv_record *rec,
@@ -829,25 +852,11 @@ void kvv_run_case_io(const kvv_case *c, const kvv_backend *b, const kvv_record *
         snprintf(v->detail, sizeof v->detail, "backend declined: %s", why);
         return;
     }
-    switch (c->op) {
-    case KVV_OP_QUANT:
-        run_quant(c, b, in, rec, v);
-        break;
-    case KVV_OP_DEQUANT:
-        run_dequant(c, b, in, rec, v);
-        break;
-    case KVV_OP_WHT:
-        run_wht(c, b, in, rec, v);
-        break;
-    case KVV_OP_ATTN:
-        run_attn(c, b, in, rec, v);
-        break;
-    case KVV_OP_PPL:
-        kvv_run_ppl(c, b, v);
-        break;
-    default:
+    const kvv_op_runner *r = kvv_op_runner_get(c->op);
+    if (!r) {
         v->status = KVV_SKIP;
         snprintf(v->detail, sizeof v->detail, "op %s is not run by this runner", kvv_op_name(c->op));
-        break;
+        return;
     }
+    r->run(c, b, in, rec, v);
 }
