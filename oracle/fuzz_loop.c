@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "fuzz/gen.h"
+#include "gen/gen.h"
 #include "fuzz/shrink.h"
 #include "oracle/oracle.h"
 

@@ -320,7 +320,7 @@ int kvv_filter_check(const kvv_filter *f, char *why, size_t why_len);
 int kvv_case_apply_set(kvv_case *c, const char *sets, char *why, size_t why_len);
 
 /* ---- fuzzing (`kvverify fuzz`) ---- */
-/* Random valid cases (fuzz/gen.h) run on one backend in isolated workers
+/* Random valid cases (gen/gen.h) run on one backend in isolated workers
  * until the time is up; each failure is shrunk (fuzz/shrink.h) to a minimal
  * case that fails the same way (kvv_failure_signature), and written to
  * out_dir as a replayable case file (a comment saying what failed, then the

@@ -12,7 +12,7 @@
 
 #include "tests/harness.h"
 
-#include "fuzz/gen.h"
+#include "gen/gen.h"
 #include "kvv/tensor.h"
 #include "oracle/oracle.h"
 

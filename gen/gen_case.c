@@ -1,7 +1,7 @@
 /* Random valid cases for `kvverify fuzz` (see gen.h). */
 #include <math.h>
 
-#include "fuzz/gen.h"
+#include "gen/gen.h"
 
 static int below(kvv_rng *r, int n) { return (int)(kvv_rng_next(r) % (uint64_t)n); }
 static int chance(kvv_rng *r, double p) { return kvv_rng_uniform(r) < p; }
