@@ -426,13 +426,4 @@ void kvv_bench_line_add(kvv_bench_log *log, const kvv_bench_line *l);
 /* Write the whole log as JSON; 0, or -1 when the file cannot be written. */
 int kvv_bench_json(const kvv_bench_log *log, const char *path, int threads, int reps);
 
-/* ---- listings ---- */
-/* The type table: one row per type with its layout and which functions
- * the reference and the CPU backend provide. */
-void kvv_print_types(FILE *out);
-/* Centroid tables: each shipped table against Lloyd-Max on the Beta and
- * Gaussian coordinate densities.  Returns the number of tables that match
- * no density (0 when all do). */
-int kvv_print_tables(FILE *out);
-
 #endif

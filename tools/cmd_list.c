@@ -4,6 +4,7 @@
 
 #include "oracle/oracle.h"
 #include "tools/cli.h"
+#include "tools/listing.h"
 
 int cli_run(int argc, char **argv, int list_only);
 

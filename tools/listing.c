@@ -2,7 +2,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "oracle/oracle.h"
+#include "backends/registry.h"
+#include "kvv/types.h"
+#include "ref/ref.h"
+#include "tools/listing.h"
 
 static const char *const family_names[] = {"float", "block", "turbo"};
 
