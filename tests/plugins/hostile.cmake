@@ -32,3 +32,7 @@ if(TARGET test_trust AND TARGET kvverify)
   add_dependencies(test_trust kvverify hostile_segv broken_bad_abi broken_short_struct broken_missing_entry
                    broken_null_table broken_bad_config no_symbol)
 endif()
+# the precision claims in the reports, through the command line (tests/test_claim_reports.c)
+if(TARGET test_claim_reports AND TARGET kvverify)
+  add_dependencies(test_claim_reports kvverify liar_no_q)
+endif()
