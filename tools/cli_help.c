@@ -35,12 +35,15 @@ static const struct {
      "usage: kvverify bench [-b BACKENDS] [--threads N] [--reps N] [--vk-device N] [--json FILE]\n"
      "  throughput of backends and the reference, each backend also relative to the first (a program,\n"
      "  not a test: README, Benchmark)\n"
-     "  -b, --backend L   backends, comma-separated (default cpu)\n"
+     "  -b, --backend L   backends, comma-separated (default cpu; given twice, adds)\n"
      "  --threads N       threads of each backend (default 1)\n"
      "  --reps N          repetitions of each measurement (default 5)\n"
      "  --vk-device N     Vulkan device index (see kvverify list devices)\n"
-     "  --json FILE       the numbers as JSON too\n"
-     "exit status: 0; 1 when a measurement failed; 2 on bad usage or a backend that does not open\n"},
+     "  --json FILE       the numbers as JSON too (-: the JSON alone on stdout, the lines on stderr)\n"
+     "  the backends run in a child process: what they print goes to stderr; one that crashes is named\n"
+     "  with the call, and the bench runs again without it\n"
+     "exit status: 0; 1 when a measurement failed or a backend crashed; 2 on bad usage or a backend that\n"
+     "does not open\n"},
     {"compare",
      "usage: kvverify compare BASELINE CURRENT [--factor F] [--floor R] [--list N]\n"
      "  per-case error ratios of a run (ratios.tsv or results.jsonl) against a baseline\n"
