@@ -102,6 +102,9 @@ void kvv_guard_free(void *p);
 void kvv_guard_pages(int on);
 /* Where the fault handler leaves its message (shared with a parent). */
 void kvv_guard_note_area(char *area, size_t n);
+/* Guarded buffers for a model run (ppl): the K and V rows a backend
+ * quantizes and the attention output, checked after each call. */
+extern const kvv_model_buffers kvv_guarded_buffers;
 
 /* ---- the attention error bound ---- */
 typedef struct kvv_bound_args {

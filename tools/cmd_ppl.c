@@ -219,7 +219,8 @@ static void pair_in_child(void *arg, int fd)
     if (!logits)
         snprintf(err, sizeof err, "out of memory for the logits");
     else if (b) {
-        kvv_model_run_opts o = {b, j->k, j->v, kvv_toggles_default(), j->a->chunk, KVV_PPL_TAIL};
+        kvv_model_run_opts o = {b, j->k, j->v, kvv_toggles_default(), j->a->chunk, KVV_PPL_TAIL,
+                                &kvv_guarded_buffers};
         rc = kvv_model_run(j->m, &o, j->tok, j->n, logits, err, sizeof err);
     }
     write_all(fd, &rc, sizeof rc);
