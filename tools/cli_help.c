@@ -53,15 +53,17 @@ static const struct {
      "exit status: 0; 1 when a ratio grew or a case newly fails; 2 on bad usage or an unreadable file\n"},
     {"replay",
      "usage: kvverify replay FILE.h5 [-b BACKENDS] [-p PATTERNS] [-j N] [--timeout S] [--no-isolate] [-v]\n"
-     "                      [--dump FILE [--dump-all]]\n"
+     "                      [--guard] [--dump FILE [--dump-all]]\n"
      "  rerun the cases of a dump from their stored inputs, judged by the same rules, and say whether\n"
      "  each stored verdict is reproduced (README: HDF5 dumps, replay, diff and bisect)\n"
-     "  -b, --backend L   every case on these backends (default: each on the backend it was stored from)\n"
+     "  -b, --backend L   every case on these backends (default: each on the backend it was stored from;\n"
+     "                    either way each backend is opened once first, and one that cannot be is refused)\n"
      "  -p, --pattern L   only the cases whose names match (substrings or globs; given twice, adds)\n"
      "  -j, --jobs N      isolated worker processes (default: number of CPUs)\n"
      "  --timeout S       seconds per case and backend before it counts as hung (default 120)\n"
      "  --no-isolate      run in this process (for debuggers; a crash ends the replay)\n"
      "  -v, --verbose     a line per case, also for reproduced verdicts\n"
+     "  --guard           a PROT_NONE page right after every buffer a backend writes (as run --guard)\n"
      "  --dump FILE       write the failing cases to a new dump (--dump-all: every case)\n"
      "exit status: as run: 0 when every case passes, 1 when any fails or the replay was interrupted,\n"
      "2 on bad usage or an unreadable dump\n"},
