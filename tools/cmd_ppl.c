@@ -15,6 +15,8 @@ typedef struct {
     int ctx, chunk, offset, head_dim, bounds, strict;
     uint64_t seed;
     double timeout; /* seconds per K/V pair, in its own process */
+    char kvs[1024];  /* --kv, given twice, adds */
+    int backend_given;
 } ppl_args;
 
 static void usage(FILE *f)
@@ -65,8 +67,18 @@ static int parse(int argc, char **argv, ppl_args *a)
         switch (ch) {
         case O_MODEL: a->model = optarg; break;
         case O_TEXT: a->text = optarg; break;
-        case O_KV: a->kv = optarg; break;
-        case 'b': a->backend = optarg; break;
+        case O_KV:
+            if (cli_list_add("--kv", optarg, a->kvs, sizeof a->kvs))
+                return -1;
+            a->kv = a->kvs;
+            break;
+        case 'b':
+            if (a->backend_given++) {
+                fprintf(stderr, "kvverify ppl: takes one backend; -b given twice ('%s', '%s')\n", a->backend, optarg);
+                return -1;
+            }
+            a->backend = optarg;
+            break;
         case O_CTX:
             if (int_opt("--ctx", optarg, 2, 1 << 20, &a->ctx))
                 return -1;
