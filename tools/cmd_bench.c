@@ -2,6 +2,7 @@
  * backends run in a child process (oracle/isolate_bench.c): what they print
  * goes to stderr, and one that crashes is named and left out while the
  * others are measured. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,21 +24,26 @@ static int body(FILE *out, const kvv_backend *const *bk, const char *const *name
     return kvv_bench(out, bk, names, nb, o->threads, o->reps, o->json);
 }
 
-/* The JSON of `--json -`, written by the child to a temporary file (the
- * child's stdout is its backends' stderr), copied to stdout at the end. */
-static int copy_to_stdout(const char *path)
+/* The JSON is written by the child to a temporary file (the child's
+ * stdout is its backends' stderr) and copied to its place (stdout for "-")
+ * by this process, which checks every write: a report that cannot be
+ * written in full is an error naming the file (exit 2), as in run. */
+static int copy_json(const char *tmp, const char *dest)
 {
-    FILE *f = fopen(path, "r");
+    FILE *f = fopen(tmp, "r"), *o = strcmp(dest, "-") ? fopen(dest, "w") : stdout;
     char buf[1 << 16];
     size_t n;
-    int rc = f ? 0 : -1;
-    while (f && (n = fread(buf, 1, sizeof buf, f)) > 0)
-        if (fwrite(buf, 1, n, stdout) != n)
-            rc = -1;
+    int rc = f && o ? 0 : -1, err = f && o ? 0 : errno;
+    while (rc == 0 && (n = fread(buf, 1, sizeof buf, f)) > 0)
+        if (fwrite(buf, 1, n, o) != n)
+            rc = -1, err = errno;
     if (f)
         fclose(f);
-    if (fflush(stdout))
-        rc = -1;
+    if (o && (o == stdout ? fflush(o) : fclose(o)) && rc == 0)
+        rc = -1, err = errno;
+    if (rc)
+        fprintf(stderr, "kvverify bench: the JSON report %s is incomplete: %s\n", strcmp(dest, "-") ? dest : "on stdout",
+                strerror(err ? err : EIO));
     return rc;
 }
 
@@ -92,27 +98,25 @@ int cmd_bench(int argc, char **argv)
     /* with --json -, stdout holds the JSON alone and the lines go to stderr */
     const int json_out = json && !strcmp(json, "-");
     char tmp[64] = "";
-    if (json_out) {
+    if (json) {
         snprintf(tmp, sizeof tmp, "/tmp/kvverify-bench-XXXXXX");
         int fd = mkstemp(tmp);
         if (fd < 0) {
-            perror("kvverify bench: a temporary file for --json -");
+            perror("kvverify bench: a temporary file for --json");
             return 1;
         }
         close(fd);
     }
-    bo.json = json_out ? tmp : json;
+    bo.json = json ? tmp : NULL;
     int rc = kvv_bench_isolated(json_out ? stderr : stdout, names, nb, body, &bo);
     /* the JSON of the run that completed, if one did (after a crash: the
      * run without that backend) */
     struct stat sb;
-    if (json_out && rc >= 0 && stat(tmp, &sb) == 0 && sb.st_size > 0) {
-        if (copy_to_stdout(tmp)) {
-            perror("kvverify bench: writing the JSON to stdout");
-            rc = 1;
-        }
-    }
-    if (json_out)
+    if (json && rc >= 0 && stat(tmp, &sb) == 0 && sb.st_size > 0 && copy_json(tmp, json))
+        rc = EXIT_USAGE;
+    if (json)
         unlink(tmp);
+    if (rc == EXIT_USAGE)
+        return EXIT_USAGE;
     return rc ? 1 : 0;
 }
