@@ -42,8 +42,8 @@ static const struct {
      "  --json FILE       the numbers as JSON too (-: the JSON alone on stdout, the lines on stderr)\n"
      "  the backends run in a child process: what they print goes to stderr; one that crashes is named\n"
      "  with the call, and the bench runs again without it\n"
-     "exit status: 0; 1 when a measurement failed or a backend crashed; 2 on bad usage or a backend that\n"
-     "does not open\n"},
+     "exit status: 0; 1 when a measurement failed or a backend crashed; 2 on bad usage, a backend that\n"
+     "does not open, or a JSON report that could not be written in full\n"},
     {"compare",
      "usage: kvverify compare BASELINE CURRENT [--factor F] [--floor R] [--list N]\n"
      "  per-case error ratios of a run (ratios.tsv or results.jsonl) against a baseline\n"
