@@ -259,6 +259,17 @@ static void say(FILE *out, int blank, const char *msg)
         fprintf(stderr, "kvverify bench: %s\n", msg);
 }
 
+/* SIGINT or SIGTERM while the bench runs: the child is stopped, the lines
+ * finished stay, and the bench says so and returns 1 (README, Exit status). */
+static volatile sig_atomic_t bench_stop, bench_child;
+static void on_stop(int sig)
+{
+    if (!bench_stop)
+        bench_stop = sig;
+    if (bench_child > 0)
+        kill(bench_child, SIGKILL);
+}
+
 int kvv_bench_isolated(FILE *out, const char *const *names_in, int nb, kvv_bench_body_fn body, void *arg)
 {
     const char *names[KVV_MAX_BACKENDS];
@@ -271,6 +282,14 @@ int kvv_bench_isolated(FILE *out, const char *const *names_in, int nb, kvv_bench
         return -1;
     }
     int crashed = 0, rc = 0;
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = on_stop;
+    bench_stop = 0;
+    bench_child = 0;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
     for (;;) {
         memset(slot, 0, sizeof *slot);
         fflush(NULL);
@@ -282,9 +301,21 @@ int kvv_bench_isolated(FILE *out, const char *const *names_in, int nb, kvv_bench
         }
         if (pid == 0)
             child_main(out, names, nb, body, arg, slot, parent);
+        bench_child = pid;
+        if (bench_stop) /* came before the child was known */
+            kill(pid, SIGKILL);
         int st = 0;
         while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
             ;
+        bench_child = 0;
+        if (bench_stop) {
+            char msg[200];
+            snprintf(msg, sizeof msg, "interrupted (%s): the lines above are those finished",
+                     strsignal(bench_stop));
+            say(out, 1, msg);
+            rc = 1;
+            break;
+        }
         if (slot->done && WIFEXITED(st)) {
             rc = WEXITSTATUS(st) == 0 ? 0 : 1;
             break;
@@ -313,6 +344,8 @@ int kvv_bench_isolated(FILE *out, const char *const *names_in, int nb, kvv_bench
             len += snprintf(msg + len, sizeof msg - (size_t)len, "%s%s", i ? ", " : "", names[i]);
         say(out, 0, msg);
     }
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
     munmap(slot, sizeof *slot);
     return rc < 0 ? rc : crashed || rc ? 1 : 0;
 }

@@ -20,6 +20,7 @@
 #ifndef KVV_ORACLE_H
 #define KVV_ORACLE_H
 
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
@@ -193,6 +194,9 @@ int kvv_backend_try_open(const char *name, double seconds, char *why, size_t why
  * answer within S s; the process was killed"). */
 ssize_t kvv_isolate(void (*fn)(void *arg, int fd), void *arg, void *buf, size_t n, double seconds, char *why,
                     size_t why_len);
+/* From now on kvv_isolate stops its child and returns -1 ("interrupted:
+ * ...") as soon as *flag is nonzero (a signal handler sets it; NULL: never). */
+void kvv_isolate_stop_on(volatile sig_atomic_t *flag);
 /* Send this process's stdout to its stderr (in a process that runs a
  * backend: what the backend prints must not reach a report on stdout). */
 void kvv_stdout_to_stderr(void);
@@ -354,6 +358,7 @@ typedef struct kvv_fuzz_stats {
     int written;   /* case files written (a shrunk case already stored is not rewritten) */
     double seconds;
     char last_file[512]; /* the last case file written */
+    int interrupted;     /* SIGINT or SIGTERM stopped it (the counts are those of the cases finished before) */
 } kvv_fuzz_stats;
 
 /* 0 when the run completed (whatever it found), -1 when it could not run. */

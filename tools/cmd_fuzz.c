@@ -29,7 +29,8 @@ static void fuzz_usage(FILE *out)
                  "  --shrink CASE     no random cases: shrink this failing case and store it\n"
                  "  --guard           a PROT_NONE page after every buffer the backend writes (catches the\n"
                  "                    first access past the end, reads too, at the instruction)\n"
-                 "exit status: 0 when every case passed, 1 when any failed, 2 on bad usage\n");
+                 "exit status: 0 when every case passed, 1 when any failed or the run was interrupted (SIGINT,\n"
+                 "SIGTERM), 2 on bad usage\n");
 }
 
 /* Adds the ops of list to *ops (-o given twice adds, as every list option does). */
@@ -128,6 +129,10 @@ int cmd_fuzz(int argc, char **argv)
         }
         kvv_fuzz_stats st;
         int r = kvv_fuzz_shrink_case(&o, &c, &st);
+        if (st.interrupted) {
+            printf("kvverify fuzz: interrupted while shrinking %s; nothing stored\n", shrink_name);
+            return 1;
+        }
         if (r == 0)
             printf("kvverify fuzz: %s does not fail on %s: nothing to shrink\n", shrink_name, o.backend_name);
         return r < 0 ? 1 : r;
@@ -147,8 +152,9 @@ int cmd_fuzz(int argc, char **argv)
         return 1;
     }
     printf("kvverify fuzz: %lld cases in %.1f s (%.1f/s): %lld passed, %lld failed, %lld skipped; %d shrunk, %d case "
-           "file%s written\n",
+           "file%s written%s\n",
            (long long)st.cases, st.seconds, st.seconds > 0 ? st.cases / st.seconds : 0.0, (long long)st.pass,
-           (long long)st.fail, (long long)st.skip, st.finds, st.written, st.written == 1 ? "" : "s");
-    return st.fail > 0 ? 1 : 0;
+           (long long)st.fail, (long long)st.skip, st.finds, st.written, st.written == 1 ? "" : "s",
+           st.interrupted ? " (INTERRUPTED: the batches finished before the signal)" : "");
+    return st.fail > 0 || st.interrupted ? 1 : 0;
 }

@@ -1,6 +1,7 @@
 /* `kvverify ppl`: perplexity and KL divergence of a model run with K/V in a
  * backend's cache against the f64 run of the same model. */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -270,6 +271,9 @@ static int run_pair(const pair_job *j, float *logits, char *err, size_t err_len)
     return rc;
 }
 
+/* set by the handler of SIGINT and SIGTERM (cmd_ppl) */
+static volatile sig_atomic_t ppl_stop, pairs_started;
+
 static int run_pairs(const ppl_args *a, const kvv_model *m, const char *bname, const int32_t *tok, int n,
                      const double *ref, kvv_type (*pairs)[2], int np, int check_bounds)
 {
@@ -277,6 +281,8 @@ static int run_pairs(const ppl_args *a, const kvv_model *m, const char *bname, c
     if (!logits)
         return 1;
     int failures = 0, table = np > 1;
+    kvv_isolate_stop_on(&ppl_stop);
+    pairs_started = 1;
     if (table)
         printf("%-22s %10s %10s %9s %10s %10s %7s %9s  %s\n", "K/V", "ppl_ref", "ppl_run", "ppl_ratio", "kl_mean",
                "kl_p99", "top1", "nonfinite", "result");
@@ -284,7 +290,14 @@ static int run_pairs(const ppl_args *a, const kvv_model *m, const char *bname, c
         char err[400], pair[64], result[480] = "pass";
         snprintf(pair, sizeof pair, "%s/%s", kvv_type_name(pairs[i][0]), kvv_type_name(pairs[i][1]));
         pair_job job = {a, m, pairs[i][0], pairs[i][1], tok, n};
-        int rc = run_pair(&job, logits, err, sizeof err);
+        int rc = ppl_stop ? -1 : run_pair(&job, logits, err, sizeof err);
+        if (ppl_stop) {
+            printf("kvverify ppl: interrupted (%s) at %s: the pairs above are those finished, %d of %d\n",
+                   strsignal(ppl_stop), pair, i, np);
+            fflush(stdout);
+            failures++;
+            break;
+        }
         if (rc) {
             /* a decline is a skip, which --strict counts as a failure */
             printf("%-22s %s: %s\n", pair, rc == KVV_UNSUPPORTED ? a->strict ? "declined (FAIL: --strict)" : "declined"
@@ -373,11 +386,31 @@ static int write_bounds(const ppl_args *a)
     return 0;
 }
 
+/* SIGINT or SIGTERM: before the first pair, nothing is lost (exit 1 at
+ * once); once pairs run, the one running is stopped, the pairs finished
+ * stay printed, and ppl says so and exits 1 (README, Exit status). */
+static void on_stop(int sig)
+{
+    if (!pairs_started) {
+        static const char msg[] = "\nkvverify ppl: interrupted before any K/V pair ran\n";
+        ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
+        (void)w;
+        _exit(1);
+    }
+    ppl_stop = sig;
+}
+
 int cmd_ppl(int argc, char **argv)
 {
     ppl_args a;
     if (parse(argc, argv, &a))
         return EXIT_USAGE;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = on_stop; /* no SA_RESTART: a wait for a pair's process wakes up */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     char why[400], path[1024];
     if (cli_check_backend(a.backend, a.timeout < CLI_OPEN_SECONDS ? a.timeout : CLI_OPEN_SECONDS))
         return EXIT_USAGE;
