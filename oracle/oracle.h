@@ -305,6 +305,29 @@ int kvv_case_list_push(kvv_case_list *l, const kvv_case *c);
 int kvv_gate_cases(kvv_case_list *l);
 int kvv_full_cases(kvv_case_list *l);
 
+/* The case parameters as dimensions with value classes (oracle/dims.c):
+ * the covering arrays of the gate (strength 2: every pair of values of
+ * any two dimensions, plus the marked triples) and of the nightly matrix
+ * (strength 3: every triple), and how much of that a case list covers.
+ * `device`: only the cases a backend without the CPU toggles runs
+ * (threads=1, isa=auto), over the dimensions and classes it has. */
+typedef struct kvv_coverage {
+    int strength;
+    int64_t pairs, pairs_covered;     /* value pairs the constraints allow, and those a case holds */
+    int64_t triples, triples_covered; /* value triples: the marked ones (strength 2) or all (3) */
+} kvv_coverage;
+int kvv_covering_cases(kvv_case_list *l, int strength);
+int kvv_coverage_measure(const kvv_case *cases, int n, int strength, int device, kvv_coverage *cov);
+/* "2-way coverage 100% (N pairs), 3-way on marked triples 100% (M triples)" */
+void kvv_coverage_line(const kvv_coverage *cov, char *buf, size_t len);
+/* `kvverify list coverage`: per op and pair (triple) of dimensions the
+ * possible and covered combinations, those not covered, the impossible
+ * ones with the reason (triples' only when verbose). */
+int kvv_coverage_print(FILE *out, const kvv_case *cases, int n, int strength, int device, int verbose);
+/* `kvverify list dims`: the dimensions, their classes, which op has which,
+ * and the rules that make combinations impossible. */
+void kvv_dims_print(FILE *out);
+
 /* Case files: one case name per line; blank lines and lines starting
  * with '#' are skipped ('-' = stdin).  Returns 0, or -1 with "FILE:LINE:
  * reason" in why (nothing is added then). */

@@ -76,6 +76,9 @@ struct kvv_reporter {
 /* The terminal reporter: a line per failure (case name, rule, figure), a
  * progress line on a TTY, and the summary table.  verbose: a line per case. */
 kvv_reporter *kvv_reporter_terminal(FILE *out, int verbose);
+/* A line the terminal reporter prints under its summary (the case list's
+ * coverage of the dimension model). */
+void kvv_reporter_terminal_coverage(kvv_reporter *r, const char *line);
 
 /* File reporters.  Each writes to `out`, which the caller opens and closes
  * (after destroy).  Formats are described in README ("Reports"). */

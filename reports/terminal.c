@@ -21,6 +21,7 @@ typedef struct {
     int progress_shown;
     char current[512]; /* the case last finished */
     rep_reasons reasons;
+    char coverage[512]; /* a line printed under the summary (kvv_reporter_terminal_coverage) */
 } term_state;
 
 static double mono(void)
@@ -217,6 +218,8 @@ static void t_end(kvv_reporter *r, const kvv_summary *sm)
         fprintf(out, "%lld of the failures are declines, which --strict counts as failures\n",
                 (long long)sm->total.declined);
     print_reasons(r, &s->reasons, sm->total.declined > 0);
+    if (s->coverage[0])
+        fprintf(out, "%s\n", s->coverage);
     print_claims(r, sm);
     fflush(out);
 }
@@ -247,4 +250,10 @@ kvv_reporter *kvv_reporter_terminal(FILE *out, int verbose)
     r->end = t_end;
     r->destroy = t_destroy;
     return r;
+}
+
+void kvv_reporter_terminal_coverage(kvv_reporter *r, const char *line)
+{
+    term_state *s = r->state;
+    snprintf(s->coverage, sizeof s->coverage, "%s", line ? line : "");
 }

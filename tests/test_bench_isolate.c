@@ -13,9 +13,7 @@
 #include <unistd.h>
 
 #include "oracle/oracle.h"
-#include "tests/cli_exec.h"
-#include "tests/scratch.h"
-#include "tests/testutil.h"
+#include "tests/harness.h"
 
 static const char *plugin(const char *lib)
 {

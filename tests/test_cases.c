@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "oracle/oracle.h"
-#include "tests/testutil.h"
+#include "tests/harness.h"
 
 static void test_gate_names_round_trip(void)
 {

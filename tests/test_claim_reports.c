@@ -10,10 +10,8 @@
 
 #include "oracle/oracle.h"
 #include "reports/reports.h"
-#include "tests/cli_exec.h"
+#include "tests/harness.h"
 #include "tests/json_check.h"
-#include "tests/scratch.h"
-#include "tests/testutil.h"
 
 static kvv_run_info info = {"0.1.0", "abc123", "test machine", "2026-01-01T00:00:00Z", "kvverify run", 2,
                             {"cpu", "plug|in<&>"}, 14, 0};

@@ -5,8 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tests/cli_exec.h"
-#include "tests/testutil.h"
+#include "tests/harness.h"
 
 static char out[1 << 16];
 

@@ -10,20 +10,14 @@
 #include <string.h>
 
 #include "oracle/oracle.h"
-#include "tests/testutil.h"
-
-static const char *build_dir(void)
-{
-    const char *d = getenv("KVV_BUILD_DIR");
-    return d && *d ? d : "build";
-}
+#include "tests/harness.h"
 
 static const char *plugin(const char *opts)
 {
     static char buf[4][1024];
     static int k;
     char *p = buf[k++ % 4];
-    snprintf(p, sizeof buf[0], "%s/plugins/libstored.so%s%s", build_dir(), *opts ? ":" : "", opts);
+    snprintf(p, sizeof buf[0], "%s/plugins/libstored.so%s%s", kvv_build_dir(), *opts ? ":" : "", opts);
     return p;
 }
 
@@ -76,14 +70,17 @@ static void test_rewrite(void)
     for (int i = 0; i < l.n; i++) {
         kvv_case c = l.items[i];
         int had = c.type_k == KVV_TURBO3_QK128 || c.type_v == KVV_TURBO3_QK128;
-        before += had;
-        if (had || (c.type_k != KVV_TURBO3 && c.type_v != KVV_TURBO3))
+        if (!had && c.type_k != KVV_TURBO3 && c.type_v != KVV_TURBO3)
             continue;
-        /* a turbo3 case turns into turbo3@qk128 where 128-blocks fit it */
+        /* a turbo3 operand turns into turbo3@qk128 where 128-blocks fit it;
+         * a case that already had one keeps it unless its other operand is
+         * turbo3 at a head dim 128-blocks do not divide (576/512) */
         char err[128];
         c.type_k = c.type_k == KVV_TURBO3 ? KVV_TURBO3_QK128 : c.type_k;
         c.type_v = c.type_v == KVV_TURBO3 ? KVV_TURBO3_QK128 : c.type_v;
-        turned += kvv_case_validate(&c, err, sizeof err) == 0;
+        int fits = kvv_case_validate(&c, err, sizeof err) == 0;
+        before += had && fits;
+        turned += !had && fits;
     }
     kvv_format_map m;
     kvv_format_map_init(&m);
@@ -202,14 +199,14 @@ static void test_cli(void)
 {
     char cmd[2048];
     int stale;
-    snprintf(cmd, sizeof cmd, "%s/kvverify list cases --gate -b %s 2>/dev/null", build_dir(),
+    snprintf(cmd, sizeof cmd, "%s/kvverify list cases --gate -b %s 2>/dev/null", kvv_build_dir(),
              plugin("turbo3=turbo3@qk128"));
     CU_ASSERT(count_lines(cmd, "turbo3@qk128", "turbo3-", &stale) > 200);
     CU_ASSERT_EQUAL(stale, 0);
-    snprintf(cmd, sizeof cmd, "%s/kvverify list cases --gate --listed-formats -b %s 2>/dev/null", build_dir(),
+    snprintf(cmd, sizeof cmd, "%s/kvverify list cases --gate --listed-formats -b %s 2>/dev/null", kvv_build_dir(),
              plugin("turbo3=turbo3@qk128"));
     CU_ASSERT(count_lines(cmd, "turbo3-", NULL, &stale) > 90);
-    snprintf(cmd, sizeof cmd, "%s/kvverify probe -b %s 2>&1", build_dir(), plugin("turbo4=turbo4@narrow"));
+    snprintf(cmd, sizeof cmd, "%s/kvverify probe -b %s 2>&1", kvv_build_dir(), plugin("turbo4=turbo4@narrow"));
     CU_ASSERT_EQUAL(count_lines(cmd, "configured: turbo4@narrow", NULL, &stale), 1);
 }
 

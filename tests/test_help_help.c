@@ -2,8 +2,7 @@
  * as `kvverify --help` does, instead of "unknown command '--help'". */
 #include <string.h>
 
-#include "tests/cli_exec.h"
-#include "tests/testutil.h"
+#include "tests/harness.h"
 
 static void test_help_help(void)
 {

@@ -12,50 +12,26 @@
 #include "kernels/cpu/cpu_backend.h"
 #include "oracle/oracle.h"
 #include "tests/png_read.h"
-#include "tests/testutil.h"
+#include "tests/harness.h"
 
 /* ---------------- a backend with planted defects ---------------- */
 
-/* The CPU backend, except: attention at head dim 256 is off by 50% (plus
- * 1) in one output value (an arith failure at a known element); at head dim
- * 128, q8_0/turbo3 writes NaN everywhere (a finite failure without a ratio)
- * and turbo3/q4_0 fails (KVV_FAILED: a crash without a ratio); at head dim
- * 64, q8_0/q8_0 is declined (a skip); and quantizing 16 rows of 64 values as
- * q4_0 flips a low bit of the first index byte (a bytes failure). */
-static int bad_attention(void *ctx, const kvv_attn_args *a, float *out, kvv_attn_info *info)
-{
-    (void)ctx;
-    const kvv_backend *cpu = kvv_cpu_backend();
-    if (a->dk == 128 && a->type_k == KVV_TURBO3 && a->type_v == KVV_Q4_0)
-        return KVV_FAILED;
-    if (a->dk == 64 && a->type_k == KVV_Q8_0 && a->type_v == KVV_Q8_0)
-        return KVV_UNSUPPORTED;
-    int rc = cpu->attention(cpu->ctx, a, out, info);
-    if (rc == KVV_OK && a->dk == 256)
-        out[a->dv + 3] += 1.0f + 0.5f * fabsf(out[a->dv + 3]); /* row 1, column 3 */
-    if (rc == KVV_OK && a->dk == 128 && a->type_k == KVV_Q8_0 && a->type_v == KVV_TURBO3)
-        for (int64_t i = 0; i < (int64_t)a->n_head * a->n_q * a->dv; i++)
-            out[i] = NAN;
-    return rc;
-}
-
-static int bad_quantize(void *ctx, kvv_type t, const float *src, void *dst, int64_t nrows, int64_t ncols,
-                        const kvv_toggles *tg)
-{
-    (void)ctx;
-    const kvv_backend *cpu = kvv_cpu_backend();
-    int rc = cpu->quantize_rows(cpu->ctx, t, src, dst, nrows, ncols, tg);
-    if (rc == KVV_OK && t == KVV_Q4_0 && ncols == 64 && nrows == 16)
-        ((uint8_t *)dst)[2] ^= 1; /* row 0, first block, first index byte */
-    return rc;
-}
-
-static kvv_backend defective;
+/* The CPU backend with the faults of tests/harness/defect.h: attention at
+ * head dim 256 is off by 50% (plus 1) in one output value (an arith failure
+ * at a known element); at head dim 128, q8_0/turbo3 writes NaN everywhere (a
+ * finite failure without a ratio) and turbo3/q4_0 fails (KVV_FAILED: a
+ * crash without a ratio); at head dim 64, q8_0/q8_0 is declined (a skip);
+ * and quantizing 16 rows of 64 values as q4_0 flips a low bit of the first
+ * index byte (a bytes failure). */
+static const kvv_plant planted_faults[] = {{"skew_output", "attn/d256/*"},
+                                           {"nan_all", "attn/d128/q8_0-turbo3/*"},
+                                           {"crash", "attn/d128/turbo3-q4_0/*"},
+                                           {"decline", "attn/d64/q8_0-q8_0/*"},
+                                           {"flip_bit", "quant/q4_0/d64/rows16"}};
 
 /* ---------------- the run ---------------- */
 
-static const kvv_type pair_types[][2] = {{KVV_F16, KVV_F16}, {KVV_Q8_0, KVV_Q8_0}, {KVV_Q8_0, KVV_TURBO3},
-                                         {KVV_TURBO3, KVV_Q4_0}};
+static const char *const pair_types[] = {"f16-f16", "q8_0-q8_0", "q8_0-turbo3", "turbo3-q4_0"};
 #define NPAIRS 4
 static const int head_dims[] = {64, 128, 256};
 #define NHEADS 3
@@ -64,24 +40,11 @@ static int make_cases(kvv_case_list *l)
 {
     for (int p = 0; p < NPAIRS; p++)
         for (int h = 0; h < NHEADS; h++) {
-            kvv_case c = kvv_case_default(KVV_OP_ATTN);
-            c.dk = c.dv = head_dims[h];
-            c.type_k = pair_types[p][0];
-            c.type_v = pair_types[p][1];
-            c.n_q = 2;
-            c.n_kv = 64;
-            c.n_head = 4;
-            c.n_head_kv = 2;
-            c.mask = KVV_MASK_CAUSAL;
-            c.dist = p % 2 ? KVV_DIST_OUTLIER : KVV_DIST_GAUSS;
-            c.seed = 40 + (uint64_t)(p * NHEADS + h);
+            kvv_case c = kvv_case_named("attn/d%d/%s/nq2/nkv64/h4/gqa2/mask=causal/dist=%s/seed=%d", head_dims[h],
+                                        pair_types[p], p % 2 ? "outlier" : "gauss", 40 + p * NHEADS + h);
             kvv_case_list_push(l, &c);
         }
-    kvv_case q = kvv_case_default(KVV_OP_QUANT);
-    q.type_k = q.type_v = KVV_Q4_0;
-    q.dk = q.dv = 64;
-    q.n_kv = 16;
-    q.seed = 3;
+    kvv_case q = kvv_case_named("quant/q4_0/d64/rows16/dist=gauss/seed=3");
     kvv_case_list_push(l, &q);
     return l->n;
 }
@@ -98,11 +61,9 @@ static html_run run_report(void)
     snprintf(hr.dir, sizeof hr.dir, "/tmp/kvv_html_XXXXXX");
     CU_ASSERT_FATAL(mkdtemp(hr.dir) != NULL);
     snprintf(hr.html, sizeof hr.html, "%s/report.html", hr.dir);
-    defective = *kvv_cpu_backend();
-    defective.name = "planted";
-    defective.attention = bad_attention;
-    defective.quantize_rows = bad_quantize;
-    const kvv_backend *tables[2] = {kvv_cpu_backend(), &defective};
+    kvv_backend *defective =
+        kvv_defect_backend("planted", planted_faults, sizeof planted_faults / sizeof *planted_faults);
+    const kvv_backend *tables[2] = {kvv_cpu_backend(), defective};
     const char *names[2] = {"cpu", "planted"};
     kvv_case_list l = {0};
     hr.ncases = make_cases(&l);
@@ -116,6 +77,7 @@ static html_run run_report(void)
                       .reporters = &r, .nreporters = 1, .jobs = 0, .timeout = 60, .info = &info};
     kvv_summary s;
     hr.nfail = kvv_run(&o, &s);
+    kvv_defect_free(defective);
     r->destroy(r);
     fclose(f);
     kvv_case_list_free(&l);
@@ -330,9 +292,7 @@ static const char *find_chromium(void)
         return env;
     static const char *const names[] = {"chromium", "chromium-browser", "google-chrome", "chrome", NULL};
     for (int i = 0; names[i]; i++) {
-        char cmd[128];
-        snprintf(cmd, sizeof cmd, "command -v %s >/dev/null 2>&1", names[i]);
-        if (system(cmd) == 0) {
+        if (kvv_have_command(names[i])) {
             snprintf(found, sizeof found, "%s", names[i]);
             return found;
         }
@@ -456,11 +416,9 @@ static void check_computed(const char *exe, const html_run *hr)
 static void test_html_in_chromium(void)
 {
     const char *exe = find_chromium();
-    if (!exe) {
-        fprintf(stderr, "\n  SKIPPED: chromium not found (install the Debian package 'chromium', listed in "
-                        "ci/deps.txt, or set KVV_CHROMIUM)\n");
-        return;
-    }
+    if (!exe)
+        KVV_SKIP("chromium not found (install the Debian package 'chromium', listed in ci/deps.txt, or set "
+                 "KVV_CHROMIUM)");
     html_run hr = run_report();
     char url[256], dom[256], png[256], redirect[300];
     snprintf(url, sizeof url, "file://%s", hr.html);
@@ -534,11 +492,11 @@ static void test_png_reader(void)
         0, 0, 0, 0,                              /* Adler-32 (not checked) */
         0, 0, 0, 0,                              /* CRC */
         0, 0, 0, 0, 'I', 'E', 'N', 'D', 0, 0, 0, 0};
-    char path[] = "/tmp/kvv_png_XXXXXX";
-    int fd = mkstemp(path);
-    CU_ASSERT_FATAL(fd >= 0);
-    CU_ASSERT(write(fd, png, sizeof png) == (ssize_t)sizeof png);
-    close(fd);
+    const char *path = scratch_path("kvv-html", "known.png");
+    FILE *f = fopen(path, "wb");
+    CU_ASSERT_FATAL(f != NULL);
+    CU_ASSERT(fwrite(png, 1, sizeof png, f) == sizeof png);
+    fclose(f);
     png_image img;
     char why[100];
     CU_ASSERT_FATAL(png_load(path, &img, why, sizeof why) == 0);
@@ -547,7 +505,7 @@ static void test_png_reader(void)
     static const uint8_t want[12] = {255, 0, 0, 0, 255, 0, 0, 0, 255, 10, 20, 30};
     CU_ASSERT(memcmp(img.pixels, want, 12) == 0);
     free(img.pixels);
-    unlink(path);
+    scratch_remove();
 }
 
 void kvv_register_tests(void)

@@ -5,9 +5,7 @@
 #include <signal.h>
 #include <string.h>
 
-#include "tests/cli_exec.h"
-#include "tests/scratch.h"
-#include "tests/testutil.h"
+#include "tests/harness.h"
 
 static char buf[1 << 16];
 

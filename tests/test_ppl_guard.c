@@ -10,8 +10,7 @@
 
 #include "kernels/cpu/cpu_backend.h"
 #include "oracle/oracle.h"
-#include "tests/cli_exec.h"
-#include "tests/testutil.h"
+#include "tests/harness.h"
 
 #define PPL_CASE "ppl/d128/f16-f16/nq64/nkv256/h8/gqa4/model=probe/seed=1"
 

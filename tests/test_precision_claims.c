@@ -19,7 +19,7 @@
 #include "oracle/oracle.h"
 #include "fuzz/gen.h"
 #include "ref/ref.h"
-#include "tests/testutil.h"
+#include "tests/harness.h"
 
 typedef enum { K_ZEROS, K_NO_Q, K_HONEST } kernel_kind;
 static kernel_kind kind;

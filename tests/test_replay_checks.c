@@ -6,9 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tests/cli_exec.h"
-#include "tests/scratch.h"
-#include "tests/testutil.h"
+#include "tests/harness.h"
 
 #define ATTN "attn/d128/f16-f16/nq2/nkv64/h4/gqa2/dist=gauss/seed=3"
 

@@ -7,11 +7,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "kernels/cpu/cpu_backend.h"
 #include "oracle/oracle.h"
 #include "reports/reports.h"
 #include "tests/json_check.h"
-#include "tests/testutil.h"
+#include "tests/harness.h"
 
 /* ---------------- a crafted run ---------------- */
 
@@ -187,55 +186,30 @@ static void test_json_killed_run(void)
 
 /* ---------------- cases without a ratio ---------------- */
 
-/* The CPU backend, except that attention fails (KVV_FAILED) at head dim 64
- * and writes NaN everywhere at head dim 128 over 32 rows. */
-static int broken_attention(void *ctx, const kvv_attn_args *a, float *out, kvv_attn_info *info)
-{
-    (void)ctx;
-    const kvv_backend *cpu = kvv_cpu_backend();
-    if (a->dk == 64)
-        return KVV_FAILED;
-    int rc = cpu->attention(cpu->ctx, a, out, info);
-    if (a->dk == 128 && a->n_kv == 32)
-        for (int64_t i = 0; i < (int64_t)a->n_head * a->n_q * a->dv; i++)
-            out[i] = NAN;
-    return rc;
-}
-
 /* A real run (runner, oracle): a crash, all-NaN output and a row op carry no
  * ratio, which every format writes as none (null, "-"), never as 0; a
  * correct attention case keeps its two ratios. */
 static void test_no_ratio_is_null(void)
 {
-    kvv_backend broken = *kvv_cpu_backend();
-    broken.name = "broken";
-    broken.attention = broken_attention;
-    const kvv_backend *tables[1] = {&broken};
+    /* the CPU backend, except that attention fails (KVV_FAILED) at head dim
+     * 64 and writes NaN everywhere at head dim 128 over 32 rows */
+    static const kvv_plant faults[2] = {{"crash", "attn/d64/*"}, {"nan_all", "attn/d128/*/nkv32/*"}};
+    kvv_backend *broken = kvv_defect_backend("broken", faults, 2);
+    const kvv_backend *tables[1] = {broken};
     const char *names[1] = {"broken"};
     kvv_case_list l = {0};
     static const int dims[3] = {64, 128, 256};
     for (int i = 0; i < 3; i++) {
-        kvv_case c = kvv_case_default(KVV_OP_ATTN);
-        c.dk = c.dv = dims[i];
-        c.type_k = c.type_v = KVV_Q8_0;
-        c.n_q = 2;
-        c.n_kv = 32;
-        c.n_head = c.n_head_kv = 2;
-        c.seed = 5;
+        kvv_case c = kvv_case_named("attn/d%d/q8_0-q8_0/nq2/nkv32/h2/gqa1/dist=gauss/seed=5", dims[i]);
         kvv_case_list_push(&l, &c);
     }
-    kvv_case q = kvv_case_default(KVV_OP_QUANT);
-    q.type_k = q.type_v = KVV_Q8_0;
-    q.dk = q.dv = 64;
-    q.n_kv = 4;
+    kvv_case q = kvv_case_named("quant/q8_0/d64/rows4/dist=gauss/seed=1");
     kvv_case_list_push(&l, &q);
     /* f16 overflows on these inputs: the output is infinite where the
      * reference's is (the finite rule passes it), nothing finite is left to
      * measure a ratio on, and there is none (not 0, and not an infinite
      * budget ratio that would fail a correct backend) */
-    kvv_case huge;
-    char why[200];
-    CU_ASSERT_FATAL(kvv_case_parse("attn/d128/f16-f16/nq1/nkv1/h2/gqa1/dist=huge/seed=31", &huge, why, sizeof why) == 0);
+    kvv_case huge = kvv_case_named("attn/d128/f16-f16/nq1/nkv1/h2/gqa1/dist=huge/seed=31");
     kvv_case_list_push(&l, &huge);
     kvv_run_info ri = {"t", "0", "m", "2026-01-01T00:00:00Z", "", 1, {"broken"}, l.n, 0};
     char *bj = NULL, *bt = NULL, *bu = NULL;
@@ -246,6 +220,7 @@ static void test_no_ratio_is_null(void)
                       .reporters = reps, .nreporters = 3, .jobs = 0, .timeout = 60, .info = &ri};
     kvv_summary sum;
     CU_ASSERT_EQUAL(kvv_run(&o, &sum), 2);
+    kvv_defect_free(broken);
     for (int i = 0; i < 3; i++)
         reps[i]->destroy(reps[i]);
     fclose(fj);
@@ -298,13 +273,6 @@ static void test_no_ratio_is_null(void)
 
 /* ---------------- JUnit ---------------- */
 
-static int have_tool(const char *tool)
-{
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "command -v %s >/dev/null 2>&1", tool);
-    return system(cmd) == 0;
-}
-
 static void test_junit(void)
 {
     char *out = report(kvv_reporter_junit, 1);
@@ -325,23 +293,23 @@ static void test_junit(void)
     CU_ASSERT(strstr(out, "classname=\"kvverify.cpu.quant\"") != NULL);
     CU_ASSERT(strstr(out, "<&>") == NULL);
     /* well-formed, as an XML parser sees it */
-    if (have_tool("xmllint")) {
-        char path[] = "/tmp/kvv_junit_XXXXXX";
-        int fd = mkstemp(path);
-        CU_ASSERT_FATAL(fd >= 0);
-        CU_ASSERT(write(fd, out, strlen(out)) == (ssize_t)strlen(out));
-        close(fd);
-        char cmd[300];
-        snprintf(cmd, sizeof cmd, "xmllint --noout %s", path);
-        CU_ASSERT(system(cmd) == 0);
-        /* and the check can fail: a truncated file is not well-formed */
-        CU_ASSERT(truncate(path, (off_t)strlen(out) / 2) == 0);
-        snprintf(cmd, sizeof cmd, "xmllint --noout %s 2>/dev/null", path);
-        CU_ASSERT(system(cmd) != 0);
-        unlink(path);
-    } else {
-        fprintf(stderr, "\n  (xmllint not installed: XML well-formedness not checked; see ci/deps.txt)\n");
+    if (!kvv_have_command("xmllint")) {
+        free(out);
+        KVV_SKIP("xmllint not installed (Debian package libxml2-utils, listed in ci/deps.txt): XML "
+                 "well-formedness not checked");
     }
+    const char *path = scratch_path("kvv-reports", "junit.xml");
+    FILE *f = fopen(path, "w");
+    CU_ASSERT_FATAL(f != NULL);
+    CU_ASSERT(fputs(out, f) >= 0);
+    fclose(f);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "xmllint --noout %s", path);
+    CU_ASSERT(kvv_sh(cmd, NULL, 0) == 0);
+    /* and the check can fail: a truncated file is not well-formed */
+    CU_ASSERT(truncate(path, (off_t)strlen(out) / 2) == 0);
+    snprintf(cmd, sizeof cmd, "xmllint --noout %s 2>/dev/null", path);
+    CU_ASSERT(kvv_sh(cmd, NULL, 0) != 0);
     free(out);
 }
 
@@ -525,19 +493,6 @@ static void test_compare_rules(void)
     free(out);
 }
 
-static const char *kvverify_path(char *buf, size_t n)
-{
-    const char *dir = getenv("KVV_BUILD_DIR");
-    snprintf(buf, n, "%s/kvverify", dir ? dir : "build");
-    return buf;
-}
-
-static int run_status(const char *cmd)
-{
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static void write_file(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");
@@ -548,29 +503,26 @@ static void write_file(const char *path, const char *text)
 
 static void test_compare_command(void)
 {
-    char dir[] = "/tmp/kvv_cmp_XXXXXX", exe[512], cmd[2048], a[600], b[600], c[600];
-    CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
-    kvverify_path(exe, sizeof exe);
-    snprintf(a, sizeof a, "%s/base.tsv", dir);
-    snprintf(b, sizeof b, "%s/same.jsonl", dir);
-    snprintf(c, sizeof c, "%s/worse.tsv", dir);
+    char args[2048], a[600], b[600], c[600], out[4096];
+    snprintf(a, sizeof a, "%s", scratch_path("kvv-reports", "base.tsv"));
+    snprintf(b, sizeof b, "%s", scratch_path("kvv-reports", "same.jsonl"));
+    snprintf(c, sizeof c, "%s", scratch_path("kvv-reports", "worse.tsv"));
     write_file(a, "name\tbackend\tstatus\tarith_ratio\tbudget_ratio\nattn/a\tcpu\tpass\t0.1\t0.5\n");
     write_file(b, "{\"record\":\"run\",\"version\":\"x\"}\n"
                   "{\"record\":\"case\",\"name\":\"attn/a\",\"backend\":\"cpu\",\"status\":\"pass\","
                   "\"arith_ratio\":0.1,\"budget_ratio\":0.5,\"diffs\":[{\"row\":1}]}\n");
     write_file(c, "attn/a\tcpu\tpass\t0.1\t1.5\n");
-    snprintf(cmd, sizeof cmd, "%s compare %s %s >/dev/null", exe, a, b);
-    CU_ASSERT_EQUAL(run_status(cmd), 0);
-    snprintf(cmd, sizeof cmd, "%s compare %s %s >/dev/null", exe, a, c);
-    CU_ASSERT_EQUAL(run_status(cmd), 1);
-    snprintf(cmd, sizeof cmd, "%s compare --factor 4 %s %s >/dev/null", exe, a, c);
-    CU_ASSERT_EQUAL(run_status(cmd), 0);
-    snprintf(cmd, sizeof cmd, "%s compare %s %s/missing.tsv 2>/dev/null", exe, a, dir);
-    CU_ASSERT_EQUAL(run_status(cmd), 2);
-    snprintf(cmd, sizeof cmd, "%s compare --factor 0.5 %s %s 2>/dev/null", exe, a, c);
-    CU_ASSERT_EQUAL(run_status(cmd), 2);
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    CU_ASSERT(system(cmd) == 0);
+    snprintf(args, sizeof args, "compare %s %s", a, b);
+    CU_ASSERT_EQUAL(cli_run(args, out, sizeof out), 0);
+    snprintf(args, sizeof args, "compare %s %s", a, c);
+    CU_ASSERT_EQUAL(cli_run(args, out, sizeof out), 1);
+    snprintf(args, sizeof args, "compare --factor 4 %s %s", a, c);
+    CU_ASSERT_EQUAL(cli_run(args, out, sizeof out), 0);
+    snprintf(args, sizeof args, "compare %s %s/missing.tsv", a, scratch_dir());
+    CU_ASSERT_EQUAL(cli_run(args, out, sizeof out), 2);
+    snprintf(args, sizeof args, "compare --factor 0.5 %s %s", a, c);
+    CU_ASSERT_EQUAL(cli_run(args, out, sizeof out), 2);
+    scratch_remove();
 }
 
 void kvv_register_tests(void)

@@ -10,14 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "tests/scratch.h"
-#include "tests/testutil.h"
-
-static const char *build_dir(void)
-{
-    const char *d = getenv("KVV_BUILD_DIR");
-    return d && *d ? d : "build";
-}
+#include "tests/harness.h"
 
 /* (scratch_path's result lasts three calls: the tests copy what they keep.)
  * Runs `kvverify ARGS` with stdout and stderr into the scratch folder;
@@ -29,7 +22,7 @@ static int kvv(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(args, sizeof args, fmt, ap);
     va_end(ap);
-    snprintf(cmd, sizeof cmd, "%s/kvverify %s >%s 2>%s", build_dir(), args, scratch_path("kvv-runrep", "out.txt"),
+    snprintf(cmd, sizeof cmd, "%s/kvverify %s >%s 2>%s", kvv_build_dir(), args, scratch_path("kvv-runrep", "out.txt"),
              scratch_path("kvv-runrep", "err.txt"));
     int st = system(cmd);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
@@ -65,10 +58,8 @@ static const struct {
 
 static void test_full_device(void)
 {
-    if (access("/dev/full", W_OK)) {
-        fprintf(stderr, "\n  SKIPPED: no /dev/full\n");
-        return;
-    }
+    if (access("/dev/full", W_OK))
+        KVV_SKIP("no /dev/full to write to");
     for (size_t i = 0; i < NFORMATS; i++) {
         CU_ASSERT_EQUAL(kvv("run " ONE_CASE " %s /dev/full", formats[i].opt), 2);
         char *err = err_text();
@@ -102,7 +93,7 @@ static void test_full_device(void)
     free(t);
     /* a report to a full standard output */
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "%s/kvverify run " ONE_CASE " --json - >/dev/full 2>%s", build_dir(),
+    snprintf(cmd, sizeof cmd, "%s/kvverify run " ONE_CASE " --json - >/dev/full 2>%s", kvv_build_dir(),
              scratch_path("kvv-runrep", "err.txt"));
     int st = system(cmd);
     CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 2);
@@ -123,13 +114,13 @@ static void test_strict_declines(void)
     char dir[300];
     snprintf(dir, sizeof dir, "%s", scratch_path("kvv-runrep", "strict"));
     /* without --strict: a skip, exit 0 */
-    CU_ASSERT_EQUAL(kvv("run " PASS_AND_DECLINE " --report-dir %s", build_dir(), dir), 0);
+    CU_ASSERT_EQUAL(kvv("run " PASS_AND_DECLINE " --report-dir %s", kvv_build_dir(), dir), 0);
     char *out = out_text();
     CU_ASSERT(strstr(out, "2 checks: 1 passed, 0 failed, 1 skipped") != NULL);
     free(out);
 
     /* with --strict: a failure everywhere */
-    CU_ASSERT_EQUAL(kvv("run --strict " PASS_AND_DECLINE " --report-dir %s", build_dir(), dir), 1);
+    CU_ASSERT_EQUAL(kvv("run --strict " PASS_AND_DECLINE " --report-dir %s", kvv_build_dir(), dir), 1);
     out = out_text();
     if (!strstr(out, "2 checks: 1 passed, 1 failed, 0 skipped"))
         fprintf(stderr, "\n%s\n", out);
@@ -163,15 +154,14 @@ static void test_strict_declines(void)
     free(t);
 }
 
-/* the scratch folder holds folders too */
+/* the scratch folder holds folders too: all of it goes */
 static void cleanup(void)
 {
-    if (!scratch[0])
-        return;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", scratch);
-    CU_ASSERT(system(cmd) == 0);
-    scratch[0] = 0;
+    char d[256];
+    snprintf(d, sizeof d, "%s", scratch_dir());
+    scratch_remove();
+    if (d[0])
+        CU_ASSERT(access(d, F_OK) != 0);
 }
 
 void kvv_register_tests(void)

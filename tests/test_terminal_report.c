@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "reports/reports.h"
-#include "tests/testutil.h"
+#include "tests/harness.h"
 
 static const char *const names[] = {
     "attn/d256/q8_0-turbo3/nq1/nkv256/h8/gqa4/cache=on/dist=outlier/seed=7",

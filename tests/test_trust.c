@@ -16,20 +16,7 @@
 
 #include "kernels/cpu/cpu_backend.h"
 #include "oracle/oracle.h"
-#include "tests/testutil.h"
-
-static const char *build_dir(void)
-{
-    const char *b = getenv("KVV_BUILD_DIR");
-    return b && *b ? b : "build";
-}
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
+#include "tests/harness.h"
 
 /* Run a shell command; its exit status, with stdout (and stderr unless
  * stdout_only) in out. */
@@ -37,13 +24,7 @@ static int run_cmd(const char *cmd, int stdout_only, char *out, size_t n)
 {
     char full[2048];
     snprintf(full, sizeof full, "%s %s", cmd, stdout_only ? "2>/dev/null" : "2>&1");
-    FILE *p = popen(full, "r");
-    if (!p)
-        return -1;
-    size_t len = fread(out, 1, n - 1, p);
-    out[len] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+    return kvv_sh(full, out, n);
 }
 
 static int expect(const char *cmd, int status, const char *needle)
@@ -64,7 +45,7 @@ static int expect(const char *cmd, int status, const char *needle)
 
 static void test_refused_up_front(void)
 {
-    const char *b = build_dir();
+    const char *b = kvv_build_dir();
     char specs[12][512];
     const char *why[12];
     int n = 0;
@@ -82,10 +63,10 @@ static void test_refused_up_front(void)
     snprintf(specs[n], 512, PLUGIN "liar_hang_get.so", b), why[n++] = "opening it hung: no answer within 2 s";
     for (int i = 0; i < n; i++) {
         char cmd[1024];
-        double t0 = now();
+        double t0 = cli_mono();
         snprintf(cmd, sizeof cmd, "%s/kvverify run -b '%s' --timeout 2 -p " ATTN_D192, b, specs[i]);
         CU_ASSERT(expect(cmd, 2, why[i]));
-        CU_ASSERT(now() - t0 < 20); /* a hang costs the short limit once, not a timeout per case */
+        CU_ASSERT(cli_mono() - t0 < 20); /* a hang costs the short limit once, not a timeout per case */
     }
     /* the hanging library in a list of backends, and every subcommand that takes -b */
     static const char *const sub[] = {
@@ -114,7 +95,7 @@ static void test_refused_up_front(void)
 
 static void test_liars_fail(void)
 {
-    const char *b = build_dir();
+    const char *b = kvv_build_dir();
     char cmd[1024];
     /* the zeros plugin's own claim, 1e30, is no precision that exists */
     snprintf(cmd, sizeof cmd, "%s/kvverify run -b " PLUGIN "liar_zeros.so -v -p " ATTN_D192, b, b);
@@ -141,7 +122,7 @@ static void test_liars_fail(void)
 
 static void test_overruns(void)
 {
-    const char *b = build_dir();
+    const char *b = kvv_build_dir();
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "%s/kvverify run -b " PLUGIN "liar_overrun.so -v -p " ATTN_D192, b, b);
     CU_ASSERT(expect(cmd, 1, "[crash] attention: backend wrote 8 bytes past out (a buffer of 3072 bytes)"));
@@ -173,7 +154,7 @@ static void test_overruns(void)
 
 static void test_plugin_stdout(void)
 {
-    const char *b = build_dir();
+    const char *b = kvv_build_dir();
     static char out[65536];
     const char *modes[] = {"", "--no-isolate"};
     for (int m = 0; m < 2; m++) {
@@ -194,7 +175,7 @@ static void test_plugin_stdout(void)
 
 static void test_ppl_isolated(void)
 {
-    const char *b = build_dir();
+    const char *b = kvv_build_dir();
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "%s/kvverify ppl --model probe --kv f16/f16,f32/f32 -b " PLUGIN "liar_chatty.so:crash=1",
              b, b);
@@ -217,7 +198,7 @@ static void shrink_keeps(const char *start, const char *want_case, const char *w
     snprintf(dir, sizeof dir, "/tmp/kvv_trust_shrink_%ld", (long)getpid());
     snprintf(cmd, sizeof cmd,
              "rm -rf %s; %s/kvverify fuzz --shrink %s -b %s/tests/plugins/libhostile_sizes.so --out %s --timeout 5 -j 1",
-             dir, build_dir(), start, build_dir(), dir);
+             dir, kvv_build_dir(), start, kvv_build_dir(), dir);
     CU_ASSERT_EQUAL(run_cmd(cmd, 0, out, sizeof out), 1);
     const char *w = strstr(out, "shrunk in ");
     CU_ASSERT_PTR_NOT_NULL(w);
@@ -370,23 +351,15 @@ static void test_guard_page(void)
     munmap(note, 512);
 }
 
-/* An in-process backend whose WHT writes one float past the rows. */
-static int w_wht(void *ctx, float *x, int64_t nrows, int64_t ncols, int group, int inverse, const kvv_toggles *tg)
-{
-    int rc = kvv_cpu_backend()->wht(ctx, x, nrows, ncols, group, inverse, tg);
-    x[nrows * ncols] = 0.5f;
-    return rc;
-}
-
+/* An in-process backend whose WHT writes one float past the rows (a
+ * defect backend of tests/harness/defect.h). */
 static void test_wht_overrun(void)
 {
-    kvv_backend b = *kvv_cpu_backend();
-    b.wht = w_wht;
-    kvv_case c;
-    char err[200];
+    kvv_backend *b = kvv_defect("wht_overrun");
+    kvv_case c = kvv_case_named("wht/d128/g32/rows4/dist=gauss/seed=1");
     kvv_verdict v;
-    CU_ASSERT_FATAL(kvv_case_parse("wht/d128/g32/rows4/dist=gauss/seed=1", &c, err, sizeof err) == 0);
-    kvv_run_case(&c, &b, &v);
+    kvv_run_case(&c, b, &v);
+    kvv_defect_free(b);
     CU_ASSERT(v.status == KVV_FAIL && v.rule == KVV_RULE_CRASH);
     CU_ASSERT_STRING_EQUAL(v.detail, "WHT: backend wrote 4 bytes past the rows (a buffer of 2048 bytes)");
     kvv_run_case(&c, kvv_cpu_backend(), &v);

@@ -7,7 +7,7 @@
 
 #include "kvv/types.h"
 #include "model/model.h"
-#include "tests/testutil.h"
+#include "tests/harness.h"
 
 static void test_header_facts_are_the_table(void)
 {

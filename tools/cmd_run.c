@@ -294,6 +294,31 @@ static int ask_formats(const run_args *a, const char *const *bnames, int nb, kvv
     return 0;
 }
 
+/* The summary's coverage line for a generated list (oracle/dims.c): over
+ * all cases, and over those a backend without the CPU toggles runs when
+ * such a backend (anything but cpu) is in the run. */
+static int run_coverage(const run_args *a, const kvv_case_list *l, const char *const *bnames, int nb, char *buf,
+                        size_t len)
+{
+    kvv_coverage all, dev;
+    if (kvv_coverage_measure(l->items, l->n, a->full ? 3 : 2, 0, &all))
+        return -1;
+    const kvv_filter *f = &a->f;
+    int filtered = f->ops || f->pattern || f->head_dims || f->kv || f->toggles;
+    snprintf(buf, len, "%s", filtered ? "the filtered cases: " : "");
+    kvv_coverage_line(&all, buf + strlen(buf), len - strlen(buf));
+    int others = 0;
+    for (int i = 0; i < nb; i++)
+        others |= strcmp(bnames[i], "cpu") != 0;
+    if (others && kvv_coverage_measure(l->items, l->n, a->full ? 3 : 2, 1, &dev) == 0) {
+        size_t o = strlen(buf);
+        snprintf(buf + o, len - o, "; without the CPU toggles (threads, isa): ");
+        o = strlen(buf);
+        kvv_coverage_line(&dev, buf + o, len - o);
+    }
+    return 0;
+}
+
 /* --rerun-failed FILE: the cases that failed in a report as `run` writes
  * it (JSON lines or ratio TSV), each once, in the report's order, and the
  * backends they failed on (into backends, comma-separated). */
@@ -384,6 +409,9 @@ static int run_with(const run_args *ap, int argc, char **argv, int list_only)
         return EXIT_USAGE;
     }
     kvv_reporter *term = kvv_reporter_terminal(a.reports.to_stdout ? stderr : stdout, a.verbose);
+    char coverage[512];
+    if (term && !a.cases_file && run_coverage(&a, &cases, bnames, nb, coverage, sizeof coverage) == 0)
+        kvv_reporter_terminal_coverage(term, coverage);
     kvv_reporter *reps[1 + CLI_REP_COUNT] = {term};
     for (int i = 0; i < a.reports.n; i++)
         reps[1 + i] = a.reports.rep[i];
