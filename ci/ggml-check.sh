@@ -41,28 +41,11 @@ for r in $runs; do
     fi
     grep "checks:" "$log" | sed "s/^/ggml-check: $b: /"
     grep "^FAIL" "$log" | awk '{print $2, $3}' | sort >"$log.fail"
-    grep -v '^#' "$known" | awk -v b="$b" 'NF >= 2 && $1 == b {print $2}' >"$log.known"
-    # a known entry is a case name or a shell pattern of case names (one
-    # class of inputs with one reason: the covering gate's seeds are not
-    # chosen by hand); "fixed" lists the entries no failure matched
-    unexpected=""
-    : >"$log.matched"
-    while read -r bb c; do
-        hit=""
-        while read -r pat; do
-            # shellcheck disable=SC2254
-            case "$c" in $pat) hit=$pat; break ;; esac
-        done <"$log.known"
-        if [ -n "$hit" ]; then
-            echo "$hit" >>"$log.matched"
-        else
-            unexpected="$unexpected$bb $c
-"
-        fi
-    done <"$log.fail"
-    sort -u "$log.known" >"$log.known.sorted"
-    fixed=$(sort -u "$log.matched" | comm -13 - "$log.known.sorted" | sed "s/^/$b /")
-    unexpected=$(printf '%s' "$unexpected")
+    grep -v '^#' "$known" | awk -v b="$b" 'NF >= 2 && $1 == b {print $1, $2}' >"$log.known"
+    # an entry is a case name or a shell pattern of them (ci/known_match.sh)
+    ./ci/known_match.sh "$log.fail" "$log.known" >"$log.match"
+    unexpected=$(sed -n 's/^unexpected //p' "$log.match")
+    fixed=$(sed -n 's/^unused //p' "$log.match")
     if [ -n "$unexpected" ]; then
         echo "ggml-check: $b: failures not in $known:" >&2
         echo "$unexpected" | while read -r bb c; do grep -A1 "^FAIL $bb $c\$" "$log" >&2 || echo "$bb $c" >&2; done

@@ -28,6 +28,7 @@
 #include "kvv/backend.h"
 #include "kvv/case.h"
 #include "kvv/verdict.h"
+#include "backends/registry.h"
 #include "dump/dump.h"
 #include "model/model.h"
 #include "ref/ref.h"
@@ -173,15 +174,7 @@ kvv_ppl_bound kvv_ppl_bound_from(const kvv_ppl_stats *s);
 /* Write the bounds table for every ppl case of the gate, measured on b. */
 int kvv_ppl_write_bounds(FILE *out, const kvv_backend *b, const char *backend_name);
 
-/* ---- backends ---- */
-/* Look up a backend by name ("cpu", "vulkan", or a path to a plugin .so).
- * Returns NULL with a reason in why. */
-const kvv_backend *kvv_backend_open(const char *name, char *why, size_t why_len);
-/* Whether kvv_backend_open could find the backend, without loading or
- * starting anything (a library's code and a device's threads belong in the
- * worker processes, after the fork): a built-in name, or a library (path or
- * ggml alias) that exists.  0, or -1 with why. */
-int kvv_backend_check_name(const char *name, char *why, size_t why_len);
+/* ---- backends (finding them: backends/registry.h) ---- */
 /* Open the backend once in a throwaway child process (its stdout sent to
  * stderr) that must answer within `seconds`: 0 when it opens, or -1 with
  * why (what kvv_backend_open said, or that opening it crashed or hung).  A
@@ -212,13 +205,6 @@ void kvv_stdout_to_stderr(void);
 typedef int (*kvv_bench_body_fn)(FILE *out, const kvv_backend *const *backends, const char *const *names, int n,
                                  void *arg);
 int kvv_bench_isolated(FILE *out, const char *const *names, int n, kvv_bench_body_fn body, void *arg);
-/* Check a table's ABI fields and required functions; 0 or -1 with why. */
-int kvv_backend_check_abi(const kvv_backend *b, char *why, size_t why_len);
-/* Names of the built-in backends this build has, comma separated, and the
- * default selection (those usable on this machine). */
-const char *kvv_backend_builtin_names(void);
-/* Whether name is one of them (not a library). */
-int kvv_backend_is_builtin(const char *name);
 
 /* ---- format versions (oracle/formats.c) ---- */
 /* Which row each cache type's cases run in: as[KVV_TURBO3] = KVV_TURBO3_QK128

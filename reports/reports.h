@@ -9,6 +9,7 @@
 
 #include "kvv/case.h"
 #include "kvv/verdict.h"
+#include "kvv/version.h"
 
 #define KVV_MAX_BACKENDS 8
 

@@ -72,7 +72,7 @@ int cli_wants_help(int argc, char **argv);
 int cli_list_check(const char *opt, const char *list);
 int cli_list_add(const char *opt, const char *list, char *acc, size_t n);
 
-/* Vulkan (tools/cli_vulkan.c): --vk-device N (0, or -1 with a message);
+/* Devices (tools/cli_devices.c, through the registry of built-in backends): --vk-device N (0, or -1 with a message);
  * the backends of a run without -b (cpu, plus vulkan when a device opens;
  * one line printed either way); a line on the device when a list names
  * vulkan; `list devices [--vk-device N]`. */
