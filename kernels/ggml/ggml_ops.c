@@ -377,6 +377,13 @@ static void attn_info(gg_adapter *A, const kvv_attn_args *a, int ek, int ev, siz
     }
     const int vdt = A->api.get_type_traits_cpu(ek)->vec_dot_type;
     info->kv_round = vdt == GG_TYPE_F32 ? 0 : q_allowance(A, a, ek, vdt, kbytes);
+    /* On Q values far below f16's smallest step (denormals), q8_1's f16 block
+     * sum moves a score by more than sum |q| |k| itself: no relative claim
+     * covers that, and the oracle refuses one above 1.  The honest claim is
+     * the ceiling; the rest must be within what the accumulation term and
+     * the output's own size allow, or the case fails as it should. */
+    if (info->kv_round > 1.0)
+        info->kv_round = 1.0;
     /* f16 V accumulates in f16 (ggml_vec_mad_f16); when the tiled path is
      * possible but not certain, the coarser report covers both */
     info->acc_round = ev == GG_TYPE_F16 ? 0x1p-11 : 0x1p-24;
