@@ -20,6 +20,7 @@
 #ifndef KVV_ORACLE_H
 #define KVV_ORACLE_H
 
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
@@ -103,6 +104,9 @@ void kvv_guard_free(void *p);
 void kvv_guard_pages(int on);
 /* Where the fault handler leaves its message (shared with a parent). */
 void kvv_guard_note_area(char *area, size_t n);
+/* Guarded buffers for a model run (ppl): the K and V rows a backend
+ * quantizes and the attention output, checked after each call. */
+extern const kvv_model_buffers kvv_guarded_buffers;
 
 /* ---- the attention error bound ---- */
 typedef struct kvv_bound_args {
@@ -183,9 +187,24 @@ int kvv_backend_try_open(const char *name, double seconds, char *why, size_t why
  * answer within S s; the process was killed"). */
 ssize_t kvv_isolate(void (*fn)(void *arg, int fd), void *arg, void *buf, size_t n, double seconds, char *why,
                     size_t why_len);
+/* From now on kvv_isolate stops its child and returns -1 ("interrupted:
+ * ...") as soon as *flag is nonzero (a signal handler sets it; NULL: never). */
+void kvv_isolate_stop_on(volatile sig_atomic_t *flag);
 /* Send this process's stdout to its stderr (in a process that runs a
  * backend: what the backend prints must not reach a report on stdout). */
 void kvv_stdout_to_stderr(void);
+/* The bench's backends in a child process (oracle/isolate_bench.c): opens
+ * the backends named and runs body(out, backends, names, n, arg) over them
+ * in a child whose stdout goes to stderr (what a backend prints never
+ * reaches out) and which writes out line by line.  A backend that crashes
+ * or exits inside one of its entry points is named, with the call, in a
+ * line of out (and on stderr), and the body runs again in a new child
+ * without it, until a run completes or no backend is left.  Returns 0 when
+ * the body completed on every backend, 1 when a backend crashed or the body
+ * failed (nonzero), -1 when no child could be started.  body: 0 or -1. */
+typedef int (*kvv_bench_body_fn)(FILE *out, const kvv_backend *const *backends, const char *const *names, int n,
+                                 void *arg);
+int kvv_bench_isolated(FILE *out, const char *const *names, int n, kvv_bench_body_fn body, void *arg);
 
 /* ---- format versions (oracle/formats.c) ---- */
 /* Which row each cache type's cases run in: as[KVV_TURBO3] = KVV_TURBO3_QK128
@@ -348,6 +367,7 @@ typedef struct kvv_fuzz_stats {
     int written;   /* case files written (a shrunk case already stored is not rewritten) */
     double seconds;
     char last_file[512]; /* the last case file written */
+    int interrupted;     /* SIGINT or SIGTERM stopped it (the counts are those of the cases finished before) */
 } kvv_fuzz_stats;
 
 /* 0 when the run completed (whatever it found), -1 when it could not run. */

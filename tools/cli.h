@@ -93,6 +93,12 @@ int cli_seconds(const char *opt, const char *text, double lo, double hi, double 
  * filter: every output line to log (may be NULL), and those that start with
  * prefix to out as they come. */
 int cli_proc_run(char *const argv[], int out_fd);
+/* on: SIGINT and SIGTERM are caught and passed on to the running child,
+ * each child in its own process group (everything it starts gets them);
+ * off: their default action again.  cli_proc_caught: the first signal
+ * caught, or 0. */
+void cli_proc_catch_signals(int on);
+int cli_proc_caught(void);
 int cli_proc_capture(char *const argv[], char *buf, size_t n);
 int cli_proc_filter(char *const argv[], FILE *log, const char *prefix, FILE *out);
 
