@@ -31,7 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "oracle/oracle.h"
+#include "oracle/rules.h"
 
 static double *abs_copy(const double *x, size_t n)
 {

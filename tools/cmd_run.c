@@ -7,7 +7,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "oracle/oracle.h"
+#include "oracle/cases.h"
+#include "oracle/formats.h"
+#include "oracle/run.h"
 #include "reports/reports.h"
 #include "tools/cli.h"
 
