@@ -11,7 +11,7 @@
 #include "fuzz/shrink.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "oracle/cases.h"
-#include "oracle/fuzz_loop.h"
+#include "fuzz/fuzz_loop.h"
 #include "oracle/run.h"
 #include "tests/harness.h"
 

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "kernels/cpu/cpu_backend.h"
-#include "oracle/fuzz_loop.h"
+#include "fuzz/fuzz_loop.h"
 #include "oracle/guard.h"
 #include "oracle/run.h"
 #include "oracle/verdict.h"

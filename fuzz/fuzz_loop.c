@@ -1,5 +1,5 @@
 /* `kvverify fuzz`: random cases through the isolated runner, failures
- * shrunk and stored as replayable case files (oracle/fuzz_loop.h). */
+ * shrunk and stored as replayable case files (fuzz/fuzz_loop.h). */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -10,7 +10,7 @@
 
 #include "gen/gen.h"
 #include "fuzz/shrink.h"
-#include "oracle/fuzz_loop.h"
+#include "fuzz/fuzz_loop.h"
 #include "oracle/run.h"
 #include "oracle/verdict.h"
 

@@ -1,7 +1,7 @@
 /* Fuzzing: random cases until the time is up, failures shrunk
- * (oracle/fuzz_loop.c). */
-#ifndef KVV_ORACLE_FUZZ_LOOP_H
-#define KVV_ORACLE_FUZZ_LOOP_H
+ * (fuzz/fuzz_loop.c). */
+#ifndef KVV_FUZZ_FUZZ_LOOP_H
+#define KVV_FUZZ_FUZZ_LOOP_H
 
 #include <signal.h>
 #include <stddef.h>
