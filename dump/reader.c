@@ -14,6 +14,7 @@
 
 #include "dump/dump.h"
 #include "dump/h5util.h"
+#include "proc/proc.h"
 
 static const char *const root_keys[] = {"schema", "tool_version", "git_commit", "machine",
                                         "started", "command", "selection", "finished"};
@@ -356,34 +357,24 @@ kvv_dump *kvv_dump_open(const char *path, char *why, size_t n)
     const char *env = getenv("KVV_DUMP_CHECK_SECONDS");
     double base = env && atof(env) > 0 ? atof(env) : 20.0;
     double limit = base + (stat(path, &st) == 0 ? (double)st.st_size / 20e6 : 0.0);
-    int p[2];
-    if (pipe(p)) {
-        snprintf(why, n, "cannot check %s: %s", path, strerror(errno));
-        return NULL;
-    }
-    fflush(NULL);
-    pid_t pid = fork();
+    int fd;
+    pid_t pid = kvv_proc_fork_pipe(&fd, 0);
     if (pid < 0) {
-        close(p[0]);
-        close(p[1]);
         snprintf(why, n, "cannot check %s: %s", path, strerror(errno));
         return NULL;
     }
-    if (pid == 0) {
-        close(p[0]);
-        check_child(path, p[1]);
-    }
-    close(p[1]);
+    if (pid == 0)
+        check_child(path, fd);
     char msg[400];
     size_t have = 0;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     int hung = 0;
     for (;;) {
-        struct pollfd pf = {p[0], POLLIN, 0};
+        struct pollfd pf = {fd, POLLIN, 0};
         int r = poll(&pf, 1, 200);
         if (r > 0) {
-            ssize_t k = read(p[0], msg + have, sizeof msg - 1 - have);
+            ssize_t k = read(fd, msg + have, sizeof msg - 1 - have);
             if (k <= 0)
                 break; /* the child closed its end: it is done */
             have += (size_t)k;
@@ -396,7 +387,7 @@ kvv_dump *kvv_dump_open(const char *path, char *why, size_t n)
             break;
         }
     }
-    close(p[0]);
+    close(fd);
     msg[have] = 0;
     int status = 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)

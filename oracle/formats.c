@@ -20,6 +20,7 @@
 
 #include "oracle/cases.h"
 #include "oracle/formats.h"
+#include "proc/proc.h"
 
 #define ASK_TIMEOUT_S 300.0 /* a probe reads a few thousand blocks; a device may take its time to start */
 
@@ -74,15 +75,7 @@ static void ask_in_child(const char *name, int fd)
             _exit(1);
         _exit(0);
     }
-    const char *p = (const char *)&ans;
-    size_t left = sizeof ans;
-    while (left) {
-        ssize_t w = write(fd, p, left);
-        if (w <= 0)
-            _exit(1);
-        p += w;
-        left -= (size_t)w;
-    }
+    kvv_proc_write_all(fd, &ans, sizeof ans);
     _exit(0);
 }
 
@@ -115,40 +108,29 @@ static int read_all(int fd, void *buf, size_t n, double deadline)
  * or no stored_as), -1 when it could not be asked (why says why). */
 static int ask_one(const char *name, ask_answer *r, char *why, size_t n)
 {
-    int fds[2];
-    if (pipe(fds)) {
-        snprintf(why, n, "pipe: %s", strerror(errno));
-        return -1;
-    }
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
+    int fd;
+    pid_t pid = kvv_proc_fork_pipe(&fd, 0);
     if (pid < 0) {
-        snprintf(why, n, "fork: %s", strerror(errno));
-        close(fds[0]);
-        close(fds[1]);
+        snprintf(why, n, "pipe or fork: %s", strerror(errno));
         return -1;
     }
-    if (pid == 0) {
-        close(fds[0]);
-        ask_in_child(name, fds[1]);
-    }
-    close(fds[1]);
+    if (pid == 0)
+        ask_in_child(name, fd);
     double deadline = now_s() + ASK_TIMEOUT_S;
     int32_t status = -2;
     int rc = -1;
-    if (read_all(fds[0], &status, sizeof status, deadline) == 0) {
+    if (read_all(fd, &status, sizeof status, deadline) == 0) {
         if (status < 0) {
             char msg[512];
-            if (read_all(fds[0], msg, sizeof msg, deadline) == 0)
+            if (read_all(fd, msg, sizeof msg, deadline) == 0)
                 snprintf(why, n, "%.*s", (int)sizeof msg - 1, msg);
             else
                 snprintf(why, n, "it could not be opened");
-        } else if (read_all(fds[0], r, sizeof *r, deadline) == 0) {
+        } else if (read_all(fd, r, sizeof *r, deadline) == 0) {
             rc = status == 0 ? 1 : 0;
         }
     }
-    close(fds[0]);
+    close(fd);
     int ws = 0;
     if (rc < 0 && status != -1 && now_s() >= deadline)
         kill(pid, SIGKILL);

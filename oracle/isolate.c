@@ -9,12 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "oracle/isolate.h"
+#include "proc/proc.h"
 
 static double mono(void)
 {
@@ -36,34 +36,21 @@ void kvv_stdout_to_stderr(void)
 ssize_t kvv_isolate(void (*fn)(void *arg, int fd), void *arg, void *buf, size_t n, double seconds, char *why,
                     size_t why_len)
 {
-    int p[2];
-    if (pipe(p)) {
-        snprintf(why, why_len, "pipe: %s", strerror(errno));
-        return -1;
-    }
-    fflush(NULL);
-    pid_t parent = getpid(), pid = fork();
+    int fd;
+    pid_t pid = kvv_proc_fork_pipe(&fd, KVV_PROC_DIE_WITH_PARENT);
     if (pid < 0) {
-        snprintf(why, why_len, "fork: %s", strerror(errno));
-        close(p[0]);
-        close(p[1]);
+        snprintf(why, why_len, "pipe or fork: %s", strerror(errno));
         return -1;
     }
     if (pid == 0) {
-        /* it does not outlive the tool (one hanging in a backend would stay) */
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(1);
-        close(p[0]);
         signal(SIGINT, SIG_DFL);
         signal(SIGTERM, SIG_DFL);
         signal(SIGPIPE, SIG_DFL);
         kvv_stdout_to_stderr();
-        fn(arg, p[1]);
-        close(p[1]);
+        fn(arg, fd);
+        close(fd);
         _exit(0);
     }
-    close(p[1]);
     const double deadline = mono() + seconds;
     size_t have = 0;
     int hung = 0, stopped = 0;
@@ -78,7 +65,7 @@ ssize_t kvv_isolate(void (*fn)(void *arg, int fd), void *arg, void *buf, size_t 
             hung = 1;
             break;
         }
-        struct pollfd pf = {p[0], POLLIN, 0};
+        struct pollfd pf = {fd, POLLIN, 0};
         int pr = poll(&pf, 1, (int)(left * 1000) + 1);
         if (pr < 0 && errno == EINTR)
             continue;
@@ -86,7 +73,7 @@ ssize_t kvv_isolate(void (*fn)(void *arg, int fd), void *arg, void *buf, size_t 
             break;
         if (pr == 0)
             continue;
-        ssize_t r = have < n ? read(p[0], (char *)buf + have, n - have) : read(p[0], sink, sizeof sink);
+        ssize_t r = have < n ? read(fd, (char *)buf + have, n - have) : read(fd, sink, sizeof sink);
         if (r < 0 && errno == EINTR)
             continue;
         if (r <= 0)
@@ -94,14 +81,16 @@ ssize_t kvv_isolate(void (*fn)(void *arg, int fd), void *arg, void *buf, size_t 
         if (have < n)
             have += (size_t)r;
     }
-    close(p[0]);
+    close(fd);
     if (hung || stopped)
         kill(pid, SIGKILL);
-    int st = 0;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-        ;
+    int st = kvv_proc_reap(pid);
     if (stopped) {
         snprintf(why, why_len, "interrupted: the process was stopped");
+        return -1;
+    }
+    if (st == -1) {
+        snprintf(why, why_len, "lost: waitpid: %s", strerror(errno));
         return -1;
     }
     if (hung) {
@@ -128,15 +117,7 @@ static void open_in_child(void *arg, int fd)
     if (b && b->destroy)
         b->destroy(b->ctx);
     const char *msg = b ? "" : *why ? why : "it could not be opened (no reason given)";
-    size_t len = strlen(msg) + 1;
-    const char *p = msg;
-    while (len) {
-        ssize_t w = write(fd, p, len);
-        if (w <= 0)
-            _exit(3);
-        p += w;
-        len -= (size_t)w;
-    }
+    kvv_proc_write_all(fd, msg, strlen(msg) + 1);
 }
 
 int kvv_backend_try_open(const char *name, double seconds, char *why, size_t n)

@@ -20,7 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,6 +29,7 @@
 #include "oracle/isolate.h"
 #include "oracle/run.h"
 #include "oracle/verdict.h"
+#include "proc/proc.h"
 
 typedef struct {
     int64_t unit;
@@ -95,20 +95,6 @@ static void run_unit(const kvv_run_opts *o, const kvv_run_io_opts *io, const kvv
     kvv_run_case_io(c, bk[b], io->inputs ? io->inputs[u / o->nbackends] : NULL, io->dump ? rec : NULL, v);
 }
 
-static void write_all(int fd, const void *buf, size_t n)
-{
-    const char *p = buf;
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            _exit(3);
-        p += w;
-        n -= (size_t)w;
-    }
-}
-
 /* A process that runs case after case.  Its buffers are the same few sizes
  * again and again, up to hundreds of MB for the long MLA cases: glibc would
  * map every one above 32 MiB afresh and unmap it on free, so that each case
@@ -153,9 +139,9 @@ static void worker_main(const kvv_run_opts *o, const kvv_run_io_opts *io, int fd
                 m.rec_bytes = 0; /* the parent regenerates the inputs */
         }
         kvv_record_free(&rec);
-        write_all(fd, &m, sizeof m);
+        kvv_proc_write_all(fd, &m, sizeof m);
         if (payload)
-            write_all(fd, payload, m.rec_bytes);
+            kvv_proc_write_all(fd, payload, m.rec_bytes);
         free(payload);
     }
     _exit(0);
@@ -164,7 +150,6 @@ static void worker_main(const kvv_run_opts *o, const kvv_run_io_opts *io, int fd
 static int spawn(const kvv_run_opts *o, const kvv_run_io_opts *io, worker_t *w, int64_t start, int stride,
                  int64_t nunits)
 {
-    int p[2];
     if (!w->note) {
         w->note = mmap(NULL, NOTE_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
         if (w->note == MAP_FAILED)
@@ -172,27 +157,16 @@ static int spawn(const kvv_run_opts *o, const kvv_run_io_opts *io, worker_t *w, 
     }
     if (w->note)
         w->note[0] = 0;
-    if (pipe(p))
+    /* a worker does not outlive its run (one hanging in a backend would
+     * stay forever after a kill -9 of the run) */
+    int fd;
+    pid_t pid = kvv_proc_fork_pipe(&fd, KVV_PROC_DIE_WITH_PARENT);
+    if (pid < 0)
         return -1;
-    fflush(NULL);
-    pid_t parent = getpid(), pid = fork();
-    if (pid < 0) {
-        close(p[0]);
-        close(p[1]);
-        return -1;
-    }
-    if (pid == 0) {
-        close(p[0]);
-        /* a worker does not outlive its run (one hanging in a backend
-         * would stay forever after a kill -9 of the run) */
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(0);
-        worker_main(o, io, p[1], start, stride, nunits, w->note);
-    }
-    close(p[1]);
+    if (pid == 0)
+        worker_main(o, io, fd, start, stride, nunits, w->note);
     w->pid = pid;
-    w->fd = p[0];
+    w->fd = fd;
     w->next = start;
     w->deadline = mono() + o->timeout;
     w->have = 0;

@@ -86,22 +86,6 @@ int cli_list_devices(int argc, char **argv);
 int cli_int(const char *opt, const char *text, long lo, long hi, int *out);
 int cli_u64(const char *opt, const char *text, uint64_t *out);
 int cli_seconds(const char *opt, const char *text, double lo, double hi, double *out);
-/* Child processes (tools/cli_proc.c).  Each returns the exit status, 128 +
- * the signal when one killed it, or -1 when it could not start.
- * run: output (stdout and stderr) to out_fd, or inherited when out_fd < 0.
- * capture: stdout into buf, trailing newlines removed; stderr dropped.
- * filter: every output line to log (may be NULL), and those that start with
- * prefix to out as they come. */
-int cli_proc_run(char *const argv[], int out_fd);
-/* on: SIGINT and SIGTERM are caught and passed on to the running child,
- * each child in its own process group (everything it starts gets them);
- * off: their default action again.  cli_proc_caught: the first signal
- * caught, or 0. */
-void cli_proc_catch_signals(int on);
-int cli_proc_caught(void);
-int cli_proc_capture(char *const argv[], char *buf, size_t n);
-int cli_proc_filter(char *const argv[], FILE *log, const char *prefix, FILE *out);
-
 /* HDF5 dumps of `run` and `replay` (tools/cli_dump.c): check a --dump path
  * before any work (-1 with a message: a usage error); open a writer for a
  * run (NULL with a message printed: a usage error too, nothing has run),

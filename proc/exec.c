@@ -1,12 +1,12 @@
-/* Child processes for the tool's drivers (bisect): run a program with its
- * output sent to a file descriptor, captured, or filtered line by line.
+/* Other programs, for the drivers (bisect): run a program with its output
+ * sent to a file descriptor, captured, or filtered line by line.
  *
  * A driver that must clean up after SIGINT or SIGTERM (bisect removes its
- * temporary clone) calls cli_proc_catch_signals(1): each child then runs
+ * temporary clone) calls kvv_proc_catch_signals(1): each child then runs
  * in its own process group, and a signal that reaches the driver (Ctrl-C
  * in a terminal, CI's SIGTERM to the job's main process) is passed on to
  * the running child's whole group (a git that runs a build that runs a
- * test), which ends; the driver sees cli_proc_caught() and stops. */
+ * test), which ends; the driver sees kvv_proc_caught() and stops. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -16,7 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "tools/cli.h"
+#include "proc/proc.h"
 
 static volatile sig_atomic_t catching, caught, child_group;
 
@@ -29,7 +29,7 @@ static void on_signal(int sig)
         kill(-g, sig);
 }
 
-void cli_proc_catch_signals(int on)
+void kvv_proc_catch_signals(int on)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -41,7 +41,7 @@ void cli_proc_catch_signals(int on)
     sigaction(SIGTERM, &sa, NULL);
 }
 
-int cli_proc_caught(void) { return caught; }
+int kvv_proc_caught(void) { return caught; }
 
 /* In the parent, right after fork: the child's own group, where a signal
  * caught from now on (or already) goes. */
@@ -109,7 +109,7 @@ static void child_exec(char *const argv[], int out_fd)
     _exit(127);
 }
 
-int cli_proc_run(char *const argv[], int out_fd)
+int kvv_proc_run(char *const argv[], int out_fd)
 {
     fflush(NULL);
     pid_t pid = fork();
@@ -128,39 +128,30 @@ int cli_proc_run(char *const argv[], int out_fd)
  * both_streams, stderr goes to /dev/null.  Returns the pid, or -1. */
 static pid_t start_piped(char *const argv[], int both_streams, int *rfd)
 {
-    int p[2];
-    if (pipe(p))
+    pid_t pid = kvv_proc_fork_pipe(rfd, 0);
+    if (pid < 0)
         return -1;
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0) {
-        close(p[0]);
-        close(p[1]);
-        return -1;
-    }
     if (pid == 0) {
+        int wfd = *rfd; /* in the child: the write end */
         own_group();
-        close(p[0]);
         if (both_streams)
-            child_exec(argv, p[1]);
+            child_exec(argv, wfd);
         int devnull = open("/dev/null", O_WRONLY);
         if (devnull >= 0) {
             dup2(devnull, 2);
             close(devnull);
         }
-        dup2(p[1], 1);
-        close(p[1]);
+        dup2(wfd, 1);
+        close(wfd);
         signal(SIGINT, SIG_DFL);
         execvp(argv[0], argv);
         _exit(127);
     }
-    close(p[1]);
     track(pid);
-    *rfd = p[0];
     return pid;
 }
 
-int cli_proc_capture(char *const argv[], char *buf, size_t n)
+int kvv_proc_capture(char *const argv[], char *buf, size_t n)
 {
     int rfd;
     pid_t pid = n ? start_piped(argv, 0, &rfd) : -1;
@@ -184,7 +175,7 @@ int cli_proc_capture(char *const argv[], char *buf, size_t n)
     return wait_status(pid);
 }
 
-int cli_proc_filter(char *const argv[], FILE *log, const char *prefix, FILE *out)
+int kvv_proc_filter(char *const argv[], FILE *log, const char *prefix, FILE *out)
 {
     int rfd;
     pid_t pid = start_piped(argv, 1, &rfd);

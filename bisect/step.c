@@ -1,5 +1,6 @@
-/* `kvverify bisect-step`: the test `git bisect run` runs at each commit of
- * a `kvverify bisect` (tools/cmd_bisect.c), in its temporary work tree.
+/* The step of a bisect (`kvverify bisect-step`): the test `git bisect run`
+ * runs at each commit of a bisect (bisect/driver.c), in its temporary work
+ * tree.
  *
  * It builds (in the tree; a failed build is skip, exit 125), then runs the
  * cases: with --exe, the tree's own kvverify, in the tree; with --plugin LIB
@@ -16,23 +17,22 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "tools/bisect.h"
+#include "bisect/bisect.h"
+#include "proc/proc.h"
 
-int cmd_bisect_step(int argc, char **argv)
+int kvv_bisect_step(const kvv_bisect_opts *opts)
 {
-    bisect_args a;
-    if (bisect_parse_args(argc, argv, &a, 1))
-        return STEP_SKIP;
+    const kvv_bisect_opts a = *opts;
     char top[4096], sha[64], subject[256], self[4096];
     char *git_top[] = {"git", "rev-parse", "--show-toplevel", NULL};
     char *git_head[] = {"git", "rev-parse", "HEAD", NULL};
     char *git_subject[] = {"git", "log", "-1", "--format=%s", NULL};
-    if (chdir(a.repo) || cli_proc_capture(git_top, top, sizeof top) || chdir(top) ||
-        cli_proc_capture(git_head, sha, sizeof sha)) {
-        printf(BISECT_STEP_PREFIX "%s is not a git checkout: skipped\n", a.repo);
-        return STEP_SKIP;
+    if (chdir(a.repo) || kvv_proc_capture(git_top, top, sizeof top) || chdir(top) ||
+        kvv_proc_capture(git_head, sha, sizeof sha)) {
+        printf(KVV_BISECT_STEP_PREFIX "%s is not a git checkout: skipped\n", a.repo);
+        return KVV_STEP_SKIP;
     }
-    if (cli_proc_capture(git_subject, subject, sizeof subject))
+    if (kvv_proc_capture(git_subject, subject, sizeof subject))
         subject[0] = 0;
     const char *home = a.home ? a.home : top;
     setenv("KVV_BISECT_HOME", home, 1);
@@ -42,20 +42,20 @@ int cmd_bisect_step(int argc, char **argv)
     snprintf(logpath, sizeof logpath, "%s/%s.log", a.state, sha);
     FILE *log = fopen(logpath, "w");
     if (!log) {
-        printf(BISECT_STEP_PREFIX "%.12s: cannot write %s: skipped\n", sha, logpath);
-        return STEP_SKIP;
+        printf(KVV_BISECT_STEP_PREFIX "%.12s: cannot write %s: skipped\n", sha, logpath);
+        return KVV_STEP_SKIP;
     }
     fprintf(log, "$ %s\n", a.build);
     fflush(log);
     char *build[] = {"/bin/sh", "-c", (char *)a.build, NULL};
-    int rc = cli_proc_run(build, fileno(log));
+    int rc = kvv_proc_run(build, fileno(log));
     if (rc != 0) {
         fclose(log);
-        printf(BISECT_STEP_PREFIX "%.12s %s: build failed (exit %d): skipped\n", sha, subject, rc);
-        return STEP_SKIP;
+        printf(KVV_BISECT_STEP_PREFIX "%.12s %s: build failed (exit %d): skipped\n", sha, subject, rc);
+        return KVV_STEP_SKIP;
     }
     /* the test: this kvverify with the built library or backend, or the built kvverify */
-    char *test[BISECT_MAX_ARGS];
+    char *test[KVV_BISECT_MAX_ARGS];
     char lib[8200];
     int k = 0;
     if (a.plugin || a.backend) {
@@ -72,15 +72,15 @@ int cmd_bisect_step(int argc, char **argv)
         test[k++] = lib;
         if (chdir(home)) {
             fclose(log);
-            printf(BISECT_STEP_PREFIX "%.12s: cannot enter %s: skipped\n", sha, home);
-            return STEP_SKIP;
+            printf(KVV_BISECT_STEP_PREFIX "%.12s: cannot enter %s: skipped\n", sha, home);
+            return KVV_STEP_SKIP;
         }
     } else {
         snprintf(lib, sizeof lib, "%s%s%s", a.exe[0] == '/' ? "" : top, a.exe[0] == '/' ? "" : "/", a.exe);
         if (access(lib, X_OK)) {
             fclose(log);
-            printf(BISECT_STEP_PREFIX "%.12s %s: the build made no %s: skipped\n", sha, subject, a.exe);
-            return STEP_SKIP;
+            printf(KVV_BISECT_STEP_PREFIX "%.12s %s: the build made no %s: skipped\n", sha, subject, a.exe);
+            return KVV_STEP_SKIP;
         }
         test[k++] = lib;
         test[k++] = "run";
@@ -97,33 +97,38 @@ int cmd_bisect_step(int argc, char **argv)
         fprintf(log, " %s", test[i]);
     fprintf(log, "\n");
     fflush(log);
-    rc = cli_proc_run(test, fileno(log));
+    rc = kvv_proc_run(test, fileno(log));
     fclose(log);
+    char why[2000];
+    int st = kvv_bisect_classify(&a, rc, logpath, why, sizeof why);
+    printf(KVV_BISECT_STEP_PREFIX "%.12s %s: %s\n", sha, subject, why);
+    return st;
+}
+
+int kvv_bisect_classify(const kvv_bisect_opts *a, int rc, const char *logpath, char *why, size_t n)
+{
     char first[1500];
-    int nfail = bisect_scan_failures(logpath, a.rule, first, sizeof first);
-    int nany = a.rule ? bisect_scan_failures(logpath, NULL, NULL, 0) : nfail;
-    if (rc == 0 && bisect_ran_none(logpath)) {
+    int nfail = kvv_bisect_scan_failures(logpath, a->rule, first, sizeof first);
+    int nany = a->rule ? kvv_bisect_scan_failures(logpath, NULL, NULL, 0) : nfail;
+    if (rc == 0 && kvv_bisect_ran_none(logpath)) {
         /* the backend declined them all (another format version, a missing kernel): no verdict */
-        printf(BISECT_STEP_PREFIX "%.12s %s: every case was skipped (see %s): skipped\n", sha, subject, logpath);
-        return STEP_SKIP;
+        snprintf(why, n, "every case was skipped (see %s): skipped", logpath);
+        return KVV_STEP_SKIP;
     }
     if (rc == 0) {
-        printf(BISECT_STEP_PREFIX "%.12s %s: every case passes: %s\n", sha, subject, a.fixed ? "fixed" : "good");
-        return a.fixed ? STEP_NEW : STEP_OLD;
+        snprintf(why, n, "every case passes: %s", a->fixed ? "fixed" : "good");
+        return a->fixed ? KVV_STEP_NEW : KVV_STEP_OLD;
     }
-    if (a.rule && rc == 1 && nany > 0 && nfail == 0) {
+    if (a->rule && rc == 1 && nany > 0 && nfail == 0) {
         /* the symptom bisected for is absent; the cases fail otherwise */
-        printf(BISECT_STEP_PREFIX "%.12s %s: %d failing, none by %s: %s\n", sha, subject, nany, a.rule,
-               a.fixed ? "fixed" : "good");
-        return a.fixed ? STEP_NEW : STEP_OLD;
+        snprintf(why, n, "%d failing, none by %s: %s", nany, a->rule, a->fixed ? "fixed" : "good");
+        return a->fixed ? KVV_STEP_NEW : KVV_STEP_OLD;
     }
     if (rc == 1 && nfail > 0) {
         first[strcspn(first, "\n")] = 0;
-        printf(BISECT_STEP_PREFIX "%.12s %s: %d failing (%s): %s\n", sha, subject, nfail, first,
-               a.fixed ? "broken" : "bad");
-        return a.fixed ? STEP_OLD : STEP_NEW;
+        snprintf(why, n, "%d failing (%s): %s", nfail, first, a->fixed ? "broken" : "bad");
+        return a->fixed ? KVV_STEP_OLD : KVV_STEP_NEW;
     }
-    printf(BISECT_STEP_PREFIX "%.12s %s: the run ended with status %d and no failing case (see %s): skipped\n", sha,
-           subject, rc, logpath);
-    return STEP_SKIP;
+    snprintf(why, n, "the run ended with status %d and no failing case (see %s): skipped", rc, logpath);
+    return KVV_STEP_SKIP;
 }
