@@ -256,6 +256,14 @@ int kvv_probe_check(const kvv_probe_params *p, char *err, size_t err_len);
 int kvv_probe_build(const kvv_probe_params *p, const char *corpus, size_t corpus_len, uint8_t **gguf,
                     size_t *size, char *err, size_t err_len);
 
+/* The probe model built for a corpus and loaded: 0, or -1 with err. */
+int kvv_probe_model_load(const kvv_probe_params *p, const char *corpus, size_t corpus_len, kvv_model *m,
+                         char *err, size_t err_len);
+/* A model by name (model/open.c): a built-in probe ("probe", "hybrid":
+ * kvv_probe_from_name), built with p (its hybrid flag set by the name) for
+ * corpora/probe.txt, or else a GGUF file.  0, or -1 with err. */
+int kvv_model_open(const char *name, const kvv_probe_params *p, kvv_model *m, char *err, size_t err_len);
+
 /* The corpus that ships with the probe (corpora/probe.txt, found through
  * $KVV_CORPORA_DIR or the source tree this was built from).  Returns the
  * path written into buf, or NULL. */

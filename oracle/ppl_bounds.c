@@ -138,6 +138,22 @@ int kvv_ppl_bound_lookup(const kvv_case *c, kvv_ppl_bound *b, char *why, size_t 
     return -1;
 }
 
+kvv_ppl_judgement kvv_ppl_judge(const kvv_case *c, const kvv_ppl_stats *s, kvv_ppl_bound *bound, double *budget,
+                                char *why, size_t n)
+{
+    if (s->nonfinite)
+        return KVV_PPL_NONFINITE;
+    if (!c)
+        return KVV_PPL_UNBOUNDED;
+    kvv_ppl_bound b;
+    if (kvv_ppl_bound_lookup(c, &b, why, n))
+        return KVV_PPL_NO_BOUND;
+    *bound = b;
+    double f[3] = {(s->ratio - 1) / (b.ratio - 1), s->kl_mean / b.kl_mean, s->kl_p99 / b.kl_p99};
+    *budget = fmax(fmax(f[0], f[1]), fmax(f[2], 0.0));
+    return s->ratio > b.ratio || s->kl_mean > b.kl_mean || s->kl_p99 > b.kl_p99 ? KVV_PPL_OVER : KVV_PPL_WITHIN;
+}
+
 /* The TurboQuant rows that are versions of the same cache type as t
  * (t itself first); a plain type is its own only version. */
 static int versions_of(kvv_type t, kvv_type *out)

@@ -4,7 +4,6 @@
  * Building the probe and running its reference cost more than one run, and
  * every ppl case of a process uses one of a few models, so both are kept per
  * process (a worker runs many cases) keyed by what defines them. */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,27 +62,16 @@ static int entry_build(probe_entry *e, const kvv_probe_params *p, int ctx, char 
         return -1;
     }
     char *text = kvv_read_file(path, &len, err, sizeof err);
-    uint8_t *gguf = NULL;
-    size_t size = 0;
-    kvv_gguf g;
     int rc = -1;
     double t0 = now();
     if (!text) {
         snprintf(why, n, "%s", err);
         return -1;
     }
-    if (kvv_probe_build(p, text, len, &gguf, &size, err, sizeof err) ||
-        kvv_gguf_parse(gguf, size, &g, err, sizeof err)) {
+    if (kvv_probe_model_load(p, text, len, &e->m, err, sizeof err)) {
         snprintf(why, n, "probe model: %s", err);
         goto done;
     }
-    rc = kvv_model_load(&g, &e->m, err, sizeof err);
-    kvv_gguf_free(&g);
-    if (rc) {
-        snprintf(why, n, "probe model: %s", err);
-        goto done;
-    }
-    rc = -1;
     e->tokens = malloc(sizeof(int32_t) * (size_t)ctx);
     e->ref = malloc(sizeof(double) * (size_t)ctx * e->m.n_vocab);
     if (!e->tokens || !e->ref) {
@@ -103,7 +91,6 @@ static int entry_build(probe_entry *e, const kvv_probe_params *p, int ctx, char 
     rc = 0;
 done:
     free(text);
-    free(gguf);
     if (rc)
         entry_free(e);
     return rc;
@@ -170,27 +157,24 @@ void kvv_run_ppl(const kvv_case *c, const kvv_backend *b, kvv_verdict *v)
         return;
     }
     v->checked = s.n;
-    if (s.nonfinite) {
+    kvv_ppl_judgement j = kvv_ppl_judge(c, &s, &bound, &v->budget_ratio, why, sizeof why);
+    if (j == KVV_PPL_NONFINITE) {
         kvv_verdict_fail(v, KVV_RULE_FINITE, "NaN/Inf in the run's logits at %d of %d positions (first: position %d)",
                          s.nonfinite, s.n, s.first_nonfinite);
         return;
     }
-    if (kvv_ppl_bound_lookup(c, &bound, why, sizeof why)) {
+    if (j == KVV_PPL_NO_BOUND) {
         kvv_verdict_fail(v, KVV_RULE_PPL, "%s (measured: PPL ratio %.5f, KL mean %.3g, p99 %.3g)", why, s.ratio,
                          s.kl_mean, s.kl_p99);
         return;
     }
-    /* the worst fraction of a bound used: what the summary's budget column shows for ppl */
-    double f[3] = {(s.ratio - 1) / (bound.ratio - 1), s.kl_mean / bound.kl_mean, s.kl_p99 / bound.kl_p99};
-    v->budget_ratio = fmax(fmax(f[0], f[1]), fmax(f[2], 0.0));
-    int bad = s.ratio > bound.ratio || s.kl_mean > bound.kl_mean || s.kl_p99 > bound.kl_p99;
     char nums[400];
     snprintf(nums, sizeof nums,
              "PPL %.4f vs reference %.4f: ratio %.5f (bound %.5g), KL mean %.3g (bound %.3g), p99 %.3g (bound %.3g), "
              "top-1 agreement %.1f%%",
              s.ppl_run, s.ppl_ref, s.ratio, bound.ratio, s.kl_mean, bound.kl_mean, s.kl_p99, bound.kl_p99,
              100 * s.top1);
-    if (bad)
+    if (j == KVV_PPL_OVER)
         kvv_verdict_fail(v, KVV_RULE_PPL, "%s", nums);
     else
         snprintf(v->detail, sizeof v->detail, "%s", nums);
