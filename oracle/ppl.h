@@ -98,6 +98,37 @@ typedef struct kvv_ppl_pair_job {
 /* KVV_OK with the logits ([n][n_vocab]), KVV_UNSUPPORTED / KVV_FAILED with
  * why, or -1 when the process crashed, hung or was stopped (why says). */
 int kvv_ppl_run_pair(const kvv_ppl_pair_job *j, float *logits, char *why, size_t why_len);
+/* The pairs of a `kvverify ppl` run, one after the other, each run by
+ * kvv_ppl_run_pair and (when it ran) scored against the reference and
+ * judged (kvv_ppl_judge: against the bounds of the built-in model
+ * probe_kind at the model's head dim, or, with probe_kind < 0, for NaN/Inf
+ * only).  report(arg, i, r) after each pair; when *stop is set (a signal
+ * handler: kvv_isolate_stop_on) the pair running is stopped and reported
+ * with r->stopped, and no further pair runs.  Returns the failures: pairs
+ * that failed, were declined under strict, or were judged NONFINITE or
+ * OVER, and a stop (or no memory for the logits). */
+typedef struct kvv_ppl_pair_result {
+    kvv_type k, v;
+    int rc;        /* KVV_OK, KVV_UNSUPPORTED / KVV_FAILED (why), -1 crashed or hung (why) */
+    int stopped;   /* *stop was set before this pair finished */
+    char why[400]; /* rc != KVV_OK: why; KVV_PPL_NO_BOUND: why not */
+    kvv_ppl_stats stats;           /* rc == KVV_OK: ... */
+    kvv_ppl_judgement judgement;   /* ... judged ... */
+    kvv_ppl_bound bound;           /* ... against this bound (WITHIN, OVER) */
+    int failed;    /* counts as a failure */
+} kvv_ppl_pair_result;
+typedef struct kvv_ppl_pairs_opts {
+    const kvv_model *m;
+    const kvv_ppl_input *in;
+    const char *backend;
+    int chunk;
+    double seconds; /* per pair */
+    int probe_kind; /* a kvv_probe_kind whose bounds judge the pairs, or -1 */
+    int strict;     /* a declined pair is a failure */
+    volatile sig_atomic_t *stop;
+} kvv_ppl_pairs_opts;
+int kvv_ppl_run_pairs(const kvv_ppl_pairs_opts *o, kvv_type (*pairs)[2], int np,
+                      void (*report)(void *arg, int i, const kvv_ppl_pair_result *r), void *arg);
 /* kvv_ppl_write_bounds on the backend named, in a child process that
  * opens it (what it prints goes to stderr), the table then written to out;
  * `seconds` for each ppl case of the gate.  0, or -1 with why. */

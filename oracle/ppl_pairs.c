@@ -149,6 +149,47 @@ int kvv_ppl_run_pair(const kvv_ppl_pair_job *j, float *logits, char *err, size_t
     return rc;
 }
 
+int kvv_ppl_run_pairs(const kvv_ppl_pairs_opts *o, kvv_type (*pairs)[2], int np,
+                      void (*report)(void *arg, int i, const kvv_ppl_pair_result *r), void *arg)
+{
+    const kvv_ppl_input *in = o->in;
+    float *logits = kvv_alloc(sizeof(float) * (size_t)in->n * o->m->n_vocab);
+    if (!logits)
+        return 1;
+    int failures = 0;
+    kvv_isolate_stop_on(o->stop);
+    for (int i = 0; i < np; i++) {
+        kvv_ppl_pair_result r;
+        memset(&r, 0, sizeof r);
+        r.k = pairs[i][0];
+        r.v = pairs[i][1];
+        kvv_ppl_pair_job job = {o->m, o->backend, r.k, r.v, o->chunk, in->tok + in->offset, in->n, o->seconds};
+        r.rc = *o->stop ? -1 : kvv_ppl_run_pair(&job, logits, r.why, sizeof r.why);
+        r.stopped = *o->stop != 0;
+        if (r.stopped || r.rc) {
+            /* a decline is a skip, which strict counts as a failure */
+            r.failed = r.stopped || r.rc != KVV_UNSUPPORTED || o->strict;
+        } else {
+            kvv_ppl_compare(in->ref, logits, in->tok + in->offset, in->n, o->m->n_vocab, &r.stats);
+            kvv_case c = kvv_case_default(KVV_OP_PPL);
+            c.model = (kvv_probe_kind)o->probe_kind;
+            c.dk = c.dv = o->m->dk;
+            c.type_k = r.k;
+            c.type_v = r.v;
+            double budget;
+            r.judgement = kvv_ppl_judge(o->probe_kind >= 0 ? &c : NULL, &r.stats, &r.bound, &budget, r.why,
+                                        sizeof r.why);
+            r.failed = r.judgement == KVV_PPL_NONFINITE || r.judgement == KVV_PPL_OVER;
+        }
+        failures += r.failed;
+        report(arg, i, &r);
+        if (r.stopped)
+            break;
+    }
+    kvv_free(logits);
+    return failures;
+}
+
 /* The bounds table, measured in a child process that opens the backend
  * (its stdout goes to stderr; the table comes back on the pipe). */
 static void bounds_in_child(void *arg, int fd)

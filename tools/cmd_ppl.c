@@ -1,162 +1,48 @@
 /* `kvverify ppl`: perplexity and KL divergence of a model run with K/V in a
  * backend's cache against the f64 run of the same model. */
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "kvv/tensor.h"
-#include "oracle/cases.h"
-#include "oracle/guard.h"
-#include "oracle/isolate.h"
 #include "oracle/ppl.h"
 #include "tools/cli.h"
-
-typedef struct {
-    const char *model, *text, *kv, *backend;
-    int ctx, chunk, offset, head_dim, bounds, strict;
-    uint64_t seed;
-    double timeout; /* seconds per K/V pair, in its own process */
-    char kvs[1024];  /* --kv, given twice, adds */
-    int backend_given;
-} ppl_args;
-
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: kvverify ppl --model FILE|probe|hybrid --kv K/V[,K/V...]|all [-b BACKEND] [--text FILE]\n"
-               "                    [--ctx N] [--chunk N] [--offset N] [--seed N] [--head-dim D]\n"
-               "                    [--timeout S] [--strict]\n"
-               "       kvverify ppl --bounds [-b BACKEND]   (the table corpora/ppl_bounds.tsv, on stdout)\n"
-               "  each K/V pair runs the backend in its own process (a crash or a hang past --timeout S,\n"
-               "  default 600, fails that pair; with --bounds, per case of the table); --strict counts a\n"
-               "  declined pair as a failure\n");
-}
-
-static int int_opt(const char *opt, const char *s, long lo, long hi, int *out)
-{
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || v < lo || v > hi) {
-        fprintf(stderr, "kvverify ppl: %s needs an integer in %ld..%ld, not '%s'\n", opt, lo, hi, s);
-        return -1;
-    }
-    *out = (int)v;
-    return 0;
-}
-
-static int parse(int argc, char **argv, ppl_args *a)
-{
-    enum { O_MODEL = 256, O_TEXT, O_KV, O_CTX, O_CHUNK, O_OFFSET, O_SEED, O_HEAD, O_BOUNDS, O_TIMEOUT, O_STRICT };
-    static const struct option opts[] = {
-        {"model", required_argument, 0, O_MODEL}, {"text", required_argument, 0, O_TEXT},
-        {"kv", required_argument, 0, O_KV},       {"backend", required_argument, 0, 'b'},
-        {"ctx", required_argument, 0, O_CTX},     {"chunk", required_argument, 0, O_CHUNK},
-        {"offset", required_argument, 0, O_OFFSET}, {"seed", required_argument, 0, O_SEED},
-        {"head-dim", required_argument, 0, O_HEAD}, {"bounds", no_argument, 0, O_BOUNDS},
-        {"timeout", required_argument, 0, O_TIMEOUT}, {"strict", no_argument, 0, O_STRICT},
-        {"help", no_argument, 0, 'h'},            {0, 0, 0, 0}};
-    kvv_case d = kvv_case_default(KVV_OP_PPL);
-    memset(a, 0, sizeof *a);
-    a->backend = "cpu";
-    a->ctx = d.n_kv;
-    a->chunk = d.n_q;
-    a->head_dim = 128;
-    a->seed = d.seed;
-    a->timeout = 600;
-    int ch, seed;
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "b:h", opts, NULL)) != -1) {
-        switch (ch) {
-        case O_MODEL: a->model = optarg; break;
-        case O_TEXT: a->text = optarg; break;
-        case O_KV:
-            if (cli_list_add("--kv", optarg, a->kvs, sizeof a->kvs))
-                return -1;
-            a->kv = a->kvs;
-            break;
-        case 'b':
-            if (a->backend_given++) {
-                fprintf(stderr, "kvverify ppl: takes one backend; -b given twice ('%s', '%s')\n", a->backend, optarg);
-                return -1;
-            }
-            a->backend = optarg;
-            break;
-        case O_CTX:
-            if (int_opt("--ctx", optarg, 2, 1 << 20, &a->ctx))
-                return -1;
-            break;
-        case O_CHUNK:
-            if (int_opt("--chunk", optarg, 1, 1 << 20, &a->chunk))
-                return -1;
-            break;
-        case O_OFFSET:
-            if (int_opt("--offset", optarg, 0, 1 << 30, &a->offset))
-                return -1;
-            break;
-        case O_SEED:
-            if (int_opt("--seed", optarg, 0, 0x7fffffff, &seed))
-                return -1;
-            a->seed = (uint64_t)seed;
-            break;
-        case O_HEAD:
-            if (int_opt("--head-dim", optarg, 64, 256, &a->head_dim))
-                return -1;
-            break;
-        case O_BOUNDS: a->bounds = 1; break;
-        case O_STRICT: a->strict = 1; break;
-        case O_TIMEOUT:
-            if (cli_seconds("--timeout", optarg, 0.01, 86400, &a->timeout))
-                return -1;
-            break;
-        case 'h': usage(stdout); exit(0);
-        default: return -1;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "kvverify ppl: unexpected argument '%s'\n", argv[optind]);
-        return -1;
-    }
-    if (!a->bounds && (!a->model || !a->kv)) {
-        usage(stderr);
-        return -1;
-    }
-    if (a->kv && cli_list_check("--kv", a->kv))
-        return -1;
-    return 0;
-}
+#include "tools/ppl_args.h"
 
 /* set by the handler of SIGINT and SIGTERM (cmd_ppl) */
 static volatile sig_atomic_t ppl_stop, pairs_started;
 
-/* One pair's statistics judged (against its bound when check_bounds) and
- * printed: a row of the table, or the lines of a single pair; 1 when it
- * failed. */
-static int print_pair(const ppl_args *a, const kvv_model *m, const char *pair, const kvv_type *kv,
-                      const kvv_ppl_stats *s, int check_bounds, int table)
+/* A pair's line (a row of the table when np > 1) or, alone, its lines. */
+static void print_pair(void *arg, int i, const kvv_ppl_pair_result *r)
 {
-    char why[400], result[480] = "pass";
-    kvv_case c = kvv_case_default(KVV_OP_PPL);
-    c.model = kvv_probe_from_name(a->model);
-    c.dk = c.dv = m->dk;
-    c.type_k = kv[0];
-    c.type_v = kv[1];
-    kvv_ppl_bound bd;
-    double budget;
-    kvv_ppl_judgement j = kvv_ppl_judge(check_bounds ? &c : NULL, s, &bd, &budget, why, sizeof why);
-    if (j == KVV_PPL_NONFINITE)
+    const ppl_args *a = arg;
+    const kvv_ppl_stats *s = &r->stats;
+    const kvv_ppl_bound *b = &r->bound;
+    char pair[64], result[480] = "pass";
+    snprintf(pair, sizeof pair, "%s/%s", kvv_type_name(r->k), kvv_type_name(r->v));
+    if (r->stopped)
+        printf("kvverify ppl: interrupted (%s) at %s: the pairs above are those finished, %d of %d\n",
+               strsignal(ppl_stop), pair, i, a->npairs);
+    else if (r->rc)
+        printf("%-22s %s: %s\n", pair,
+               r->rc != KVV_UNSUPPORTED ? "FAILED" : a->strict ? "declined (FAIL: --strict)" : "declined", r->why);
+    if (r->stopped || r->rc) {
+        fflush(stdout);
+        return;
+    }
+    if (r->judgement == KVV_PPL_NONFINITE)
         snprintf(result, sizeof result, "FAIL: NaN/Inf logits at %d positions (first %d)", s->nonfinite,
                  s->first_nonfinite);
-    else if (j == KVV_PPL_NO_BOUND)
-        snprintf(result, sizeof result, "no bound: %s", why);
-    else if (j == KVV_PPL_OVER)
-        snprintf(result, sizeof result, "FAIL: bound ratio %.5g, kl_mean %.3g, kl_p99 %.3g", bd.ratio, bd.kl_mean,
-                 bd.kl_p99);
-    else if (j == KVV_PPL_WITHIN)
-        snprintf(result, sizeof result, "pass (within ratio %.5g, kl_mean %.3g, kl_p99 %.3g)", bd.ratio, bd.kl_mean,
-                 bd.kl_p99);
-    if (table) {
+    else if (r->judgement == KVV_PPL_NO_BOUND)
+        snprintf(result, sizeof result, "no bound: %s", r->why);
+    else if (r->judgement == KVV_PPL_OVER)
+        snprintf(result, sizeof result, "FAIL: bound ratio %.5g, kl_mean %.3g, kl_p99 %.3g", b->ratio, b->kl_mean,
+                 b->kl_p99);
+    else if (r->judgement == KVV_PPL_WITHIN)
+        snprintf(result, sizeof result, "pass (within ratio %.5g, kl_mean %.3g, kl_p99 %.3g)", b->ratio, b->kl_mean,
+                 b->kl_p99);
+    if (a->npairs > 1) {
         printf("%-22s %10.5f %10.5f %9.5f %10.3g %10.3g %7.4f %9d  %s\n", pair, s->ppl_ref, s->ppl_run, s->ratio,
                s->kl_mean, s->kl_p99, s->top1, s->nonfinite, result);
     } else {
@@ -166,49 +52,6 @@ static int print_pair(const ppl_args *a, const kvv_model *m, const char *pair, c
         printf("top1        %.6f\nnonfinite   %d\nresult      %s\n", s->top1, s->nonfinite, result);
     }
     fflush(stdout);
-    return !strncmp(result, "FAIL", 4);
-}
-
-static int run_pairs(const ppl_args *a, const kvv_model *m, const kvv_ppl_input *in, kvv_type (*pairs)[2], int np,
-                     int check_bounds)
-{
-    float *logits = kvv_alloc(sizeof(float) * (size_t)in->n * m->n_vocab);
-    if (!logits)
-        return 1;
-    int failures = 0, table = np > 1;
-    kvv_isolate_stop_on(&ppl_stop);
-    pairs_started = 1;
-    if (table)
-        printf("%-22s %10s %10s %9s %10s %10s %7s %9s  %s\n", "K/V", "ppl_ref", "ppl_run", "ppl_ratio", "kl_mean",
-               "kl_p99", "top1", "nonfinite", "result");
-    for (int i = 0; i < np; i++) {
-        char err[400], pair[64];
-        snprintf(pair, sizeof pair, "%s/%s", kvv_type_name(pairs[i][0]), kvv_type_name(pairs[i][1]));
-        kvv_ppl_pair_job job = {m, a->backend, pairs[i][0], pairs[i][1], a->chunk, in->tok + in->offset, in->n,
-                                a->timeout};
-        int rc = ppl_stop ? -1 : kvv_ppl_run_pair(&job, logits, err, sizeof err);
-        if (ppl_stop) {
-            printf("kvverify ppl: interrupted (%s) at %s: the pairs above are those finished, %d of %d\n",
-                   strsignal(ppl_stop), pair, i, np);
-            fflush(stdout);
-            failures++;
-            break;
-        }
-        if (rc) {
-            /* a decline is a skip, which --strict counts as a failure */
-            printf("%-22s %s: %s\n", pair, rc == KVV_UNSUPPORTED ? a->strict ? "declined (FAIL: --strict)" : "declined"
-                                                                  : "FAILED",
-                   err);
-            failures += rc != KVV_UNSUPPORTED || a->strict;
-            fflush(stdout);
-            continue;
-        }
-        kvv_ppl_stats s;
-        kvv_ppl_compare(in->ref, logits, in->tok + in->offset, in->n, m->n_vocab, &s);
-        failures += print_pair(a, m, pair, pairs[i], &s, check_bounds, table);
-    }
-    kvv_free(logits);
-    return failures;
 }
 
 /* SIGINT or SIGTERM: before the first pair, nothing is lost (exit 1 at
@@ -228,7 +71,7 @@ static void on_stop(int sig)
 int cmd_ppl(int argc, char **argv)
 {
     ppl_args a;
-    if (parse(argc, argv, &a))
+    if (ppl_parse_args(argc, argv, &a))
         return EXIT_USAGE;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -270,8 +113,16 @@ int cmd_ppl(int argc, char **argv)
                 printf(" %.3f", in.stats.max_weight[i]);
             printf("\n");
         }
-        int check_bounds = kvv_probe_from_name(a.model) != KVV_PROBE_COUNT && !a.text && a.offset == 0;
-        rc = run_pairs(&a, &m, &in, pairs, np, check_bounds) ? 1 : 0;
+        /* the bounds hold for the built-in models over their own corpus */
+        kvv_probe_kind kind = kvv_probe_from_name(a.model);
+        int judged = kind != KVV_PROBE_COUNT && !a.text && a.offset == 0;
+        kvv_ppl_pairs_opts o = {&m, &in, a.backend, a.chunk, a.timeout, judged ? (int)kind : -1, a.strict, &ppl_stop};
+        a.npairs = np;
+        if (np > 1)
+            printf("%-22s %10s %10s %9s %10s %10s %7s %9s  %s\n", "K/V", "ppl_ref", "ppl_run", "ppl_ratio",
+                   "kl_mean", "kl_p99", "top1", "nonfinite", "result");
+        pairs_started = 1;
+        rc = kvv_ppl_run_pairs(&o, pairs, np, print_pair, &a) ? 1 : 0;
     }
     kvv_ppl_input_free(&in);
     kvv_model_free(&m);
