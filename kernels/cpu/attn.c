@@ -194,8 +194,10 @@ static float *partial(const attn_plan *p, int h, int b, int r, int t)
 
 /* Ask for the next tile's stored K/V rows while this one is computed: the
  * dequantization that follows finds them in cache instead of waiting for
- * DRAM, which it otherwise does with nothing else to overlap. */
-static void prefetch_tile(const attn_plan *p, int h, int j0)
+ * DRAM, which it otherwise does with nothing else to overlap.  Always
+ * inlined: GCC takes a function that only prefetches for one without side
+ * effects and drops its calls. */
+static inline __attribute__((always_inline)) void prefetch_tile(const attn_plan *p, int h, int j0)
 {
     const kvv_attn_args *a = p->a;
     int nt = a->n_kv - j0 < p->tile ? a->n_kv - j0 : p->tile;
@@ -284,8 +286,19 @@ static void work_item(void *arg, int64_t i)
         }
         for (int r = 0; r < nr; r++)
             tmask[r] = mrow[r] ? mrow[r] + j0 : NULL;
-        if (t + 1 < t1 && !p->use_cache)
-            prefetch_tile(p, h, j0 + p->tile);
+        ta.pf_k = ta.pf_v = NULL;
+        if (t + 1 < t1 && !p->use_cache) {
+            /* the AVX2 kernels prefetch the next tile a slice at a time as
+             * they go; the scalar ones are not fast enough to need it */
+            int jn = j0 + p->tile, nn = a->n_kv - jn < p->tile ? a->n_kv - jn : p->tile;
+            if (p->isa == KVV_ISA_AVX2) {
+                ta.pf_k = k_rows(p, h, jn);
+                ta.pf_v = v_rows(p, h, jn);
+                ta.pf_kbytes = (size_t)nn * p->kbytes;
+                ta.pf_vbytes = (size_t)nn * p->vbytes;
+            } else
+                prefetch_tile(p, h, jn);
+        }
         if (merge_here) {
             ta.part = scr;
             ta.part_stride = p->ps;

@@ -227,8 +227,11 @@ static void NAME(vec_row)(const attn_tile_args *t, int r)
         mrow = mc;
     }
     int u = 0;
-    for (; u + 8 <= n; u += 8)
+    for (; u + 8 <= n; u += 8) {
+        if (r == 0)
+            pf_slice(t, u / 8, (n + 7) / 8);
         NAME(dot1x8)(q, K, idx + u, t->dk8, s + u);
+    }
     for (; u + 4 <= n; u += 4)
         NAME(dot1x4)(q, K, idx + u, t->dk8, s + u);
     for (; u < n; u++)
@@ -278,6 +281,8 @@ static void NAME(tiled_group)(const attn_tile_args *t, int r0)
     int u = 0;
     for (; u + 2 <= n; u += 2) {
         float tmp[8];
+        if (r0 == 0)
+            pf_slice(t, u / 2, (n + 1) / 2);
         _mm256_storeu_ps(tmp, NAME(dot4x2)(q, KROW(K, idx[u], t->dk8), KROW(K, idx[u + 1], t->dk8), t->dk8));
         for (int i = 0; i < MR; i++) {
             s[i][u] = tmp[i];
