@@ -522,6 +522,24 @@ done:
     return rc;
 }
 
+/* KVV_BENCH_ONLY=a,b,...: only the sections named (quantize, wht, decode,
+ * prefill, decode-dram); the limits are always measured.  Unset: all. */
+static int section_on(const char *name)
+{
+    const char *only = getenv("KVV_BENCH_ONLY");
+    if (!only || !*only)
+        return 1;
+    size_t n = strlen(name);
+    for (const char *p = only; *p;) {
+        size_t len = strcspn(p, ",");
+        if (len == n && !strncmp(p, name, n))
+            return 1;
+        p += len;
+        p += *p == ',';
+    }
+    return 0;
+}
+
 static void print_roofs(FILE *out, const kvv_roofs *r)
 {
     fprintf(out, "  threads=%-3d triad: DRAM %6.1f GB/s, in LLC %6.1f GB/s;  f32 multiply-add: scalar %5.1f",
@@ -571,15 +589,17 @@ int kvv_bench(FILE *out, const kvv_backend *const *bk, const char *const *names,
     if (!x || !dst)
         goto done;
     kvv_gen_fill(x, qrows, (int)qcols, (int)qrows, KVV_DIST_OUTLIER, 1, KVV_STREAM_X);
-    bench_quantize(&br, x, dst, qrows, qcols);
-    bench_wht(&br, x, qrows, qcols);
+    if (section_on("quantize"))
+        bench_quantize(&br, x, dst, qrows, qcols);
+    if (section_on("wht"))
+        bench_wht(&br, x, qrows, qcols);
 
     /* attention: decode (1 query, long cache) and prefill (causal block) */
     static const attn_shape shapes[] = {{"decode", 1, 4096, 32, 8, 128}, {"prefill", 256, 256, 8, 8, 128}};
     for (int s = 0; s < 2; s++)
-        if (bench_attention(&br, &shapes[s]))
+        if (section_on(shapes[s].name) && bench_attention(&br, &shapes[s]))
             goto done;
-    if (bench_decode_dram(&br, all))
+    if (section_on("decode-dram") && bench_decode_dram(&br, all))
         goto done;
     rc = 0;
     if (json_path && kvv_bench_json(&log, json_path, threads, reps)) {
