@@ -47,6 +47,38 @@ size_t attn_set_mem_budget(size_t bytes)
     return atomic_exchange(&mem_budget, bytes ? bytes : MEM_BUDGET_DEFAULT);
 }
 
+/* The AVX2 kernels run their products on AVX-512 where the CPU has it
+ * (same bits, about half the instructions): 1 when on, 0 off, -1 not yet
+ * decided.  KVV_CPU_AVX512=0 in the environment keeps them on AVX2. */
+static _Atomic int use_avx512 = -1;
+
+static int avx512_wanted(void)
+{
+    int u = atomic_load(&use_avx512);
+    if (u < 0) {
+        const char *e = getenv("KVV_CPU_AVX512");
+        __builtin_cpu_init();
+        u = (!e || strcmp(e, "0")) && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+            __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+        int expect = -1;
+        atomic_compare_exchange_strong(&use_avx512, &expect, u);
+        u = atomic_load(&use_avx512);
+    }
+    return u;
+}
+
+int attn_set_avx512(int on)
+{
+    int was = avx512_wanted();
+    if (!on)
+        atomic_store(&use_avx512, 0);
+    else {
+        atomic_store(&use_avx512, -1);
+        avx512_wanted();
+    }
+    return was;
+}
+
 typedef struct attn_plan {
     const kvv_attn_args *a;
     const attn_kernels *kern;
@@ -508,7 +540,7 @@ int cpu_attention(const kvv_attn_args *a, float *out, kvv_attn_info *info, char 
     p.a = a;
     p.out = out;
     p.isa = isa;
-    p.kern = isa == KVV_ISA_AVX2 ? attn_kernels_avx2() : attn_kernels_scalar();
+    p.kern = isa != KVV_ISA_AVX2 ? attn_kernels_scalar() : avx512_wanted() ? attn_kernels_avx512() : attn_kernels_avx2();
     p.fk = type_fns(a->type_k, isa);
     p.fv = type_fns(a->type_v, isa);
     if (!p.fk || !p.fv)

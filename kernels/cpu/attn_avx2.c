@@ -209,119 +209,70 @@ static inline __m256 ld_q8_0(const uint8_t *row, int c)
 }
 #define LD_Q8_0(row, c) ld_q8_0(row, c)
 
-/* One instance per (K format, V format): the element type, row address and
- * load of each (f32 stands for any type dequantized into a buffer). */
-#define T_f32 float
-#define T_f16 uint16_t
-#define T_q8 uint8_t
-#define R_f32 ROW_F32
-#define R_f16 ROW_F32
-#define R_q8 ROW_Q8_0
-#define L_f32 LD_F32
-#define L_f16 LD_F16
-#define L_q8 LD_Q8_0
+/* ---- AVX-512 loads (the instances built with ROWS_512) ---- */
+#define AVX512_TARGET __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl")))
+#define LO256(z) _mm512_castps512_ps256(z)
+#define HI256(z) _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(z), 1))
 
-#define KT T_f32
-#define KROW R_f32
-#define LDK L_f32
-#define VT T_f32
-#define VROW R_f32
-#define LDV L_f32
-#define NAME(x) x##_f32_f32
-#include "kernels/cpu/attn_avx2_rows.h"
-#undef VT
-#undef VROW
-#undef LDV
-#undef NAME
-#define VT T_f16
-#define VROW R_f16
-#define LDV L_f16
-#define NAME(x) x##_f32_f16
-#include "kernels/cpu/attn_avx2_rows.h"
-#undef VT
-#undef VROW
-#undef LDV
-#undef NAME
-#define VT T_q8
-#define VROW R_q8
-#define LDV L_q8
-#define NAME(x) x##_f32_q8
-#include "kernels/cpu/attn_avx2_rows.h"
-#undef KT
-#undef KROW
-#undef LDK
-#undef VT
-#undef VROW
-#undef LDV
-#undef NAME
+/* [d0 x8 | d1 x8]: the f16 scales of two q8_0 blocks */
+static inline AVX512_TARGET __m512 q8_scales2(const uint8_t *b0, const uint8_t *b1)
+{
+    __m256 d0 = _mm256_set1_ps(_cvtsh_ss((unsigned short)(b0[0] | b0[1] << 8)));
+    __m256 d1 = _mm256_set1_ps(_cvtsh_ss((unsigned short)(b1[0] | b1[1] << 8)));
+    return _mm512_insertf32x8(_mm512_castps256_ps512(d0), d1, 1);
+}
 
-#define KT T_f16
-#define KROW R_f16
-#define LDK L_f16
-#define VT T_f32
-#define VROW R_f32
-#define LDV L_f32
-#define NAME(x) x##_f16_f32
-#include "kernels/cpu/attn_avx2_rows.h"
-#undef VT
-#undef VROW
-#undef LDV
-#undef NAME
-#define VT T_f16
-#define VROW R_f16
-#define LDV L_f16
-#define NAME(x) x##_f16_f16
-#include "kernels/cpu/attn_avx2_rows.h"
-#undef VT
-#undef VROW
-#undef LDV
-#undef NAME
-#define VT T_q8
-#define VROW R_q8
-#define LDV L_q8
-#define NAME(x) x##_f16_q8
-#include "kernels/cpu/attn_avx2_rows.h"
-#undef KT
-#undef KROW
-#undef LDK
-#undef VT
-#undef VROW
-#undef LDV
-#undef NAME
+#ifdef KVV_FAULT_toggle_path
+/* the mutant of the uncached q8_0 path (attn.c): values through f16 */
+#define Q8_FAULT512(x) _mm512_cvtph_ps(_mm512_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC))
+#else
+#define Q8_FAULT512(x) (x)
+#endif
 
-#define KT T_q8
-#define KROW R_q8
-#define LDK L_q8
-#define VT T_f32
-#define VROW R_f32
-#define LDV L_f32
-#define NAME(x) x##_q8_f32
-#include "kernels/cpu/attn_avx2_rows.h"
-#undef VT
-#undef VROW
-#undef LDV
-#undef NAME
-#define VT T_f16
-#define VROW R_f16
-#define LDV L_f16
-#define NAME(x) x##_q8_f16
-#include "kernels/cpu/attn_avx2_rows.h"
-#undef VT
-#undef VROW
-#undef LDV
-#undef NAME
-#define VT T_q8
-#define VROW R_q8
-#define LDV L_q8
-#define NAME(x) x##_q8_q8
-#include "kernels/cpu/attn_avx2_rows.h"
-#undef KT
-#undef KROW
-#undef LDK
-#undef VT
-#undef VROW
-#undef LDV
-#undef NAME
+/* 8 int8 of each of two blocks times their scales dd: q * d as ld_q8_0 */
+static inline AVX512_TARGET __m512 q8_values2(const uint8_t *q0, const uint8_t *q1, __m512 dd)
+{
+    __m128i b = _mm_castpd_si128(
+        _mm_loadh_pd(_mm_castsi128_pd(_mm_loadl_epi64((const __m128i *)q0)), (const double *)(const void *)q1));
+    __m512 x = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(b)), dd);
+    return Q8_FAULT512(x);
+}
+
+/* values d..d+31 of a q8_0 row (one block, d a multiple of 32) */
+static inline AVX512_TARGET void q8_block_values(const uint8_t *row, int d, __m512 *x0, __m512 *x1)
+{
+    const uint8_t *b = row + (size_t)(d >> 5) * 34;
+    __m512 dd = _mm512_set1_ps(_cvtsh_ss((unsigned short)(b[0] | b[1] << 8)));
+    __m512 y0 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(b + 2)))), dd);
+    __m512 y1 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(b + 18)))), dd);
+    *x0 = Q8_FAULT512(y0);
+    *x1 = Q8_FAULT512(y1);
+}
+
+/* values c..c+7 of two rows as one zmm; values d..d+15 of one row */
+#define LDK2_f32(k0, k1, c) _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_loadu_ps((k0) + (c))), \
+                                               _mm256_loadu_ps((k1) + (c)), 1)
+#define LDK2_f16(k0, k1, c)                                                                                        \
+    _mm512_cvtph_ps(_mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)((k0) + (c)))), \
+                                            _mm_loadu_si128((const __m128i *)((k1) + (c))), 1))
+#define LDV16_f32(row, d) _mm512_loadu_ps((row) + (d))
+#define LDV16_f16(row, d) _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((row) + (d))))
+
+/* The instances: every (K format, V format) pair, once for AVX2 and once
+ * for AVX-512 (attn_avx2_inst.h). */
+#define ROWS_FN
+#define SFX(x) x
+#include "kernels/cpu/attn_avx2_inst.h"
+#undef ROWS_FN
+#undef SFX
+
+#define ROWS_512
+#define ROWS_FN AVX512_TARGET
+#define SFX(x) x##_512
+#include "kernels/cpu/attn_avx2_inst.h"
+#undef ROWS_FN
+#undef SFX
+#undef ROWS_512
 
 static void rows_tile(const attn_tile_args *t)
 {
@@ -329,6 +280,15 @@ static void rows_tile(const attn_tile_args *t)
         {rows_tile_f32_f32, rows_tile_f32_f16, rows_tile_f32_q8},
         {rows_tile_f16_f32, rows_tile_f16_f16, rows_tile_f16_q8},
         {rows_tile_q8_f32, rows_tile_q8_f16, rows_tile_q8_q8}};
+    fn[t->k_fmt][t->v_fmt](t);
+}
+
+static void rows_tile_512(const attn_tile_args *t)
+{
+    static void (*const fn[3][3])(const attn_tile_args *) = {
+        {rows_tile_f32_f32_512, rows_tile_f32_f16_512, rows_tile_f32_q8_512},
+        {rows_tile_f16_f32_512, rows_tile_f16_f16_512, rows_tile_f16_q8_512},
+        {rows_tile_q8_f32_512, rows_tile_q8_f16_512, rows_tile_q8_q8_512}};
     fn[t->k_fmt][t->v_fmt](t);
 }
 
@@ -345,5 +305,7 @@ static void merge(float *st, const float *pt, int dv8)
 }
 
 static const attn_kernels kernels = {rows_tile, merge};
+static const attn_kernels kernels_512 = {rows_tile_512, merge};
 
 const attn_kernels *attn_kernels_avx2(void) { return &kernels; }
+const attn_kernels *attn_kernels_avx512(void) { return &kernels_512; }

@@ -4,13 +4,21 @@
  *             rows and uint8_t for q8_0 rows read in place),
  *   KROW(k, j, dk8), VROW(v, j, dv8)  row j of a tile whose rows hold dk8 / dv8 values,
  *   LDK(row, c), LDV(row, c)  its values c..c+7 as f32 (c a multiple of 8),
- *   NAME(x)   the instance's name for x.
+ *   NAME(x)   the instance's name for x,
+ *   ROWS_512  defined for the instance built for AVX-512 (ROWS_FN its target
+ *             attribute; KQ8 / VQ8 1 when K / V rows are q8_0 read in place,
+ *             LDK2(k0, k1, c) values c..c+7 of two K rows as one zmm, LDV16(row, d)
+ *             values d..d+15 of a V row).  Its products put two keys (or
+ *             16 consecutive output elements) in one zmm, each 256-bit half
+ *             running exactly the FMA chain the AVX2 instance runs, and the
+ *             lane sums go through the same hsum8; so it gives the AVX2 bits.
  * Every instance does the same f32 arithmetic on the same values (f16 to
  * f32 is exact, and so is a q8_0 value q * d), so which one runs changes no
  * output bit; reading rows in place only saves the dequantization into a
  * buffer, whose stores and reloads cost more than the products at decode. */
 
-static void NAME(dot1x8)(const float *q, const KT *k, const int *idx, int dk8, float *s)
+#ifndef ROWS_512 /* the AVX-512 instance has its own */
+static ROWS_FN void NAME(dot1x8_256)(const float *q, const KT *k, const int *idx, int dk8, float *s)
 {
     const KT *k0 = KROW(k, idx[0], dk8), *k1 = KROW(k, idx[1], dk8);
     const KT *k2 = KROW(k, idx[2], dk8), *k3 = KROW(k, idx[3], dk8);
@@ -31,7 +39,9 @@ static void NAME(dot1x8)(const float *q, const KT *k, const int *idx, int dk8, f
     _mm256_storeu_ps(s, hsum8(a0, a1, a2, a3, a4, a5, a6, a7));
 }
 
-static void NAME(dot1x4)(const float *q, const KT *k, const int *idx, int dk8, float *s)
+#endif
+
+static ROWS_FN void NAME(dot1x4)(const float *q, const KT *k, const int *idx, int dk8, float *s)
 {
     const KT *k0 = KROW(k, idx[0], dk8), *k1 = KROW(k, idx[1], dk8);
     const KT *k2 = KROW(k, idx[2], dk8), *k3 = KROW(k, idx[3], dk8);
@@ -46,7 +56,7 @@ static void NAME(dot1x4)(const float *q, const KT *k, const int *idx, int dk8, f
     _mm_storeu_ps(s, hsum4(a0, a1, a2, a3));
 }
 
-static float NAME(dot1x1)(const float *q, const KT *k, int dk8)
+static ROWS_FN float NAME(dot1x1)(const float *q, const KT *k, int dk8)
 {
     __m256 a = _mm256_setzero_ps();
     for (int c = 0; c < dk8; c += 8)
@@ -54,8 +64,9 @@ static float NAME(dot1x1)(const float *q, const KT *k, int dk8)
     return hsum1(a);
 }
 
+#ifndef ROWS_512
 /* four rows against two keys: lanes r0k0 r1k0 r2k0 r3k0 r0k1 r1k1 r2k1 r3k1 */
-static __m256 NAME(dot4x2)(const float *const *q, const KT *k0, const KT *k1, int dk8)
+static ROWS_FN __m256 NAME(dot4x2_256)(const float *const *q, const KT *k0, const KT *k1, int dk8)
 {
     __m256 a00 = _mm256_setzero_ps(), a10 = a00, a20 = a00, a30 = a00;
     __m256 a01 = a00, a11 = a00, a21 = a00, a31 = a00;
@@ -78,7 +89,9 @@ static __m256 NAME(dot4x2)(const float *const *q, const KT *k0, const KT *k1, in
     return hsum8(a00, a10, a20, a30, a01, a11, a21, a31);
 }
 
-static __m128 NAME(dot4x1)(const float *const *q, const KT *k0, int dk8)
+#endif
+
+static ROWS_FN __m128 NAME(dot4x1)(const float *const *q, const KT *k0, int dk8)
 {
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     for (int c = 0; c < dk8; c += 8) {
@@ -93,9 +106,8 @@ static __m128 NAME(dot4x1)(const float *const *q, const KT *k0, int dk8)
 
 
 /* One row over its listed keys; 8 independent FMA chains per pass. */
-static void NAME(pv1)(const float *p, const int *idx, int n, const VT *v, int dv8, float *o)
+static ROWS_FN void NAME(pv1_from)(const float *p, const int *idx, int n, const VT *v, int dv8, float *o, int d)
 {
-    int d = 0;
     for (; d + 64 <= dv8; d += 64) {
         __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
         for (int u = 0; u < n; u++) {
@@ -139,9 +151,9 @@ static void NAME(pv1)(const float *p, const int *idx, int n, const VT *v, int dv
 }
 
 /* ATTN_MR rows over the same keys: each V load feeds four rows. */
-static void NAME(pv4)(const float (*p)[ATTN_TILE_MAX], const int *idx, int n, const VT *v, int dv8, float *const *o)
+static ROWS_FN void NAME(pv4_from)(const float (*p)[ATTN_TILE_MAX], const int *idx, int n, const VT *v, int dv8,
+                                   float *const *o, int d)
 {
-    int d = 0;
     for (; d + 16 <= dv8; d += 16) {
         __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00;
         __m256 a20 = a00, a21 = a00, a30 = a00, a31 = a00;
@@ -186,9 +198,166 @@ static void NAME(pv4)(const float (*p)[ATTN_TILE_MAX], const int *idx, int n, co
     }
 }
 
+#ifndef ROWS_512
+static ROWS_FN __m256 NAME(dot4x2)(const float *const *q, const KT *k0, const KT *k1, int dk8)
+{
+    return NAME(dot4x2_256)(q, k0, k1, dk8);
+}
+
+static ROWS_FN void NAME(pv4)(const float (*p)[ATTN_TILE_MAX], const int *idx, int n, const VT *v, int dv8,
+                              float *const *o)
+{
+    NAME(pv4_from)(p, idx, n, v, dv8, o, 0);
+}
+
+static ROWS_FN void NAME(dot1x8)(const float *q, const KT *k, const int *idx, int dk8, float *s)
+{
+    NAME(dot1x8_256)(q, k, idx, dk8, s);
+}
+
+static ROWS_FN void NAME(pv1)(const float *p, const int *idx, int n, const VT *v, int dv8, float *o)
+{
+    NAME(pv1_from)(p, idx, n, v, dv8, o, 0);
+}
+#else
+/* Four rows against two keys, the keys in the two halves of each zmm. */
+static ROWS_FN __m256 NAME(dot4x2)(const float *const *q, const KT *k0, const KT *k1, int dk8)
+{
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    const float *q0 = q[0], *q1 = q[1], *q2 = q[2], *q3 = q[3];
+#if KQ8
+    for (int c0 = 0; c0 < dk8; c0 += 32) {
+        const uint8_t *b0 = k0 + (size_t)(c0 >> 5) * 34, *b1 = k1 + (size_t)(c0 >> 5) * 34;
+        __m512 dd = q8_scales2(b0, b1);
+        for (int j = 0; j < 32; j += 8) {
+            __m512 x = q8_values2(b0 + 2 + j, b1 + 2 + j, dd);
+            int c = c0 + j;
+#else
+    {
+        for (int c = 0; c < dk8; c += 8) {
+            __m512 x = LDK2(k0, k1, c);
+#endif
+            a0 = _mm512_fmadd_ps(_mm512_broadcast_f32x8(LD(q0 + c)), x, a0);
+            a1 = _mm512_fmadd_ps(_mm512_broadcast_f32x8(LD(q1 + c)), x, a1);
+            a2 = _mm512_fmadd_ps(_mm512_broadcast_f32x8(LD(q2 + c)), x, a2);
+            a3 = _mm512_fmadd_ps(_mm512_broadcast_f32x8(LD(q3 + c)), x, a3);
+        }
+    }
+    return hsum8(LO256(a0), LO256(a1), LO256(a2), LO256(a3), HI256(a0), HI256(a1), HI256(a2), HI256(a3));
+}
+
+/* One row against eight keys, two keys a zmm. */
+static ROWS_FN void NAME(dot1x8)(const float *q, const KT *k, const int *idx, int dk8, float *s)
+{
+    const KT *k0 = KROW(k, idx[0], dk8), *k1 = KROW(k, idx[1], dk8);
+    const KT *k2 = KROW(k, idx[2], dk8), *k3 = KROW(k, idx[3], dk8);
+    const KT *k4 = KROW(k, idx[4], dk8), *k5 = KROW(k, idx[5], dk8);
+    const KT *k6 = KROW(k, idx[6], dk8), *k7 = KROW(k, idx[7], dk8);
+    __m512 a01 = _mm512_setzero_ps(), a23 = a01, a45 = a01, a67 = a01;
+#if KQ8
+    for (int c0 = 0; c0 < dk8; c0 += 32) {
+        size_t o = (size_t)(c0 >> 5) * 34;
+        __m512 d01 = q8_scales2(k0 + o, k1 + o), d23 = q8_scales2(k2 + o, k3 + o);
+        __m512 d45 = q8_scales2(k4 + o, k5 + o), d67 = q8_scales2(k6 + o, k7 + o);
+        for (int j = 0; j < 32; j += 8) {
+            __m512 qv = _mm512_broadcast_f32x8(LD(q + c0 + j));
+            size_t e = o + 2 + (size_t)j;
+            a01 = _mm512_fmadd_ps(qv, q8_values2(k0 + e, k1 + e, d01), a01);
+            a23 = _mm512_fmadd_ps(qv, q8_values2(k2 + e, k3 + e, d23), a23);
+            a45 = _mm512_fmadd_ps(qv, q8_values2(k4 + e, k5 + e, d45), a45);
+            a67 = _mm512_fmadd_ps(qv, q8_values2(k6 + e, k7 + e, d67), a67);
+        }
+    }
+#else
+    for (int c = 0; c < dk8; c += 8) {
+        __m512 qv = _mm512_broadcast_f32x8(LD(q + c));
+        a01 = _mm512_fmadd_ps(qv, LDK2(k0, k1, c), a01);
+        a23 = _mm512_fmadd_ps(qv, LDK2(k2, k3, c), a23);
+        a45 = _mm512_fmadd_ps(qv, LDK2(k4, k5, c), a45);
+        a67 = _mm512_fmadd_ps(qv, LDK2(k6, k7, c), a67);
+    }
+#endif
+    _mm256_storeu_ps(s, hsum8(LO256(a01), HI256(a01), LO256(a23), HI256(a23), LO256(a45), HI256(a45), LO256(a67),
+                              HI256(a67)));
+}
+
+/* Values d..d+31 of a V row as two zmm (q8_0: one block, one scale). */
+#if VQ8
+#define LDV32(vr, d, x0, x1) q8_block_values(vr, d, &(x0), &(x1))
+#else
+#define LDV32(vr, d, x0, x1) ((x0) = LDV16(vr, d), (x1) = LDV16(vr, (d) + 16))
+#endif
+
+/* ATTN_MR rows over the same keys, 32 output elements a pass (the AVX2
+ * code's elements, 16 to a zmm); the columns past the last multiple of 32
+ * go to the AVX2 code. */
+static ROWS_FN void NAME(pv4)(const float (*p)[ATTN_TILE_MAX], const int *idx, int n, const VT *v, int dv8,
+                              float *const *o)
+{
+    int d = 0;
+    for (; d + 32 <= dv8; d += 32) {
+        __m512 a00 = _mm512_setzero_ps(), a01 = a00, a10 = a00, a11 = a00;
+        __m512 a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+        for (int u = 0; u < n; u++) {
+            const VT *vr = VROW(v, idx[u], dv8);
+            __m512 x0, x1;
+            LDV32(vr, d, x0, x1);
+            __m512 pb = _mm512_set1_ps(p[0][u]);
+            a00 = _mm512_fmadd_ps(pb, x0, a00);
+            a01 = _mm512_fmadd_ps(pb, x1, a01);
+            pb = _mm512_set1_ps(p[1][u]);
+            a10 = _mm512_fmadd_ps(pb, x0, a10);
+            a11 = _mm512_fmadd_ps(pb, x1, a11);
+            pb = _mm512_set1_ps(p[2][u]);
+            a20 = _mm512_fmadd_ps(pb, x0, a20);
+            a21 = _mm512_fmadd_ps(pb, x1, a21);
+            pb = _mm512_set1_ps(p[3][u]);
+            a30 = _mm512_fmadd_ps(pb, x0, a30);
+            a31 = _mm512_fmadd_ps(pb, x1, a31);
+        }
+        _mm512_storeu_ps(o[0] + d, a00);
+        _mm512_storeu_ps(o[0] + d + 16, a01);
+        _mm512_storeu_ps(o[1] + d, a10);
+        _mm512_storeu_ps(o[1] + d + 16, a11);
+        _mm512_storeu_ps(o[2] + d, a20);
+        _mm512_storeu_ps(o[2] + d + 16, a21);
+        _mm512_storeu_ps(o[3] + d, a30);
+        _mm512_storeu_ps(o[3] + d + 16, a31);
+    }
+    if (d < dv8)
+        NAME(pv4_from)(p, idx, n, v, dv8, o, d);
+}
+
+/* One row over its listed keys, 64 output elements a pass in four zmm. */
+static ROWS_FN void NAME(pv1)(const float *p, const int *idx, int n, const VT *v, int dv8, float *o)
+{
+    int d = 0;
+    for (; d + 64 <= dv8; d += 64) {
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (int u = 0; u < n; u++) {
+            const VT *vr = VROW(v, idx[u], dv8);
+            __m512 pb = _mm512_set1_ps(p[u]), x0, x1, x2, x3;
+            LDV32(vr, d, x0, x1);
+            LDV32(vr, d + 32, x2, x3);
+            a0 = _mm512_fmadd_ps(pb, x0, a0);
+            a1 = _mm512_fmadd_ps(pb, x1, a1);
+            a2 = _mm512_fmadd_ps(pb, x2, a2);
+            a3 = _mm512_fmadd_ps(pb, x3, a3);
+        }
+        _mm512_storeu_ps(o + d, a0);
+        _mm512_storeu_ps(o + d + 16, a1);
+        _mm512_storeu_ps(o + d + 32, a2);
+        _mm512_storeu_ps(o + d + 48, a3);
+    }
+    if (d < dv8)
+        NAME(pv1_from)(p, idx, n, v, dv8, o, d);
+}
+#undef LDV32
+#endif
+
 /* Whether the listed V rows are all finite: x - x is 0 for a finite x and
  * NaN otherwise, and the NaN survives the sum. */
-static int NAME(keys_finite)(const VT *v, const int *idx, int n, int dv8)
+static ROWS_FN int NAME(keys_finite)(const VT *v, const int *idx, int n, int dv8)
 {
     __m256 acc = _mm256_setzero_ps();
     for (int u = 0; u < n; u++) {
@@ -201,7 +370,7 @@ static int NAME(keys_finite)(const VT *v, const int *idx, int n, int dv8)
     return hsum1(acc) == 0;
 }
 
-static void NAME(vec_row)(const attn_tile_args *t, int r)
+static ROWS_FN void NAME(vec_row)(const attn_tile_args *t, int r)
 {
     const KT *K = t->k;
     const VT *V = t->v;
@@ -241,7 +410,7 @@ static void NAME(vec_row)(const attn_tile_args *t, int r)
 }
 
 /* ATTN_MR rows against the union of the keys any of them sees. */
-static void NAME(tiled_group)(const attn_tile_args *t, int r0)
+static ROWS_FN void NAME(tiled_group)(const attn_tile_args *t, int r0)
 {
     const KT *K = t->k;
     const VT *V = t->v;
@@ -328,7 +497,7 @@ static void NAME(tiled_group)(const attn_tile_args *t, int r0)
 
 /* Rows in groups of ATTN_MR (a GQA group of decode rows shares each K/V
  * load the same way a block of prefill rows does), the rest one by one. */
-static void NAME(rows_tile)(const attn_tile_args *t)
+static ROWS_FN void NAME(rows_tile)(const attn_tile_args *t)
 {
     int r = 0;
     for (; r + ATTN_MR <= t->nr; r += ATTN_MR)

@@ -67,6 +67,11 @@ typedef struct attn_kernels {
  * work runs in passes, with the same bits. */
 size_t attn_set_mem_budget(size_t bytes);
 
+/* Whether the AVX2 path may run its products on AVX-512 (where the CPU has
+ * it; they give the same bits): 0 keeps it on AVX2.  Returns whether it
+ * did before.  For tests that compare the two. */
+int attn_set_avx512(int on);
+
 /* The scalar half of a merge, the same for every ISA: folds partial pt's
  * header into state st and returns 0 (pt saw no key: nothing to do), 1 (st
  * saw none: pt copied over it) or 2, when the kernel blends o[] as
@@ -96,5 +101,8 @@ static inline int attn_merge_header(float *st, const float *pt, int dv8, float *
 
 const attn_kernels *attn_kernels_scalar(void);
 const attn_kernels *attn_kernels_avx2(void);
+/* The AVX2 kernels' products on AVX-512: the same bits (attn_avx2_rows.h);
+ * call only where the CPU has AVX-512 F, DQ, BW and VL. */
+const attn_kernels *attn_kernels_avx512(void);
 
 #endif
