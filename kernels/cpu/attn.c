@@ -318,19 +318,27 @@ static void work_item(void *arg, int64_t i)
         }
         for (int r = 0; r < nr; r++)
             tmask[r] = mrow[r] ? mrow[r] + j0 : NULL;
-        ta.pf_k = ta.pf_v = NULL;
-        if (t + 1 < t1 && !p->use_cache) {
-            /* the AVX2 kernels prefetch the next tile a slice at a time as
-             * they go; the scalar ones are not fast enough to need it */
-            int jn = j0 + p->tile, nn = a->n_kv - jn < p->tile ? a->n_kv - jn : p->tile;
-            if (p->isa == KVV_ISA_AVX2) {
-                ta.pf_k = k_rows(p, h, jn);
-                ta.pf_v = v_rows(p, h, jn);
-                ta.pf_kbytes = (size_t)nn * p->kbytes;
-                ta.pf_vbytes = (size_t)nn * p->vbytes;
-            } else
-                prefetch_tile(p, h, jn);
-        }
+        ta.pf_dot = ta.pf_pv = NULL;
+        if (p->isa == KVV_ISA_AVX2 && !p->use_cache) {
+            /* The AVX2 kernels prefetch as they compute: during the q.k
+             * products, this tile's V rows when they are read in place
+             * (else the next tile's, for its dequantization); during the
+             * p.v sums, the next tile's K rows.  The scalar kernels are not
+             * fast enough to need more than the tile ahead. */
+            int jn = j0 + p->tile, nn = t + 1 < t1 ? (a->n_kv - jn < p->tile ? a->n_kv - jn : p->tile) : 0;
+            if (p->v_direct || ta.v_fmt != ATTN_ROWS_F32) {
+                ta.pf_dot = v_rows(p, h, j0);
+                ta.pf_dot_bytes = (size_t)ta.nt * p->vbytes;
+            } else if (nn) {
+                ta.pf_dot = v_rows(p, h, jn);
+                ta.pf_dot_bytes = (size_t)nn * p->vbytes;
+            }
+            if (nn) {
+                ta.pf_pv = k_rows(p, h, jn);
+                ta.pf_pv_bytes = (size_t)nn * p->kbytes;
+            }
+        } else if (t + 1 < t1 && !p->use_cache)
+            prefetch_tile(p, h, j0 + p->tile);
         if (merge_here) {
             ta.part = scr;
             ta.part_stride = p->ps;

@@ -68,24 +68,35 @@ static inline __m256 hsum8(__m256 a0, __m256 a1, __m256 a2, __m256 a3, __m256 a4
 #define LD(p) _mm256_loadu_ps(p)
 #define FMA(a, b, c) _mm256_fmadd_ps(a, b, c)
 
-/* ---- prefetch of a later tile's stored rows ---- */
+/* ---- prefetch: lines spread evenly over a loop's iterations ---- */
 
-/* Slice `step` of `steps` of the tile's K and V lines.  Spread over the
- * products (rather than one burst per tile) the requests stay within the
- * core's outstanding-miss slots, and they cross the 4 KiB page boundaries
- * where the hardware prefetcher stops: on 4 KiB pages that is what keeps
- * decode from waiting for DRAM at every page.  Always inlined: GCC takes a
- * function that only prefetches for one without side effects and drops
- * its calls. */
-static inline __attribute__((always_inline)) void pf_slice(const attn_tile_args *t, int step, int steps)
+/* Spread over the products (rather than one burst per tile) the requests
+ * stay within the core's outstanding-miss slots, and they cross the 4 KiB
+ * page boundaries where the hardware prefetcher stops: on 4 KiB pages that
+ * is what keeps decode from waiting for DRAM at every page.  Always
+ * inlined: GCC takes a function that only prefetches for one without side
+ * effects and drops its calls. */
+typedef struct pf_stream {
+    const char *p;
+    size_t lines, done, acc, iters;
+} pf_stream;
+
+static inline __attribute__((always_inline)) void pf_start(pf_stream *s, const char *p, size_t bytes, int iters)
 {
-    if (!t->pf_k)
-        return;
-    size_t kl = (t->pf_kbytes + 63) / 64, vl = (t->pf_vbytes + 63) / 64;
-    for (size_t l = kl * (size_t)step / (size_t)steps, e = kl * (size_t)(step + 1) / (size_t)steps; l < e; l++)
-        _mm_prefetch(t->pf_k + 64 * l, _MM_HINT_T0);
-    for (size_t l = vl * (size_t)step / (size_t)steps, e = vl * (size_t)(step + 1) / (size_t)steps; l < e; l++)
-        _mm_prefetch(t->pf_v + 64 * l, _MM_HINT_T0);
+    s->p = p;
+    s->lines = p && iters > 0 ? (bytes + 63) / 64 : 0;
+    s->done = s->acc = 0;
+    s->iters = iters > 0 ? (size_t)iters : 1;
+}
+
+/* one iteration's share of the lines */
+static inline __attribute__((always_inline)) void pf_step(pf_stream *s)
+{
+    s->acc += s->lines;
+    while (s->acc >= s->iters && s->done < s->lines) {
+        _mm_prefetch(s->p + 64 * s->done++, _MM_HINT_T0);
+        s->acc -= s->iters;
+    }
 }
 
 /* ---- which keys a row sees ---- */

@@ -106,11 +106,15 @@ static ROWS_FN __m128 NAME(dot4x1)(const float *const *q, const KT *k0, int dk8)
 
 
 /* One row over its listed keys; 8 independent FMA chains per pass. */
-static ROWS_FN void NAME(pv1_from)(const float *p, const int *idx, int n, const VT *v, int dv8, float *o, int d)
+static ROWS_FN void NAME(pv1_from)(const float *p, const int *idx, int n, const VT *v, int dv8, float *o, int d,
+                                   const char *pf, size_t pf_bytes)
 {
+    pf_stream ps;
+    pf_start(&ps, pf, pf_bytes, n * ((dv8 - d) / 64));
     for (; d + 64 <= dv8; d += 64) {
         __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
         for (int u = 0; u < n; u++) {
+            pf_step(&ps);
             const VT *vr = VROW(v, idx[u], dv8);
             __m256 pb = _mm256_broadcast_ss(p + u);
             a0 = FMA(pb, LDV(vr, d), a0);
@@ -152,12 +156,15 @@ static ROWS_FN void NAME(pv1_from)(const float *p, const int *idx, int n, const 
 
 /* ATTN_MR rows over the same keys: each V load feeds four rows. */
 static ROWS_FN void NAME(pv4_from)(const float (*p)[ATTN_TILE_MAX], const int *idx, int n, const VT *v, int dv8,
-                                   float *const *o, int d)
+                                   float *const *o, int d, const char *pf, size_t pf_bytes)
 {
+    pf_stream ps;
+    pf_start(&ps, pf, pf_bytes, n * ((dv8 - d) / 16));
     for (; d + 16 <= dv8; d += 16) {
         __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00;
         __m256 a20 = a00, a21 = a00, a30 = a00, a31 = a00;
         for (int u = 0; u < n; u++) {
+            pf_step(&ps);
             const VT *vr = VROW(v, idx[u], dv8);
             __m256 x0 = LDV(vr, d), x1 = LDV(vr, d + 8);
             __m256 pb = _mm256_broadcast_ss(&p[0][u]);
@@ -205,9 +212,9 @@ static ROWS_FN __m256 NAME(dot4x2)(const float *const *q, const KT *k0, const KT
 }
 
 static ROWS_FN void NAME(pv4)(const float (*p)[ATTN_TILE_MAX], const int *idx, int n, const VT *v, int dv8,
-                              float *const *o)
+                              float *const *o, const char *pf, size_t pf_bytes)
 {
-    NAME(pv4_from)(p, idx, n, v, dv8, o, 0);
+    NAME(pv4_from)(p, idx, n, v, dv8, o, 0, pf, pf_bytes);
 }
 
 static ROWS_FN void NAME(dot1x8)(const float *q, const KT *k, const int *idx, int dk8, float *s)
@@ -215,9 +222,10 @@ static ROWS_FN void NAME(dot1x8)(const float *q, const KT *k, const int *idx, in
     NAME(dot1x8_256)(q, k, idx, dk8, s);
 }
 
-static ROWS_FN void NAME(pv1)(const float *p, const int *idx, int n, const VT *v, int dv8, float *o)
+static ROWS_FN void NAME(pv1)(const float *p, const int *idx, int n, const VT *v, int dv8, float *o,
+                              const char *pf, size_t pf_bytes)
 {
-    NAME(pv1_from)(p, idx, n, v, dv8, o, 0);
+    NAME(pv1_from)(p, idx, n, v, dv8, o, 0, pf, pf_bytes);
 }
 #else
 /* Four rows against two keys, the keys in the two halves of each zmm. */
@@ -292,13 +300,16 @@ static ROWS_FN void NAME(dot1x8)(const float *q, const KT *k, const int *idx, in
  * code's elements, 16 to a zmm); the columns past the last multiple of 32
  * go to the AVX2 code. */
 static ROWS_FN void NAME(pv4)(const float (*p)[ATTN_TILE_MAX], const int *idx, int n, const VT *v, int dv8,
-                              float *const *o)
+                              float *const *o, const char *pf, size_t pf_bytes)
 {
     int d = 0;
+    pf_stream ps;
+    pf_start(&ps, pf, pf_bytes, n * (dv8 / 32));
     for (; d + 32 <= dv8; d += 32) {
         __m512 a00 = _mm512_setzero_ps(), a01 = a00, a10 = a00, a11 = a00;
         __m512 a20 = a00, a21 = a00, a30 = a00, a31 = a00;
         for (int u = 0; u < n; u++) {
+            pf_step(&ps);
             const VT *vr = VROW(v, idx[u], dv8);
             __m512 x0, x1;
             LDV32(vr, d, x0, x1);
@@ -325,16 +336,20 @@ static ROWS_FN void NAME(pv4)(const float (*p)[ATTN_TILE_MAX], const int *idx, i
         _mm512_storeu_ps(o[3] + d + 16, a31);
     }
     if (d < dv8)
-        NAME(pv4_from)(p, idx, n, v, dv8, o, d);
+        NAME(pv4_from)(p, idx, n, v, dv8, o, d, NULL, 0);
 }
 
 /* One row over its listed keys, 64 output elements a pass in four zmm. */
-static ROWS_FN void NAME(pv1)(const float *p, const int *idx, int n, const VT *v, int dv8, float *o)
+static ROWS_FN void NAME(pv1)(const float *p, const int *idx, int n, const VT *v, int dv8, float *o,
+                              const char *pf, size_t pf_bytes)
 {
     int d = 0;
+    pf_stream ps;
+    pf_start(&ps, pf, pf_bytes, n * (dv8 / 64));
     for (; d + 64 <= dv8; d += 64) {
         __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
         for (int u = 0; u < n; u++) {
+            pf_step(&ps);
             const VT *vr = VROW(v, idx[u], dv8);
             __m512 pb = _mm512_set1_ps(p[u]), x0, x1, x2, x3;
             LDV32(vr, d, x0, x1);
@@ -350,7 +365,7 @@ static ROWS_FN void NAME(pv1)(const float *p, const int *idx, int n, const VT *v
         _mm512_storeu_ps(o + d + 48, a3);
     }
     if (d < dv8)
-        NAME(pv1_from)(p, idx, n, v, dv8, o, d);
+        NAME(pv1_from)(p, idx, n, v, dv8, o, d, NULL, 0);
 }
 #undef LDV32
 #endif
@@ -395,10 +410,12 @@ static ROWS_FN void NAME(vec_row)(const attn_tile_args *t, int r)
         idx = list;
         mrow = mc;
     }
+    /* the first row of the tile prefetches (attn_tile_args) */
+    pf_stream ps;
+    pf_start(&ps, r == 0 ? t->pf_dot : NULL, t->pf_dot_bytes, n / 8);
     int u = 0;
     for (; u + 8 <= n; u += 8) {
-        if (r == 0)
-            pf_slice(t, u / 8, (n + 7) / 8);
+        pf_step(&ps);
         NAME(dot1x8)(q, K, idx + u, t->dk8, s + u);
     }
     for (; u + 4 <= n; u += 4)
@@ -406,7 +423,7 @@ static ROWS_FN void NAME(vec_row)(const attn_tile_args *t, int r)
     for (; u < n; u++)
         s[u] = NAME(dot1x1)(q, KROW(K, idx[u], t->dk8), t->dk8);
     softmax_row(s, mrow, n, t, t->slope[r], part);
-    NAME(pv1)(s, idx, n, V, t->dv8, part + ATTN_HDR);
+    NAME(pv1)(s, idx, n, V, t->dv8, part + ATTN_HDR, r == 0 ? t->pf_pv : NULL, t->pf_pv_bytes);
 }
 
 /* ATTN_MR rows against the union of the keys any of them sees. */
@@ -447,11 +464,13 @@ static ROWS_FN void NAME(tiled_group)(const attn_tile_args *t, int r0)
     const float *q[MR];
     for (int i = 0; i < MR; i++)
         q[i] = t->q + (size_t)(r0 + i) * t->dk8;
+    /* the first group of the tile prefetches (attn_tile_args) */
+    pf_stream ps;
+    pf_start(&ps, r0 == 0 ? t->pf_dot : NULL, t->pf_dot_bytes, n / 2);
     int u = 0;
     for (; u + 2 <= n; u += 2) {
         float tmp[8];
-        if (r0 == 0)
-            pf_slice(t, u / 2, (n + 1) / 2);
+        pf_step(&ps);
         _mm256_storeu_ps(tmp, NAME(dot4x2)(q, KROW(K, idx[u], t->dk8), KROW(K, idx[u + 1], t->dk8), t->dk8));
         for (int i = 0; i < MR; i++) {
             s[i][u] = tmp[i];
@@ -477,7 +496,7 @@ static ROWS_FN void NAME(tiled_group)(const attn_tile_args *t, int r0)
     /* A key one row cannot see has p = 0 there; 0 * v is only harmless when
      * v is finite, so otherwise each row sums over its own keys. */
     if (uniform || NAME(keys_finite)(V, idx, n, t->dv8)) {
-        NAME(pv4)((const float(*)[ATTN_TILE_MAX])s, idx, n, V, t->dv8, o);
+        NAME(pv4)((const float(*)[ATTN_TILE_MAX])s, idx, n, V, t->dv8, o, r0 == 0 ? t->pf_pv : NULL, t->pf_pv_bytes);
         return;
     }
     for (int i = 0; i < MR; i++) {
@@ -491,7 +510,7 @@ static ROWS_FN void NAME(tiled_group)(const attn_tile_args *t, int r0)
             p[k] = s[i][w];
             k += (int)((b[i] >> idx[w]) & 1);
         }
-        NAME(pv1)(p, own, k, V, t->dv8, o[i]);
+        NAME(pv1)(p, own, k, V, t->dv8, o[i], NULL, 0);
     }
 }
 

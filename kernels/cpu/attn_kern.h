@@ -40,10 +40,12 @@ typedef struct attn_tile_args {
     float softcap;            /* 0 = off */
     float *part;              /* row r's partial starts at part + r * part_stride */
     size_t part_stride;
-    /* The stored K / V bytes of a later tile, for the kernel to prefetch a
-     * slice at a time while it computes (NULL: none); see attn.c. */
-    const char *pf_k, *pf_v;
-    size_t pf_kbytes, pf_vbytes;
+    /* Stored K / V bytes the AVX2 kernels prefetch a line at a time while
+     * they compute the q.k products (pf_dot) and the p.v sums (pf_pv), so
+     * that the rows a later step reads come in while this one computes
+     * (NULL: none; see attn.c). */
+    const char *pf_dot, *pf_pv;
+    size_t pf_dot_bytes, pf_pv_bytes;
 } attn_tile_args;
 
 /* How K/V rows reach a tile kernel: f32 (as stored, or dequantized into a
