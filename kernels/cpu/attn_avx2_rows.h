@@ -254,6 +254,67 @@ static ROWS_FN __m256 NAME(dot4x2)(const float *const *q, const KT *k0, const KT
     return hsum8(LO256(a0), LO256(a1), LO256(a2), LO256(a3), HI256(a0), HI256(a1), HI256(a2), HI256(a3));
 }
 
+/* Four rows against eight keys, two keys a zmm: each row's eight sums come
+ * out of one hsum8 in key order, ready for the softmax (no scatter of
+ * single floats that the softmax's vector loads would wait for). */
+#define D48_ACC(r) __m512 a##r##0 = _mm512_setzero_ps(), a##r##1 = a##r##0, a##r##2 = a##r##0, a##r##3 = a##r##0
+#define D48_ROW(r, c)                                                                                              \
+    do {                                                                                                           \
+        __m512 qb = _mm512_broadcast_f32x8(LD(q[r] + (c)));                                                        \
+        a##r##0 = _mm512_fmadd_ps(qb, x0, a##r##0);                                                                \
+        a##r##1 = _mm512_fmadd_ps(qb, x1, a##r##1);                                                                \
+        a##r##2 = _mm512_fmadd_ps(qb, x2, a##r##2);                                                                \
+        a##r##3 = _mm512_fmadd_ps(qb, x3, a##r##3);                                                                \
+    } while (0)
+#define D48_OUT(r)                                                                                                 \
+    _mm256_storeu_ps(&s[r][u], hsum8(LO256(a##r##0), HI256(a##r##0), LO256(a##r##1), HI256(a##r##1),           \
+                                     LO256(a##r##2), HI256(a##r##2), LO256(a##r##3), HI256(a##r##3)))
+static ROWS_FN void NAME(dot4x8)(const float *const *q, const KT *K, const int *idx, int dk8,
+                                 float (*s)[ATTN_TILE_MAX], int u, pf_stream *ps)
+{
+    const KT *k0 = KROW(K, idx[0], dk8), *k1 = KROW(K, idx[1], dk8);
+    const KT *k2 = KROW(K, idx[2], dk8), *k3 = KROW(K, idx[3], dk8);
+    const KT *k4 = KROW(K, idx[4], dk8), *k5 = KROW(K, idx[5], dk8);
+    const KT *k6 = KROW(K, idx[6], dk8), *k7 = KROW(K, idx[7], dk8);
+    D48_ACC(0);
+    D48_ACC(1);
+    D48_ACC(2);
+    D48_ACC(3);
+#if KQ8
+    for (int c0 = 0; c0 < dk8; c0 += 32) {
+        size_t o = (size_t)(c0 >> 5) * 34;
+        __m512 d01 = q8_scales2(k0 + o, k1 + o), d23 = q8_scales2(k2 + o, k3 + o);
+        __m512 d45 = q8_scales2(k4 + o, k5 + o), d67 = q8_scales2(k6 + o, k7 + o);
+        for (int j = 0; j < 32; j += 8) {
+            size_t e = o + 2 + (size_t)j;
+            pf_step(ps);
+            __m512 x0 = q8_values2(k0 + e, k1 + e, d01), x1 = q8_values2(k2 + e, k3 + e, d23);
+            __m512 x2 = q8_values2(k4 + e, k5 + e, d45), x3 = q8_values2(k6 + e, k7 + e, d67);
+            D48_ROW(0, c0 + j);
+            D48_ROW(1, c0 + j);
+            D48_ROW(2, c0 + j);
+            D48_ROW(3, c0 + j);
+        }
+    }
+#else
+    for (int c = 0; c < dk8; c += 8) {
+        pf_step(ps);
+        __m512 x0 = LDK2(k0, k1, c), x1 = LDK2(k2, k3, c), x2 = LDK2(k4, k5, c), x3 = LDK2(k6, k7, c);
+        D48_ROW(0, c);
+        D48_ROW(1, c);
+        D48_ROW(2, c);
+        D48_ROW(3, c);
+    }
+#endif
+    D48_OUT(0);
+    D48_OUT(1);
+    D48_OUT(2);
+    D48_OUT(3);
+}
+#undef D48_ACC
+#undef D48_ROW
+#undef D48_OUT
+
 /* One row against eight keys, two keys a zmm. */
 static ROWS_FN void NAME(dot1x8)(const float *q, const KT *k, const int *idx, int dk8, float *s)
 {
@@ -466,8 +527,15 @@ static ROWS_FN void NAME(tiled_group)(const attn_tile_args *t, int r0)
         q[i] = t->q + (size_t)(r0 + i) * t->dk8;
     /* the first group of the tile prefetches (attn_tile_args) */
     pf_stream ps;
-    pf_start(&ps, r0 == 0 ? t->pf_dot : NULL, t->pf_dot_bytes, n / 2);
     int u = 0;
+#ifdef ROWS_512
+    /* groups of eight keys take a prefetch step per 8 columns, pairs one each */
+    pf_start(&ps, r0 == 0 ? t->pf_dot : NULL, t->pf_dot_bytes, n / 8 * (t->dk8 / 8) + n % 8 / 2);
+    for (; u + 8 <= n; u += 8)
+        NAME(dot4x8)(q, K, idx + u, t->dk8, s, u, &ps);
+#else
+    pf_start(&ps, r0 == 0 ? t->pf_dot : NULL, t->pf_dot_bytes, n / 2);
+#endif
     for (; u + 2 <= n; u += 2) {
         float tmp[8];
         pf_step(&ps);
