@@ -78,23 +78,34 @@ static inline __m256 hsum8(__m256 a0, __m256 a1, __m256 a2, __m256 a3, __m256 a4
  * effects and drops its calls. */
 typedef struct pf_stream {
     const char *p;
-    size_t lines, done, acc, iters;
+    size_t step, second; /* bytes a unit (one line or more); 0 or 64: a unit's second line */
+    size_t units, acc, iters;
 } pf_stream;
 
+/* The lines of [p, p + bytes) evenly over `iters` iterations, in units of
+ * one line, or of `per` lines where there are more lines than iterations
+ * (then a unit's first two lines are asked for, and the L2's adjacent-line
+ * prefetcher takes most of the rest).  Even spacing matters: the same
+ * requests front-loaded cost a fifth of the bandwidth from DRAM here. */
 static inline __attribute__((always_inline)) void pf_start(pf_stream *s, const char *p, size_t bytes, int iters)
 {
+    size_t lines = (bytes + 63) / 64, per = iters > 0 ? (lines + (size_t)iters - 1) / (size_t)iters : 0;
     s->p = p;
-    s->lines = p && iters > 0 ? (bytes + 63) / 64 : 0;
-    s->done = s->acc = 0;
+    s->step = 64 * (per ? per : 1);
+    s->second = per > 1 ? 64 : 0;
+    s->units = p && per ? (bytes + s->step - 1) / s->step : 0;
+    s->acc = 0;
     s->iters = iters > 0 ? (size_t)iters : 1;
 }
 
-/* one iteration's share of the lines */
+/* one iteration's share (Bresenham: at most one unit) */
 static inline __attribute__((always_inline)) void pf_step(pf_stream *s)
 {
-    s->acc += s->lines;
-    while (s->acc >= s->iters && s->done < s->lines) {
-        _mm_prefetch(s->p + 64 * s->done++, _MM_HINT_T0);
+    s->acc += s->units;
+    if (s->acc >= s->iters) {
+        _mm_prefetch(s->p, _MM_HINT_T0);
+        _mm_prefetch(s->p + s->second, _MM_HINT_T0);
+        s->p += s->step;
         s->acc -= s->iters;
     }
 }

@@ -270,8 +270,9 @@ static ROWS_FN __m256 NAME(dot4x2)(const float *const *q, const KT *k0, const KT
     _mm256_storeu_ps(&s[r][u], hsum8(LO256(a##r##0), HI256(a##r##0), LO256(a##r##1), HI256(a##r##1),           \
                                      LO256(a##r##2), HI256(a##r##2), LO256(a##r##3), HI256(a##r##3)))
 static ROWS_FN void NAME(dot4x8)(const float *const *q, const KT *K, const int *idx, int dk8,
-                                 float (*s)[ATTN_TILE_MAX], int u, pf_stream *ps)
+                                 float (*s)[ATTN_TILE_MAX], int u, pf_stream *pfs)
 {
+    pf_stream ps_local = *pfs, *ps = &ps_local; /* a local copy stays in registers */
     const KT *k0 = KROW(K, idx[0], dk8), *k1 = KROW(K, idx[1], dk8);
     const KT *k2 = KROW(K, idx[2], dk8), *k3 = KROW(K, idx[3], dk8);
     const KT *k4 = KROW(K, idx[4], dk8), *k5 = KROW(K, idx[5], dk8);
@@ -310,6 +311,7 @@ static ROWS_FN void NAME(dot4x8)(const float *const *q, const KT *K, const int *
     D48_OUT(1);
     D48_OUT(2);
     D48_OUT(3);
+    *pfs = ps_local;
 }
 #undef D48_ACC
 #undef D48_ROW
