@@ -282,21 +282,53 @@ static ROWS_FN void NAME(dot4x8)(const float *const *q, const KT *K, const int *
     D48_ACC(2);
     D48_ACC(3);
 #if KQ8
-    for (int c0 = 0; c0 < dk8; c0 += 32) {
-        size_t o = (size_t)(c0 >> 5) * 34;
-        __m512 d01 = q8_scales2(k0 + o, k1 + o), d23 = q8_scales2(k2 + o, k3 + o);
-        __m512 d45 = q8_scales2(k4 + o, k5 + o), d67 = q8_scales2(k6 + o, k7 + o);
-        for (int j = 0; j < 32; j += 8) {
-            size_t e = o + 2 + (size_t)j;
+    /* a block at a time, one key pair after the other: two row pointers
+     * live at once instead of eight (no spills to vector registers) */
+    const float *qq = q[0];
+    const size_t qs = (size_t)(q[1] - q[0]);
+    const int rows_even = q[2] == qq + 2 * qs && q[3] == qq + 3 * qs;
+#define D48_PAIR(P, KA, KB)                                                                                        \
+    do {                                                                                                           \
+        const uint8_t *ba = (KA) + o, *bb = (KB) + o;                                                              \
+        __m512 dd = q8_scales2(ba, bb);                                                                            \
+        for (int j = 0; j < 32; j += 8) {                                                                          \
+            __m512 x = q8_values2(ba + 2 + j, bb + 2 + j, dd);                                                     \
+            const float *qc = qq + c0 + j;                                                                         \
+            a0##P = _mm512_fmadd_ps(_mm512_broadcast_f32x8(LD(qc)), x, a0##P);                                     \
+            a1##P = _mm512_fmadd_ps(_mm512_broadcast_f32x8(LD(qc + qs)), x, a1##P);                                \
+            a2##P = _mm512_fmadd_ps(_mm512_broadcast_f32x8(LD(qc + 2 * qs)), x, a2##P);                            \
+            a3##P = _mm512_fmadd_ps(_mm512_broadcast_f32x8(LD(qc + 3 * qs)), x, a3##P);                            \
+        }                                                                                                          \
+    } while (0)
+    if (rows_even)
+        for (int c0 = 0; c0 < dk8; c0 += 32) {
+            size_t o = (size_t)(c0 >> 5) * 34;
             pf_step(ps);
-            __m512 x0 = q8_values2(k0 + e, k1 + e, d01), x1 = q8_values2(k2 + e, k3 + e, d23);
-            __m512 x2 = q8_values2(k4 + e, k5 + e, d45), x3 = q8_values2(k6 + e, k7 + e, d67);
-            D48_ROW(0, c0 + j);
-            D48_ROW(1, c0 + j);
-            D48_ROW(2, c0 + j);
-            D48_ROW(3, c0 + j);
+            pf_step(ps);
+            D48_PAIR(0, k0, k1);
+            pf_step(ps);
+            D48_PAIR(1, k2, k3);
+            pf_step(ps);
+            D48_PAIR(2, k4, k5);
+            D48_PAIR(3, k6, k7);
         }
-    }
+    else
+        for (int c0 = 0; c0 < dk8; c0 += 32) {
+            size_t o = (size_t)(c0 >> 5) * 34;
+            __m512 d01 = q8_scales2(k0 + o, k1 + o), d23 = q8_scales2(k2 + o, k3 + o);
+            __m512 d45 = q8_scales2(k4 + o, k5 + o), d67 = q8_scales2(k6 + o, k7 + o);
+            for (int j = 0; j < 32; j += 8) {
+                size_t e = o + 2 + (size_t)j;
+                pf_step(ps);
+                __m512 x0 = q8_values2(k0 + e, k1 + e, d01), x1 = q8_values2(k2 + e, k3 + e, d23);
+                __m512 x2 = q8_values2(k4 + e, k5 + e, d45), x3 = q8_values2(k6 + e, k7 + e, d67);
+                D48_ROW(0, c0 + j);
+                D48_ROW(1, c0 + j);
+                D48_ROW(2, c0 + j);
+                D48_ROW(3, c0 + j);
+            }
+        }
+#undef D48_PAIR
 #else
     for (int c = 0; c < dk8; c += 8) {
         pf_step(ps);
