@@ -198,19 +198,34 @@ static double student3_from(const double *u)
     return z / sqrt(c / 3.0 + 1e-12);
 }
 
+static inline float student3_value(const double *y, int redo, const double *u)
+{
+    double c = 0;
+    for (int k = 1; k < 4; k++)
+        c += y[k] * y[k];
+    double v = y[0] / sqrt(c / 3.0 + 1e-12), dv = fabs(v) * 0x1p-40;
+    float lo = (float)(v - dv), hi = (float)(v + dv);
+    return !redo && lo == hi && fabs(v) > 1e-30 ? lo : (float)student3_from(u);
+}
+
+/* four values (sixteen normals) a pass, so that their polynomial chains
+ * overlap as in normal16; m a multiple of 4 here */
 __attribute__((target("avx2,fma"))) static void student3_simd(const double *u1, const double *u2, const double *u,
                                                               float *out, int m)
 {
-    for (int i = 0; i < m; i++) {
-        int redo;
-        double y[4];
-        _mm256_storeu_pd(y, normal4_y(u1 + 4 * i, u2 + 4 * i, &redo));
-        double c = 0;
-        for (int k = 1; k < 4; k++)
-            c += y[k] * y[k];
-        double v = y[0] / sqrt(c / 3.0 + 1e-12), dv = fabs(v) * 0x1p-40;
-        float lo = (float)(v - dv), hi = (float)(v + dv);
-        out[i] = !redo && lo == hi && fabs(v) > 1e-30 ? lo : (float)student3_from(u + 8 * i);
+    for (int i = 0; i < m; i += 4) {
+        int r0, r1, r2, r3;
+        double y[16];
+        __m256d y0 = normal4_y(u1 + 4 * i, u2 + 4 * i, &r0), y1 = normal4_y(u1 + 4 * i + 4, u2 + 4 * i + 4, &r1);
+        __m256d y2 = normal4_y(u1 + 4 * i + 8, u2 + 4 * i + 8, &r2), y3 = normal4_y(u1 + 4 * i + 12, u2 + 4 * i + 12, &r3);
+        _mm256_storeu_pd(y, y0);
+        _mm256_storeu_pd(y + 4, y1);
+        _mm256_storeu_pd(y + 8, y2);
+        _mm256_storeu_pd(y + 12, y3);
+        out[i] = student3_value(y, r0, u + 8 * i);
+        out[i + 1] = student3_value(y + 4, r1, u + 8 * i + 8);
+        out[i + 2] = student3_value(y + 8, r2, u + 8 * i + 16);
+        out[i + 3] = student3_value(y + 12, r3, u + 8 * i + 24);
     }
 }
 
@@ -241,6 +256,9 @@ void kvv_rng_student3_f32_n(kvv_rng *r, float *x, int64_t n)
             u1[k] = u[2 * k];
             u2[k] = u[2 * k + 1];
         }
-        student3_simd(u1, u2, u, x + i0, m);
+        int m4 = m & ~3;
+        student3_simd(u1, u2, u, x + i0, m4);
+        for (int i = m4; i < m; i++)
+            x[i0 + i] = (float)student3_from(u + 8 * i);
     }
 }
