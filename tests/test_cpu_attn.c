@@ -457,7 +457,9 @@ static void test_speed_toggles_bit_identical(void)
  * to a zmm) give the AVX2 bits: every K/V row format the kernels read
  * (f32, f16 and q8_0 in place, q4_0 through the f32 buffer), head dims
  * that leave 8- and 16-wide tails, GQA 1 to 8, decode and prefill shapes,
- * masks, softcap, both variants and the dequant cache. */
+ * masks, softcap, both variants and the dequant cache; and the decode
+ * shape with several KV heads, which the AVX-512 kernels take two heads
+ * at a time (attn_kern.h tile2). */
 static void test_avx512_same_bits(void)
 {
     if (!have_avx2())
@@ -481,13 +483,14 @@ static void test_avx512_same_bits(void)
                     continue;
                 acase c = base_case(tk, tv, dk);
                 c.dv = dv;
-                c.n_head_kv = 1;
-                c.n_head = gqa[(ki + vi + di) % 4];
-                c.n_q = nqs[(ki + 2 * vi + di) % 3];
+                /* every third case the decode shape the kernels pair KV heads
+                 * in (GQA 4, one query, no mask, several KV heads) */
+                int dec = (ki + vi + di) % 3 == 0;
+                c.n_head_kv = dec ? 2 + (ki + di) % 3 : 1 + (ki + di) % 2;
+                c.n_head = c.n_head_kv * (dec ? 4 : gqa[(ki + vi + di) % 4]);
+                c.n_q = dec ? 1 : nqs[(ki + 2 * vi + di) % 3];
                 c.n_kv = 45 + 17 * di;
-                c.mask = (kvv_mask)((ki + vi + di) % 3 == 0 ? KVV_MASK_NONE
-                                    : (ki + vi + di) % 3 == 1 ? KVV_MASK_CAUSAL
-                                                              : KVV_MASK_HOLES);
+                c.mask = (kvv_mask)(dec ? KVV_MASK_NONE : (ki + vi + di) % 3 == 1 ? KVV_MASK_CAUSAL : KVV_MASK_HOLES);
                 c.softcap = di == 3 ? 20.0f : 0.0f;
                 c.seed = 900 + (uint64_t)(ki * 64 + vi * 8 + di);
                 fixture f;
@@ -507,9 +510,9 @@ static void test_avx512_same_bits(void)
                         CU_ASSERT_EQUAL_FATAL(run(&f, tg, out), KVV_OK);
                         n_cases++;
                         if (memcmp(base, out, sizeof(float) * n) && bad++ < 5)
-                            fprintf(stderr, "\n  AVX-512 differs: d%d/%d %s-%s nq%d nkv%d h%d/1 mask%d %s cache %d\n", dk,
-                                    dv, kvv_type_name(tk), kvv_type_name(tv), c.n_q, c.n_kv, c.n_head, (int)c.mask,
-                                    variant_name((kvv_variant)var), cache);
+                            fprintf(stderr, "\n  AVX-512 differs: d%d/%d %s-%s nq%d nkv%d h%d/%d mask%d %s cache %d\n",
+                                    dk, dv, kvv_type_name(tk), kvv_type_name(tv), c.n_q, c.n_kv, c.n_head, c.n_head_kv,
+                                    (int)c.mask, variant_name((kvv_variant)var), cache);
                     }
                 free(base);
                 free(out);

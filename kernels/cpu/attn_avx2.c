@@ -326,8 +326,22 @@ static void merge(float *st, const float *pt, int dv8)
         _mm256_storeu_ps(O + d, FMA(LD(O + d), av, _mm256_mul_ps(LD(o + d), bv)));
 }
 
-static const attn_kernels kernels = {rows_tile, merge};
-static const attn_kernels kernels_512 = {rows_tile_512, merge};
+static void rows_tile2_512(const attn_tile_args *a, const attn_tile_args *b)
+{
+    static void (*const fn[3][3])(const attn_tile_args *, const attn_tile_args *) = {
+        {rows_tile2_f32_f32_512, rows_tile2_f32_f16_512, rows_tile2_f32_q8_512},
+        {rows_tile2_f16_f32_512, rows_tile2_f16_f16_512, rows_tile2_f16_q8_512},
+        {rows_tile2_q8_f32_512, rows_tile2_q8_f16_512, rows_tile2_q8_q8_512}};
+    if (a->k_fmt == b->k_fmt && a->v_fmt == b->v_fmt)
+        fn[a->k_fmt][a->v_fmt](a, b);
+    else {
+        rows_tile_512(a);
+        rows_tile_512(b);
+    }
+}
+
+static const attn_kernels kernels = {rows_tile, merge, NULL};
+static const attn_kernels kernels_512 = {rows_tile_512, merge, rows_tile2_512};
 
 const attn_kernels *attn_kernels_avx2(void) { return &kernels; }
 const attn_kernels *attn_kernels_avx512(void) { return &kernels_512; }

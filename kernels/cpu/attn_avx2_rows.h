@@ -626,3 +626,92 @@ static ROWS_FN void NAME(rows_tile)(const attn_tile_args *t)
     for (; r < t->nr; r++)
         NAME(vec_row)(t, r);
 }
+
+#ifdef ROWS_512
+/* One 32-column pass of pv4 over a tile's keys in order (the rows read in
+ * place or from the buffer), prefetching as pv4 does. */
+static ROWS_FN void NAME(pv4_pass)(const float (*p)[ATTN_TILE_MAX], int n, const VT *v, int dv8, float *const *o, int d,
+                                   pf_stream *ps)
+{
+    __m512 a00 = _mm512_setzero_ps(), a01 = a00, a10 = a00, a11 = a00;
+    __m512 a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+    for (int u = 0; u < n; u++) {
+        pf_step(ps);
+        const VT *vr = VROW(v, u, dv8);
+        __m512 x0, x1;
+#if VQ8
+        q8_block_values(vr, d, &x0, &x1);
+#else
+        x0 = LDV16(vr, d);
+        x1 = LDV16(vr, d + 16);
+#endif
+        __m512 pb = _mm512_set1_ps(p[0][u]);
+        a00 = _mm512_fmadd_ps(pb, x0, a00);
+        a01 = _mm512_fmadd_ps(pb, x1, a01);
+        pb = _mm512_set1_ps(p[1][u]);
+        a10 = _mm512_fmadd_ps(pb, x0, a10);
+        a11 = _mm512_fmadd_ps(pb, x1, a11);
+        pb = _mm512_set1_ps(p[2][u]);
+        a20 = _mm512_fmadd_ps(pb, x0, a20);
+        a21 = _mm512_fmadd_ps(pb, x1, a21);
+        pb = _mm512_set1_ps(p[3][u]);
+        a30 = _mm512_fmadd_ps(pb, x0, a30);
+        a31 = _mm512_fmadd_ps(pb, x1, a31);
+    }
+    _mm512_storeu_ps(o[0] + d, a00);
+    _mm512_storeu_ps(o[0] + d + 16, a01);
+    _mm512_storeu_ps(o[1] + d, a10);
+    _mm512_storeu_ps(o[1] + d + 16, a11);
+    _mm512_storeu_ps(o[2] + d, a20);
+    _mm512_storeu_ps(o[2] + d + 16, a21);
+    _mm512_storeu_ps(o[3] + d, a30);
+    _mm512_storeu_ps(o[3] + d + 16, a31);
+}
+
+/* Two tiles of two KV heads, their products interleaved (attn_kern.h
+ * tile2): the decode shape (one group of ATTN_MR rows, no mask, whole
+ * groups of eight keys, V in 32-column passes) runs tiled_group's
+ * operations on each tile; anything else runs rows_tile on each. */
+static ROWS_FN void NAME(rows_tile2)(const attn_tile_args *ta, const attn_tile_args *tb)
+{
+    enum { MR = ATTN_MR };
+    const attn_tile_args *t2[2] = {ta, tb};
+    int simple = ta->nt == tb->nt && ta->nt % 8 == 0;
+    for (int k = 0; k < 2 && simple; k++) {
+        const attn_tile_args *t = t2[k];
+        simple &= t->nr == MR && t->dv8 % 32 == 0 && t->dv8 == ta->dv8 && t->dk8 == ta->dk8;
+        for (int i = 0; i < t->nr && simple; i++)
+            simple &= t->mask[i] == NULL;
+    }
+    if (!simple) {
+        NAME(rows_tile)(ta);
+        NAME(rows_tile)(tb);
+        return;
+    }
+    const int n = ta->nt, dk8 = ta->dk8, dv8 = ta->dv8;
+    float s[2][MR][ATTN_TILE_MAX];
+    const float *q[2][MR];
+    float *o[2][MR];
+    pf_stream ps[2];
+    for (int k = 0; k < 2; k++) {
+        for (int i = 0; i < MR; i++) {
+            q[k][i] = t2[k]->q + (size_t)i * dk8;
+            o[k][i] = t2[k]->part + (size_t)i * t2[k]->part_stride + ATTN_HDR;
+        }
+        pf_start(&ps[k], t2[k]->pf_dot, t2[k]->pf_dot_bytes, n / 8 * (dk8 / 8));
+    }
+    for (int u = 0; u < n; u += 8) {
+        NAME(dot4x8)(q[0], (const KT *)ta->k, ALL_KEYS + u, dk8, s[0], u, &ps[0]);
+        NAME(dot4x8)(q[1], (const KT *)tb->k, ALL_KEYS + u, dk8, s[1], u, &ps[1]);
+    }
+    for (int k = 0; k < 2; k++) {
+        for (int i = 0; i < MR; i++)
+            softmax_row(s[k][i], NULL, n, t2[k], t2[k]->slope[i], o[k][i] - ATTN_HDR);
+        pf_start(&ps[k], t2[k]->pf_pv, t2[k]->pf_pv_bytes, n * (dv8 / 32));
+    }
+    for (int d = 0; d < dv8; d += 32) {
+        NAME(pv4_pass)((const float(*)[ATTN_TILE_MAX])s[0], n, (const VT *)ta->v, dv8, o[0], d, &ps[0]);
+        NAME(pv4_pass)((const float(*)[ATTN_TILE_MAX])s[1], n, (const VT *)tb->v, dv8, o[1], d, &ps[1]);
+    }
+}
+#endif

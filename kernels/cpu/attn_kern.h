@@ -62,6 +62,9 @@ typedef struct attn_kernels {
     attn_tile_fn tile;
     /* Fold a tile's partial into a running state (online-softmax rescale). */
     void (*merge)(float *state, const float *part, int dv8);
+    /* Two tiles (of two KV heads) at once, each with exactly the bits tile
+     * gives it; NULL: none (the driver then runs tile on each). */
+    void (*tile2)(const attn_tile_args *a, const attn_tile_args *b);
 } attn_kernels;
 
 /* The memory the driver may hold at once for the dequant cache and split-K
