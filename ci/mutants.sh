@@ -5,12 +5,16 @@
 # first failure, and print a table: mutant, caught, first failing case and
 # rule, time to catch.  Exit status 0 only when every mutant is caught.
 # Usage: ci/mutants.sh [name ...]   (default: all)
+# MUTANT_CASES=FILE runs that case file instead of the gate (to see what an
+# older case list misses: `kvverify list cases --gate > FILE` on that build).
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${MUTANT_BUILD:-build-mutants}
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 LOG=$BUILD/mutant-logs
 names=${*:-$(grep -v '^#' ci/mutants.txt | cut -f1)}
+matrix=--gate
+[ -n "${MUTANT_CASES:-}" ] && matrix="--cases $MUTANT_CASES"
 
 cmake -S . -B "$BUILD" -DKVV_VULKAN=OFF -DKVV_FAULT= >/dev/null || exit 2
 mkdir -p "$LOG"
@@ -34,7 +38,7 @@ for m in $names; do
         continue
     fi
     t0=$(date +%s.%N)
-    "$BUILD/kvverify" run --gate -b $backend --fail-fast -j "$JOBS" >"$LOG/$m.gate" 2>&1
+    "$BUILD/kvverify" run $matrix -b $backend --fail-fast -j "$JOBS" >"$LOG/$m.gate" 2>&1
     rc=$?
     t1=$(date +%s.%N)
     secs=$(echo "$t0 $t1" | awk '{printf "%.1f", $2 - $1}')

@@ -354,6 +354,51 @@ static unsigned key_field(const char *key)
     return 0;
 }
 
+/* The fields a name has given so far: each may appear once ("nq1/nq7"
+ * would otherwise run nq7 under a name that also says nq1). */
+typedef struct {
+    int n;
+    struct {
+        char key[16], tok[48];
+    } f[40];
+} seen_fields;
+
+/* The field a token sets: the key of key=value, the letters of a size
+ * ("nq" of "nq7"; rows and nkv are one field), or "type" for a type or a
+ * K-V pair. */
+static void field_key(const char *tok, char *key, size_t n)
+{
+    static const char *const sizes[] = {"dv", "d", "nq", "nkv", "rows", "gqa", "h", "g"};
+    const char *eq = strchr(tok, '=');
+    if (eq) {
+        snprintf(key, n, "%.*s", (int)(eq - tok), tok);
+        return;
+    }
+    const size_t len = strspn(tok, "abcdefghijklmnopqrstuvwxyz");
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++)
+        if (len == strlen(sizes[i]) && !strncmp(tok, sizes[i], len) && tok[len] >= '0' && tok[len] <= '9') {
+            snprintf(key, n, "%s", strcmp(sizes[i], "rows") ? sizes[i] : "nkv");
+            return;
+        }
+    snprintf(key, n, "type");
+}
+
+static int repeated_field(seen_fields *s, const char *tok, char *err, size_t n)
+{
+    char key[16];
+    field_key(tok, key, sizeof key);
+    for (int i = 0; i < s->n; i++)
+        if (!strcmp(s->f[i].key, key))
+            return perr(err, n, "field '%s' given twice ('%s' and '%s'): a name holds each field once", key,
+                        s->f[i].tok, tok);
+    if (s->n < (int)(sizeof s->f / sizeof *s->f)) {
+        snprintf(s->f[s->n].key, sizeof s->f[s->n].key, "%s", key);
+        snprintf(s->f[s->n].tok, sizeof s->f[s->n].tok, "%s", tok);
+        s->n++;
+    }
+    return 0;
+}
+
 int kvv_case_parse(const char *name, kvv_case *c, char *err, size_t n)
 {
     char buf[512];
@@ -368,6 +413,7 @@ int kvv_case_parse(const char *name, kvv_case *c, char *err, size_t n)
     *c = kvv_case_default(op);
     int have_dv = 0, have_group = 0;
     long gqa = 0;
+    seen_fields seen = {0};
     while ((tok = strtok_r(NULL, "/", &save))) {
         long v;
         int bad = 0;
@@ -379,6 +425,9 @@ int kvv_case_parse(const char *name, kvv_case *c, char *err, size_t n)
             if (field & ~op_fields[op])
                 return perr(err, n, "'%s' does not apply to %s cases", tok, kvv_op_name(op));
             if (kvv_case_set(c, tok, eq + 1, err, n))
+                return -1;
+            *eq = '=';
+            if (repeated_field(&seen, tok, err, n))
                 return -1;
             continue;
         }
@@ -426,6 +475,8 @@ int kvv_case_parse(const char *name, kvv_case *c, char *err, size_t n)
             return perr(err, n, "bad number in '%s' (sizes must be positive and not gigantic)", tok);
         if (field & ~op_fields[op])
             return perr(err, n, "'%s' does not apply to %s cases", tok, kvv_op_name(op));
+        if (repeated_field(&seen, tok, err, n))
+            return -1;
     }
     if (!have_dv)
         c->dv = c->dk;

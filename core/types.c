@@ -256,37 +256,41 @@ static void pack_turbo4_qjl(const kvv_fields *f, void *b)
     }
 }
 
-#define ROW(t, nm, cache, fam, blk, byt, ibits, rot, ver, lay, codec) \
-    [t] = {t, nm, cache, fam, blk, byt, (byt) * 8.0 / (blk), ibits, rot, ver, lay, unpack_##codec, pack_##codec}
+/* The rows of kvv/formats.def, checked: each value below the row count
+ * (and distinct: a second initializer of a table entry below is an error
+ * under -Wextra), and every row's facts agree with one another (family,
+ * rotation, version, indices within the bytes, a block that kvv_fields
+ * holds). */
+#define CHECK_ROW(id, value, family, block, bytes, index_bits, rotated, ggml)                                      \
+    _Static_assert((value) >= 0 && (value) < KVV_TYPE_COUNT, #id ": value past the row count");                  \
+    _Static_assert((block) >= 1 && (block) <= KVV_MAX_BLOCK, #id ": a block kvv_fields cannot hold");              \
+    _Static_assert((bytes) * 8 >= (block) * (index_bits), #id ": the indices do not fit in the bytes");            \
+    _Static_assert((KVV_FAMILY_##family == KVV_FAMILY_FLOAT) == ((block) == 1 && (index_bits) == 0),               \
+                   #id ": float rows are one value per block, without indices");                                   \
+    _Static_assert((rotated) == (KVV_FAMILY_##family == KVV_FAMILY_TURBO), #id ": only TurboQuant rows rotate");  \
+    _Static_assert((ggml) >= -1, #id ": ggml is a ggml_type value or -1");
+#define KVV_FORMAT(id, value, name, cache, family, block, bytes, index_bits, rotated, version, ggml, codec, layout)  \
+    CHECK_ROW(id, value, family, block, bytes, index_bits, rotated, ggml)                                         \
+    _Static_assert((version) == 0, #id ": a cache type's default format is version 0");
+#define KVV_FORMAT_VERSION(id, value, name, cache, family, block, bytes, index_bits, rotated, version, ggml, codec, \
+                           layout)                                                                                 \
+    CHECK_ROW(id, value, family, block, bytes, index_bits, rotated, ggml)                                         \
+    _Static_assert((version) > 0, #id ": a named format version is numbered from 1");
+#include "kvv/formats.def"
+#undef CHECK_ROW
 
 static const kvv_type_info type_table[KVV_TYPE_COUNT] = {
-    ROW(KVV_F32, "f32", "f32", KVV_FAMILY_FLOAT, 1, 4, 0, 0, 0, "IEEE binary32", f32),
-    ROW(KVV_F16, "f16", "f16", KVV_FAMILY_FLOAT, 1, 2, 0, 0, 0, "IEEE binary16, round to nearest even", f16),
-    ROW(KVV_BF16, "bf16", "bf16", KVV_FAMILY_FLOAT, 1, 2, 0, 0, 0, "upper half of binary32, round to nearest even", f16),
-    ROW(KVV_Q8_0, "q8_0", "q8_0", KVV_FAMILY_BLOCK, 32, 34, 8, 0, 0, "d:f16 qs:i8[32]", q8_0),
-    ROW(KVV_Q4_0, "q4_0", "q4_0", KVV_FAMILY_BLOCK, 32, 18, 4, 0, 0, "d:f16 qs:u8[16] (j low, j+16 high nibble)", q4_0),
-    ROW(KVV_Q4_1, "q4_1", "q4_1", KVV_FAMILY_BLOCK, 32, 20, 4, 0, 0, "d:f16 m:f16 qs:u8[16]", q4_1),
-    ROW(KVV_Q5_0, "q5_0", "q5_0", KVV_FAMILY_BLOCK, 32, 22, 5, 0, 0, "d:f16 qh:u8[4] qs:u8[16]", q5_0),
-    ROW(KVV_Q5_1, "q5_1", "q5_1", KVV_FAMILY_BLOCK, 32, 24, 5, 0, 0, "d:f16 m:f16 qh:u8[4] qs:u8[16]", q5_1),
-    ROW(KVV_IQ4_NL, "iq4_nl", "iq4_nl", KVV_FAMILY_BLOCK, 32, 18, 4, 0, 0, "d:f16 qs:u8[16] (non-linear grid)", q4_0),
-    ROW(KVV_IQ4_NL_SEARCH, "iq4_nl@search", "iq4_nl", KVV_FAMILY_BLOCK, 32, 18, 4, 0, 1,
-        "d:f16 qs:u8[16] (scale searched, ntry=7)", q4_0),
-    ROW(KVV_TURBO2, "turbo2", "turbo2", KVV_FAMILY_TURBO, 32, 10, 2, 1, 0, "norm:f16 qs:u8[8] (2-bit)", turbo2),
-    ROW(KVV_TURBO2_QK128, "turbo2@qk128", "turbo2", KVV_FAMILY_TURBO, 128, 34, 2, 1, 1,
-        "norm:f16 qs:u8[32] (one block per 128-group)", turbo2_qk128),
-    ROW(KVV_TURBO3, "turbo3", "turbo3", KVV_FAMILY_TURBO, 32, 14, 3, 1, 0, "norm:f16 qs:u8[8] signs:u8[4]", turbo3),
-    ROW(KVV_TURBO3_QK128, "turbo3@qk128", "turbo3", KVV_FAMILY_TURBO, 128, 50, 3, 1, 1,
-        "norm:f16 qs:u8[32] signs:u8[16] (one block per 128-group)", turbo3_qk128),
-    ROW(KVV_TURBO4, "turbo4", "turbo4", KVV_FAMILY_TURBO, 128, 68, 4, 1, 0, "norm:f16 rnorm:f16(0) qs:u8[64] (4-bit)", turbo4),
-    ROW(KVV_TURBO4_QJL, "turbo4@qjl", "turbo4", KVV_FAMILY_TURBO, 128, 68, 3, 1, 1,
-        "norm:f16 rnorm:f16 qs:u8[48] (3-bit) signs:u8[16] (QJL)", turbo4_qjl),
-    ROW(KVV_TURBO4_NARROW, "turbo4@narrow", "turbo4", KVV_FAMILY_TURBO, 128, 68, 4, 1, 2,
-        "norm:f16 rnorm:f16(0) qs:u8[64] (4-bit, narrow table)", turbo4),
+#define KVV_FORMAT(id, value, name, cache, family, block, bytes, index_bits, rotated, version, ggml, codec, layout)  \
+    [KVV_##id] = {KVV_##id, name, cache, KVV_FAMILY_##family, block, bytes, (bytes) * 8.0 / (block), index_bits,     \
+                  rotated, version, layout, unpack_##codec, pack_##codec},
+#include "kvv/formats.def"
 };
 
+/* kvv_type order, filtered to the rows of a default format */
 const kvv_type kvv_cache_types[KVV_CACHE_TYPE_COUNT] = {
-    KVV_F32, KVV_F16, KVV_BF16, KVV_Q8_0, KVV_Q4_0, KVV_Q4_1,
-    KVV_Q5_0, KVV_Q5_1, KVV_IQ4_NL, KVV_TURBO2, KVV_TURBO3, KVV_TURBO4,
+#define KVV_FORMAT(id, ...) KVV_##id,
+#define KVV_FORMAT_VERSION(...)
+#include "kvv/formats.def"
 };
 
 const kvv_type_info *kvv_type_get(kvv_type t)

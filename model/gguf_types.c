@@ -12,16 +12,10 @@ typedef struct {
     kvv_type kvv;
 } ggml_type_row;
 
-/* Block sizes from ggml-common.h; ids 4 and 5 were removed from ggml and
- * never come back. */
-static const ggml_type_row ggml_types[] = {
-    {0, "f32", 1, 4, KVV_F32},
-    {1, "f16", 1, 2, KVV_F16},
-    {2, "q4_0", 32, 18, KVV_Q4_0},
-    {3, "q4_1", 32, 20, KVV_Q4_1},
-    {6, "q5_0", 32, 22, KVV_Q5_0},
-    {7, "q5_1", 32, 24, KVV_Q5_1},
-    {8, "q8_0", 32, 34, KVV_Q8_0},
+/* The ggml types kvverify has no row for (block sizes from ggml-common.h;
+ * ids 4 and 5 were removed from ggml and never come back).  The others are
+ * the cache types of include/kvv/formats.def with an upstream ggml value. */
+static const ggml_type_row other_types[] = {
     {9, "q8_1", 32, 36, KVV_TYPE_NONE},
     {10, "q2_K", 256, 84, KVV_TYPE_NONE},
     {11, "q3_K", 256, 110, KVV_TYPE_NONE},
@@ -33,7 +27,6 @@ static const ggml_type_row ggml_types[] = {
     {17, "iq2_xs", 256, 74, KVV_TYPE_NONE},
     {18, "iq3_xxs", 256, 98, KVV_TYPE_NONE},
     {19, "iq1_s", 256, 50, KVV_TYPE_NONE},
-    {20, "iq4_nl", 32, 18, KVV_IQ4_NL},
     {21, "iq3_s", 256, 110, KVV_TYPE_NONE},
     {22, "iq2_s", 256, 82, KVV_TYPE_NONE},
     {23, "iq4_xs", 256, 136, KVV_TYPE_NONE},
@@ -43,14 +36,25 @@ static const ggml_type_row ggml_types[] = {
     {27, "i64", 1, 8, KVV_TYPE_NONE},
     {28, "f64", 1, 8, KVV_TYPE_NONE},
     {29, "iq1_m", 256, 56, KVV_TYPE_NONE},
-    {30, "bf16", 1, 2, KVV_BF16},
+};
+
+/* a GGUF tensor of an upstream type holds a cache type's default format
+ * (iq4_nl, not iq4_nl@search: both are ggml's iq4_nl bytes) */
+#define KVV_FORMAT(id, value, name, cache, family, block, bytes, bits, rotated, version, ggml, ...)               \
+    {(uint32_t)(ggml), name, block, bytes, (ggml) >= 0 ? KVV_##id : KVV_TYPE_NONE},
+#define KVV_FORMAT_VERSION(...)
+static const ggml_type_row kvv_rows[] = {
+#include "kvv/formats.def"
 };
 
 static const ggml_type_row *find(uint32_t id)
 {
-    for (size_t i = 0; i < sizeof ggml_types / sizeof *ggml_types; i++)
-        if (ggml_types[i].id == id)
-            return &ggml_types[i];
+    for (size_t i = 0; i < sizeof kvv_rows / sizeof *kvv_rows; i++)
+        if (kvv_rows[i].kvv != KVV_TYPE_NONE && kvv_rows[i].id == id)
+            return &kvv_rows[i];
+    for (size_t i = 0; i < sizeof other_types / sizeof *other_types; i++)
+        if (other_types[i].id == id)
+            return &other_types[i];
     return NULL;
 }
 

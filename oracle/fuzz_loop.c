@@ -63,7 +63,7 @@ static int run_cases(const kvv_fuzz_opts *o, const kvv_case *cases, int n, int j
     kvv_run_info info = {KVV_VERSION, KVV_GIT_COMMIT, "", "", "kvverify fuzz", 1, {o->backend_name}, n, o->seed};
     kvv_run_opts ro = {.backend_names = names, .nbackends = 1, .backends = o->backend ? tables : NULL, .cases = cases,
                        .ncases = n, .reporters = reps, .nreporters = 1, .jobs = jobs, .timeout = o->timeout,
-                       .info = &info};
+                       .info = &info, .guard = o->guard};
     kvv_summary s;
     if (kvv_run(&ro, &s) < 0 || s.interrupted)
         return -1;
@@ -72,21 +72,91 @@ static int run_cases(const kvv_fuzz_opts *o, const kvv_case *cases, int n, int j
 
 /* ---- what "the same failure" means while shrinking ---- */
 
-/* Crash verdicts come in kinds that are different failures. */
-static int crash_kind(const kvv_verdict *v)
+/* The head of a message (up to its first ':' or '(', where the values and
+ * hex dumps start) with every number (digits, a sign, a point, an exponent)
+ * as '#' and "-nan" as "nan". */
+static void number_free(const char *in, char *out, size_t n)
 {
-    if (v->rule != KVV_RULE_CRASH)
-        return 0;
-    if (!strncmp(v->detail, "hung", 4))
-        return 1;
-    if (!strncmp(v->detail, "crashed", 7))
-        return 2;
-    return 3; /* the backend reported a failure, or the case was refused */
+    size_t o = 0;
+    const char *end = in + strcspn(in, ":(");
+    for (const char *p = in; p < end && o + 1 < n;) {
+        if (!strncmp(p, "-nan", 4)) {
+            p++;
+            continue;
+        }
+        int num = (*p >= '0' && *p <= '9') || ((*p == '-' || *p == '+' || *p == '.') && p[1] >= '0' && p[1] <= '9');
+        if (!num) {
+            out[o++] = *p++;
+            continue;
+        }
+        out[o++] = '#';
+        p++;
+        while (p < end && ((*p >= '0' && *p <= '9') || *p == '.' ||
+                           ((*p == 'e' || *p == 'E') && (p[1] == '-' || p[1] == '+' || (p[1] >= '0' && p[1] <= '9'))) ||
+                           ((*p == '-' || *p == '+') && (p[-1] == 'e' || p[-1] == 'E'))))
+            p++;
+    }
+    while (o && out[o - 1] == ' ')
+        o--;
+    out[o] = 0;
+}
+
+/* A crash verdict's kind: how the process ended (the signal, the exit
+ * status, a hang) or what the backend did (wrote past which buffer in which
+ * call, failed with which status in which call); the numbers that change
+ * with the shape (bytes past, buffer sizes, seconds) are left out. */
+static void crash_signature(const char *d, char *out, size_t n)
+{
+    int num;
+    const char *p;
+    if (!strncmp(d, "hung", 4)) {
+        snprintf(out, n, "hung");
+    } else if (sscanf(d, "crashed: killed by signal %d", &num) == 1) {
+        /* a guard page names the buffer it guards */
+        const char *g = strstr(d, "): backend ");
+        char what[128] = "";
+        if (g) {
+            g += 3;
+            size_t len = strcspn(g, "(");
+            snprintf(what, sizeof what, " %.*s", (int)len, g);
+        }
+        snprintf(out, n, "signal %d%s", num, what);
+    } else if (sscanf(d, "crashed: the worker exited with status %d", &num) == 1) {
+        snprintf(out, n, "exit %d", num);
+    } else if ((p = strstr(d, ": backend wrote "))) {
+        const char *past = strstr(p, " past "), *before = strstr(p, " before the start of ");
+        const char *what = past ? past + 6 : before ? before + 21 : "";
+        snprintf(out, n, "%.*s: wrote %s %.*s", (int)(p - d), d, past ? "past" : "before", (int)strcspn(what, "("),
+                 what);
+    } else if ((p = strstr(d, ": backend failed (status ")) && sscanf(p, ": backend failed (status %d", &num) == 1) {
+        snprintf(out, n, "%.*s: failed %d", (int)(p - d), d, num);
+    } else {
+        number_free(d, out, n);
+    }
+}
+
+void kvv_failure_signature(const kvv_verdict *v, char *buf, size_t n)
+{
+    char cls[480];
+    if (v->status != KVV_FAIL) {
+        snprintf(buf, n, "%s", kvv_status_name(v->status));
+        return;
+    }
+    if (v->rule == KVV_RULE_CRASH)
+        crash_signature(v->detail, cls, sizeof cls);
+    else
+        number_free(v->detail, cls, sizeof cls);
+    snprintf(buf, n, "%s: %s", kvv_rule_name(v->rule), cls);
 }
 
 static int same_failure(const kvv_verdict *a, const kvv_verdict *b)
 {
-    return a->status == KVV_FAIL && b->status == KVV_FAIL && a->rule == b->rule && crash_kind(a) == crash_kind(b);
+    if (a->status != KVV_FAIL || b->status != KVV_FAIL || a->rule != b->rule)
+        return 0;
+    char sa[512], sb[512];
+    kvv_failure_signature(a, sa, sizeof sa);
+    kvv_failure_signature(b, sb, sizeof sb);
+    return !strcmp(sa, sb);
 }
 
 typedef struct {
@@ -193,15 +263,15 @@ static int write_case_file(const kvv_fuzz_opts *o, const char *orig, const char 
 typedef struct {
     kvv_op op;
     kvv_type k, v;
-    kvv_rule rule;
-    int kind;
+    char failure[256]; /* kvv_failure_signature */
 } signature;
 
 static int seen_signature(signature *sig, int *nsig, const kvv_case *c, const kvv_verdict *v)
 {
-    signature s = {c->op, c->type_k, c->op == KVV_OP_ATTN ? c->type_v : c->type_k, v->rule, crash_kind(v)};
+    signature s = {c->op, c->type_k, c->op == KVV_OP_ATTN ? c->type_v : c->type_k, ""};
+    kvv_failure_signature(v, s.failure, sizeof s.failure);
     for (int i = 0; i < *nsig; i++)
-        if (sig[i].op == s.op && sig[i].k == s.k && sig[i].v == s.v && sig[i].rule == s.rule && sig[i].kind == s.kind)
+        if (sig[i].op == s.op && sig[i].k == s.k && sig[i].v == s.v && !strcmp(sig[i].failure, s.failure))
             return 1;
     if (*nsig < MAX_SIGNATURES)
         sig[(*nsig)++] = s;

@@ -107,7 +107,7 @@ int kvv_judge_ratio(const float *got, const double *ref, const double *bound, in
             at = i;
         }
     }
-    if (worst > v->arith_ratio)
+    if (at >= 0 && (isnan(v->arith_ratio) || worst > v->arith_ratio)) /* none when no element was finite */
         v->arith_ratio = worst;
     v->checked += n;
     if (worst <= KVV_ARITH_THRESHOLD)

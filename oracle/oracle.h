@@ -10,16 +10,19 @@
  *            bit-identical outputs to their baseline setting
  *   arith    normalized error ratio: |got - ref| over the bound correct
  *            arithmetic of the backend's precision allows for this input,
- *            against the f64 computation over the same (backend's) data
+ *            against the f64 computation over the same (backend's) data;
+ *            the precision it claims is checked first (oracle/claims.c)
  *   budget   attention against the f64 attention over the unquantized K/V,
  *            within the distortion the type itself causes
  *   finite   NaN/Inf exactly where the reference has them, nowhere else
- *   crash    the backend call crashed, hung or failed */
+ *   crash    the backend call crashed, hung, failed, or wrote past the end
+ *            of a buffer (oracle/guard.c) */
 #ifndef KVV_ORACLE_H
 #define KVV_ORACLE_H
 
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "kvv/backend.h"
 #include "kvv/case.h"
@@ -76,6 +79,30 @@ int kvv_judge_roundtrip(kvv_type t, const float *x, int64_t rows, int64_t cols, 
 #define KVV_UNWRITTEN_F32 0x7fbadbadu
 void kvv_roundtrip_mark_unwritten(float *buf, int64_t n);
 
+/* ---- guard zones (oracle/guard.c): the buffers a backend writes ----
+ * The output of attention, the quantized and dequantized rows and the WHT
+ * rows are allocated with a guard after their end: KVV_GUARD_ZONE bytes of
+ * a pattern that kvv_guard_check compares after each call (a backend that
+ * wrote past the end fails the case, rule crash, "backend wrote N bytes
+ * past out"), or in page mode (`--guard`) a PROT_NONE page right at the
+ * end, which stops the first access past it; its fault handler writes what
+ * the page guards into the note area and to stderr before the signal kills
+ * the process. */
+#define KVV_GUARD_ZONE 4096
+/* n zeroed bytes (64-byte aligned; in page mode only as aligned as n
+ * allows, since the end is fixed) named `what` (a string that outlives the
+ * buffer); NULL when memory runs out. */
+void *kvv_guard_alloc(size_t n, const char *what);
+/* 0 when the guards are intact; -1 with *past = how many bytes past the end
+ * were written (the farthest changed byte), or *before > 0 when the header
+ * in front of the data was written over. */
+int kvv_guard_check(const void *p, size_t *past, size_t *before);
+void kvv_guard_free(void *p);
+/* Page mode for the allocations that follow (and the fault handler). */
+void kvv_guard_pages(int on);
+/* Where the fault handler leaves its message (shared with a parent). */
+void kvv_guard_note_area(char *area, size_t n);
+
 /* ---- the attention error bound ---- */
 typedef struct kvv_bound_args {
     const kvv_ref_attn_args *attn; /* q, k, v as the kernel sees them: the rotated basis for turbo K/V */
@@ -88,6 +115,30 @@ typedef struct kvv_bound_args {
 } kvv_bound_args;
 /* bound: [n_head][n_q][dv], in the original (unrotated) output basis. */
 int kvv_attn_bound(const kvv_bound_args *b, double *bound);
+
+/* ---- precision claims (oracle/claims.c says why each step) ---- */
+/* The largest kv_round a backend may claim (a conversion that moves a value
+ * by more than the value itself does not exist). */
+#define KVV_CLAIM_KV_CEILING 1.0
+/* 0 when kvv_attn_info names a precision that exists (acc_round <= 2^-24,
+ * 2^-11 or 2^-8; 0 <= kv_round <= 1); -1 with "invalid precision claim:
+ * ..." in why (NaN, infinite, negative, or none of those). */
+int kvv_claim_check(double kv_round, double acc_round, char *why, size_t n);
+/* "claimed kv_round=2^-10 acc_round=2^-11 (f16 accumulation)" */
+void kvv_claim_text(double kv_round, double acc_round, char *buf, size_t n);
+/* Whether a claim is coarser than f32 arithmetic over exact operands. */
+int kvv_claim_coarse(double kv_round, double acc_round);
+/* kv_round capped at what a conversion that exists can need on this input
+ * (a = the arith reference's operands, in the kernel's basis): bf16's 2^-7,
+ * or the most a q8 conversion of this Q moves any score over sum |q||k|. */
+double kvv_claim_kv_cap(const kvv_ref_attn_args *a, double kv_round);
+/* The attention of a computed in the claimed precision (operands converted,
+ * every operation rounded to the accumulation type, one online-softmax pass
+ * in key order): out [n_head][n_q][dv] in a's basis.  A claim can be met in
+ * kvv_claim_variants(kv_round) ways (which operands a kernel converts);
+ * variant picks one.  0, or -1 when memory runs out. */
+int kvv_claim_variants(double kv_round);
+int kvv_claim_emulate(const kvv_ref_attn_args *a, double kv_round, double acc_round, int variant, double *out);
 
 /* WHT: bound on |y_i - exact_i| for an f32 rotation of x (groups of g). */
 void kvv_wht_bound(const float *x, int64_t nrows, int64_t ncols, int group, double *bound);
@@ -127,6 +178,21 @@ const kvv_backend *kvv_backend_open(const char *name, char *why, size_t why_len)
  * worker processes, after the fork): a built-in name, or a library (path or
  * ggml alias) that exists.  0, or -1 with why. */
 int kvv_backend_check_name(const char *name, char *why, size_t why_len);
+/* Open the backend once in a throwaway child process (its stdout sent to
+ * stderr) that must answer within `seconds`: 0 when it opens, or -1 with
+ * why (what kvv_backend_open said, or that opening it crashed or hung).  A
+ * run refuses a backend that fails this before any work. */
+int kvv_backend_try_open(const char *name, double seconds, char *why, size_t why_len);
+/* Run fn(arg, fd) in a child process whose stdout goes to stderr; fn writes
+ * its answer to fd.  Up to n bytes of it land in buf.  Returns the bytes
+ * read when the child exited normally, or -1 with why ("crashed: killed by
+ * signal 11 (...)", "crashed: the process exited with status N", "hung: no
+ * answer within S s; the process was killed"). */
+ssize_t kvv_isolate(void (*fn)(void *arg, int fd), void *arg, void *buf, size_t n, double seconds, char *why,
+                    size_t why_len);
+/* Send this process's stdout to its stderr (in a process that runs a
+ * backend: what the backend prints must not reach a report on stdout). */
+void kvv_stdout_to_stderr(void);
 /* Check a table's ABI fields and required functions; 0 or -1 with why. */
 int kvv_backend_check_abi(const kvv_backend *b, char *why, size_t why_len);
 /* Names of the built-in backends this build has, comma separated, and the
@@ -197,6 +263,8 @@ typedef struct kvv_run_opts {
     double timeout; /* seconds per (case, backend) in a worker */
     const kvv_run_info *info;
     int fail_fast;  /* stop at the first failure (the verdicts so far are still reported) */
+    int strict;     /* a declined case (skip) is a failure, rule "declined", in every report */
+    int guard;      /* --guard: a PROT_NONE page after every buffer a backend writes (oracle/guard.c) */
 } kvv_run_opts;
 int kvv_run(const kvv_run_opts *o, kvv_summary *s);
 /* kvv_run with tensors going in or out (io may be NULL: kvv_run). */
@@ -217,6 +285,29 @@ int kvv_case_list_push(kvv_case_list *l, const kvv_case *c);
 /* The default gate of `make verify`, and the full nightly matrix. */
 int kvv_gate_cases(kvv_case_list *l);
 int kvv_full_cases(kvv_case_list *l);
+
+/* The case parameters as dimensions with value classes (oracle/dims.c):
+ * the covering arrays of the gate (strength 2: every pair of values of
+ * any two dimensions, plus the marked triples) and of the nightly matrix
+ * (strength 3: every triple), and how much of that a case list covers.
+ * `device`: only the cases a backend without the CPU toggles runs
+ * (threads=1, isa=auto), over the dimensions and classes it has. */
+typedef struct kvv_coverage {
+    int strength;
+    int64_t pairs, pairs_covered;     /* value pairs the constraints allow, and those a case holds */
+    int64_t triples, triples_covered; /* value triples: the marked ones (strength 2) or all (3) */
+} kvv_coverage;
+int kvv_covering_cases(kvv_case_list *l, int strength);
+int kvv_coverage_measure(const kvv_case *cases, int n, int strength, int device, kvv_coverage *cov);
+/* "2-way coverage 100% (N pairs), 3-way on marked triples 100% (M triples)" */
+void kvv_coverage_line(const kvv_coverage *cov, char *buf, size_t len);
+/* `kvverify list coverage`: per op and pair (triple) of dimensions the
+ * possible and covered combinations, those not covered, the impossible
+ * ones with the reason (triples' only when verbose). */
+int kvv_coverage_print(FILE *out, const kvv_case *cases, int n, int strength, int device, int verbose);
+/* `kvverify list dims`: the dimensions, their classes, which op has which,
+ * and the rules that make combinations impossible. */
+void kvv_dims_print(FILE *out);
 
 /* Case files: one case name per line; blank lines and lines starting
  * with '#' are skipped ('-' = stdin).  Returns 0, or -1 with "FILE:LINE:
@@ -245,10 +336,10 @@ int kvv_case_apply_set(kvv_case *c, const char *sets, char *why, size_t why_len)
 /* ---- fuzzing (`kvverify fuzz`) ---- */
 /* Random valid cases (fuzz/gen.h) run on one backend in isolated workers
  * until the time is up; each failure is shrunk (fuzz/shrink.h) to a minimal
- * case that fails the same rule the same way, and written to out_dir as a
- * replayable case file (a comment saying what failed, then the case name).
- * Failures with the signature (op, types, rule) of one already shrunk in
- * this run are counted but not shrunk again. */
+ * case that fails the same way (kvv_failure_signature), and written to
+ * out_dir as a replayable case file (a comment saying what failed, then the
+ * case name).  Failures with the op, types and failure signature of one
+ * already shrunk in this run are counted but not shrunk again. */
 typedef struct kvv_fuzz_opts {
     const char *backend_name;   /* a built-in name or a plugin path */
     const kvv_backend *backend; /* optional: the table to use instead of opening the name */
@@ -262,6 +353,7 @@ typedef struct kvv_fuzz_opts {
     int shrink_tries;           /* candidates tried per shrink; 0 = 200 */
     double shrink_seconds;      /* time per shrink (a hang costs a timeout per try); 0 = 120 */
     FILE *log;                  /* progress and findings; NULL = quiet */
+    int guard;                  /* --guard: guard pages after the buffers a backend writes */
 } kvv_fuzz_opts;
 
 typedef struct kvv_fuzz_stats {
@@ -274,6 +366,14 @@ typedef struct kvv_fuzz_stats {
 
 /* 0 when the run completed (whatever it found), -1 when it could not run. */
 int kvv_fuzz(const kvv_fuzz_opts *o, kvv_fuzz_stats *st);
+/* What makes two failures the same failure, as text: the rule, and for a
+ * crash how it ended (the signal, the exit status, a hang, the buffer a
+ * backend wrote past and in which call, the status it failed with), for
+ * the other rules the message with its numbers left out ("arith: out[#,#]
+ * = #, reference #: ...").  A shrink step is kept only when the candidate's
+ * signature is the original's: a worker exit and a heap abort never shrink
+ * into one segfault. */
+void kvv_failure_signature(const kvv_verdict *v, char *buf, size_t n);
 /* Shrink and store one given case (o->seconds and o->ops are not used):
  * 1 when it failed and was shrunk, 0 when it does not fail, -1 on error. */
 int kvv_fuzz_shrink_case(const kvv_fuzz_opts *o, const kvv_case *c, kvv_fuzz_stats *st);

@@ -51,6 +51,23 @@ static int out_of_memory(kvv_verdict *v)
     return -1;
 }
 
+/* After a backend call that wrote into buf (oracle/guard.c): a guard it
+ * wrote over is a crash verdict naming the buffer; -1 then (the case stops:
+ * what the backend wrote cannot be trusted). */
+static int check_guard(const void *buf, size_t bytes, const char *call, const char *what, kvv_verdict *v)
+{
+    size_t past, before;
+    if (kvv_guard_check(buf, &past, &before) == 0)
+        return 0;
+    if (past)
+        kvv_verdict_fail(v, KVV_RULE_CRASH, "%s: backend wrote %zu bytes past %s (a buffer of %zu bytes)", call, past,
+                         what, bytes);
+    else
+        kvv_verdict_fail(v, KVV_RULE_CRASH, "%s: backend wrote before the start of %s (a buffer of %zu bytes)", call,
+                         what, bytes);
+    return -1;
+}
+
 /* ---------------- inputs and the record ---------------- */
 
 enum { IN_Q, IN_K, IN_V, IN_MASK, IN_X, IN_COUNT };
@@ -176,7 +193,7 @@ static int backend_quantize_fmt(const kvv_backend *b, kvv_type t, const float *x
                                 kvv_toggles tg, void **out, kvv_verdict *v, char *format, size_t format_len)
 {
     size_t n = kvv_row_bytes(t, cols) * (size_t)rows;
-    *out = kvv_alloc(n);
+    *out = kvv_guard_alloc(n, "the quantized rows");
     if (!*out)
         return out_of_memory(v);
     double t0 = now();
@@ -184,6 +201,8 @@ static int backend_quantize_fmt(const kvv_backend *b, kvv_type t, const float *x
     if (b->flush)
         b->flush(b->ctx);
     v->t_backend += now() - t0;
+    if (check_guard(*out, n, "quantize", "the quantized rows", v))
+        return -1;
     if (rc == KVV_BAD_FORMAT && format) {
         snprintf(format, format_len, "quantize %s: the backend stores the type in no known format: %s",
                  kvv_type_name(t), backend_error(b));
@@ -224,7 +243,7 @@ static void judge_own_roundtrip(const kvv_case *c, const kvv_backend *b, const f
 {
     const int64_t rows = c->n_kv, cols = c->dk;
     char note[200] = "";
-    float *deq = kvv_alloc(sizeof(float) * (size_t)(rows * cols));
+    float *deq = kvv_guard_alloc(sizeof(float) * (size_t)(rows * cols), "the dequantized rows");
     if (!deq) {
         out_of_memory(v);
         return;
@@ -235,6 +254,11 @@ static void judge_own_roundtrip(const kvv_case *c, const kvv_backend *b, const f
     if (b->flush)
         b->flush(b->ctx);
     v->t_backend += now() - t0;
+    if (check_guard(deq, sizeof(float) * (size_t)(rows * cols), "dequantize of its own bytes", "the dequantized rows",
+                    v)) {
+        kvv_guard_free(deq);
+        return;
+    }
     if (rc == KVV_OK || rc == KVV_BAD_FORMAT) {
         keep(rec, "deq", KVV_DT_F32, KVV_TYPE_NONE, deq, 2, rows, cols, 0);
         kvv_judge_roundtrip(c->type_k, x, rows, cols, deq, v, note, sizeof note);
@@ -244,7 +268,7 @@ static void judge_own_roundtrip(const kvv_case *c, const kvv_backend *b, const f
         snprintf(note, sizeof note, "it declines to dequantize them");
     }
     kvv_verdict_fail(v, KVV_RULE_FORMAT, "%s; %s", format, note);
-    kvv_free(deq);
+    kvv_guard_free(deq);
 }
 
 static void run_quant(const kvv_case *c, const kvv_backend *b, const kvv_record *in, kvv_record *rec,
@@ -279,8 +303,8 @@ done:
     for (int i = 0; i < IN_COUNT; i++)
         kvv_free(bufs[i]);
     kvv_free(canon);
-    kvv_free(got);
-    kvv_free(base);
+    kvv_guard_free(got);
+    kvv_guard_free(base);
 }
 
 /* ---------------- dequantize ---------------- */
@@ -288,7 +312,7 @@ done:
 static int backend_dequantize(const kvv_backend *b, kvv_type t, const void *src, int64_t rows, int64_t cols,
                               kvv_toggles tg, float **out, kvv_verdict *v)
 {
-    *out = kvv_alloc(sizeof(float) * (size_t)(rows * cols));
+    *out = kvv_guard_alloc(sizeof(float) * (size_t)(rows * cols), "the dequantized rows");
     if (!*out)
         return out_of_memory(v);
     double t0 = now();
@@ -296,6 +320,8 @@ static int backend_dequantize(const kvv_backend *b, kvv_type t, const void *src,
     if (b->flush)
         b->flush(b->ctx);
     v->t_backend += now() - t0;
+    if (check_guard(*out, sizeof(float) * (size_t)(rows * cols), "dequantize", "the dequantized rows", v))
+        return -1;
     return check_call(rc, b, "dequantize", v);
 }
 
@@ -332,8 +358,8 @@ done:
     for (int i = 0; i < IN_COUNT; i++)
         kvv_free(bufs[i]);
     kvv_free(want);
-    kvv_free(got);
-    kvv_free(base);
+    kvv_guard_free(got);
+    kvv_guard_free(base);
     kvv_free(canon);
 }
 
@@ -347,6 +373,8 @@ static int backend_wht(const kvv_backend *b, float *x, int64_t rows, int64_t col
     if (b->flush)
         b->flush(b->ctx);
     v->t_backend += now() - t0;
+    if (check_guard(x, sizeof(float) * (size_t)(rows * cols), inverse ? "inverse WHT" : "WHT", "the rows", v))
+        return -1;
     return check_call(rc, b, inverse ? "inverse WHT" : "WHT", v);
 }
 
@@ -354,8 +382,9 @@ static void run_wht(const kvv_case *c, const kvv_backend *b, const kvv_record *i
 {
     const int64_t rows = c->n_kv, cols = c->dk, n = rows * cols;
     float *bufs[IN_COUNT] = {0}, *x = NULL;
-    float *y = kvv_alloc(sizeof(float) * (size_t)n);
-    float *z = kvv_alloc(sizeof(float) * (size_t)n), *base = kvv_alloc(sizeof(float) * (size_t)n);
+    float *y = kvv_guard_alloc(sizeof(float) * (size_t)n, "the rows");
+    float *z = kvv_guard_alloc(sizeof(float) * (size_t)n, "the rows");
+    float *base = kvv_guard_alloc(sizeof(float) * (size_t)n, "the rows");
     double *ry = NULL, *rz = NULL, *bound = malloc(sizeof(double) * (size_t)n);
     if (!y || !z || !base || !bound) {
         out_of_memory(v);
@@ -401,9 +430,9 @@ static void run_wht(const kvv_case *c, const kvv_backend *b, const kvv_record *i
 done:
     for (int i = 0; i < IN_COUNT; i++)
         kvv_free(bufs[i]);
-    kvv_free(y);
-    kvv_free(z);
-    kvv_free(base);
+    kvv_guard_free(y);
+    kvv_guard_free(z);
+    kvv_guard_free(base);
     free(ry);
     free(rz);
     free(bound);
@@ -424,9 +453,12 @@ typedef struct {
 
 static void attn_free(attn_bufs *w)
 {
-    void *fl[] = {w->q, w->k, w->v, w->mask, w->kb, w->vb, w->kc, w->vc, w->out, w->deq};
+    void *fl[] = {w->q, w->k, w->v, w->mask, w->kc, w->vc, w->deq};
     for (size_t i = 0; i < sizeof fl / sizeof *fl; i++)
         kvv_free(fl[i]);
+    kvv_guard_free(w->kb);
+    kvv_guard_free(w->vb);
+    kvv_guard_free(w->out);
     double *dl[] = {w->qd, w->kd, w->vd, w->o1, w->o1rot, w->probs, w->scores, w->bound, w->oq, w->ox};
     for (size_t i = 0; i < sizeof dl / sizeof *dl; i++)
         free(dl[i]);
@@ -453,7 +485,7 @@ static double rms_diff_f32(const float *a, const double *b, size_t n)
             s += d * d;
             m++;
         }
-    return m ? sqrt(s / m) : 0.0;
+    return m ? sqrt(s / m) : NAN; /* no finite pair: no error to measure (the finite rule's business) */
 }
 
 static double rms_diff(const double *a, const double *b, size_t n)
@@ -477,6 +509,39 @@ static int all_finite(const float *x, size_t n)
     return 1;
 }
 
+/* rms of emu - ref over the entries where ref is finite; infinite when the
+ * emulation overflowed where the reference did not (it then explains
+ * nothing, and the bound's allowance stands) */
+static double claim_rms_error(const double *emu, const double *ref, size_t n)
+{
+    double s = 0;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!isfinite(ref[i]))
+            continue;
+        if (!isfinite(emu[i]))
+            return INFINITY;
+        double d = emu[i] - ref[i];
+        s += d * d;
+        m++;
+    }
+    return m ? sqrt(s / m) : 0.0;
+}
+
+/* The claim goes into the verdict, and into the text of an arith or budget
+ * failure (what its bound was built from). */
+static void note_claim(kvv_verdict *v, const kvv_attn_info *info, double kv_used)
+{
+    if (v->status != KVV_FAIL || (v->rule != KVV_RULE_ARITH && v->rule != KVV_RULE_BUDGET) ||
+        strstr(v->detail, "claimed kv_round"))
+        return;
+    char claim[160];
+    kvv_claim_text(info->kv_round, info->acc_round, claim, sizeof claim);
+    size_t len = strlen(v->detail);
+    snprintf(v->detail + len, sizeof v->detail - len, " [%s%s]", claim,
+             kv_used < info->kv_round ? "; kv_round capped at what a q8 conversion of this Q needs" : "");
+}
+
 static int backend_attention(const kvv_backend *b, const kvv_case *c, attn_bufs *w, kvv_toggles tg, float *out,
                              kvv_attn_info *info, kvv_verdict *v)
 {
@@ -493,6 +558,8 @@ static int backend_attention(const kvv_backend *b, const kvv_case *c, attn_bufs 
     if (b->flush)
         b->flush(b->ctx);
     v->t_backend += now() - t0;
+    if (check_guard(out, sizeof(float) * (size_t)a.n_head * a.n_q * a.dv, "attention", "out", v))
+        return -1;
     return check_call(rc, b, "attention", v);
 }
 
@@ -507,7 +574,7 @@ static void run_attn(const kvv_case *c, const kvv_backend *b, const kvv_record *
     const kvv_type_info *tk = kvv_type_get(c->type_k), *tv = kvv_type_get(c->type_v);
     const int64_t kvh = c->n_head_kv, kbytes = (int64_t)kvv_row_bytes(c->type_k, c->dk),
                   vbytes = (int64_t)kvv_row_bytes(c->type_v, c->dv);
-    w.out = kvv_alloc(sizeof(float) * nout);
+    w.out = kvv_guard_alloc(sizeof(float) * nout, "out");
     w.deq = kvv_alloc(sizeof(float) * (size_t)(nkr * dmax));
     if (!w.out || !w.deq) {
         out_of_memory(v);
@@ -540,7 +607,7 @@ static void run_attn(const kvv_case *c, const kvv_backend *b, const kvv_record *
     keep(rec, "v_bytes", KVV_DT_U8, c->type_v, w.vb, 3, kvh, c->n_kv, vbytes);
     kvv_attn_info info;
     if (qk || qv) {
-        float *scratch = kvv_alloc(sizeof(float) * nout);
+        float *scratch = kvv_guard_alloc(sizeof(float) * nout, "out");
         int rc = KVV_UNSUPPORTED;
         if (scratch) {
             kvv_attn_args a = {.dk = c->dk, .dv = c->dv, .n_q = c->n_q, .n_kv = c->n_kv, .n_head = c->n_head,
@@ -551,8 +618,12 @@ static void run_attn(const kvv_case *c, const kvv_backend *b, const kvv_record *
             double t0 = now();
             rc = b->attention(b->ctx, &a, scratch, &info);
             v->t_backend += now() - t0;
-            kvv_free(scratch);
+            if (check_guard(scratch, sizeof(float) * nout, "attention", "out", v))
+                rc = -1;
+            kvv_guard_free(scratch);
         }
+        if (rc == -1)
+            goto done;
         if (rc == KVV_FAILED)
             check_call(rc, b, "attention over a cache in no known format", v);
         else
@@ -561,6 +632,9 @@ static void run_attn(const kvv_case *c, const kvv_backend *b, const kvv_record *
     }
     if (backend_attention(b, c, &w, c->tg, w.out, &info, v))
         goto done;
+    v->has_claim = 1;
+    v->claimed_kv_round = info.kv_round;
+    v->claimed_acc_round = info.acc_round;
     keep(rec, "out", KVV_DT_F32, KVV_TYPE_NONE, w.out, 3, c->n_head, c->n_q, c->dv);
 
     /* bytes: the cache against the canonical quantization */
@@ -606,25 +680,51 @@ static void run_attn(const kvv_case *c, const kvv_backend *b, const kvv_record *
     memcpy(w.o1, w.o1rot, sizeof(double) * nout);
     if (gv)
         kvv_ref_wht(w.o1, nqr, c->dv, gv, 1);
-    kvv_bound_args ba = {&ra, w.o1rot, w.probs, w.scores, info.kv_round, info.acc_round,
+    keep(rec, "scores", KVV_DT_F64, KVV_TYPE_NONE, w.scores, 3, c->n_head, c->n_q, c->n_kv);
+    keep(rec, "probs", KVV_DT_F64, KVV_TYPE_NONE, w.probs, 3, c->n_head, c->n_q, c->n_kv);
+    keep(rec, "ref_out", KVV_DT_F64, KVV_TYPE_NONE, w.o1, 3, c->n_head, c->n_q, c->dv);
+    kvv_judge_finite(w.out, w.o1, (int64_t)nout, c->dv, "out", v);
+    /* the precision claim is untrusted input (oracle/claims.c): one that
+     * names no precision that exists fails, and no bound is built from it */
+    char claim_why[200];
+    if (kvv_claim_check(info.kv_round, info.acc_round, claim_why, sizeof claim_why)) {
+        v->t_ref += now() - t0;
+        kvv_verdict_fail(v, KVV_RULE_ARITH, "%s", claim_why);
+        goto done;
+    }
+    const double kv_used = kvv_claim_kv_cap(&ra, info.kv_round);
+    kvv_bound_args ba = {&ra, w.o1rot, w.probs, w.scores, kv_used, info.acc_round,
                          gk ? (int)lround(log2(gk)) : -1, gv};
     if (kvv_attn_bound(&ba, w.bound)) {
         out_of_memory(v);
         goto done;
     }
+    /* what arithmetic of the claimed precision does on this input: the
+     * budget rule's allowance for a claim coarser than f32 */
+    double claimed_err = -1;
+    const int finite_inputs = all_finite(w.k, (size_t)(nkr * c->dk)) && all_finite(w.v, (size_t)(nkr * c->dv)) &&
+                              all_finite(w.q, (size_t)(nqr * c->dk));
+    if (finite_inputs && kvv_claim_coarse(kv_used, info.acc_round)) {
+        double *emu = malloc(sizeof(double) * nout);
+        for (int k = 0; k < kvv_claim_variants(kv_used); k++) {
+            if (!emu || kvv_claim_emulate(&ra, kv_used, info.acc_round, k, emu)) {
+                free(emu);
+                out_of_memory(v);
+                goto done;
+            }
+            claimed_err = fmax(claimed_err, claim_rms_error(emu, w.o1rot, nout));
+        }
+        free(emu);
+    }
     v->t_ref += now() - t0;
-    keep(rec, "scores", KVV_DT_F64, KVV_TYPE_NONE, w.scores, 3, c->n_head, c->n_q, c->n_kv);
-    keep(rec, "probs", KVV_DT_F64, KVV_TYPE_NONE, w.probs, 3, c->n_head, c->n_q, c->n_kv);
-    keep(rec, "ref_out", KVV_DT_F64, KVV_TYPE_NONE, w.o1, 3, c->n_head, c->n_q, c->dv);
     keep(rec, "bound", KVV_DT_F64, KVV_TYPE_NONE, w.bound, 3, c->n_head, c->n_q, c->dv);
-    kvv_judge_finite(w.out, w.o1, (int64_t)nout, c->dv, "out", v);
     kvv_judge_ratio(w.out, w.o1, w.bound, (int64_t)nout, c->dv, "out", v);
+    note_claim(v, &info, kv_used);
 
     /* budget: against the unquantized truth, over the distortion of the
      * reference's own quantization (skipped when the inputs hold NaN/Inf:
      * there is no finite truth to measure against) */
-    if (all_finite(w.k, (size_t)(nkr * c->dk)) && all_finite(w.v, (size_t)(nkr * c->dv)) &&
-        all_finite(w.q, (size_t)(nqr * c->dk))) {
+    if (finite_inputs) {
         t0 = now();
         free(w.kd);
         free(w.vd);
@@ -662,22 +762,32 @@ static void run_attn(const kvv_case *c, const kvv_backend *b, const kvv_record *
         kvv_ref_attention(&ra, w.oq, NULL, NULL);
         v->t_ref += now() - t0;
         double eb = rms_diff_f32(w.out, w.ox, nout), er = rms_diff(w.oq, w.ox, nout);
+        /* the arithmetic allowance: the rms of the arith bound, or for a
+         * claim coarser than f32 what that arithmetic does on this input
+         * when that is less (oracle/claims.c: the worst case of f16 sums
+         * would let the weights go nearly anywhere) */
         double ea = rms_diff(w.bound, NULL, nout);
+        const int measured = claimed_err >= 0 && claimed_err < ea;
+        if (measured)
+            ea = claimed_err;
         double denom = er + ea;
-        double ratio = eb == 0.0 ? 0.0 : denom > 0.0 ? eb / denom : INFINITY;
+        double ratio = isnan(eb) ? NAN /* no finite output to measure: no ratio */
+                       : eb == 0.0 ? 0.0 : denom > 0.0 ? eb / denom : INFINITY;
         v->budget_ratio = ratio;
         if (ratio > KVV_BUDGET_THRESHOLD)
             kvv_verdict_fail(v, KVV_RULE_BUDGET,
                              "rms error vs unquantized %.4g is %.3g x the type's own distortion %.4g (+ arithmetic "
-                             "allowance %.3g; threshold %g)",
-                             eb, ratio, er, ea, KVV_BUDGET_THRESHOLD);
+                             "allowance %.3g%s; threshold %g)",
+                             eb, ratio, er, ea, measured ? ", what the claimed precision does on this input" : "",
+                             KVV_BUDGET_THRESHOLD);
+        note_claim(v, &info, kv_used);
     }
 
     /* toggle: speed-only toggles at their baseline must give the same bits */
     if (kvv_toggles_has_speed(c->tg)) {
         kvv_toggles bt = kvv_toggles_baseline(c->tg);
         void *kb0 = NULL, *vb0 = NULL;
-        float *out0 = kvv_alloc(sizeof(float) * nout);
+        float *out0 = kvv_guard_alloc(sizeof(float) * nout, "out");
         kvv_attn_info info0;
         if (!out0) {
             out_of_memory(v);
@@ -695,9 +805,9 @@ static void run_attn(const kvv_case *c, const kvv_backend *b, const kvv_record *
             w.kb = kb1;
             w.vb = vb1;
         }
-        kvv_free(kb0);
-        kvv_free(vb0);
-        kvv_free(out0);
+        kvv_guard_free(kb0);
+        kvv_guard_free(vb0);
+        kvv_guard_free(out0);
     }
 done:
     attn_free(&w);

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -44,7 +45,10 @@ typedef struct {
     unit_msg buf;
     char *payload;    /* the record following buf, while it arrives */
     size_t payload_have;
+    char *note;       /* shared with the worker: what its guard-page handler saw */
 } worker_t;
+
+#define NOTE_BYTES 512
 
 static volatile sig_atomic_t interrupted;
 static int stop_early; /* --fail-fast saw a failure */
@@ -118,11 +122,14 @@ static void settle_case_process(int processes)
 }
 
 static void worker_main(const kvv_run_opts *o, const kvv_run_io_opts *io, int fd, int64_t start, int stride,
-                        int64_t nunits)
+                        int64_t nunits, char *note)
 {
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
+    kvv_stdout_to_stderr(); /* what a backend prints never reaches a report on stdout */
     settle_case_process(stride);
+    kvv_guard_note_area(note, note ? NOTE_BYTES : 0);
+    kvv_guard_pages(o->guard);
     const kvv_backend *bk[KVV_MAX_BACKENDS];
     char why[KVV_MAX_BACKENDS][256];
     open_backends(o, bk, why);
@@ -154,6 +161,13 @@ static int spawn(const kvv_run_opts *o, const kvv_run_io_opts *io, worker_t *w, 
                  int64_t nunits)
 {
     int p[2];
+    if (!w->note) {
+        w->note = mmap(NULL, NOTE_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (w->note == MAP_FAILED)
+            w->note = NULL;
+    }
+    if (w->note)
+        w->note[0] = 0;
     if (pipe(p))
         return -1;
     fflush(NULL);
@@ -170,7 +184,7 @@ static int spawn(const kvv_run_opts *o, const kvv_run_io_opts *io, worker_t *w, 
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent)
             _exit(0);
-        worker_main(o, io, p[1], start, stride, nunits);
+        worker_main(o, io, p[1], start, stride, nunits, w->note);
     }
     close(p[1]);
     w->pid = pid;
@@ -222,6 +236,10 @@ static void emit_one(emit_t *e, int64_t u)
         int b = (int)(u % e->o->nbackends);
         char name[512];
         kvv_case_name(c, name, sizeof name);
+        if (e->o->strict && e->res[u].status == KVV_SKIP) { /* the decline's reason stays the detail */
+            e->res[u].status = KVV_FAIL;
+            e->res[u].rule = KVV_RULE_DECLINED;
+        }
         kvv_summary_add(e->s, c->op, b, &e->res[u]);
         e->failures += e->res[u].status == KVV_FAIL;
         if (e->o->fail_fast && e->res[u].status == KVV_FAIL)
@@ -313,11 +331,14 @@ static int read_worker(emit_t *e, worker_t *k, int jobs, double t, double timeou
     return r == 0 || (errno != EINTR && errno != EAGAIN);
 }
 
-static void crash_verdict(kvv_verdict *v, int status, double timeout, int hung)
+static void crash_verdict(kvv_verdict *v, int status, double timeout, int hung, const char *note)
 {
     kvv_verdict_init(v);
     if (hung)
         kvv_verdict_fail(v, KVV_RULE_CRASH, "hung: no result within %.0f s; the worker was killed", timeout);
+    else if (WIFSIGNALED(status) && note && *note)
+        kvv_verdict_fail(v, KVV_RULE_CRASH, "crashed: killed by signal %d (%s): %.*s", WTERMSIG(status),
+                         strsignal(WTERMSIG(status)), NOTE_BYTES, note);
     else if (WIFSIGNALED(status))
         kvv_verdict_fail(v, KVV_RULE_CRASH, "crashed: killed by signal %d (%s)", WTERMSIG(status),
                          strsignal(WTERMSIG(status)));
@@ -387,7 +408,7 @@ static int run_isolated(const kvv_run_opts *o, emit_t *e)
                 /* the worker died on unit k->next: that unit fails, the
                  * next one of its sequence starts in a new worker */
                 kvv_verdict v;
-                crash_verdict(&v, status, o->timeout, hung);
+                crash_verdict(&v, status, o->timeout, hung, k->note);
                 record(e, k->next, &v, NULL);
                 int64_t resume = k->next + jobs;
                 if (resume < e->nunits && !interrupted && !stop_early && spawn(o, e->io, k, resume, jobs, e->nunits) == 0)
@@ -403,9 +424,32 @@ static int run_isolated(const kvv_run_opts *o, emit_t *e)
             waitpid(w[j].pid, NULL, 0);
             free(w[j].payload);
         }
+    for (int j = 0; j < jobs; j++)
+        if (w[j].note)
+            munmap(w[j].note, NOTE_BYTES);
     free(w);
     free(pf);
     return 0;
+}
+
+/* In this process, a backend's prints go to stderr while it runs (the
+ * reporters write to the real stdout between units). */
+static int stdout_aside(void)
+{
+    fflush(stdout);
+    int saved = dup(STDOUT_FILENO);
+    if (saved >= 0)
+        dup2(STDERR_FILENO, STDOUT_FILENO);
+    return saved;
+}
+
+static void stdout_back(int saved)
+{
+    fflush(stdout);
+    if (saved >= 0) {
+        dup2(saved, STDOUT_FILENO);
+        close(saved);
+    }
 }
 
 static void run_inline(const kvv_run_opts *o, emit_t *e)
@@ -413,16 +457,22 @@ static void run_inline(const kvv_run_opts *o, emit_t *e)
     const kvv_backend *bk[KVV_MAX_BACKENDS];
     char why[KVV_MAX_BACKENDS][256];
     settle_case_process(1);
+    kvv_guard_pages(o->guard);
+    int saved = stdout_aside();
     open_backends(o, bk, why);
+    stdout_back(saved);
     for (int64_t u = 0; u < e->nunits && !interrupted && !stop_early; u++) {
         kvv_verdict v;
         kvv_record rec = {0};
+        int saved = stdout_aside();
         run_unit(o, e->io, bk, why, u, &v, &rec);
+        stdout_back(saved);
         if (!wants_record(e->io, &v))
             kvv_record_free(&rec);
         record(e, u, &v, &rec);
         emit_ready(e);
     }
+    kvv_guard_pages(0);
 }
 
 int kvv_run(const kvv_run_opts *o, kvv_summary *s) { return kvv_run_with_io(o, NULL, s); }

@@ -1,4 +1,5 @@
 /* Verdicts: starting one, and recording the first failure. */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,6 +11,7 @@ void kvv_verdict_init(kvv_verdict *v)
     memset(v, 0, sizeof *v);
     v->status = KVV_PASS;
     v->rule = KVV_RULE_NONE;
+    v->arith_ratio = v->budget_ratio = NAN; /* none until a rule measures one */
 }
 
 static void vfail(kvv_verdict *v, const kvv_diff *d, int n, kvv_rule r, const char *fmt, va_list ap)

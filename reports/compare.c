@@ -58,9 +58,14 @@ static int parse_status(const char *s, kvv_status *st)
     return -1;
 }
 
-/* A ratio as written by rep_num (strtod also reads inf and nan). */
+/* A ratio as written by rep_num (strtod also reads inf), or none: "-",
+ * "null", "nan" or nothing, kept as NaN. */
 static int parse_ratio(const char *s, double *x)
 {
+    if (!*s || !strcmp(s, "-") || !strcmp(s, "null") || !strcasecmp(s, "nan")) {
+        *x = NAN;
+        return 0;
+    }
     char *end;
     errno = 0;
     *x = strtod(s, &end);
@@ -190,7 +195,8 @@ static int skip_value(const char **p)
     return *p == s ? -1 : 0;
 }
 
-/* A number member: a JSON number or one of the strings "inf", "-inf", "nan". */
+/* A number member: a JSON number, one of the strings "inf", "-inf", "nan", or
+ * null (parse_ratio reads the literal as no ratio). */
 static int read_num(const char **p, double *x)
 {
     skip_ws(p);
@@ -349,19 +355,17 @@ static const kvv_ratio_row **sorted(const kvv_ratio_set *s)
     return p;
 }
 
-/* The ratio a comparison uses: values under the floor (and NaN, which a
- * correct run never reports) are lifted so that noise near zero cannot
- * regress. */
-static double eff(double x, double floor)
-{
-    if (isnan(x))
-        return INFINITY;
-    return x < floor ? floor : x;
-}
+/* The ratio a comparison uses: values under the floor are lifted so that
+ * noise near zero cannot regress. */
+static double eff(double x, double floor) { return x < floor ? floor : x; }
 
-/* Whether cur grew (sign +1) or shrank (-1) beyond the factor against base. */
+/* Whether cur grew (sign +1) or shrank (-1) beyond the factor against base.
+ * A ratio one side does not have (NaN: a crash, a decline) is no change of
+ * ratio: the status says what happened. */
 static int ratio_change(double base, double cur, const kvv_compare_opts *o)
 {
+    if (isnan(base) || isnan(cur))
+        return 0;
     double b = eff(base, o->floor), c = eff(cur, o->floor);
     if (isinf(b) && isinf(c))
         return 0;
@@ -394,6 +398,9 @@ static int classify(const kvv_ratio_row *b, const kvv_ratio_row *c, const kvv_co
     return -1;
 }
 
+/* equal, or both absent */
+static int same(double a, double b) { return a == b || (isnan(a) && isnan(b)); }
+
 static void print_event(FILE *out, const event *e)
 {
     const kvv_ratio_row *r = e->c ? e->c : e->b;
@@ -402,14 +409,14 @@ static void print_event(FILE *out, const event *e)
     if (e->b && e->c) {
         if (e->b->status != e->c->status)
             fprintf(out, "  %s -> %s", rep_status_word(e->b->status), rep_status_word(e->c->status));
-        if (e->b->arith != e->c->arith)
-            fprintf(out, "  arith %s -> %s", rep_num(x, sizeof x, e->b->arith), rep_num(y, sizeof y, e->c->arith));
-        if (e->b->budget != e->c->budget)
-            fprintf(out, "  budget %s -> %s", rep_num(x, sizeof x, e->b->budget),
-                    rep_num(y, sizeof y, e->c->budget));
+        if (!same(e->b->arith, e->c->arith))
+            fprintf(out, "  arith %s -> %s", rep_ratio(x, sizeof x, e->b->arith), rep_ratio(y, sizeof y, e->c->arith));
+        if (!same(e->b->budget, e->c->budget))
+            fprintf(out, "  budget %s -> %s", rep_ratio(x, sizeof x, e->b->budget),
+                    rep_ratio(y, sizeof y, e->c->budget));
     } else {
-        fprintf(out, "  (%s, arith %s, budget %s)", rep_status_word(r->status), rep_num(x, sizeof x, r->arith),
-                rep_num(y, sizeof y, r->budget));
+        fprintf(out, "  (%s, arith %s, budget %s)", rep_status_word(r->status), rep_ratio(x, sizeof x, r->arith),
+                rep_ratio(y, sizeof y, r->budget));
     }
     fputc('\n', out);
 }

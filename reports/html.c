@@ -1,8 +1,8 @@
 /* The HTML reporter: one self-contained page (inline CSS, no scripts or
- * assets fetched from anywhere) with the run's totals, the heatmaps
- * (html_heatmap.c), the list of failures, and a section per failure: the
- * case name ready to copy, the rerun command, rule and detail, the inputs'
- * statistics and the first differing elements.  Written at the end from the
+ * assets fetched from anywhere) with the run's totals, the skip reasons, the
+ * heatmaps (html_heatmap.c), the plots (html_plots.c), the list of failures,
+ * and a section per failure: the case name ready to copy, the rerun command,
+ * rule and detail, the inputs' statistics and the first differing elements.  Written at the end from the
  * verdicts kept as they arrive. */
 #include <math.h>
 #include <stdlib.h>
@@ -21,19 +21,36 @@ typedef struct {
 
 static const char css[] =
     "body{font:14px/1.4 system-ui,sans-serif;margin:16px 24px;color:#222;background:#fff}"
-    "h1{margin:0 0 4px}h2{margin-top:28px;border-bottom:1px solid #ccc}"
+    "h1{margin:0 0 4px}h2{margin-top:28px;border-bottom:1px solid #ccc}h4{margin:14px 0 4px}"
     ".badge{display:inline-block;padding:2px 10px;border-radius:4px;color:#fff;font-weight:bold}"
     ".pass{background:#2e7d32}.fail{background:#c62828}"
     "table{border-collapse:collapse;margin:6px 0}th,td{border:1px solid #ccc;padding:2px 6px;text-align:right}"
     "th{background:#f3f3f3}td.l,th.l{text-align:left}"
-    ".maps{display:flex;gap:24px;flex-wrap:wrap;align-items:flex-start}"
-    "table.map td,table.map th{font-size:11px;padding:1px 3px;min-width:34px}"
+    ".maps{display:flex;gap:18px;flex-wrap:wrap;align-items:flex-start}"
+    "table.map td,table.map th{font-size:11px;padding:1px 3px;min-width:30px;text-align:center}"
     "table.map th:first-child{text-align:left;white-space:nowrap}"
-    "table.map caption{font-weight:bold;text-align:left;padding:4px 0}"
-    "td.c.f{outline:2px solid #000;outline-offset:-2px;font-weight:bold}td.c.f a{color:#000}"
-    "td.c.s,.scell{background:#ddd;color:#555}td.e{background:#fff}"
+    "table.map th.v{writing-mode:vertical-rl;transform:rotate(180deg);white-space:nowrap;text-align:left;"
+    "min-width:0}"
+    "table.map caption{font-weight:bold;text-align:left;padding:4px 0;white-space:nowrap}"
+    "table.map caption .n{font-weight:normal}"
+    /* failures red and skips grey whatever ratio a cell holds (!important: above the picker's rules below) */
+    "td.c.f{background:#d32f2f!important;color:#fff;font-weight:bold}td.c.f a{color:#fff}"
+    "td.c.s,.scell{background:#d0d0d0!important;color:#444}td.e{background:#fff}"
+    ".fcell{background:#d32f2f;color:#fff;font-weight:bold}"
+    /* attention cells carry both ratios: a radio button picks one, without a script */
+    ".pick-in{position:absolute;opacity:0}"
+    ".pick label{border:1px solid #888;border-radius:3px;padding:1px 8px;cursor:pointer}"
+    "#show-budget:checked~.pick label[for=show-budget],#show-arith:checked~.pick label[for=show-arith]"
+    "{background:#333;color:#fff}"
+    "table.kv td.c{background:var(--cb)}table.kv .ra{display:none}"
+    "#show-arith:checked~.maps table.kv td.c{background:var(--ca)}"
+    "#show-arith:checked~.maps table.kv .ra{display:inline}#show-arith:checked~.maps table.kv .rb{display:none}"
     ".legend{margin:8px 0}.sw{display:inline-block;padding:1px 8px;margin:0 2px;border:1px solid #aaa}"
-    ".fcell{outline:2px solid #000;outline-offset:-2px;font-weight:bold}"
+    ".plots{display:flex;gap:12px;flex-wrap:wrap}"
+    "svg text{font:11px system-ui,sans-serif;fill:#333}svg .t{font-weight:bold}"
+    "svg .xl{text-anchor:middle}svg .yl,svg .rl{text-anchor:end}svg .tl{fill:#c62828}"
+    "svg .ax{stroke:#888}svg .thr{stroke:#c62828;stroke-dasharray:4 3}"
+    "svg .bp,svg .bb{fill:#4a7fd4}svg .bf{fill:#d32f2f}svg .br{fill:#aaa}svg .kb{fill:#4a7fd4}svg .kr{fill:#888}"
     "code,pre{font:12px ui-monospace,monospace}"
     "pre.name{user-select:all;background:#f6f6f6;border:1px solid #ddd;padding:4px 8px;white-space:pre-wrap;"
     "word-break:break-all}"
@@ -81,61 +98,37 @@ static void totals(FILE *o, const kvv_reporter *r, const kvv_summary *sm)
                        "<td>%s</td><td>%.2f</td><td>%.2f</td></tr>\n",
                     (long long)t->cases, (long long)t->pass, (long long)t->fail, (long long)t->skip,
                     (long long)t->ties, (long long)t->tie_candidates,
-                    t->worst_arith > 0 ? rep_num(a, sizeof a, t->worst_arith) : "-",
-                    t->worst_budget > 0 ? rep_num(c, sizeof c, t->worst_budget) : "-", t->t_backend, t->t_ref);
+                    t->n_arith ? rep_num(a, sizeof a, t->worst_arith) : "-",
+                    t->n_budget ? rep_num(c, sizeof c, t->worst_budget) : "-", t->t_backend, t->t_ref);
         }
     fputs("</table>\n", o);
 }
 
-/* quantize / dequantize / WHT per type and backend: pass counts, failures linked */
-static void row_ops(FILE *o, const kvv_reporter *r, const rep_store *st, const int64_t *page_of)
+/* Why cases were skipped (or declined, failing under --strict), most frequent first. */
+static void reasons(FILE *o, const kvv_reporter *r, const html_state *s, const kvv_summary *sm)
 {
-    int64_t n[KVV_MAX_BACKENDS][KVV_TYPE_COUNT][3] = {{{0}}}, nf[KVV_MAX_BACKENDS][KVV_TYPE_COUNT][3] = {{{0}}};
-    int64_t first[KVV_MAX_BACKENDS][KVV_TYPE_COUNT][3];
-    int any = 0;
-    memset(first, -1, sizeof first);
-    for (int64_t i = 0; i < st->n; i++) {
-        const rep_entry *e = &st->e[i];
-        int op = e->c.op;
-        if (op > KVV_OP_WHT || e->backend >= KVV_MAX_BACKENDS || (unsigned)e->c.type_k >= KVV_TYPE_COUNT)
-            continue;
-        any = 1;
-        n[e->backend][e->c.type_k][op]++;
-        if (e->v.status == KVV_FAIL && !nf[e->backend][e->c.type_k][op]++)
-            first[e->backend][e->c.type_k][op] = i;
-    }
-    if (!any)
-        return;
-    fputs("<h2 id=\"rowops\">Quantize, dequantize, WHT</h2>\n<p>Passing cases of each type (a failure links to "
-          "its page).</p>\n<table><tr><th class=\"l\">backend</th><th class=\"l\">type</th><th>quant</th>"
-          "<th>dequant</th><th>wht</th></tr>\n",
-          o);
-    for (int b = 0; b < r->info->nbackends && b < KVV_MAX_BACKENDS; b++)
-        for (int t = 0; t < KVV_TYPE_COUNT; t++) {
-            if (!n[b][t][0] && !n[b][t][1] && !n[b][t][2])
-                continue;
-            fputs("<tr><td class=\"l\">", o);
-            text(o, r->info->backends[b]);
-            fprintf(o, "</td><td class=\"l\">%s</td>", kvv_type_name((kvv_type)t));
-            for (int op = 0; op < 3; op++) {
-                if (!n[b][t][op]) {
-                    fputs("<td></td>", o);
-                } else if (nf[b][t][op]) {
-                    int64_t k = page_of[first[b][t][op]];
-                    char href[32];
-                    if (k > 0)
-                        snprintf(href, sizeof href, "#f%lld", (long long)k);
-                    else
-                        snprintf(href, sizeof href, "#failures");
-                    fprintf(o, "<td class=\"c f\" style=\"background:#f4b4b4\"><a href=\"%s\">%lld/%lld</a></td>",
-                            href, (long long)(n[b][t][op] - nf[b][t][op]), (long long)n[b][t][op]);
-                } else {
-                    fprintf(o, "<td>%lld/%lld</td>", (long long)n[b][t][op], (long long)n[b][t][op]);
-                }
-            }
-            fputs("</tr>\n", o);
+    rep_reasons rs = {0};
+    for (int64_t i = 0; i < s->st.n; i++)
+        if (rep_reasons_note(&rs, s->st.e[i].backend, &s->st.e[i].v)) {
+            fputs("<p>Out of memory: no skip reasons.</p>\n", o);
+            rep_reasons_free(&rs);
+            return;
         }
-    fputs("</table>\n", o);
+    if (rs.n) {
+        rep_reasons_sort(&rs);
+        fprintf(o, "<h2 id=\"skips\">%s, by reason (%lld)</h2>\n<table><tr><th>cases</th><th class=\"l\">backend</th>"
+                   "<th class=\"l\">reason</th></tr>\n",
+                sm->total.declined ? "Declined (failures under --strict)" : "Skipped", (long long)rs.total);
+        for (int i = 0; i < rs.n; i++) {
+            fprintf(o, "<tr><td>%lld</td><td class=\"l\">", (long long)rs.r[i].n);
+            text(o, r->info->backends[rs.r[i].backend]);
+            fputs("</td><td class=\"l\">", o);
+            text(o, rs.r[i].text);
+            fputs("</td></tr>\n", o);
+        }
+        fputs("</table>\n", o);
+    }
+    rep_reasons_free(&rs);
 }
 
 static void stats_table(FILE *o, const html_state *s, const kvv_case *c)
@@ -214,8 +207,8 @@ static void failure_page(FILE *o, const kvv_reporter *r, const html_state *s, co
     fputs("</code></dd>", o);
     dl_row(o, "rule", kvv_rule_name(v->rule));
     dl_row(o, "detail", v->detail);
-    dl_row(o, "arith ratio", rep_num(a, sizeof a, v->arith_ratio));
-    dl_row(o, "budget ratio", rep_num(b, sizeof b, v->budget_ratio));
+    dl_row(o, "arith ratio", rep_has_ratio(v->arith_ratio) ? rep_num(a, sizeof a, v->arith_ratio) : "none (not measured)");
+    dl_row(o, "budget ratio", rep_has_ratio(v->budget_ratio) ? rep_num(b, sizeof b, v->budget_ratio) : "none (not measured)");
     snprintf(line, sizeof line, "%lld taken of %lld candidates; %lld values or bytes checked; %lld blocks with "
                                 "NaN/Inf inputs",
              (long long)v->ties, (long long)v->tie_candidates, (long long)v->checked, (long long)v->nonfinite_inputs);
@@ -264,13 +257,20 @@ static void h_end(kvv_reporter *r, const kvv_summary *sm)
     dl_row(o, "backends", line);
     fputs("</dl>\n", o);
     totals(o, r, sm);
-    fprintf(o, "<h2 id=\"heatmap\">Attention: worst error ratio per K/V pair and head dim</h2>\n<p>Each cell is "
-               "the worst ratio over the attention cases of that pair and head dim (hover for counts and the worst "
-               "case); &#x2715; marks a cell holding a failure and links to it. The arith ratio fails above %g, the "
-               "budget ratio above %g; a correct backend's budget ratio is near 1.</p>\n",
+    reasons(o, r, s, sm);
+    fprintf(o, "<h2 id=\"heatmap\">Where it fails: the worst ratio per cell</h2>\n<p>A cell holds the cases of one "
+               "K/V pair at one head dim (attention, ppl) or of one type at one head dim (quantize, dequantize; "
+               "the WHT by group), and shows their worst ratio; hover for the counts and the worst case. A red cell "
+               "holds a failure: it shows that failure's figure (its ratio, or its rule when the rule has no "
+               "ratio) and links to it. Grey: every case skipped. The arith ratio fails above %g, the budget ratio "
+               "above %g (a correct backend's is near 1), ppl above 1.</p>\n",
             s->thr[0], s->thr[1]);
     rep_html_heatmaps(o, &s->st, info, page_of, s->thr);
-    row_ops(o, r, &s->st, page_of);
+    fputs("<h2 id=\"plots\">Distributions and time</h2>\n<p>How the ratios of the cases spread (a quarter decade "
+          "per bar; cases that failed, by any rule, in red on top of those that passed), and where the time "
+          "went.</p>\n",
+          o);
+    rep_html_plots(o, &s->st, info, sm, s->thr);
     fprintf(o, "<h2 id=\"failures\">Failures (%lld)</h2>\n", (long long)nfail);
     if (nfail) {
         fputs("<table><tr><th>#</th><th class=\"l\">backend</th><th class=\"l\">case</th><th class=\"l\">rule</th>"

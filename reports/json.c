@@ -2,7 +2,8 @@
  * as its verdict arrives, so a run that is killed leaves a file of valid
  * lines.  Records: "run" (first), "case" (one per case and backend),
  * "summary" (last).  Non-finite numbers are written as the strings "inf",
- * "-inf", "nan". */
+ * "-inf", "nan"; a ratio the case does not have is null. */
+#include <math.h>
 #include <stdlib.h>
 
 #include "reports/report_util.h"
@@ -31,6 +32,12 @@ static void kv_num(FILE *o, const char *k, double v)
 {
     key(o, k);
     rep_put_json_num(o, v);
+}
+
+static void kv_ratio(FILE *o, const char *k, double v)
+{
+    key(o, k);
+    rep_put_json_ratio(o, v);
 }
 
 static void j_begin(kvv_reporter *r, const kvv_run_info *info)
@@ -89,8 +96,8 @@ static void j_result(kvv_reporter *r, const kvv_case *c, const char *name, int b
     kv_str(o, "status", rep_status_word(v->status));
     kv_str(o, "rule", v->rule == KVV_RULE_NONE ? "none" : kvv_rule_name(v->rule));
     kv_str(o, "detail", v->detail);
-    kv_num(o, "arith_ratio", v->arith_ratio);
-    kv_num(o, "budget_ratio", v->budget_ratio);
+    kv_ratio(o, "arith_ratio", v->arith_ratio);
+    kv_ratio(o, "budget_ratio", v->budget_ratio);
     kv_int(o, "ties", (long long)v->ties);
     kv_int(o, "tie_candidates", (long long)v->tie_candidates);
     kv_int(o, "checked", (long long)v->checked);
@@ -119,8 +126,9 @@ static void j_end(kvv_reporter *r, const kvv_summary *s)
     kv_int(o, "pass", (long long)s->total.pass);
     kv_int(o, "fail", (long long)s->total.fail);
     kv_int(o, "skip", (long long)s->total.skip);
-    kv_num(o, "worst_arith", s->total.worst_arith);
-    kv_num(o, "worst_budget", s->total.worst_budget);
+    kv_int(o, "declined", (long long)s->total.declined);
+    kv_ratio(o, "worst_arith", s->total.n_arith ? s->total.worst_arith : NAN);
+    kv_ratio(o, "worst_budget", s->total.n_budget ? s->total.worst_budget : NAN);
     kv_num(o, "seconds", s->seconds);
     key(o, "interrupted");
     fputs(s->interrupted ? "true" : "false", o);

@@ -39,11 +39,19 @@ static void property(FILE *o, const char *k, const char *v)
 static void failure_text(FILE *o, const rep_entry *e, const char *backend)
 {
     const kvv_verdict *v = &e->v;
-    char a[32], b[32], line[1024];
+    char a[32], line[1024];
     rep_put_xml(o, v->detail);
-    snprintf(line, sizeof line, "\narith_ratio %s, budget_ratio %s, ties %lld of %lld, checked %lld",
-             rep_num(a, sizeof a, v->arith_ratio), rep_num(b, sizeof b, v->budget_ratio), (long long)v->ties,
-             (long long)v->tie_candidates, (long long)v->checked);
+    rep_put_xml(o, "\n");
+    if (rep_has_ratio(v->arith_ratio)) { /* the ratios a case has, none where the rule did not run */
+        snprintf(line, sizeof line, "arith_ratio %s, ", rep_num(a, sizeof a, v->arith_ratio));
+        rep_put_xml(o, line);
+    }
+    if (rep_has_ratio(v->budget_ratio)) {
+        snprintf(line, sizeof line, "budget_ratio %s, ", rep_num(a, sizeof a, v->budget_ratio));
+        rep_put_xml(o, line);
+    }
+    snprintf(line, sizeof line, "ties %lld of %lld, checked %lld", (long long)v->ties, (long long)v->tie_candidates,
+             (long long)v->checked);
     rep_put_xml(o, line);
     for (int i = 0; i < v->ndiffs && i < KVV_VERDICT_DIFFS; i++) {
         const kvv_diff *d = &v->diffs[i];

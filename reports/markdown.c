@@ -1,7 +1,7 @@
 /* The Markdown reporter: a summary short enough for a CI job page or a pull
- * request comment.  The verdict line, totals per op and backend, the
- * failures (the first MD_MAX_FAILURES, each with a rerun command) and the
- * cases closest to their thresholds. */
+ * request comment.  The verdict line, totals per op and backend, the skip
+ * reasons, the failures (the first MD_MAX_FAILURES, each with a rerun
+ * command) and the cases closest to their thresholds. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +14,7 @@ typedef struct {
     rep_store fails;         /* failing verdicts, in case order */
     int64_t nfail_seen;
     rep_store top_a, top_b;  /* the passing cases with the largest ratios, sorted descending */
+    rep_reasons reasons;     /* of the skips, or of the declines --strict failed */
 } md_state;
 
 /* Keep the MD_TOP largest by key (insertion into a short sorted list). */
@@ -47,6 +48,7 @@ static void m_begin(kvv_reporter *r, const kvv_run_info *info) { r->info = info;
 static void m_result(kvv_reporter *r, const kvv_case *c, const char *name, int backend, const kvv_verdict *v)
 {
     md_state *s = r->state;
+    rep_reasons_note(&s->reasons, backend, v);
     if (v->status == KVV_FAIL) {
         if (s->nfail_seen++ < MD_MAX_FAILURES)
             rep_store_add(&s->fails, c, name, backend, v);
@@ -61,8 +63,8 @@ static void row(FILE *o, const char *op, const char *bn, const kvv_tally *t)
     char a[32], b[32];
     fprintf(o, "| %s | %s | %lld | %lld | %lld | %lld | %lld/%lld | %s | %s | %.2f | %.2f |\n", op, bn,
             (long long)t->cases, (long long)t->pass, (long long)t->fail, (long long)t->skip, (long long)t->ties,
-            (long long)t->tie_candidates, t->worst_arith > 0 ? rep_num(a, sizeof a, t->worst_arith) : "-",
-            t->worst_budget > 0 ? rep_num(b, sizeof b, t->worst_budget) : "-", t->t_backend, t->t_ref);
+            (long long)t->tie_candidates, t->n_arith ? rep_num(a, sizeof a, t->worst_arith) : "-",
+            t->n_budget ? rep_num(b, sizeof b, t->worst_budget) : "-", t->t_backend, t->t_ref);
 }
 
 static void top_table(FILE *o, const kvv_reporter *r, const rep_store *t, const char *title, int budget)
@@ -105,6 +107,18 @@ static void m_end(kvv_reporter *r, const kvv_summary *sm)
             if (sm->by[op][b].cases)
                 row(o, kvv_op_name((kvv_op)op), info->backends[b], &sm->by[op][b]);
     row(o, "**total**", "", &sm->total);
+    if (s->reasons.n) {
+        rep_reasons_sort(&s->reasons);
+        fprintf(o, "\n## %s, by reason (%lld)\n\n| cases | backend | reason |\n|---:|---|---|\n",
+                sm->total.declined ? "Declined (failures under --strict)" : "Skipped", (long long)s->reasons.total);
+        for (int i = 0; i < s->reasons.n && i < MD_TOP; i++) {
+            fprintf(o, "| %lld | %s | ", (long long)s->reasons.r[i].n, info->backends[s->reasons.r[i].backend]);
+            rep_put_md_cell(o, s->reasons.r[i].text);
+            fputs(" |\n", o);
+        }
+        if (s->reasons.n > MD_TOP)
+            fprintf(o, "\n... and %d more reasons: see the HTML or JSON report.\n", s->reasons.n - MD_TOP);
+    }
     if (s->nfail_seen) {
         fprintf(o, "\n## Failures (%lld)\n\n| backend | case | rule | figure | detail |\n|---|---|---|---|---|\n",
                 (long long)s->nfail_seen);
@@ -138,6 +152,7 @@ static void m_destroy(kvv_reporter *r)
     rep_store_free(&s->fails);
     rep_store_free(&s->top_a);
     rep_store_free(&s->top_b);
+    rep_reasons_free(&s->reasons);
     free(s);
     free(r);
 }

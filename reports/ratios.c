@@ -1,6 +1,7 @@
 /* The ratio reporter: one TSV line per (case, backend) with its status and
  * error ratios, written as verdicts arrive.  This is the baseline format of
- * `kvverify compare`: small, diffable, and all the nightly gate compares. */
+ * `kvverify compare`: small, diffable, and all the nightly gate compares.
+ * A ratio the case does not have (a crash, a decline, a row op) is "-". */
 #include <stdlib.h>
 
 #include "reports/report_util.h"
@@ -19,7 +20,7 @@ static void t_result(kvv_reporter *r, const kvv_case *c, const char *name, int b
     (void)c;
     char a[32], b[32];
     fprintf(r->out, "%s\t%s\t%s\t%s\t%s\n", name, r->info->backends[backend], rep_status_word(v->status),
-            rep_num(a, sizeof a, v->arith_ratio), rep_num(b, sizeof b, v->budget_ratio));
+            rep_ratio(a, sizeof a, v->arith_ratio), rep_ratio(b, sizeof b, v->budget_ratio));
     fflush(r->out);
 }
 

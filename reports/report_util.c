@@ -81,6 +81,22 @@ void rep_put_json_num(FILE *out, double x)
         fprintf(out, "\"%s\"", b);
 }
 
+void rep_put_json_ratio(FILE *out, double x)
+{
+    if (rep_has_ratio(x))
+        rep_put_json_num(out, x);
+    else
+        fputs("null", out);
+}
+
+const char *rep_ratio(char *buf, size_t n, double x)
+{
+    if (rep_has_ratio(x))
+        return rep_num(buf, n, x);
+    snprintf(buf, n, "-");
+    return buf;
+}
+
 const char *rep_status_word(kvv_status s)
 {
     static const char *const w[KVV_STATUS_COUNT] = {"pass", "fail", "skip"};

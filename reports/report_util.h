@@ -5,6 +5,7 @@
 #ifndef KVV_REPORT_UTIL_H
 #define KVV_REPORT_UTIL_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -24,6 +25,11 @@ void rep_put_md_cell(FILE *out, const char *s);
 const char *rep_num(char *buf, size_t n, double x);
 /* A JSON number, or the strings "inf", "-inf", "nan" (JSON has no literal for them). */
 void rep_put_json_num(FILE *out, double x);
+/* A verdict's ratio: NaN is no ratio at all (kvv_verdict), written as JSON
+ * null, or "-" by rep_ratio; else as rep_num and rep_put_json_num. */
+#define rep_has_ratio(x) (!isnan(x))
+void rep_put_json_ratio(FILE *out, double x);
+const char *rep_ratio(char *buf, size_t n, double x);
 
 const char *rep_status_word(kvv_status s); /* "pass", "fail", "skip" */
 const char *rep_rot_name(kvv_rot_site r);
@@ -55,10 +61,32 @@ typedef struct rep_store {
 int rep_store_add(rep_store *s, const kvv_case *c, const char *name, int backend, const kvv_verdict *v);
 void rep_store_free(rep_store *s);
 
-/* HTML: the heatmaps section.  page_of[i] is the failure page number of
- * entry i (> 0), or 0 when it has none; thr: the arith and budget thresholds. */
+/* Skip reasons: each distinct (backend, detail) of the skipped cases, and of
+ * the declines that --strict made failures, with its count. */
+typedef struct rep_reason {
+    char *text;
+    int backend;
+    int64_t n;
+} rep_reason;
+typedef struct rep_reasons {
+    rep_reason *r;
+    int n, cap;
+    int64_t total; /* cases noted */
+} rep_reasons;
+/* Notes v if it is a skip or a decline; 0, or -1 when out of memory. */
+int rep_reasons_note(rep_reasons *s, int backend, const kvv_verdict *v);
+void rep_reasons_sort(rep_reasons *s); /* most frequent first */
+void rep_reasons_free(rep_reasons *s);
+
+/* HTML: the heatmaps section (K x V grids per head dim and op, per backend).
+ * page_of[i] is the failure page number of entry i (> 0), or 0 when it has
+ * none; thr: the arith and budget thresholds. */
 void rep_html_heatmaps(FILE *o, const rep_store *st, const kvv_run_info *info, const int64_t *page_of,
                        const double thr[2]);
+
+/* HTML: the plots (inline SVG): ratio histograms per backend, time per op. */
+void rep_html_plots(FILE *o, const rep_store *st, const kvv_run_info *info, const kvv_summary *sm,
+                    const double thr[2]);
 
 /* A reporter struct with its callbacks and state; NULL when out of memory. */
 kvv_reporter *rep_new(FILE *out, void *state, void (*begin)(kvv_reporter *, const kvv_run_info *),

@@ -25,6 +25,8 @@ typedef struct kvv_run_info {
 typedef struct kvv_tally {
     int64_t cases, pass, fail, skip, ties, tie_candidates;
     double worst_arith, worst_budget, t_backend, t_ref;
+    int64_t declined;            /* failures that are declines (--strict), counted in fail too */
+    int64_t n_arith, n_budget;   /* cases with an arith / budget ratio: the worst is shown only when > 0 */
 } kvv_tally;
 
 typedef struct kvv_summary {
@@ -52,6 +54,9 @@ struct kvv_reporter {
 /* The terminal reporter: a line per failure (case name, rule, figure), a
  * progress line on a TTY, and the summary table.  verbose: a line per case. */
 kvv_reporter *kvv_reporter_terminal(FILE *out, int verbose);
+/* A line the terminal reporter prints under its summary (the case list's
+ * coverage of the dimension model). */
+void kvv_reporter_terminal_coverage(kvv_reporter *r, const char *line);
 
 /* File reporters.  Each writes to `out`, which the caller opens and closes
  * (after destroy).  Formats are described in README ("Reports"). */

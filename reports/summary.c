@@ -1,4 +1,6 @@
 /* Adding verdicts into per-op, per-backend tallies. */
+#include <math.h>
+
 #include "reports/reports.h"
 
 static void tally_add(kvv_tally *t, const kvv_verdict *v)
@@ -10,11 +12,13 @@ static void tally_add(kvv_tally *t, const kvv_verdict *v)
         t->fail++;
     else
         t->skip++;
+    t->declined += v->status == KVV_FAIL && v->rule == KVV_RULE_DECLINED;
     t->ties += v->ties;
     t->tie_candidates += v->tie_candidates;
-    if (v->arith_ratio > t->worst_arith)
+    /* NaN: the case has no such ratio */
+    if (!isnan(v->arith_ratio) && (!t->n_arith++ || v->arith_ratio > t->worst_arith))
         t->worst_arith = v->arith_ratio;
-    if (v->budget_ratio > t->worst_budget)
+    if (!isnan(v->budget_ratio) && (!t->n_budget++ || v->budget_ratio > t->worst_budget))
         t->worst_budget = v->budget_ratio;
     t->t_backend += v->t_backend;
     t->t_ref += v->t_ref;

@@ -1,9 +1,11 @@
-/* Shared main of the CUnit test programs: each tests/test_*.c defines
- * kvv_register_tests(), which adds its suites to the registry. */
+/* The main of the CUnit test programs (in the kvv_test_harness library):
+ * each tests/test_*.c defines kvv_register_tests(), which adds its suites.
+ * Exit status: 1 when a test failed (or none ran), else 77 when a test was
+ * skipped (ctest's SKIP_RETURN_CODE: reported as skipped), else 0. */
 #include <CUnit/Basic.h>
 #include <stdio.h>
 
-void kvv_register_tests(void);
+#include "tests/harness.h"
 
 int main(void)
 {
@@ -19,5 +21,11 @@ int main(void)
         fprintf(stderr, "no tests ran\n");
         return 1;
     }
-    return failed ? 1 : 0;
+    if (failed)
+        return 1;
+    if (kvv_skip_count()) {
+        printf("%d part(s) SKIPPED: exit %d (ctest: skipped)\n", kvv_skip_count(), KVV_SKIP_STATUS);
+        return KVV_SKIP_STATUS;
+    }
+    return 0;
 }

@@ -10,8 +10,7 @@
 
 #include "oracle/oracle.h"
 #include "tests/json_check.h"
-#include "tests/scratch.h"
-#include "tests/testutil.h"
+#include "tests/harness.h"
 
 static kvv_bench_log made_up_log(FILE *out)
 {

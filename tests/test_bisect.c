@@ -7,47 +7,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "tests/testutil.h"
+#include "tests/harness.h"
 
 static char repo[64];
-
-static const char *kvverify(void)
-{
-    static char path[600];
-    const char *dir = getenv("KVV_BUILD_DIR");
-    if (dir && *dir && dir[0] == '/')
-        snprintf(path, sizeof path, "%s/kvverify", dir);
-    else {
-        char cwd[400];
-        snprintf(path, sizeof path, "%s/%s/kvverify", getcwd(cwd, sizeof cwd) ? cwd : ".", dir && *dir ? dir : "build");
-    }
-    return path;
-}
-
-static int sh(const char *cmd, char *out, size_t n)
-{
-    FILE *p = popen(cmd, "r");
-    size_t k = 0;
-    if (out)
-        out[0] = 0;
-    if (!p)
-        return -1;
-    char sink[4096];
-    for (;;) {
-        size_t r = out && k + 1 < n ? fread(out + k, 1, n - 1 - k, p) : fread(sink, 1, sizeof sink, p);
-        if (r == 0)
-            break;
-        if (out && k + 1 < n)
-            k += r;
-    }
-    if (out)
-        out[k] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 /* The plugin: f32 K/V stored as is, attention in plain f32 loops.
  * ROTATE_Q plants the defect: a normalized WHT of Q inside the kernel, as a
@@ -117,7 +83,7 @@ static void commit(const char *message, const char *prelude, char *sha)
     write_file("plugin.c", prelude, plugin_head, plugin_attention);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "cd %s && git add -A && git commit -q -m '%s' && git rev-parse HEAD", repo, message);
-    CU_ASSERT_FATAL(sh(cmd, sha, 64) == 0);
+    CU_ASSERT_FATAL(kvv_sh(cmd, sha, 64) == 0);
     sha[strcspn(sha, "\n")] = 0;
 }
 
@@ -127,15 +93,15 @@ static char shas[11][64];
  * defect again, a CRASH on top of it, notes */
 static void make_history(void)
 {
-    snprintf(repo, sizeof repo, "/tmp/kvv-bisect-XXXXXX");
-    CU_ASSERT_FATAL(mkdtemp(repo) != NULL);
+    snprintf(repo, sizeof repo, "%s", scratch_path("kvv-bisect", "repo"));
+    CU_ASSERT_FATAL(mkdir(repo, 0700) == 0);
     setenv("GIT_AUTHOR_NAME", "kvverify test", 1);
     setenv("GIT_AUTHOR_EMAIL", "test@example.invalid", 1);
     setenv("GIT_COMMITTER_NAME", "kvverify test", 1);
     setenv("GIT_COMMITTER_EMAIL", "test@example.invalid", 1);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "cd %s && git init -q -b main . && git config commit.gpgsign false", repo);
-    CU_ASSERT_FATAL(sh(cmd, NULL, 0) == 0);
+    CU_ASSERT_FATAL(kvv_sh(cmd, NULL, 0) == 0);
     write_file(".gitignore", "*.so\nbuild/\n", NULL, NULL);
     commit("plugin: f32 attention", "#define ROTATE_Q 0\n", shas[0]);
     commit("plugin: half-done refactor", "#define ROTATE_Q 0\n#error not finished\n", shas[1]);
@@ -144,30 +110,29 @@ static void make_history(void)
     commit("plugin: comments", "#define ROTATE_Q 1\n/* refactored, commented */\n", shas[4]);
     write_file("README", "toy backend\n", NULL, NULL);
     snprintf(cmd, sizeof cmd, "cd %s && git add -A && git commit -q -m readme && git rev-parse HEAD", repo);
-    CU_ASSERT_FATAL(sh(cmd, shas[5], 64) == 0);
+    CU_ASSERT_FATAL(kvv_sh(cmd, shas[5], 64) == 0);
     shas[5][strcspn(shas[5], "\n")] = 0;
     commit("kernel: the cache is not rotated, Q must not be", "#define ROTATE_Q 0\n/* refactored, commented */\n",
            shas[6]);
     write_file("NOTES", "notes\n", NULL, NULL);
     snprintf(cmd, sizeof cmd, "cd %s && git add -A && git commit -q -m notes && git rev-parse HEAD", repo);
-    CU_ASSERT_FATAL(sh(cmd, shas[7], 64) == 0);
+    CU_ASSERT_FATAL(kvv_sh(cmd, shas[7], 64) == 0);
     shas[7][strcspn(shas[7], "\n")] = 0;
     commit("kernel: rotate Q again", "#define ROTATE_Q 1\n/* refactored, commented */\n", shas[8]);
     commit("kernel: abort on a cache it cannot read", "#define ROTATE_Q 1\n#define CRASH 1\n", shas[9]);
     write_file("NOTES", "notes, more\n", NULL, NULL);
     snprintf(cmd, sizeof cmd, "cd %s && git add -A && git commit -q -m 'more notes' && git rev-parse HEAD", repo);
-    CU_ASSERT_FATAL(sh(cmd, shas[10], 64) == 0);
+    CU_ASSERT_FATAL(kvv_sh(cmd, shas[10], 64) == 0);
     shas[10][strcspn(shas[10], "\n")] = 0;
 }
 
 static void build_cmd(char *buf, size_t n, int own_exe)
 {
-    char cwd[400];
-    CU_ASSERT_FATAL(getcwd(cwd, sizeof cwd) != NULL);
+    const char *cwd = kvv_source_dir();
     /* the plugin; for --exe, the repository's "own" kvverify is a copy of this one */
     if (own_exe)
         snprintf(buf, n, "mkdir -p build && cp %s build/kvverify && cc -shared -fPIC -O1 -I%s/include -o plugin.so plugin.c -lm",
-                 kvverify(), cwd);
+                 cli_exe(), cwd);
     else
         snprintf(buf, n, "cc -shared -fPIC -O1 -I%s/include -o plugin.so plugin.c -lm", cwd);
 }
@@ -176,21 +141,23 @@ static void check_repo_restored(void)
 {
     char out[256], cmd[300];
     snprintf(cmd, sizeof cmd, "cd %s && git symbolic-ref --short HEAD && git status --porcelain --untracked-files=no", repo);
-    sh(cmd, out, sizeof out);
+    kvv_sh(cmd, out, sizeof out);
     CU_ASSERT(!strcmp(out, "main\n"));
     snprintf(cmd, sizeof cmd, "test -e %s/.git/BISECT_LOG", repo);
-    CU_ASSERT(sh(cmd, NULL, 0) != 0);
+    CU_ASSERT(kvv_sh(cmd, NULL, 0) != 0);
 }
 
 static void test_bisect_plugin(void)
 {
+    if (!kvv_have_command("git") || !kvv_have_command("cc"))
+        KVV_SKIP("git and cc are needed to make and build the plugin's history");
     make_history();
     static char out[1 << 16];
     char build[1200], cmd[3000];
     build_cmd(build, sizeof build, 0);
     snprintf(cmd, sizeof cmd, "%s bisect -C %s --good %s --bad %s --plugin plugin.so --build \"%s\" -p '%s' -- -j 1 2>&1",
-             kvverify(), repo, shas[0], shas[5], build, CASE);
-    int rc = sh(cmd, out, sizeof out);
+             cli_exe(), repo, shas[0], shas[5], build, CASE);
+    int rc = kvv_sh(cmd, out, sizeof out);
     CU_ASSERT(rc == 0);
     char want[200];
     snprintf(want, sizeof want, "first bad commit: %s kernel: rotate Q for rotated caches", shas[3]);
@@ -205,12 +172,14 @@ static void test_bisect_plugin(void)
  * kvverify itself); and the ends checked before bisecting. */
 static void test_bisect_own_exe_and_ends(void)
 {
+    if (!repo[0])
+        KVV_SKIP("no history to bisect (git or cc missing)");
     static char out[1 << 16];
     char build[1200], cmd[3000];
     build_cmd(build, sizeof build, 1);
     snprintf(cmd, sizeof cmd, "%s bisect -C %s --good %s --bad %s --build \"%s\" -p '%s' -- -b ./plugin.so -j 1 2>&1",
-             kvverify(), repo, shas[2], shas[4], build, CASE);
-    CU_ASSERT(sh(cmd, out, sizeof out) == 0);
+             cli_exe(), repo, shas[2], shas[4], build, CASE);
+    CU_ASSERT(kvv_sh(cmd, out, sizeof out) == 0);
     char want[200];
     snprintf(want, sizeof want, "first bad commit: %s", shas[3]);
     CU_ASSERT(strstr(out, want) != NULL);
@@ -220,8 +189,8 @@ static void test_bisect_own_exe_and_ends(void)
 
     /* --bad that passes: nothing to bisect */
     snprintf(cmd, sizeof cmd, "%s bisect -C %s --good %s --bad %s --build \"%s\" -p '%s' -- -b ./plugin.so -j 1 2>&1",
-             kvverify(), repo, shas[0], shas[2], build, CASE);
-    CU_ASSERT(sh(cmd, out, sizeof out) == 1);
+             cli_exe(), repo, shas[0], shas[2], build, CASE);
+    CU_ASSERT(kvv_sh(cmd, out, sizeof out) == 1);
     CU_ASSERT(strstr(out, "the cases pass at --bad") != NULL);
     check_repo_restored();
     /* the step alone at the commit that does not build: git bisect skip (125) */
@@ -229,14 +198,14 @@ static void test_bisect_own_exe_and_ends(void)
     snprintf(cmd, sizeof cmd,
              "cd %s && git checkout -q %s && %s bisect-step --state %s/.git --repo %s --build \"%s\" --plugin plugin.so "
              "-p '%s' 2>&1; echo \"rc=$?\"; git checkout -q main",
-             repo, shas[1], kvverify(), repo, repo, build, CASE);
-    sh(cmd, out, sizeof out);
+             repo, shas[1], cli_exe(), repo, repo, build, CASE);
+    kvv_sh(cmd, out, sizeof out);
     CU_ASSERT(strstr(out, "plugin: half-done refactor: build failed (exit 1): skipped") != NULL);
     CU_ASSERT(strstr(out, "rc=125") != NULL);
     check_repo_restored();
     /* not a commit */
-    snprintf(cmd, sizeof cmd, "%s bisect -C %s --good nosuchrev --bad %s 2>&1", kvverify(), repo, shas[2]);
-    CU_ASSERT(sh(cmd, out, sizeof out) == 2);
+    snprintf(cmd, sizeof cmd, "%s bisect -C %s --good nosuchrev --bad %s 2>&1", cli_exe(), repo, shas[2]);
+    CU_ASSERT(kvv_sh(cmd, out, sizeof out) == 2);
     CU_ASSERT(strstr(out, "'nosuchrev' is not a commit") != NULL);
 }
 
@@ -247,12 +216,14 @@ static void test_bisect_own_exe_and_ends(void)
 static void test_bisect_fixed_bare(void)
 {
     static char out[1 << 16];
-    char cmd[4000], cwd[400], home[80];
-    CU_ASSERT_FATAL(getcwd(cwd, sizeof cwd) != NULL);
+    if (!repo[0])
+        KVV_SKIP("no history to bisect (git or cc missing)");
+    char cmd[4000], home[80];
+    const char *cwd = kvv_source_dir();
     snprintf(home, sizeof home, "%s-home", repo);
     snprintf(cmd, sizeof cmd, "rm -rf %s.git %s && git clone -q --bare %s %s.git && mkdir -p %s", repo, home, repo, repo,
              home);
-    CU_ASSERT_FATAL(sh(cmd, NULL, 0) == 0);
+    CU_ASSERT_FATAL(kvv_sh(cmd, NULL, 0) == 0);
     /* $KVV_BISECT_HOME is the folder the bisect runs in; the tree holds no files */
     char build[1500];
     snprintf(build, sizeof build,
@@ -262,8 +233,8 @@ static void test_bisect_fixed_bare(void)
              cwd);
     snprintf(cmd, sizeof cmd, "cd %s && %s bisect -C %s.git --fixed --bad %s --good %s --build '%s' -b step/plugin.so "
                               "-p '%s' -- -j 1 2>&1",
-             home, kvverify(), repo, shas[4], shas[7], build, CASE);
-    int rc = sh(cmd, out, sizeof out);
+             home, cli_exe(), repo, shas[4], shas[7], build, CASE);
+    int rc = kvv_sh(cmd, out, sizeof out);
     CU_ASSERT(rc == 0);
     char want[200];
     snprintf(want, sizeof want, "first fixed commit: %s kernel: the cache is not rotated", shas[6]);
@@ -273,13 +244,13 @@ static void test_bisect_fixed_bare(void)
         printf("\n%s\n", out);
     /* each step's log is kept in the git directory */
     snprintf(cmd, sizeof cmd, "test -s %s.git/kvverify-bisect/%s.log", repo, shas[6]);
-    CU_ASSERT(sh(cmd, NULL, 0) == 0);
+    CU_ASSERT(kvv_sh(cmd, NULL, 0) == 0);
     /* the other way round without --fixed: refused, with the hint */
-    snprintf(cmd, sizeof cmd, "%s bisect -C %s.git --bad %s --good %s 2>&1", kvverify(), repo, shas[4], shas[7]);
-    CU_ASSERT(sh(cmd, out, sizeof out) == 2);
+    snprintf(cmd, sizeof cmd, "%s bisect -C %s.git --bad %s --good %s 2>&1", cli_exe(), repo, shas[4], shas[7]);
+    CU_ASSERT(kvv_sh(cmd, out, sizeof out) == 2);
     CU_ASSERT(strstr(out, "add --fixed") != NULL);
     snprintf(cmd, sizeof cmd, "rm -rf %s.git %s", repo, home);
-    sh(cmd, NULL, 0);
+    kvv_sh(cmd, NULL, 0);
 }
 
 /* --rule: the commit where a case that already failed (arith) started to
@@ -287,13 +258,15 @@ static void test_bisect_fixed_bare(void)
  * kvverify does not have is an error */
 static void test_bisect_rule(void)
 {
+    if (!repo[0])
+        KVV_SKIP("no history to bisect (git or cc missing)");
     static char out[1 << 16];
     char build[1200], cmd[3000];
     build_cmd(build, sizeof build, 0);
     snprintf(cmd, sizeof cmd,
              "%s bisect -C %s --good %s --bad %s --rule crash --plugin plugin.so --build \"%s\" -p '%s' -- -j 1 2>&1",
-             kvverify(), repo, shas[8], shas[10], build, CASE);
-    CU_ASSERT(sh(cmd, out, sizeof out) == 0);
+             cli_exe(), repo, shas[8], shas[10], build, CASE);
+    CU_ASSERT(kvv_sh(cmd, out, sizeof out) == 0);
     char want[200];
     snprintf(want, sizeof want, "first bad commit: %s kernel: abort on a cache it cannot read", shas[9]);
     CU_ASSERT(strstr(out, want) != NULL);
@@ -303,23 +276,19 @@ static void test_bisect_rule(void)
         printf("\n%s\n", out);
     check_repo_restored();
     snprintf(cmd, sizeof cmd, "%s bisect -C %s --good %s --bad %s --plugin plugin.so --build \"%s\" -p '%s' -- -j 1 2>&1",
-             kvverify(), repo, shas[8], shas[10], build, CASE);
-    CU_ASSERT(sh(cmd, out, sizeof out) == 1);
+             cli_exe(), repo, shas[8], shas[10], build, CASE);
+    CU_ASSERT(kvv_sh(cmd, out, sizeof out) == 1);
     CU_ASSERT(strstr(out, "the cases already fail at --good") != NULL);
     check_repo_restored();
-    snprintf(cmd, sizeof cmd, "%s bisect -C %s --good %s --bad %s --rule crash,wobble 2>&1", kvverify(), repo, shas[8],
+    snprintf(cmd, sizeof cmd, "%s bisect -C %s --good %s --bad %s --rule crash,wobble 2>&1", cli_exe(), repo, shas[8],
              shas[10]);
-    CU_ASSERT(sh(cmd, out, sizeof out) == 2);
+    CU_ASSERT(kvv_sh(cmd, out, sizeof out) == 2);
     CU_ASSERT(strstr(out, "--rule wobble: no such rule") != NULL);
 }
 
 static int cleanup(void)
 {
-    char cmd[200];
-    if (repo[0] && !strncmp(repo, "/tmp/kvv-bisect-", 16)) {
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", repo);
-        sh(cmd, NULL, 0);
-    }
+    scratch_remove();
     return 0;
 }
 

@@ -11,9 +11,7 @@
 #include <unistd.h>
 
 #include "oracle/oracle.h"
-#include "tests/cli_exec.h"
-#include "tests/scratch.h"
-#include "tests/testutil.h"
+#include "tests/harness.h"
 
 #define QUICK "quant/q8_0/d64/rows8/dist=gauss/seed=12"
 

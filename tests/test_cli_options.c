@@ -7,9 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "tests/cli_exec.h"
-#include "tests/scratch.h"
-#include "tests/testutil.h"
+#include "tests/harness.h"
 
 static const char *tmp(const char *name)
 {

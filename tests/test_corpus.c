@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "oracle/oracle.h"
-#include "tests/testutil.h"
+#include "tests/harness.h"
 
 static char root[128];
 
@@ -25,7 +25,7 @@ static void put_file(const char *rel, const char *text)
 
 static void make_tree(void)
 {
-    snprintf(root, sizeof root, "/tmp/kvv_test_corpus_%ld", (long)getpid());
+    snprintf(root, sizeof root, "%s", scratch_path("kvv-corpus", "tree"));
     char d[256];
     const char *dirs[] = {"", "/b", "/a", "/a/deep", "/known-failures"};
     for (int i = 0; i < 5; i++) {
@@ -41,9 +41,8 @@ static void make_tree(void)
 
 static void remove_tree(void)
 {
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", root);
-    CU_ASSERT_EQUAL(system(cmd), 0);
+    scratch_remove();
+    CU_ASSERT(access(root, F_OK) != 0);
 }
 
 static void test_load_tree(void)
@@ -95,12 +94,11 @@ static int count_lines(const char *cmd, const char *needle)
  * run there), but not corpora/known-failures. */
 static void test_gate_replays_the_corpus(void)
 {
-    const char *b = getenv("KVV_BUILD_DIR");
-    char cmd[600];
+    char cmd[1200];
     const char *probe = "dequant/turbo4@qjl/d128/rows32/dist=nonfinite/seed=7"; /* corpora/regressions */
-    snprintf(cmd, sizeof cmd, "%s/kvverify list cases --gate 2>&1", b && *b ? b : "build");
+    snprintf(cmd, sizeof cmd, "%s list cases --gate 2>&1", cli_exe());
     CU_ASSERT_EQUAL(count_lines(cmd, probe), 1);
-    snprintf(cmd, sizeof cmd, "%s/kvverify list cases --gate --no-corpus 2>&1", b && *b ? b : "build");
+    snprintf(cmd, sizeof cmd, "%s list cases --gate --no-corpus 2>&1", cli_exe());
     CU_ASSERT_EQUAL(count_lines(cmd, probe), 0);
     /* nothing of known-failures is in the gate */
     char why[300];
@@ -115,7 +113,7 @@ static void test_gate_replays_the_corpus(void)
         }
         if (p)
             pclose(p);
-        snprintf(cmd, sizeof cmd, "%s/kvverify list cases --gate 2>&1", b && *b ? b : "build");
+        snprintf(cmd, sizeof cmd, "%s list cases --gate 2>&1", cli_exe());
         for (int i = 0; i < files.n; i++) {
             char name[512];
             kvv_case_name(&files.items[i], name, sizeof name);

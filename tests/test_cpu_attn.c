@@ -20,7 +20,7 @@
 #include "kvv/backend.h"
 #include "kvv/tensor.h"
 #include "ref/ref.h"
-#include "tests/testutil.h"
+#include "tests/harness.h"
 
 /* Error allowed relative to the largest |output| of the case. */
 #define TOL 1e-5

@@ -11,7 +11,7 @@
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cpu/cpu_internal.h"
 #include "ref/ref.h"
-#include "tests/testutil.h"
+#include "tests/harness.h"
 
 /* ---- helpers ---- */
 
@@ -158,10 +158,8 @@ static int widths(kvv_type t, int *w)
 
 static void test_quantize_scalar_vs_avx2(void)
 {
-    if (!kvv_cpu_has_avx2()) {
-        fprintf(stderr, "(no AVX2 on this CPU: nothing to compare) ");
-        return;
-    }
+    if (!kvv_cpu_has_avx2())
+        KVV_SKIP("no AVX2 on this CPU: no second ISA to compare the scalar kernels with");
     const int rows = 24;
     float *x = malloc(sizeof(float) * rows * 576);
     uint8_t *qs = malloc(rows * 576 * 4), *qa = malloc(rows * 576 * 4);
@@ -192,10 +190,8 @@ static void test_quantize_scalar_vs_avx2(void)
  * (NaN and Inf scales, every index) with both ISAs and both LUTs. */
 static void test_dequantize_scalar_vs_avx2(void)
 {
-    if (!kvv_cpu_has_avx2()) {
-        fprintf(stderr, "(no AVX2 on this CPU: nothing to compare) ");
-        return;
-    }
+    if (!kvv_cpu_has_avx2())
+        KVV_SKIP("no AVX2 on this CPU: no second ISA to compare the scalar kernels with");
     const int rows = 16, ncols = 256;
     float *x = malloc(sizeof(float) * rows * ncols), *ys = malloc(sizeof(float) * rows * ncols),
           *ya = malloc(sizeof(float) * rows * ncols);

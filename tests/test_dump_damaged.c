@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "dump/dump.h"
-#include "tests/testutil.h"
+#include "tests/harness.h"
 
 static void test_damaged_files_refused(void)
 {

@@ -10,20 +10,14 @@
 #include <string.h>
 
 #include "oracle/oracle.h"
-#include "tests/testutil.h"
-
-static const char *build_dir(void)
-{
-    const char *d = getenv("KVV_BUILD_DIR");
-    return d && *d ? d : "build";
-}
+#include "tests/harness.h"
 
 static const char *plugin(const char *opts)
 {
     static char buf[4][1024];
     static int k;
     char *p = buf[k++ % 4];
-    snprintf(p, sizeof buf[0], "%s/plugins/libstored.so%s%s", build_dir(), *opts ? ":" : "", opts);
+    snprintf(p, sizeof buf[0], "%s/plugins/libstored.so%s%s", kvv_build_dir(), *opts ? ":" : "", opts);
     return p;
 }
 
@@ -72,9 +66,22 @@ static void test_rewrite(void)
 {
     kvv_case_list l = {0};
     CU_ASSERT_EQUAL_FATAL(kvv_gate_cases(&l), 0);
-    int before = 0;
-    for (int i = 0; i < l.n; i++)
-        before += l.items[i].type_k == KVV_TURBO3_QK128 || l.items[i].type_v == KVV_TURBO3_QK128;
+    int before = 0, turned = 0;
+    for (int i = 0; i < l.n; i++) {
+        kvv_case c = l.items[i];
+        int had = c.type_k == KVV_TURBO3_QK128 || c.type_v == KVV_TURBO3_QK128;
+        if (!had && c.type_k != KVV_TURBO3 && c.type_v != KVV_TURBO3)
+            continue;
+        /* a turbo3 operand turns into turbo3@qk128 where 128-blocks fit it;
+         * a case that already had one keeps it unless its other operand is
+         * turbo3 at a head dim 128-blocks do not divide (576/512) */
+        char err[128];
+        c.type_k = c.type_k == KVV_TURBO3 ? KVV_TURBO3_QK128 : c.type_k;
+        c.type_v = c.type_v == KVV_TURBO3 ? KVV_TURBO3_QK128 : c.type_v;
+        int fits = kvv_case_validate(&c, err, sizeof err) == 0;
+        before += had && fits;
+        turned += !had && fits;
+    }
     kvv_format_map m;
     kvv_format_map_init(&m);
     m.as[KVV_TURBO3] = KVV_TURBO3_QK128;
@@ -89,7 +96,9 @@ static void test_rewrite(void)
         bad += kvv_case_validate(c, err, sizeof err) != 0;
     }
     CU_ASSERT_EQUAL(turbo3, 0);
-    CU_ASSERT(after > before + 100); /* the 144-pair matrices, the semantics cases, the ppl cases */
+    CU_ASSERT_EQUAL(after, before + turned);
+    /* the pair matrices alone: every pair with turbo3 at head dims 128 and 256 */
+    CU_ASSERT(turned >= 2 * (2 * KVV_CACHE_TYPE_COUNT - 1));
     CU_ASSERT(dropped > 0);          /* turbo3 at head dims 64, 192, 576: no 128-blocks */
     CU_ASSERT_EQUAL(l.n + dropped, n0);
     CU_ASSERT_EQUAL(bad, 0);
@@ -190,14 +199,14 @@ static void test_cli(void)
 {
     char cmd[2048];
     int stale;
-    snprintf(cmd, sizeof cmd, "%s/kvverify list cases --gate -b %s 2>/dev/null", build_dir(),
+    snprintf(cmd, sizeof cmd, "%s/kvverify list cases --gate -b %s 2>/dev/null", kvv_build_dir(),
              plugin("turbo3=turbo3@qk128"));
     CU_ASSERT(count_lines(cmd, "turbo3@qk128", "turbo3-", &stale) > 200);
     CU_ASSERT_EQUAL(stale, 0);
-    snprintf(cmd, sizeof cmd, "%s/kvverify list cases --gate --listed-formats -b %s 2>/dev/null", build_dir(),
+    snprintf(cmd, sizeof cmd, "%s/kvverify list cases --gate --listed-formats -b %s 2>/dev/null", kvv_build_dir(),
              plugin("turbo3=turbo3@qk128"));
     CU_ASSERT(count_lines(cmd, "turbo3-", NULL, &stale) > 90);
-    snprintf(cmd, sizeof cmd, "%s/kvverify probe -b %s 2>&1", build_dir(), plugin("turbo4=turbo4@narrow"));
+    snprintf(cmd, sizeof cmd, "%s/kvverify probe -b %s 2>&1", kvv_build_dir(), plugin("turbo4=turbo4@narrow"));
     CU_ASSERT_EQUAL(count_lines(cmd, "configured: turbo4@narrow", NULL, &stale), 1);
 }
 

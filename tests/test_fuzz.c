@@ -11,7 +11,7 @@
 #include "fuzz/shrink.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "oracle/oracle.h"
-#include "tests/testutil.h"
+#include "tests/harness.h"
 
 /* ---- distributions ---- */
 
@@ -325,26 +325,18 @@ static void test_shrink_keeps_a_case_that_cannot_shrink(void)
 /* ---- the fuzz loop with a planted defect ---- */
 
 /* The CPU backend, except that quantizing q4_0 with 3 or more rows flips
- * one bit of the first block's indices. */
-static int planted_quantize(void *ctx, kvv_type t, const float *src, void *dst, int64_t nrows, int64_t ncols,
-                            const kvv_toggles *tg)
+ * one bit of the first block's indices (tests/harness/defect.h). */
+static kvv_backend *planted_backend(void)
 {
-    (void)ctx;
-    const kvv_backend *cpu = kvv_cpu_backend();
-    int rc = cpu->quantize_rows(cpu->ctx, t, src, dst, nrows, ncols, tg);
-    if (rc == KVV_OK && t == KVV_Q4_0 && nrows >= 3)
-        ((unsigned char *)dst)[5] ^= 0x10;
-    return rc;
+    static const kvv_plant flip = {"flip_bit", "quant/q4_0/*/rows[3-9]|quant/q4_0/*/rows[1-9][0-9]*"};
+    return kvv_defect_backend("planted", &flip, 1);
 }
 
 static void test_fuzz_finds_planted_defect(void)
 {
-    kvv_backend planted_b = *kvv_cpu_backend();
-    planted_b.name = "planted";
-    planted_b.quantize_rows = planted_quantize;
-    char dir[128];
-    snprintf(dir, sizeof dir, "/tmp/kvv_test_fuzz_%ld", (long)getpid());
-    kvv_fuzz_opts o = {.backend_name = "planted", .backend = &planted_b, .seconds = 60, .seed = 3,
+    kvv_backend *planted_b = planted_backend();
+    const char *dir = scratch_path("kvv-fuzz", "finds");
+    kvv_fuzz_opts o = {.backend_name = "planted", .backend = planted_b, .seconds = 60, .seed = 3,
                        .ops = 1u << KVV_OP_QUANT, .out_dir = dir, .jobs = 2, .timeout = 30, .max_finds = 1,
                        .log = NULL};
     kvv_fuzz_stats st;
@@ -371,7 +363,7 @@ static void test_fuzz_finds_planted_defect(void)
     CU_ASSERT_EQUAL(l.n, 1);
     if (l.n == 1) {
         kvv_verdict v;
-        kvv_run_case(&l.items[0], &planted_b, &v);
+        kvv_run_case(&l.items[0], planted_b, &v);
         CU_ASSERT(v.status == KVV_FAIL && v.rule == KVV_RULE_BYTES);
         kvv_run_case(&l.items[0], kvv_cpu_backend(), &v);
         CU_ASSERT_EQUAL(v.status, KVV_PASS);
@@ -379,21 +371,15 @@ static void test_fuzz_finds_planted_defect(void)
     kvv_case_list_free(&l);
     remove(st.last_file);
     rmdir(dir);
+    kvv_defect_free(planted_b);
 }
 
 static void test_shrink_given_case(void)
 {
-    kvv_backend planted_b = *kvv_cpu_backend();
-    planted_b.name = "planted";
-    planted_b.quantize_rows = planted_quantize;
-    char dir[128];
-    snprintf(dir, sizeof dir, "/tmp/kvv_test_shrink_%ld", (long)getpid());
-    kvv_fuzz_opts o = {.backend_name = "planted", .backend = &planted_b, .out_dir = dir, .jobs = 1, .timeout = 30};
-    kvv_case c = kvv_case_default(KVV_OP_QUANT);
-    c.type_k = KVV_Q4_0;
-    c.dk = 256;
-    c.n_kv = 77;
-    c.dist = KVV_DIST_HEAVY;
+    kvv_backend *planted_b = planted_backend();
+    const char *dir = scratch_path("kvv-fuzz", "shrunk");
+    kvv_fuzz_opts o = {.backend_name = "planted", .backend = planted_b, .out_dir = dir, .jobs = 1, .timeout = 30};
+    kvv_case c = kvv_case_named("quant/q4_0/d256/rows77/dist=heavy/seed=1");
     kvv_fuzz_stats st;
     CU_ASSERT_EQUAL(kvv_fuzz_shrink_case(&o, &c, &st), 1);
     CU_ASSERT_EQUAL(st.written, 1);
@@ -409,6 +395,7 @@ static void test_shrink_given_case(void)
     c.type_k = KVV_Q8_0; /* the planted defect is in q4_0 only: nothing to shrink */
     CU_ASSERT_EQUAL(kvv_fuzz_shrink_case(&o, &c, &st), 0);
     CU_ASSERT_EQUAL(st.written, 0);
+    kvv_defect_free(planted_b);
 }
 
 static void test_fuzz_clean_backend(void)

@@ -11,7 +11,7 @@
 #include "kernels/ggml/ggml_adapter.h"
 #include "kvv/types.h"
 #include "ref/ref.h"
-#include "tests/testutil.h"
+#include "tests/harness.h"
 
 /* ---- dequantizers over the reference ---- */
 

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "kernels/ggml/ggml_stack.h"
-#include "tests/testutil.h"
+#include "tests/harness.h"
 
 #define KIB 1024
 

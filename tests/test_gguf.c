@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "model/model.h"
-#include "tests/testutil.h"
+#include "tests/harness.h"
 
 static char err[600];
 

@@ -8,7 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "tests/testutil.h"
+#include "tests/harness.h"
 
 static const char *const cases[] = {
     "dequant/f32/d128/rows8/dist=gauss/seed=1",
@@ -21,29 +21,9 @@ static const char *const cases[] = {
 
 static char case_file[256];
 
-static const char *build_dir(void)
-{
-    const char *b = getenv("KVV_BUILD_DIR");
-    return b && *b ? b : "build";
-}
-
-/* Run a shell command; its exit status, with stdout and stderr in out. */
-static int run_cmd(const char *cmd, char *out, size_t n)
-{
-    char full[2048];
-    snprintf(full, sizeof full, "%s 2>&1", cmd);
-    FILE *p = popen(full, "r");
-    if (!p)
-        return -1;
-    size_t len = fread(out, 1, n - 1, p);
-    out[len] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
-}
-
 static int write_cases(void)
 {
-    snprintf(case_file, sizeof case_file, "/tmp/kvv_hostile_%ld.cases", (long)getpid());
+    snprintf(case_file, sizeof case_file, "%s", scratch_path("kvv-hostile", "four.cases"));
     FILE *f = fopen(case_file, "w");
     if (!f)
         return -1;
@@ -78,10 +58,9 @@ static const char *line_of(const char *out, const char *name, char *line, size_t
 
 static void check_plugin(const char *kind, int jobs, const char *expect)
 {
-    char cmd[1024], out[16384], line[1024];
-    snprintf(cmd, sizeof cmd, "%s/kvverify run -b %s/tests/plugins/libhostile_%s.so --cases %s -v -j %d --timeout 2",
-             build_dir(), build_dir(), kind, case_file, jobs);
-    int st = run_cmd(cmd, out, sizeof out);
+    char args[1024], out[16384], line[1024];
+    snprintf(args, sizeof args, "run -b %s --cases %s -v -j %d --timeout 2", cli_plugin(kind), case_file, jobs);
+    int st = cli_run_limit(120, args, out, sizeof out);
     CU_ASSERT_EQUAL(st, 1); /* a failure, not a crash of kvverify and not a usage error */
     for (int i = 0; i < NCASES; i++) {
         const char *l = line_of(out, cases[i], line, sizeof line);
@@ -120,10 +99,9 @@ static void test_hang(void)
 /* Without -j the run is isolated too: a crash does not end it. */
 static void test_default_is_isolated(void)
 {
-    char cmd[1024], out[16384], line[1024];
-    snprintf(cmd, sizeof cmd, "%s/kvverify run -b %s/tests/plugins/libhostile_abort.so --cases %s -v", build_dir(),
-             build_dir(), case_file);
-    CU_ASSERT_EQUAL(run_cmd(cmd, out, sizeof out), 1);
+    char args[1024], out[16384], line[1024];
+    snprintf(args, sizeof args, "run -b %s --cases %s -v", cli_plugin("abort"), case_file);
+    CU_ASSERT_EQUAL(cli_run_limit(120, args, out, sizeof out), 1);
     const char *l = line_of(out, cases[NCASES - 1], line, sizeof line);
     CU_ASSERT(l && !strncmp(l, "pass", 4));
 }
@@ -132,13 +110,11 @@ static void test_fuzz_finds_the_crash(void)
 {
     /* fuzzing WHT on the segfaulting backend: WHT rows of 96 values (a group
      * of 32 three times, ...) crash; the crash is shrunk and stored */
-    char dir[256], cmd[1024], out[16384];
-    snprintf(dir, sizeof dir, "/tmp/kvv_hostile_fuzz_%ld", (long)getpid());
-    snprintf(cmd, sizeof cmd,
-             "%s/kvverify fuzz -b %s/tests/plugins/libhostile_segv.so -o wht --time 20 --seed 11 -j 2 --timeout 2 "
-             "--max-finds 1 --out %s",
-             build_dir(), build_dir(), dir);
-    int st = run_cmd(cmd, out, sizeof out);
+    char dir[256], args[1024], out[16384];
+    snprintf(dir, sizeof dir, "%s", scratch_path("kvv-hostile", "fuzz"));
+    snprintf(args, sizeof args, "fuzz -b %s -o wht --time 20 --seed 11 -j 2 --timeout 2 --max-finds 1 --out %s",
+             cli_plugin("segv"), dir);
+    int st = cli_run_limit(120, args, out, sizeof out);
     CU_ASSERT_EQUAL(st, 1);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "[crash] crashed"));
     const char *w = strstr(out, "written to ");
@@ -160,9 +136,8 @@ static void test_fuzz_finds_the_crash(void)
         if (strncmp(l3, "wht/d96/", 8))
             fprintf(stderr, "\nshrunk case: %s\n", l3);
         /* the stored case replays the crash */
-        snprintf(cmd, sizeof cmd, "%s/kvverify run -b %s/tests/plugins/libhostile_segv.so --cases %s", build_dir(),
-                 build_dir(), path);
-        CU_ASSERT_EQUAL(run_cmd(cmd, out, sizeof out), 1);
+        snprintf(args, sizeof args, "run -b %s --cases %s", cli_plugin("segv"), path);
+        CU_ASSERT_EQUAL(cli_run_limit(120, args, out, sizeof out), 1);
         CU_ASSERT_PTR_NOT_NULL(strstr(out, "[crash] crashed"));
         remove(path);
     }
@@ -170,7 +145,7 @@ static void test_fuzz_finds_the_crash(void)
 }
 
 static void setup(void) { CU_ASSERT_FATAL(write_cases() == 0); }
-static void teardown(void) { remove(case_file); }
+static void teardown(void) { scratch_remove(); }
 
 void kvv_register_tests(void)
 {
@@ -180,7 +155,7 @@ void kvv_register_tests(void)
                                      {"hanging backend", test_hang},
                                      {"isolation is the default", test_default_is_isolated},
                                      {"fuzz finds, shrinks and stores the crash", test_fuzz_finds_the_crash},
-                                     {"remove the case file", teardown},
+                                     {"remove the scratch files", teardown},
                                      {NULL, NULL}};
     kvv_add_suite("hostile plugin backends through the CLI", tests);
 }

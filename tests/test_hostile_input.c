@@ -11,38 +11,7 @@
 #include <unistd.h>
 
 #include "oracle/oracle.h"
-#include "tests/testutil.h"
-
-static const char *kvverify(void)
-{
-    static char path[512];
-    const char *b = getenv("KVV_BUILD_DIR");
-    snprintf(path, sizeof path, "%s/kvverify", b && *b ? b : "build");
-    return path;
-}
-
-static double mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-/* Run `kvverify ARGS`; exit status, output (stdout and stderr) in out.
- * An input that slips through would start a whole run: the time limit
- * turns that into a quick failure (status 124). */
-static int run_cli(const char *args, char *out, size_t n)
-{
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "timeout 10 %s %s 2>&1", kvverify(), args);
-    FILE *p = popen(cmd, "r");
-    if (!p)
-        return -1;
-    size_t len = fread(out, 1, n - 1, p);
-    out[len] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
-}
+#include "tests/harness.h"
 
 typedef struct {
     const char *args;    /* shell-quoted where needed */
@@ -52,9 +21,11 @@ typedef struct {
 static void expect_usage_error(const bad_input *b)
 {
     char out[8192];
-    double t0 = mono();
-    int st = run_cli(b->args, out, sizeof out);
-    double dt = mono() - t0;
+    double t0 = cli_mono();
+    /* an input that slips through would start a whole run: the time limit
+     * turns that into a quick failure (status 124) */
+    int st = cli_run_limit(10, b->args, out, sizeof out);
+    double dt = cli_mono() - t0;
     CU_ASSERT_EQUAL(st, 2);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, b->message));
     CU_ASSERT_PTR_NULL(strstr(out, " cases x ")); /* no run started */
@@ -139,8 +110,8 @@ static void test_filters_and_options(void)
 
 static void test_case_files(void)
 {
-    char path[128], args[512], out[8192];
-    snprintf(path, sizeof path, "/tmp/kvv_hostile_input_%ld.cases", (long)getpid());
+    char path[300], args[512], out[8192];
+    snprintf(path, sizeof path, "%s", scratch_path("kvv-input", "bad.cases"));
     FILE *f = fopen(path, "w");
     CU_ASSERT_PTR_NOT_NULL_FATAL(f);
     fprintf(f, "# a comment\n\nattn/d128/f16/nq1/nkv8/dist=gauss/seed=1\nattn/d128/f16/nq1/nkv-8\n");
@@ -163,7 +134,7 @@ static void test_case_files(void)
     for (int i = 0; i < 256; i++)
         fputc((i * 37 + 11) & 0xff, f);
     fclose(f);
-    CU_ASSERT_EQUAL(run_cli(args, out, sizeof out), 2);
+    CU_ASSERT_EQUAL(cli_run_limit(10, args, out, sizeof out), 2);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, path));
     remove(path);
 }
@@ -201,10 +172,10 @@ static void test_api(void)
     c.n_q = 1 << 20;
     c.n_head = c.n_head_kv = 64;
     kvv_verdict v;
-    double t0 = mono();
+    double t0 = cli_mono();
     kvv_run_case(&c, kvv_backend_open("cpu", err, sizeof err), &v);
     CU_ASSERT(v.status == KVV_FAIL && v.rule == KVV_RULE_CRASH && strstr(v.detail, "invalid case") != NULL);
-    CU_ASSERT(mono() - t0 < 1.0);
+    CU_ASSERT(cli_mono() - t0 < 1.0);
 
     /* filters: malformed ones are errors with a reason, from match too */
     kvv_filter f = {.head_dims = "128,x"};

@@ -4,23 +4,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "tests/testutil.h"
+#include "tests/harness.h"
 
-static char dir[64];
+static char dir[128];
 
 static int nightly(const char *extra, const char *log)
 {
-    const char *build = getenv("KVV_BUILD_DIR");
-    char cmd[2048];
+    char cmd[3000];
     snprintf(cmd, sizeof cmd,
-             "ci/nightly.sh --no-build --build '%s' --matrix gate --out %s/out --baseline %s/base.tsv %s "
+             "'%s/ci/nightly.sh' --no-build --build '%s' --matrix gate --out %s/out --baseline %s/base.tsv %s "
              "-- -o wht -j 2 > %s/%s 2>&1",
-             build ? build : "build", dir, dir, extra, dir, log);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+             kvv_source_dir(), kvv_build_dir(), dir, dir, extra, dir, log);
+    return kvv_sh(cmd, NULL, 0);
 }
 
 static int file_has(const char *name, const char *text)
@@ -50,8 +49,9 @@ static void edit_baseline(const char *awk_prog)
 
 static void test_nightly_gate(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/kvv_nightly_XXXXXX");
-    CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
+    CU_ASSERT_FATAL(strlen(scratch_path("kvv-nightly", "run")) < sizeof dir);
+    snprintf(dir, sizeof dir, "%s", scratch_path("kvv-nightly", "run"));
+    CU_ASSERT_FATAL(mkdir(dir, 0700) == 0);
 
     /* no baseline yet: the gate fails and says how to make one */
     CU_ASSERT_EQUAL(nightly("", "log0"), 1);
@@ -86,9 +86,8 @@ static void test_nightly_gate(void)
     CU_ASSERT_EQUAL(nightly("", "log6"), 0);
     CU_ASSERT(file_has("log6", "fixed"));
 
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    CU_ASSERT(system(cmd) == 0);
+    scratch_remove();
+    CU_ASSERT(access(dir, F_OK) != 0);
 }
 
 void kvv_register_tests(void)

@@ -9,7 +9,7 @@
 #include "fuzz/gen.h"
 #include "kvv/tensor.h"
 #include "oracle/oracle.h"
-#include "tests/testutil.h"
+#include "tests/harness.h"
 
 #define ROWS 8
 
@@ -31,9 +31,10 @@ static void *canon(kvv_type t, const float *x, int rows, int cols, kvv_ref_ties 
 
 static void test_bytes_flipped_bit(void)
 {
-    static const kvv_type types[] = {KVV_Q8_0, KVV_Q4_0, KVV_Q4_1, KVV_Q5_0, KVV_Q5_1, KVV_IQ4_NL,
-                                     KVV_TURBO2, KVV_TURBO3, KVV_TURBO3_QK128, KVV_TURBO4, KVV_TURBO4_QJL, KVV_F16};
-    for (size_t i = 0; i < sizeof types / sizeof *types; i++) {
+    /* every type of the table */
+    kvv_type types[KVV_TYPE_COUNT];
+    const int ntypes = kvv_types_of(KVV_ANY_FAMILY, types);
+    for (int i = 0; i < ntypes; i++) {
         kvv_type t = types[i];
         const int cols = 128;
         size_t rb = kvv_row_bytes(t, cols);

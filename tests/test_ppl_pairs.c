@@ -6,7 +6,7 @@
 
 #include "kernels/cpu/cpu_backend.h"
 #include "oracle/oracle.h"
-#include "tests/testutil.h"
+#include "tests/harness.h"
 
 static void test_every_pair(void)
 {

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "ref/quant/quant.h"
-#include "tests/testutil.h"
+#include "tests/harness.h"
 
 /* Densities with closed-form quantizers: at d = 3 the coordinate of a unit
  * vector is uniform on [-1, 1]; at d = 2 it is the arcsine law, whose

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "ref/quant/quant.h"
-#include "tests/testutil.h"
+#include "tests/harness.h"
 
 #define STRIDE 61u /* prime: the strided walk visits every residue class of the low bits */
 

@@ -11,10 +11,11 @@
 
 #include "fuzz/gen.h"
 #include "ref/quant/quant.h"
-#include "tests/testutil.h"
+#include "tests/harness.h"
 
-static const kvv_type ggml_types[] = {KVV_Q8_0, KVV_Q4_0, KVV_Q4_1, KVV_Q5_0, KVV_Q5_1, KVV_IQ4_NL, KVV_IQ4_NL_SEARCH};
-#define N_GGML ((int)(sizeof ggml_types / sizeof ggml_types[0]))
+/* the ggml block types: every row of the table's BLOCK family */
+static kvv_type ggml_types[KVV_TYPE_COUNT];
+static int n_ggml(void) { return kvv_types_of(KVV_FAMILY_BLOCK, ggml_types); }
 static const int grid[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
 
 static int quantize(kvv_type t, const float *x, void *dst, int64_t nrows, int64_t ncols, kvv_ref_ties *ties)
@@ -287,8 +288,9 @@ static void block_minmax(const float *x, float *amax, float *mn, float *mx)
     }
 }
 
-/* Largest error each type allows in a block (the step, the f16 rounding of
- * the stored scale and minimum, q4_0/q5_0's one-sided clamp). */
+/* Largest error each linear type allows in a block (the step, the f16
+ * rounding of the stored scale and minimum, q4_0/q5_0's one-sided clamp);
+ * -1 (nothing passes) for a type without one here. */
 static double err_bound(kvv_type t, const float *x)
 {
     float amax, mn, mx;
@@ -300,8 +302,127 @@ static double err_bound(kvv_type t, const float *x)
     case KVV_Q5_0: return amax / 16.0 * (1 + 17 * h) * 1.001;
     case KVV_Q4_1: return (mx - mn) / 15.0 * (0.5 + 16 * h) * 1.001 + fabs(mn) * h * 1.001;
     case KVV_Q5_1: return (mx - mn) / 31.0 * (0.5 + 32 * h) * 1.001 + fabs(mn) * h * 1.001;
-    default: return INFINITY;
+    default: return -1;
     }
+}
+
+/* ---- iq4_nl's bound per element, from the format: the grid's spacing
+ * times the scale the indices were chosen at, plus what moves the stored
+ * scale away from that one (the least-squares refit, the scale search, the
+ * f16 rounding) times the index's grid value ---- */
+
+#define F16_REL 0x1p-11 /* f16 rounding: relative for normals, */
+#define F16_ABS 0x1p-25 /* absolute below */
+
+/* the grid value nearest to v (exact distances) */
+static int grid_nearest(double v)
+{
+    int best = 0;
+    for (int g = 1; g < 16; g++)
+        if (fabs(v - grid[g]) < fabs(v - grid[best]))
+            best = g;
+    return grid[best];
+}
+
+/* How far (relative) the least-squares d of a block moves from the scale s
+ * its indices were chosen at.  With u = x/s and g the grid value nearest
+ * to u, d/s - 1 = sum u^2 g (u - g) / sum u^2 g^2: a mean of (u - g)/g
+ * weighted by u^2 g^2, over the block's largest element u0 and 31 others
+ * with |u| <= |u0|.  The extreme of such a ratio of sums takes every free
+ * term at one maximizer (Dinkelbach), so a scan over one u bounds it; 1%
+ * covers the scan's step. */
+static double ls_drift(double u0)
+{
+    double g0 = grid_nearest(u0), a0 = u0 * u0 * g0 * (u0 - g0), b0 = u0 * u0 * g0 * g0, worst = 0;
+    for (double u = -fabs(u0); u <= fabs(u0); u += 1.0 / 256) {
+        double g = grid_nearest(u), a = u * u * g * (u - g), b = u * u * g * g;
+        worst = fmax(worst, fabs(a0 + 31 * a) / (b0 + 31 * b));
+    }
+    return worst * 1.01;
+}
+
+/* The band of |d| / (amax/127) the scale search can end in: its 16 trial
+ * scales map the largest element to +127 (the first, clamped to 113 on the
+ * grid) or to -134 .. -120, and each trial's refit moves by its ls_drift. */
+static void search_band(double *lo, double *hi)
+{
+    *lo = INFINITY;
+    *hi = 0;
+    for (int itry = -8; itry <= 7; itry++) {
+        double u0 = itry == -8 ? 127.0 : itry - 127.0, r = 127.0 / fabs(u0), dr = ls_drift(u0);
+        *lo = fmin(*lo, r * (1 - dr));
+        *hi = fmax(*hi, r * (1 + dr));
+    }
+}
+
+/* Elements of one iq4_nl or iq4_nl@search block (x; y its round trip; h
+ * the stored scale) farther from x than the format allows, plus one if h
+ * lies outside the band its derivation allows:
+ *  - the indices are the grid values nearest to x/s for the scale s they
+ *    were chosen at (iq4_nl: s = max/-127, max the first largest |x|; the
+ *    search: its f32 d, which h rounds): |x - s g| is s times the distance
+ *    to the grid (half the local spacing, or the distance past its ends);
+ *  - y = h g: the move |h - s| adds |h - s| |g|, with |g| <= |x/s| + 12;
+ *    iq4_nl's move is the least-squares refit (band: ls_drift(-127)), the
+ *    search's the f16 rounding of d, on either side of the nearest value;
+ *  - an all-tiny block (max |x| below 1e-15) stores d = 0. */
+static int iq4_over_bound(kvv_type t, const float *x, const float *y, double h)
+{
+    float amax = 0, max = 0;
+    for (int j = 0; j < 32; j++)
+        if (fabsf(x[j]) > amax)
+            amax = fabsf(x[j]), max = x[j];
+    int over = 0;
+    if (amax < 1e-15f) {
+        over += h != 0;
+        for (int j = 0; j < 32; j++)
+            over += !(fabs((double)y[j] - x[j]) <= fabs(x[j]));
+        return over;
+    }
+    static double drift = -1, lo, hi; /* the bands, derived once */
+    if (drift < 0) {
+        drift = ls_drift(-127);
+        search_band(&lo, &hi);
+    }
+    const double s0 = max / -127.0;
+    double s, move;
+    if (t == KVV_IQ4_NL) {
+        s = s0;
+        move = fabs(h - s);
+        over += !(move <= (drift + F16_REL) * fabs(s) + F16_ABS);
+    } else {
+        s = h;
+        move = 2 * (F16_REL * 1.001 * fabs(h) + F16_ABS);
+        over += !(fabs(h) >= lo * (1 - F16_REL) * fabs(s0) - F16_ABS && fabs(h) <= hi * (1 + F16_REL) * fabs(s0) + F16_ABS);
+    }
+    for (int j = 0; j < 32; j++) {
+        double e = fabs((double)y[j] - x[j]), bound;
+        if (s == 0) {
+            bound = fabs(x[j]); /* h = 0: every value stores 0 */
+        } else {
+            double u = x[j] / s;
+            /* 2^-18: the f32 index arithmetic and the f32 product h g */
+            bound = fabs(s) * fabs(u - grid_nearest(u)) + move * (fabs(u) + 12) + fabs(s) * (fabs(u) + 13) * 0x1p-18;
+        }
+        over += !(e <= bound);
+    }
+    return over;
+}
+
+/* Elements of a row of blocks over their bound (err_bound or iq4_over_bound). */
+static int count_over_bound(kvv_type t, const float *x, const float *y, const uint8_t *q, int nblocks)
+{
+    int bad = 0;
+    for (int b = 0; b < nblocks; b++) {
+        if (t == KVV_IQ4_NL || t == KVV_IQ4_NL_SEARCH) {
+            bad += iq4_over_bound(t, x + 32 * b, y + 32 * b, kvv_ref_f16_to_f32(kvv_rq_rd16(q + 18 * b)));
+            continue;
+        }
+        double bound = err_bound(t, x + 32 * b);
+        for (int j = 0; j < 32; j++)
+            bad += !(fabs((double)y[32 * b + j] - x[32 * b + j]) <= bound);
+    }
+    return bad;
 }
 
 static void test_round_trip(void)
@@ -312,21 +433,21 @@ static void test_round_trip(void)
     uint8_t *q = malloc(4 * R * C); /* f32 is the widest */
     for (int di = 0; di < 3; di++) {
         kvv_gen_fill(x, R, C, 0, dists[di], 11 + (uint64_t)di, KVV_STREAM_K);
-        for (int ti = 0; ti < N_GGML; ti++) {
+        const int nb = n_ggml();
+        CU_ASSERT(nb >= 7);
+        for (int ti = 0; ti < nb; ti++) {
             kvv_type t = ggml_types[ti];
             CU_ASSERT_EQUAL_FATAL(quantize(t, x, q, R, C, NULL), 0);
             dequantize(t, q, y, R, C);
             double se = 0, sx = 0;
-            int bad = 0;
-            for (int b = 0; b < R * C / 32; b++) {
-                double bound = err_bound(t, x + 32 * b);
-                for (int j = 0; j < 32; j++) {
-                    double e = fabs((double)y[32 * b + j] - x[32 * b + j]);
-                    bad += !(e <= bound);
-                    se += e * e;
-                    sx += (double)x[32 * b + j] * x[32 * b + j];
-                }
+            for (int k = 0; k < R * C; k++) {
+                double e = fabs((double)y[k] - x[k]);
+                se += e * e;
+                sx += (double)x[k] * x[k];
             }
+            int bad = count_over_bound(t, x, y, q, R * C / 32);
+            if (bad)
+                printf("\n  %s: %d elements over their bound\n", kvv_type_name(t), bad);
             CU_ASSERT_EQUAL(bad, 0);
             /* relative RMS error: what the bit width buys on these inputs */
             double rel = sqrt(se / sx), limit = t == KVV_Q8_0 ? 0.02 : (t == KVV_Q5_0 || t == KVV_Q5_1) ? 0.08 : 0.15;
@@ -350,6 +471,63 @@ static void test_round_trip(void)
     }
     free(x);
     free(y);
+    free(q);
+}
+
+/* The iq4_nl bound catches what a quantizer could get wrong: an index one
+ * grid step farther from its value (each element in turn, every block), a
+ * scale twice or half what it is, or 20% more. */
+static void test_iq4_nl_bound_catches_defects(void)
+{
+    enum { NB = 48 };
+    float *x = malloc(sizeof(float) * 32 * NB), y[32];
+    uint8_t *q = malloc(18 * NB), blk[18];
+    kvv_gen_fill(x, NB / 4, 64, 0, KVV_DIST_HEAVY, 41, KVV_STREAM_K);
+    kvv_gen_fill(x + 16 * NB, NB / 4, 64, 0, KVV_DIST_GAUSS, 42, KVV_STREAM_V);
+    const kvv_type ts[2] = {KVV_IQ4_NL, KVV_IQ4_NL_SEARCH};
+    for (int ti = 0; ti < 2; ti++) {
+        kvv_type t = ts[ti];
+        CU_ASSERT_EQUAL_FATAL(quantize(t, x, q, NB, 32, NULL), 0);
+        int clean = 0, planted = 0, missed = 0, scale_missed = 0;
+        for (int b = 0; b < NB; b++) {
+            const float *xb = x + 32 * b;
+            const uint8_t *qb = q + 18 * b;
+            double h = kvv_ref_f16_to_f32(kvv_rq_rd16(qb));
+            dequantize(t, qb, y, 1, 32);
+            clean += iq4_over_bound(t, xb, y, h);
+            for (int j = 0; j < 32; j++) {
+                /* element j's index one step away from x/h (none past
+                 * the grid's ends) */
+                memcpy(blk, qb, 18);
+                uint8_t *nib = blk + 2 + (j & 15);
+                int sh = j < 16 ? 0 : 4, L = (*nib >> sh) & 15;
+                L += (double)xb[j] / h <= grid[L] ? 1 : -1;
+                if (L < 0 || L > 15)
+                    continue;
+                *nib = (uint8_t)((*nib & ~(15 << sh)) | L << sh);
+                dequantize(t, blk, y, 1, 32);
+                planted++;
+                missed += iq4_over_bound(t, xb, y, h) == 0;
+            }
+            const double factor[3] = {2.0, 0.5, 1.2};
+            for (int k = 0; k < 3; k++) {
+                memcpy(blk, qb, 18);
+                uint16_t hs = kvv_ref_f32_to_f16((float)(h * factor[k]));
+                blk[0] = (uint8_t)hs;
+                blk[1] = (uint8_t)(hs >> 8);
+                dequantize(t, blk, y, 1, 32);
+                scale_missed += iq4_over_bound(t, xb, y, kvv_ref_f16_to_f32(hs)) == 0;
+            }
+        }
+        CU_ASSERT_EQUAL(clean, 0);
+        CU_ASSERT(planted > 32 * NB * 3 / 4);
+        CU_ASSERT_EQUAL(missed, 0);
+        CU_ASSERT_EQUAL(scale_missed, 0);
+        if (clean || missed || scale_missed)
+            printf("\n  %s: %d over on clean blocks; defects missed: %d indices, %d scales\n", kvv_type_name(t), clean,
+                   missed, scale_missed);
+    }
+    free(x);
     free(q);
 }
 
@@ -536,7 +714,8 @@ static void test_no_ties_far_from_boundaries(void)
     kvv_ref_ties_free(&t);
 
     kvv_gen_fill(x, 16, 128, 0, KVV_DIST_GAUSS, 5, KVV_STREAM_K);
-    for (int ti = 0; ti < N_GGML; ti++) {
+    const int nb = n_ggml();
+    for (int ti = 0; ti < nb; ti++) {
         CU_ASSERT_EQUAL_FATAL(kvv_ref_ties_alloc(&t, ggml_types[ti], 16, 128), 0);
         CU_ASSERT_EQUAL(quantize(ggml_types[ti], x, q, 16, 128, &t), 0);
         CU_ASSERT(count_ties(&t, 16 * 128) <= 2);
@@ -974,6 +1153,7 @@ void kvv_register_tests(void)
         {"iq4_nl / iq4_nl@search known blocks", test_known_iq4_nl},
         {"f32 / f16 / bf16 bytes", test_known_float},
         {"round trips within each type's error", test_round_trip},
+        {"iq4_nl's bound catches planted defects", test_iq4_nl_bound_catches_defects},
         {"core codec unpack/pack agrees with the reference's packing", test_core_codec_agrees},
         {"ties planted at / near / away from boundaries", test_planted_ties},
         {"no ties far from boundaries", test_no_ties_far_from_boundaries},

@@ -10,7 +10,7 @@
 
 #include "fuzz/gen.h"
 #include "ref/quant/quant.h"
-#include "tests/testutil.h"
+#include "tests/harness.h"
 
 static const kvv_type turbo_types[] = {KVV_TURBO2, KVV_TURBO2_QK128, KVV_TURBO3,
                                        KVV_TURBO3_QK128, KVV_TURBO4, KVV_TURBO4_QJL};

@@ -8,7 +8,7 @@
 
 #include "fuzz/gen.h"
 #include "ref/quant/quant.h"
-#include "tests/testutil.h"
+#include "tests/harness.h"
 
 /* SPEC 3.4 as printed, and the forks' packed words (set bit = -1). */
 static const char *spec_s1 = "- + + - - + - + - - + + + + + + + - + - + - - + + + - + + - - -"

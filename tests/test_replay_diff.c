@@ -10,43 +10,21 @@
 
 #include "kernels/cpu/cpu_backend.h"
 #include "oracle/oracle.h"
-#include "tests/scratch.h"
-#include "tests/testutil.h"
+#include "tests/harness.h"
 
 static const char *tmp_path(const char *name) { return scratch_path("kvv-replay", name); }
 
-/* ---- backends with planted defects (the CPU backend otherwise) ---- */
+/* ---- backends with planted defects (tests/harness/defect.h) ---- */
 typedef enum { HONEST, FLIP_K_BIT, BUMP_OUTPUT } defect;
-static defect planted;
 
-static int d_quantize(void *ctx, kvv_type t, const float *src, void *dst, int64_t nrows, int64_t ncols,
-                      const kvv_toggles *tg)
+/* the CPU backend named name, with defect d: a bit of each q8_0 cache
+ * write flipped (row 0, the first index of block 0), or output value 5 off
+ * by 0.5 */
+static kvv_backend *defective(defect d, const char *name)
 {
-    (void)ctx;
-    const kvv_backend *cpu = kvv_cpu_backend();
-    int rc = cpu->quantize_rows(cpu->ctx, t, src, dst, nrows, ncols, tg);
-    if (planted == FLIP_K_BIT && rc == KVV_OK && t == KVV_Q8_0)
-        ((uint8_t *)dst)[2] ^= 0x01; /* row 0, the first index of block 0 */
-    return rc;
-}
-
-static int d_attention(void *ctx, const kvv_attn_args *a, float *out, kvv_attn_info *info)
-{
-    (void)ctx;
-    const kvv_backend *cpu = kvv_cpu_backend();
-    int rc = cpu->attention(cpu->ctx, a, out, info);
-    if (planted == BUMP_OUTPUT)
-        out[5] += 0.5f;
-    return rc;
-}
-
-static kvv_backend defective(const char *name)
-{
-    kvv_backend b = *kvv_cpu_backend();
-    b.name = name;
-    b.quantize_rows = d_quantize;
-    b.attention = d_attention;
-    return b;
+    static const kvv_plant plants[] = {[FLIP_K_BIT] = {"flip_bit", "quant/q8_0/*"},
+                                       [BUMP_OUTPUT] = {"bump_output", NULL}};
+    return kvv_defect_backend(name, &plants[d], d == HONEST ? 0 : 1);
 }
 
 #define ATTN_CASE "attn/d128/q8_0-q8_0/nq2/nkv32/h4/gqa2/mask=causal/dist=gauss/seed=21"
@@ -69,17 +47,16 @@ static int run_cases(const kvv_case *cs, int n, defect d, const char *bname, con
         w = kvv_dump_create(dump, &m, why, sizeof why);
         CU_ASSERT_FATAL(w != NULL);
     }
-    kvv_backend b = defective(bname);
-    const kvv_backend *bk[1] = {&b};
+    kvv_backend *b = defective(d, bname);
+    const kvv_backend *bk[1] = {b};
     const char *names[1] = {bname};
     kvv_run_info info = {"t", "t", "t", "t", "t", 1, {bname}, n, 0};
-    planted = d;
     kvv_run_opts o = {.backend_names = names, .nbackends = 1, .backends = bk, .cases = cs, .ncases = n,
                       .jobs = 1, .timeout = 60, .info = &info};
     kvv_run_io_opts io = {w, all, inputs};
     kvv_summary s;
     int failures = kvv_run_with_io(&o, &io, &s);
-    planted = HONEST;
+    kvv_defect_free(b);
     if (w)
         CU_ASSERT(kvv_dump_finish(w, 1, why, sizeof why) == 0);
     (void)out;
@@ -131,8 +108,8 @@ static void r_end(kvv_reporter *r, const kvv_summary *s) { (void)r, (void)s; }
 
 static int replay(const loaded *l, defect d)
 {
-    kvv_backend b = defective("replayed");
-    const kvv_backend *bk[1] = {&b};
+    kvv_backend *b = defective(d, "replayed");
+    const kvv_backend *bk[1] = {b};
     const char *names[1] = {"replayed"};
     kvv_run_info info = {"t", "t", "t", "t", "t", 1, {"replayed"}, l->n, 0};
     kvv_reporter rep = {r_begin, r_result, r_end, NULL, NULL, stdout, NULL};
@@ -142,9 +119,8 @@ static int replay(const loaded *l, defect d)
     kvv_run_io_opts io = {NULL, 0, l->inp};
     kvv_summary s;
     nseen = 0;
-    planted = d;
     int failures = kvv_run_with_io(&o, &io, &s);
-    planted = HONEST;
+    kvv_defect_free(b);
     return failures;
 }
 
@@ -275,69 +251,43 @@ static void test_record_diff_stage_order(void)
 
 /* ---- through the command ---- */
 
-static const char *kvverify(void)
-{
-    static char path[600];
-    const char *dir = getenv("KVV_BUILD_DIR");
-    snprintf(path, sizeof path, "%s/kvverify", dir && *dir ? dir : "build");
-    return path;
-}
-
-static int command(const char *cmd, char *out, size_t n)
-{
-    FILE *p = popen(cmd, "r");
-    size_t k = 0;
-    out[0] = 0;
-    if (!p)
-        return -1;
-    while (k + 1 < n) {
-        size_t r = fread(out + k, 1, n - 1 - k, p);
-        if (r == 0)
-            break;
-        k += r;
-    }
-    out[k] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static void test_cli_run_replay_diff(void)
 {
     static char out[1 << 15];
-    char cmd[1500];
+    char args[1500];
     const char *a = tmp_path("cli-a.h5"), *flip = tmp_path("flip-cli.h5");
     kvv_case cs[2];
     two_cases(cs);
     run_cases(cs, 2, FLIP_K_BIT, "flipper", flip, 0, NULL, NULL);
 
-    snprintf(cmd, sizeof cmd, "%s run -j 1 -p '%s' --dump-all --dump %s 2>&1", kvverify(), ATTN_CASE, a);
-    CU_ASSERT(command(cmd, out, sizeof out) == 0);
+    snprintf(args, sizeof args, "run -j 1 -p '%s' --dump-all --dump %s", ATTN_CASE, a);
+    CU_ASSERT(cli_run(args, out, sizeof out) == 0);
     CU_ASSERT(strstr(out, "dump: 1 case written to") != NULL);
 
-    snprintf(cmd, sizeof cmd, "%s replay %s 2>&1", kvverify(), a);
-    CU_ASSERT(command(cmd, out, sizeof out) == 0);
+    snprintf(args, sizeof args, "replay %s", a);
+    CU_ASSERT(cli_run(args, out, sizeof out) == 0);
     CU_ASSERT(strstr(out, "inputs: 1 of 1 cases as the generator makes them") != NULL);
     CU_ASSERT(strstr(out, "replay: 0 verdicts differ from the stored ones") != NULL);
 
     /* cases stored from a defective backend, replayed on the CPU backend */
-    snprintf(cmd, sizeof cmd, "%s replay -b cpu %s 2>&1", kvverify(), flip);
-    CU_ASSERT(command(cmd, out, sizeof out) == 0);
+    snprintf(args, sizeof args, "replay -b cpu %s", flip);
+    CU_ASSERT(cli_run(args, out, sizeof out) == 0);
     CU_ASSERT(strstr(out, "CHANGED " ATTN_CASE) != NULL);
     CU_ASSERT(strstr(out, "stored on flipper: FAIL [bytes]; now on cpu: pass") != NULL);
     CU_ASSERT(strstr(out, "replay: 2 verdicts differ") != NULL);
     /* ... and on the backend it names, which this kvverify cannot open */
-    snprintf(cmd, sizeof cmd, "%s replay %s 2>&1", kvverify(), flip);
-    CU_ASSERT(command(cmd, out, sizeof out) == 1);
+    snprintf(args, sizeof args, "replay %s", flip);
+    CU_ASSERT(cli_run(args, out, sizeof out) == 1);
     CU_ASSERT(strstr(out, "unknown backend 'flipper'") != NULL);
 
-    snprintf(cmd, sizeof cmd, "%s diff %s %s 2>&1", kvverify(), a, a);
-    CU_ASSERT(command(cmd, out, sizeof out) == 0);
-    snprintf(cmd, sizeof cmd, "%s diff %s %s 2>&1", kvverify(), a, flip);
-    CU_ASSERT(command(cmd, out, sizeof out) == 1);
+    snprintf(args, sizeof args, "diff %s %s", a, a);
+    CU_ASSERT(cli_run(args, out, sizeof out) == 0);
+    snprintf(args, sizeof args, "diff %s %s", a, flip);
+    CU_ASSERT(cli_run(args, out, sizeof out) == 1);
     CU_ASSERT(strstr(out, "first divergence at quantize: k_bytes[0,0,2]") != NULL);
     CU_ASSERT(strstr(out, "only in b: " QUANT_CASE) != NULL);
-    snprintf(cmd, sizeof cmd, "%s diff %s /nonexistent.h5 2>&1", kvverify(), a);
-    CU_ASSERT(command(cmd, out, sizeof out) == 2);
+    snprintf(args, sizeof args, "diff %s /nonexistent.h5", a);
+    CU_ASSERT(cli_run(args, out, sizeof out) == 2);
 }
 
 static int cleanup(void)

@@ -7,9 +7,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "oracle/oracle.h"
 #include "reports/reports.h"
 #include "tests/json_check.h"
-#include "tests/testutil.h"
+#include "tests/harness.h"
 
 /* ---------------- a crafted run ---------------- */
 
@@ -55,12 +56,13 @@ static void make_run(syn_t *s)
     s[1].v.ndiffs = 2;
     s[1].v.diffs[0] = (kvv_diff){1, 2, 1.5, 1.25, 0.0625};
     s[1].v.diffs[1] = (kvv_diff){1, 7, -3.0, -2.5, 0.125};
-    s[2] = (syn_t){quant, 0, {.status = KVV_FAIL, .rule = KVV_RULE_BYTES, .ties = 3, .tie_candidates = 9,
-                              .checked = 4096}};
+    /* a row op and a skip have no ratios (NaN) */
+    s[2] = (syn_t){quant, 0, {.status = KVV_FAIL, .rule = KVV_RULE_BYTES, .arith_ratio = NAN, .budget_ratio = NAN,
+                              .ties = 3, .tie_candidates = 9, .checked = 4096}};
     snprintf(s[2].v.detail, sizeof s[2].v.detail, "row 0 block 1 byte 4: got 1f, expected 2f");
     s[2].v.ndiffs = 1;
     s[2].v.diffs[0] = (kvv_diff){0, 22, 0x1f, 0x2f, 0};
-    s[3] = (syn_t){quant, 1, {.status = KVV_SKIP}};
+    s[3] = (syn_t){quant, 1, {.status = KVV_SKIP, .arith_ratio = NAN, .budget_ratio = NAN}};
     snprintf(s[3].v.detail, sizeof s[3].v.detail, "backend declined: no q4_0");
     s[4] = (syn_t){f16, 0, {.status = KVV_FAIL, .rule = KVV_RULE_BUDGET, .arith_ratio = 0.5,
                             .budget_ratio = INFINITY}};
@@ -182,14 +184,94 @@ static void test_json_killed_run(void)
     free(out);
 }
 
-/* ---------------- JUnit ---------------- */
+/* ---------------- cases without a ratio ---------------- */
 
-static int have_tool(const char *tool)
+/* A real run (runner, oracle): a crash, all-NaN output and a row op carry no
+ * ratio, which every format writes as none (null, "-"), never as 0; a
+ * correct attention case keeps its two ratios. */
+static void test_no_ratio_is_null(void)
 {
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "command -v %s >/dev/null 2>&1", tool);
-    return system(cmd) == 0;
+    /* the CPU backend, except that attention fails (KVV_FAILED) at head dim
+     * 64 and writes NaN everywhere at head dim 128 over 32 rows */
+    static const kvv_plant faults[2] = {{"crash", "attn/d64/*"}, {"nan_all", "attn/d128/*/nkv32/*"}};
+    kvv_backend *broken = kvv_defect_backend("broken", faults, 2);
+    const kvv_backend *tables[1] = {broken};
+    const char *names[1] = {"broken"};
+    kvv_case_list l = {0};
+    static const int dims[3] = {64, 128, 256};
+    for (int i = 0; i < 3; i++) {
+        kvv_case c = kvv_case_named("attn/d%d/q8_0-q8_0/nq2/nkv32/h2/gqa1/dist=gauss/seed=5", dims[i]);
+        kvv_case_list_push(&l, &c);
+    }
+    kvv_case q = kvv_case_named("quant/q8_0/d64/rows4/dist=gauss/seed=1");
+    kvv_case_list_push(&l, &q);
+    /* f16 overflows on these inputs: the output is infinite where the
+     * reference's is (the finite rule passes it), nothing finite is left to
+     * measure a ratio on, and there is none (not 0, and not an infinite
+     * budget ratio that would fail a correct backend) */
+    kvv_case huge = kvv_case_named("attn/d128/f16-f16/nq1/nkv1/h2/gqa1/dist=huge/seed=31");
+    kvv_case_list_push(&l, &huge);
+    kvv_run_info ri = {"t", "0", "m", "2026-01-01T00:00:00Z", "", 1, {"broken"}, l.n, 0};
+    char *bj = NULL, *bt = NULL, *bu = NULL;
+    size_t nj, nt, nu;
+    FILE *fj = open_memstream(&bj, &nj), *ft = open_memstream(&bt, &nt), *fu = open_memstream(&bu, &nu);
+    kvv_reporter *reps[3] = {kvv_reporter_json(fj), kvv_reporter_ratios(ft), kvv_reporter_junit(fu)};
+    kvv_run_opts o = {.backend_names = names, .nbackends = 1, .backends = tables, .cases = l.items, .ncases = l.n,
+                      .reporters = reps, .nreporters = 3, .jobs = 0, .timeout = 60, .info = &ri};
+    kvv_summary sum;
+    CU_ASSERT_EQUAL(kvv_run(&o, &sum), 2);
+    kvv_defect_free(broken);
+    for (int i = 0; i < 3; i++)
+        reps[i]->destroy(reps[i]);
+    fclose(fj);
+    fclose(ft);
+    fclose(fu);
+    /* JSON: per case, in order: crash, NaN output, a pass, the row op, overflow */
+    static const char *const want[5][3] = {{"fail", "null", "null"},
+                                           {"fail", "null", "null"},
+                                           {"pass", "", ""},
+                                           {"pass", "null", "null"},
+                                           {"pass", "null", "null"}};
+    int k = 0;
+    char *save = NULL;
+    for (char *line = strtok_r(bj, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char rec[16] = "", st[16] = "", a[64] = "", b[64] = "";
+        CU_ASSERT(jc_is_object(line));
+        jc_member(line, "record", rec, sizeof rec);
+        if (strcmp(rec, "case"))
+            continue;
+        CU_ASSERT_FATAL(k < 5);
+        CU_ASSERT(jc_member(line, "status", st, sizeof st) == 0);
+        CU_ASSERT(jc_member(line, "arith_ratio", a, sizeof a) == 0);
+        CU_ASSERT(jc_member(line, "budget_ratio", b, sizeof b) == 0);
+        CU_ASSERT_STRING_EQUAL(st, want[k][0]);
+        if (*want[k][1]) {
+            CU_ASSERT_STRING_EQUAL(a, want[k][1]);
+            CU_ASSERT_STRING_EQUAL(b, want[k][2]);
+        } else { /* measured: numbers */
+            CU_ASSERT(strcmp(a, "null") && strcmp(b, "null") && strtod(a, NULL) > 0 && strtod(b, NULL) > 0);
+        }
+        k++;
+    }
+    CU_ASSERT_EQUAL(k, 5);
+    /* the TSV: "-" where there is none */
+    CU_ASSERT_EQUAL(count(bt, "\tbroken\tfail\t-\t-\n"), 2);
+    CU_ASSERT_EQUAL(count(bt, "\tbroken\tpass\t-\t-\n"), 2);
+    CU_ASSERT(strstr(bt, "\t0\t") == NULL);
+    /* JUnit: the failures' text names no ratio */
+    CU_ASSERT_EQUAL(count(bu, "<failure "), 2);
+    CU_ASSERT(strstr(bu, "arith_ratio") == NULL && strstr(bu, "budget_ratio") == NULL);
+    /* the summary's worst ratios are over the cases that have one */
+    CU_ASSERT_EQUAL(sum.total.n_arith, 1);
+    CU_ASSERT_EQUAL(sum.total.n_budget, 1);
+    CU_ASSERT(isfinite(sum.total.worst_budget));
+    free(bj);
+    free(bt);
+    free(bu);
+    kvv_case_list_free(&l);
 }
+
+/* ---------------- JUnit ---------------- */
 
 static void test_junit(void)
 {
@@ -211,23 +293,23 @@ static void test_junit(void)
     CU_ASSERT(strstr(out, "classname=\"kvverify.cpu.quant\"") != NULL);
     CU_ASSERT(strstr(out, "<&>") == NULL);
     /* well-formed, as an XML parser sees it */
-    if (have_tool("xmllint")) {
-        char path[] = "/tmp/kvv_junit_XXXXXX";
-        int fd = mkstemp(path);
-        CU_ASSERT_FATAL(fd >= 0);
-        CU_ASSERT(write(fd, out, strlen(out)) == (ssize_t)strlen(out));
-        close(fd);
-        char cmd[300];
-        snprintf(cmd, sizeof cmd, "xmllint --noout %s", path);
-        CU_ASSERT(system(cmd) == 0);
-        /* and the check can fail: a truncated file is not well-formed */
-        CU_ASSERT(truncate(path, (off_t)strlen(out) / 2) == 0);
-        snprintf(cmd, sizeof cmd, "xmllint --noout %s 2>/dev/null", path);
-        CU_ASSERT(system(cmd) != 0);
-        unlink(path);
-    } else {
-        fprintf(stderr, "\n  (xmllint not installed: XML well-formedness not checked; see ci/deps.txt)\n");
+    if (!kvv_have_command("xmllint")) {
+        free(out);
+        KVV_SKIP("xmllint not installed (Debian package libxml2-utils, listed in ci/deps.txt): XML "
+                 "well-formedness not checked");
     }
+    const char *path = scratch_path("kvv-reports", "junit.xml");
+    FILE *f = fopen(path, "w");
+    CU_ASSERT_FATAL(f != NULL);
+    CU_ASSERT(fputs(out, f) >= 0);
+    fclose(f);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "xmllint --noout %s", path);
+    CU_ASSERT(kvv_sh(cmd, NULL, 0) == 0);
+    /* and the check can fail: a truncated file is not well-formed */
+    CU_ASSERT(truncate(path, (off_t)strlen(out) / 2) == 0);
+    snprintf(cmd, sizeof cmd, "xmllint --noout %s 2>/dev/null", path);
+    CU_ASSERT(kvv_sh(cmd, NULL, 0) != 0);
     free(out);
 }
 
@@ -248,6 +330,10 @@ static void test_markdown(void)
     CU_ASSERT(strstr(out, cell) != NULL);
     CU_ASSERT(strstr(out, "Rerun the first: `kvverify run -b '") != NULL);
     CU_ASSERT(strstr(out, "### Largest arith ratios") != NULL);
+    /* the skip, with its reason */
+    snprintf(cell, sizeof cell, "## Skipped, by reason (1)\n\n| cases | backend | reason |\n|---:|---|---|\n"
+                                "| 1 | %s | backend declined: no q4_0 |\n", odd_backend);
+    CU_ASSERT(strstr(out, cell) != NULL);
     /* every table row has the header's number of cells */
     CU_ASSERT_EQUAL(count(out, "\n| attn | cpu |"), 1);
     free(out);
@@ -285,8 +371,8 @@ static void test_ratios_roundtrip(void)
             CU_ASSERT_STRING_EQUAL(r->name, name);
             CU_ASSERT_STRING_EQUAL(r->backend, info.backends[s[i].backend]);
             CU_ASSERT_EQUAL(r->status, s[i].v.status);
-            CU_ASSERT(r->arith == s[i].v.arith_ratio);
-            CU_ASSERT(r->budget == s[i].v.budget_ratio);
+            CU_ASSERT(r->arith == s[i].v.arith_ratio || (isnan(r->arith) && isnan(s[i].v.arith_ratio)));
+            CU_ASSERT(r->budget == s[i].v.budget_ratio || (isnan(r->budget) && isnan(s[i].v.budget_ratio)));
         }
     }
     kvv_ratios_free(&a);
@@ -382,19 +468,29 @@ static void test_compare_rules(void)
     CU_ASSERT_EQUAL(compare_text("attn/d\tcpu\tpass\t0.2\tinf\n", cur, 2, &r, &out), 1);
     CU_ASSERT_EQUAL(r.regressed, 1);
     free(out);
-}
 
-static const char *kvverify_path(char *buf, size_t n)
-{
-    const char *dir = getenv("KVV_BUILD_DIR");
-    snprintf(buf, n, "%s/kvverify", dir ? dir : "build");
-    return buf;
-}
-
-static int run_status(const char *cmd)
-{
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    /* no ratio ("-", null; the 0 of older files stays a number): a crash
+     * that stays a crash is unchanged, a pass that crashes now fails (and
+     * its ratios are shown as gone), a crash that passes now is fixed */
+    const char *b2 = "attn/x\tcpu\tpass\t0.1\t0.5\n"
+                     "attn/y\tcpu\tfail\t-\t-\n"
+                     "attn/z\tcpu\tfail\t0\t0\n"
+                     "attn/w\tcpu\tfail\t-\t-\n"
+                     "quant/v\tcpu\tpass\t-\t-\n";
+    cur = "{\"record\":\"case\",\"name\":\"attn/x\",\"backend\":\"cpu\",\"status\":\"fail\",\"arith_ratio\":null,"
+          "\"budget_ratio\":null}\n"
+          "attn/y\tcpu\tfail\t-\t-\n"
+          "attn/z\tcpu\tfail\t-\t-\n"
+          "attn/w\tcpu\tpass\t0.1\t0.5\n"
+          "quant/v\tcpu\tpass\t-\t-\n";
+    CU_ASSERT_EQUAL(compare_text(b2, cur, 2, &r, &out), 1);
+    CU_ASSERT_EQUAL(r.newly_failing, 1);
+    CU_ASSERT_EQUAL(r.fixed, 1);
+    CU_ASSERT_EQUAL(r.unchanged, 3);
+    CU_ASSERT(strstr(out, "NOW FAILS cpu      attn/x  pass -> fail  arith 0.1 -> -  budget 0.5 -> -") != NULL);
+    CU_ASSERT(strstr(out, "fixed     cpu      attn/w  fail -> pass  arith - -> 0.1  budget - -> 0.5") != NULL);
+    CU_ASSERT(strstr(out, "nan") == NULL);
+    free(out);
 }
 
 static void write_file(const char *path, const char *text)
@@ -407,35 +503,33 @@ static void write_file(const char *path, const char *text)
 
 static void test_compare_command(void)
 {
-    char dir[] = "/tmp/kvv_cmp_XXXXXX", exe[512], cmd[2048], a[600], b[600], c[600];
-    CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
-    kvverify_path(exe, sizeof exe);
-    snprintf(a, sizeof a, "%s/base.tsv", dir);
-    snprintf(b, sizeof b, "%s/same.jsonl", dir);
-    snprintf(c, sizeof c, "%s/worse.tsv", dir);
+    char args[2048], a[600], b[600], c[600], out[4096];
+    snprintf(a, sizeof a, "%s", scratch_path("kvv-reports", "base.tsv"));
+    snprintf(b, sizeof b, "%s", scratch_path("kvv-reports", "same.jsonl"));
+    snprintf(c, sizeof c, "%s", scratch_path("kvv-reports", "worse.tsv"));
     write_file(a, "name\tbackend\tstatus\tarith_ratio\tbudget_ratio\nattn/a\tcpu\tpass\t0.1\t0.5\n");
     write_file(b, "{\"record\":\"run\",\"version\":\"x\"}\n"
                   "{\"record\":\"case\",\"name\":\"attn/a\",\"backend\":\"cpu\",\"status\":\"pass\","
                   "\"arith_ratio\":0.1,\"budget_ratio\":0.5,\"diffs\":[{\"row\":1}]}\n");
     write_file(c, "attn/a\tcpu\tpass\t0.1\t1.5\n");
-    snprintf(cmd, sizeof cmd, "%s compare %s %s >/dev/null", exe, a, b);
-    CU_ASSERT_EQUAL(run_status(cmd), 0);
-    snprintf(cmd, sizeof cmd, "%s compare %s %s >/dev/null", exe, a, c);
-    CU_ASSERT_EQUAL(run_status(cmd), 1);
-    snprintf(cmd, sizeof cmd, "%s compare --factor 4 %s %s >/dev/null", exe, a, c);
-    CU_ASSERT_EQUAL(run_status(cmd), 0);
-    snprintf(cmd, sizeof cmd, "%s compare %s %s/missing.tsv 2>/dev/null", exe, a, dir);
-    CU_ASSERT_EQUAL(run_status(cmd), 2);
-    snprintf(cmd, sizeof cmd, "%s compare --factor 0.5 %s %s 2>/dev/null", exe, a, c);
-    CU_ASSERT_EQUAL(run_status(cmd), 2);
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    CU_ASSERT(system(cmd) == 0);
+    snprintf(args, sizeof args, "compare %s %s", a, b);
+    CU_ASSERT_EQUAL(cli_run(args, out, sizeof out), 0);
+    snprintf(args, sizeof args, "compare %s %s", a, c);
+    CU_ASSERT_EQUAL(cli_run(args, out, sizeof out), 1);
+    snprintf(args, sizeof args, "compare --factor 4 %s %s", a, c);
+    CU_ASSERT_EQUAL(cli_run(args, out, sizeof out), 0);
+    snprintf(args, sizeof args, "compare %s %s/missing.tsv", a, scratch_dir());
+    CU_ASSERT_EQUAL(cli_run(args, out, sizeof out), 2);
+    snprintf(args, sizeof args, "compare --factor 0.5 %s %s", a, c);
+    CU_ASSERT_EQUAL(cli_run(args, out, sizeof out), 2);
+    scratch_remove();
 }
 
 void kvv_register_tests(void)
 {
     static const kvv_test fmt[] = {{"JSON lines: every line an object, fields, names round-trip", test_json_lines},
                                    {"JSON lines: a killed run leaves valid lines", test_json_killed_run},
+                                   {"no ratio (crash, NaN, row op) is null or -, never 0", test_no_ratio_is_null},
                                    {"JUnit XML: well-formed, failures carry rule and figure", test_junit},
                                    {"Markdown summary", test_markdown},
                                    {NULL, NULL}};

@@ -9,7 +9,7 @@
 
 #include "fuzz/gen.h"
 #include "oracle/oracle.h"
-#include "tests/testutil.h"
+#include "tests/harness.h"
 
 #define ROWS 32
 #define COLS 128

@@ -5,35 +5,15 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "kernels/cpu/cpu_backend.h"
 #include "oracle/oracle.h"
-#include "tests/testutil.h"
+#include "tests/harness.h"
 
-/* Test backends: the CPU backend, except that dequantizing rows of a chosen
- * width crashes (abort) or hangs (sleeps forever). */
-static int fault_width;
-static int fault_kind; /* 1 crash, 2 hang */
-
-static int flaky_dequant(void *ctx, kvv_type t, const void *src, float *dst, int64_t nrows, int64_t ncols,
-                         const kvv_toggles *tg)
+/* Test backends (tests/harness/defect.h): the CPU backend, except that
+ * dequantizing rows of 96 values crashes (abort) or hangs. */
+static kvv_backend *make_flaky(const char *fault)
 {
-    (void)ctx;
-    if (ncols == fault_width) {
-        if (fault_kind == 1)
-            abort();
-        for (;;)
-            pause();
-    }
-    const kvv_backend *cpu = kvv_cpu_backend();
-    return cpu->dequantize_rows(cpu->ctx, t, src, dst, nrows, ncols, tg);
-}
-
-static kvv_backend make_flaky(void)
-{
-    kvv_backend b = *kvv_cpu_backend();
-    b.name = "flaky";
-    b.dequantize_rows = flaky_dequant;
-    return b;
+    kvv_plant p = {fault, "dequant/*/d96/*"};
+    return kvv_defect_backend("flaky", &p, 1);
 }
 
 typedef struct {
@@ -67,21 +47,14 @@ static void c_end(kvv_reporter *r, const kvv_summary *s)
     (void)s;
 }
 
-static void run_three(int kind, collect_t *col, double timeout)
+static void run_three(const char *fault, collect_t *col, double timeout)
 {
     /* three dequantize cases; the middle one has the faulting width */
-    kvv_case cs[3];
-    int widths[3] = {128, 96, 256};
-    for (int i = 0; i < 3; i++) {
-        cs[i] = kvv_case_default(KVV_OP_DEQUANT);
-        cs[i].type_k = KVV_Q8_0;
-        cs[i].dk = cs[i].dv = widths[i];
-        cs[i].n_kv = 8;
-    }
-    fault_width = 96;
-    fault_kind = kind;
-    kvv_backend flaky = make_flaky();
-    const kvv_backend *bk[1] = {&flaky};
+    kvv_case cs[3] = {kvv_case_named("dequant/q8_0/d128/rows8/dist=gauss/seed=1"),
+                      kvv_case_named("dequant/q8_0/d96/rows8/dist=gauss/seed=1"),
+                      kvv_case_named("dequant/q8_0/d256/rows8/dist=gauss/seed=1")};
+    kvv_backend *flaky = make_flaky(fault);
+    const kvv_backend *bk[1] = {flaky};
     const char *names[1] = {"flaky"};
     memset(col, 0, sizeof *col);
     kvv_reporter rep = {c_begin, c_result, c_end, NULL, NULL, stdout, col};
@@ -91,6 +64,7 @@ static void run_three(int kind, collect_t *col, double timeout)
                       .reporters = reps, .nreporters = 1, .jobs = 1, .timeout = timeout, .info = &info};
     kvv_summary s;
     int failures = kvv_run(&o, &s);
+    kvv_defect_free(flaky);
     CU_ASSERT(failures == 1);
     CU_ASSERT(s.total.cases == 3 && s.total.fail == 1 && s.total.pass == 2);
 }
@@ -98,7 +72,7 @@ static void run_three(int kind, collect_t *col, double timeout)
 static void test_crash_is_a_verdict(void)
 {
     collect_t col;
-    run_three(1, &col, 60);
+    run_three("abort", &col, 60);
     CU_ASSERT(col.n == 3 && col.pass == 2 && col.crash == 1);
     CU_ASSERT(strstr(col.details[1], "crashed") != NULL);
     CU_ASSERT(strstr(col.names[1], "d96") != NULL);
@@ -107,7 +81,7 @@ static void test_crash_is_a_verdict(void)
 static void test_hang_is_a_verdict(void)
 {
     collect_t col;
-    run_three(2, &col, 2.0);
+    run_three("hang", &col, 2.0);
     CU_ASSERT(col.n == 3 && col.pass == 2 && col.crash == 1);
     CU_ASSERT(strstr(col.details[1], "hung") != NULL);
 }

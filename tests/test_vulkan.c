@@ -2,20 +2,23 @@
  * values, WHT accuracy, attention through the oracle's rules, bit-identity
  * of the speed-only toggles, device listing and error paths.
  *
- * Every test needs a Vulkan device; where none exists each test prints why
- * and passes (CI machines have lavapipe from mesa-vulkan-drivers). */
+ * Every test needs a Vulkan device; where none exists each test is skipped
+ * with the reason (CI machines have lavapipe from mesa-vulkan-drivers). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 
-#include "tests/testutil.h"
+#include "tests/harness.h"
 
 #ifndef KVV_HAVE_VULKAN
 /* a build without the Vulkan backend (no headers or no glslc at configure
  * time): nothing to test, and it says so */
-static void test_not_built(void) { printf("\n    [skipped: this build has no Vulkan backend (KVV_VULKAN=OFF, or libvulkan-dev/glslc missing)] "); }
+static void test_not_built(void)
+{
+    KVV_SKIP("this build has no Vulkan backend (KVV_VULKAN=OFF, or libvulkan-dev/glslc missing)");
+}
 void kvv_register_tests(void)
 {
     static const kvv_test t[] = {{"Vulkan backend not built", test_not_built}, {NULL, NULL}};
@@ -28,7 +31,7 @@ void kvv_register_tests(void)
 #include "kvv/tensor.h"
 #include "oracle/oracle.h"
 
-/* ---- the device, or a printed reason to skip ---- */
+/* ---- the device, or the reason to skip ---- */
 
 static const kvv_backend *opened;
 static void close_device(void)
@@ -48,7 +51,7 @@ static const kvv_backend *vk(void)
         atexit(close_device); /* release the device before the leak check */
     }
     if (!b)
-        printf("\n    [skipped: no Vulkan device: %s] ", why);
+        kvv_skip("no Vulkan device: %s", why);
     return b;
 }
 
@@ -546,29 +549,28 @@ static void test_bad_device_index(void)
     CU_ASSERT(strstr(b->last_error(b->ctx), "avx2") != NULL);
 }
 
+/* the per-family checks of every backend (tests/test_families.c), here
+ * where the pipelines of the checks above are built already */
+static void test_families(void)
+{
+    const kvv_backend *b = vk();
+    if (!b)
+        return;
+    kvv_check_families("vulkan", b, 1);
+}
+
 /* a machine without the loader: the CLI says so and carries on with cpu */
 static void test_missing_loader(void)
 {
-    const char *dir = getenv("KVV_BUILD_DIR");
-    if (!dir) {
-        printf("\n    [skipped: KVV_BUILD_DIR is not set (run through ctest)] ");
-        return;
-    }
-    char cmd[1200];
+    char out[8192], cmd[1200];
     snprintf(cmd, sizeof cmd,
-             "KVV_VULKAN_LOADER=/nonexistent/libvulkan.so.1 '%s/kvverify' list devices 2>&1; "
-             "KVV_VULKAN_LOADER=/nonexistent/libvulkan.so.1 '%s/kvverify' run --gate -p "
+             "KVV_VULKAN_LOADER=/nonexistent/libvulkan.so.1 '%s' list devices 2>&1; "
+             "KVV_VULKAN_LOADER=/nonexistent/libvulkan.so.1 '%s' run --gate -p "
              "quant/q8_0/d128/rows4/dist=gauss/seed=1 -j 1 2>&1",
-             dir, dir);
-    FILE *p = popen(cmd, "r");
-    CU_ASSERT_FATAL(p != NULL);
-    char out[8192];
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
+             cli_exe(), cli_exe());
+    CU_ASSERT(kvv_sh(cmd, out, sizeof out) >= 0); /* the shell ran to its end */
     CU_ASSERT(strstr(out, "no Vulkan loader: cannot open /nonexistent/libvulkan.so.1") != NULL);
     CU_ASSERT(strstr(out, "running cpu only") != NULL);
-    CU_ASSERT(WIFEXITED(st));
 }
 
 void kvv_register_tests(void)
@@ -585,6 +587,7 @@ void kvv_register_tests(void)
                                     {NULL, NULL}};
     static const kvv_test attention[] = {{"pairs and shapes", test_attention_pairs},
                                          {"masks, ALiBi, softcap, rotation site", test_attention_semantics},
+                                         {"every type of each family (tests/test_families.c)", test_families},
                                          {"speed-only toggles bit-identical", test_toggles_bit_identical},
                                          {"subgroup fallback bit-identical", test_subgroup_fallback_identical},
                                          {"automatic decode split bit-identical", test_auto_split_identical},

@@ -44,9 +44,12 @@ int cmd_bisect_step(int argc, char **argv);
 /* Split a comma list of backend names (into store); the count, or -1 with
  * a message printed. */
 int cli_split_backends(const char *list, char *store, size_t n, const char **names);
-/* A backend name that is neither built in nor a readable library path is a
- * usage error (message printed, -1), found before any work. */
-int cli_check_backend(const char *name);
+/* A backend that cannot be opened (unknown name, not a backend library,
+ * options it refuses, a crash or no answer within `seconds`, at most
+ * CLI_OPEN_SECONDS, while a throwaway child opens it) is a usage error
+ * (message printed, -1), found before any work. */
+#define CLI_OPEN_SECONDS 60.0
+int cli_check_backend(const char *name, double seconds);
 /* An output file a command is about to write (-o FILE): a usage error
  * (message with the errno text printed, -1) when it is a directory or its
  * folder is missing or not writable; checked before any work. */

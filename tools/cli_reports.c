@@ -1,6 +1,9 @@
 /* The file reports of `kvverify run`: which reporters a run writes, into
  * which files (--json, --junit, --markdown, --html, --ratios, or all of them
- * into --report-dir). */
+ * into --report-dir), and whether every byte of them reached the file: each
+ * reporter is wrapped in one that watches its stream, so that a report that
+ * could not be written (a full disk) is said as soon as it happens and fails
+ * the run at the end, naming the file. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +21,8 @@ static const struct {
     {"report.html", CLI_REP_HTML},   {"ratios.tsv", CLI_REP_RATIOS},
 };
 
+static const char *const format_names[CLI_REP_COUNT] = {"JSON", "JUnit", "Markdown", "HTML", "ratio"};
+
 static kvv_reporter *make(int slot, FILE *f)
 {
     switch (slot) {
@@ -31,6 +36,85 @@ static kvv_reporter *make(int slot, FILE *f)
     case CLI_REP_RATIOS: return kvv_reporter_ratios(f);
     default: return NULL;
     }
+}
+
+/* ---- the watching wrapper ---- */
+
+typedef struct {
+    kvv_reporter *inner;
+    int slot;
+    int err; /* errno of the first failed write, 0 while none */
+    const char *path;
+} watch_state;
+
+static const char *shown_path(const char *path) { return strcmp(path, "-") ? path : "standard output"; }
+
+/* After each call into the reporter: a stream in error has lost bytes.  The
+ * reporters end each call with fflush, so errno is still that write's. */
+static void watch(kvv_reporter *r, int running)
+{
+    watch_state *w = r->state;
+    if (w->err || !ferror(r->out))
+        return;
+    w->err = errno ? errno : EIO;
+    if (running) /* at the end, cli_reports_close says it */
+        fprintf(stderr, "kvverify: writing the %s report to %s failed: %s (the run goes on; it will exit 2)\n",
+            format_names[w->slot], shown_path(w->path), strerror(w->err));
+}
+
+static void w_begin(kvv_reporter *r, const kvv_run_info *info)
+{
+    watch_state *w = r->state;
+    r->info = info;
+    errno = 0;
+    w->inner->begin(w->inner, info);
+    watch(r, 1);
+}
+
+static void w_result(kvv_reporter *r, const kvv_case *c, const char *name, int backend, const kvv_verdict *v)
+{
+    watch_state *w = r->state;
+    errno = 0;
+    w->inner->result(w->inner, c, name, backend, v);
+    watch(r, 1);
+}
+
+static void w_end(kvv_reporter *r, const kvv_summary *s)
+{
+    watch_state *w = r->state;
+    errno = 0;
+    w->inner->end(w->inner, s);
+    watch(r, 0);
+}
+
+static void w_destroy(kvv_reporter *r)
+{
+    watch_state *w = r->state;
+    w->inner->destroy(w->inner);
+    free(w);
+    free(r);
+}
+
+static kvv_reporter *watched(int slot, FILE *f, const char *path)
+{
+    kvv_reporter *r = calloc(1, sizeof *r);
+    watch_state *w = calloc(1, sizeof *w);
+    if (r && w)
+        w->inner = make(slot, f);
+    if (!r || !w || !w->inner) {
+        free(r);
+        free(w);
+        return NULL;
+    }
+    w->slot = slot;
+    w->path = path;
+    r->out = f;
+    r->state = w;
+    r->begin = w_begin;
+    r->result = w_result;
+    r->end = w_end;
+    r->destroy = w_destroy;
+    return r;
 }
 
 /* mkdir -p */
@@ -75,7 +159,7 @@ int cli_reports_open(cli_reports *r)
             cli_reports_close(r);
             return -1;
         }
-        r->rep[r->n] = make(i, r->file[i]);
+        r->rep[r->n] = watched(i, r->file[i], paths[i]);
         if (!r->rep[r->n]) {
             fprintf(stderr, "kvverify: out of memory\n");
             cli_reports_close(r);
@@ -88,14 +172,29 @@ int cli_reports_open(cli_reports *r)
 
 int cli_reports_close(cli_reports *r)
 {
-    int rc = 0;
-    for (int i = 0; i < r->n; i++)
+    int rc = 0, err[CLI_REP_COUNT] = {0};
+    const char *path[CLI_REP_COUNT] = {0};
+    for (int i = 0; i < r->n; i++) {
+        const watch_state *w = r->rep[i]->state;
+        err[w->slot] = w->err;
+        path[w->slot] = w->path;
         r->rep[i]->destroy(r->rep[i]);
+    }
     r->n = 0;
     for (int i = 0; i < CLI_REP_COUNT; i++) {
-        if (r->file[i] && r->file[i] != stdout && fclose(r->file[i])) {
-            fprintf(stderr, "kvverify: writing a report failed: %s\n", strerror(errno));
-            rc = -1;
+        FILE *f = r->file[i];
+        if (f) {
+            /* what is still buffered, and the close itself, can fail too */
+            errno = 0;
+            if ((fflush(f) || ferror(f)) && !err[i])
+                err[i] = errno ? errno : EIO;
+            if (f != stdout && fclose(f) && !err[i])
+                err[i] = errno ? errno : EIO;
+            if (err[i]) {
+                fprintf(stderr, "kvverify: the %s report %s is incomplete: %s\n", format_names[i],
+                        path[i] ? shown_path(path[i]) : "(unnamed)", strerror(err[i]));
+                rc = -1;
+            }
         }
         r->file[i] = NULL;
         free(r->owned[i]);

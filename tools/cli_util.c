@@ -124,13 +124,15 @@ int cli_seconds(const char *opt, const char *text, double lo, double hi, double 
     return 0;
 }
 
-int cli_check_backend(const char *name)
+int cli_check_backend(const char *name, double seconds)
 {
-    /* Nothing is opened here: loading a library runs its code, and a device
-     * backend starts driver threads that a fork would not carry over; both
-     * belong in the isolated workers. */
-    char why[600];
-    if (kvv_backend_check_name(name, why, sizeof why) == 0)
+    /* Opened once in a throwaway child, never here: loading a library runs
+     * its code, and a device backend starts driver threads that a fork
+     * would not carry over; both belong in the isolated workers.  A backend
+     * that cannot be opened is refused before any work, rather than failing
+     * every case of the run one by one (or hanging in each). */
+    char why[700];
+    if (kvv_backend_try_open(name, seconds < CLI_OPEN_SECONDS ? seconds : CLI_OPEN_SECONDS, why, sizeof why) == 0)
         return 0;
     fprintf(stderr, "kvverify: backend %s: %s\n", name, why);
     return -1;

@@ -47,6 +47,9 @@ int cmd_bench(int argc, char **argv)
     int nb = cli_split_backends(blist, store, sizeof store, names);
     if (nb < 0)
         return EXIT_USAGE;
+    for (int i = 0; i < nb; i++)
+        if (cli_check_backend(names[i], CLI_OPEN_SECONDS))
+            return EXIT_USAGE;
     int opened = 0, rc = EXIT_USAGE;
     for (; opened < nb; opened++)
         if (!(bk[opened] = kvv_backend_open(names[opened], why, sizeof why))) {

@@ -27,6 +27,8 @@ static void fuzz_usage(FILE *out)
                  "  --shrink-time S   seconds per shrink (default 120; each hanging try costs a timeout)\n"
                  "  --no-write        report failures without writing case files\n"
                  "  --shrink CASE     no random cases: shrink this failing case and store it\n"
+                 "  --guard           a PROT_NONE page after every buffer the backend writes (catches the\n"
+                 "                    first access past the end, reads too, at the instruction)\n"
                  "exit status: 0 when every case passed, 1 when any failed, 2 on bad usage\n");
 }
 
@@ -58,7 +60,7 @@ static int parse_ops(const char *list, unsigned *ops)
 
 int cmd_fuzz(int argc, char **argv)
 {
-    enum { O_TIME = 256, O_SEED, O_OUT, O_TIMEOUT, O_MAXF, O_TRIES, O_SHRINKT, O_NOWRITE, O_SHRINK };
+    enum { O_TIME = 256, O_SEED, O_OUT, O_TIMEOUT, O_MAXF, O_TRIES, O_SHRINKT, O_NOWRITE, O_SHRINK, O_GUARD };
     static const struct option opts[] = {
         {"time", required_argument, 0, O_TIME},       {"backend", required_argument, 0, 'b'},
         {"seed", required_argument, 0, O_SEED},       {"op", required_argument, 0, 'o'},
@@ -66,6 +68,7 @@ int cmd_fuzz(int argc, char **argv)
         {"timeout", required_argument, 0, O_TIMEOUT}, {"max-finds", required_argument, 0, O_MAXF},
         {"shrink-tries", required_argument, 0, O_TRIES}, {"shrink-time", required_argument, 0, O_SHRINKT},
         {"no-write", no_argument, 0, O_NOWRITE},      {"shrink", required_argument, 0, O_SHRINK},
+        {"guard", no_argument, 0, O_GUARD},
         {"help", no_argument, 0, 'h'},                {0, 0, 0, 0}};
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     kvv_fuzz_opts o = {.backend_name = "cpu", .seconds = 60, .out_dir = "corpora/fuzz", .jobs = ncpu > 0 ? (int)ncpu : 1,
@@ -87,6 +90,7 @@ int cmd_fuzz(int argc, char **argv)
         case O_TRIES: bad = cli_int("--shrink-tries", optarg, 1, 100000, &o.shrink_tries); break;
         case O_SHRINKT: bad = cli_seconds("--shrink-time", optarg, 0.01, 86400, &o.shrink_seconds); break;
         case O_NOWRITE: o.out_dir = NULL; break;
+        case O_GUARD: o.guard = 1; break;
         case O_SHRINK: shrink_name = optarg; break;
         case 'h': fuzz_usage(stdout); return 0;
         default: bad = 1; break;
@@ -106,7 +110,7 @@ int cmd_fuzz(int argc, char **argv)
         fprintf(stderr, "kvverify: --out needs a folder name of 1..400 characters\n");
         return EXIT_USAGE;
     }
-    if (cli_check_backend(o.backend_name))
+    if (cli_check_backend(o.backend_name, o.timeout))
         return EXIT_USAGE;
     if (shrink_name) {
         kvv_case c;

@@ -7,6 +7,38 @@
 
 int cli_run(int argc, char **argv, int list_only);
 
+/* `kvverify list coverage [--gate|--full] [--device] [-v]`: how much of
+ * the dimension model (oracle/dims.c) the case list covers. */
+static int list_coverage(int argc, char **argv)
+{
+    int full = 0, device = 0, verbose = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--gate"))
+            full = 0;
+        else if (!strcmp(argv[i], "--full"))
+            full = 1;
+        else if (!strcmp(argv[i], "--device"))
+            device = 1;
+        else if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose"))
+            verbose = 1;
+        else {
+            fprintf(stderr, "kvverify: list coverage: unexpected argument '%s' (usage: kvverify list coverage "
+                            "[--gate|--full] [--device] [-v])\n", argv[i]);
+            return EXIT_USAGE;
+        }
+    }
+    kvv_case_list l = {0};
+    if (full ? kvv_full_cases(&l) : kvv_gate_cases(&l)) {
+        fprintf(stderr, "kvverify: list coverage: the case list could not be built\n");
+        kvv_case_list_free(&l);
+        return 1;
+    }
+    printf("%s: %d cases\n", full ? "the full matrix (--full)" : "the gate (--gate)", l.n);
+    int rc = kvv_coverage_print(stdout, l.items, l.n, full ? 3 : 2, device, verbose);
+    kvv_case_list_free(&l);
+    return rc ? 1 : 0;
+}
+
 int cmd_list(int argc, char **argv)
 {
     const char *what = argc > 1 ? argv[1] : "";
@@ -26,7 +58,13 @@ int cmd_list(int argc, char **argv)
     }
     if (!strcmp(what, "devices"))
         return cli_list_devices(argc - 1, argv + 1);
-    fprintf(stderr, "kvverify: list what? types, cases, backends, devices\n");
+    if (!strcmp(what, "coverage"))
+        return list_coverage(argc - 1, argv + 1);
+    if (!strcmp(what, "dims")) {
+        kvv_dims_print(stdout);
+        return 0;
+    }
+    fprintf(stderr, "kvverify: list what? types, cases, backends, devices, dims, coverage\n");
     return EXIT_USAGE;
 }
 
@@ -75,7 +113,7 @@ int cmd_probe(int argc, char **argv)
         return EXIT_USAGE;
     int rc = 0;
     for (int i = 0; i < nb; i++) {
-        if (cli_check_backend(names[i]))
+        if (cli_check_backend(names[i], CLI_OPEN_SECONDS))
             return EXIT_USAGE;
         rc |= kvv_formats_report(names[i], stdout) != 0;
     }

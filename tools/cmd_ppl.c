@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "kvv/tensor.h"
 #include "oracle/oracle.h"
@@ -11,15 +12,20 @@
 
 typedef struct {
     const char *model, *text, *kv, *backend;
-    int ctx, chunk, offset, head_dim, bounds;
+    int ctx, chunk, offset, head_dim, bounds, strict;
     uint64_t seed;
+    double timeout; /* seconds per K/V pair, in its own process */
 } ppl_args;
 
 static void usage(FILE *f)
 {
     fprintf(f, "usage: kvverify ppl --model FILE|probe|hybrid --kv K/V[,K/V...]|all [-b BACKEND] [--text FILE]\n"
                "                    [--ctx N] [--chunk N] [--offset N] [--seed N] [--head-dim D]\n"
-               "       kvverify ppl --bounds [-b BACKEND]   (the table corpora/ppl_bounds.tsv, on stdout)\n");
+               "                    [--timeout S] [--strict]\n"
+               "       kvverify ppl --bounds [-b BACKEND]   (the table corpora/ppl_bounds.tsv, on stdout)\n"
+               "  each K/V pair runs the backend in its own process (a crash or a hang past --timeout S,\n"
+               "  default 600, fails that pair; with --bounds, per case of the table); --strict counts a\n"
+               "  declined pair as a failure\n");
 }
 
 static int int_opt(const char *opt, const char *s, long lo, long hi, int *out)
@@ -36,13 +42,14 @@ static int int_opt(const char *opt, const char *s, long lo, long hi, int *out)
 
 static int parse(int argc, char **argv, ppl_args *a)
 {
-    enum { O_MODEL = 256, O_TEXT, O_KV, O_CTX, O_CHUNK, O_OFFSET, O_SEED, O_HEAD, O_BOUNDS };
+    enum { O_MODEL = 256, O_TEXT, O_KV, O_CTX, O_CHUNK, O_OFFSET, O_SEED, O_HEAD, O_BOUNDS, O_TIMEOUT, O_STRICT };
     static const struct option opts[] = {
         {"model", required_argument, 0, O_MODEL}, {"text", required_argument, 0, O_TEXT},
         {"kv", required_argument, 0, O_KV},       {"backend", required_argument, 0, 'b'},
         {"ctx", required_argument, 0, O_CTX},     {"chunk", required_argument, 0, O_CHUNK},
         {"offset", required_argument, 0, O_OFFSET}, {"seed", required_argument, 0, O_SEED},
         {"head-dim", required_argument, 0, O_HEAD}, {"bounds", no_argument, 0, O_BOUNDS},
+        {"timeout", required_argument, 0, O_TIMEOUT}, {"strict", no_argument, 0, O_STRICT},
         {"help", no_argument, 0, 'h'},            {0, 0, 0, 0}};
     kvv_case d = kvv_case_default(KVV_OP_PPL);
     memset(a, 0, sizeof *a);
@@ -51,6 +58,7 @@ static int parse(int argc, char **argv, ppl_args *a)
     a->chunk = d.n_q;
     a->head_dim = 128;
     a->seed = d.seed;
+    a->timeout = 600;
     int ch, seed;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "b:h", opts, NULL)) != -1) {
@@ -81,6 +89,11 @@ static int parse(int argc, char **argv, ppl_args *a)
                 return -1;
             break;
         case O_BOUNDS: a->bounds = 1; break;
+        case O_STRICT: a->strict = 1; break;
+        case O_TIMEOUT:
+            if (cli_seconds("--timeout", optarg, 0.01, 86400, &a->timeout))
+                return -1;
+            break;
         case 'h': usage(stdout); exit(0);
         default: return -1;
         }
@@ -171,7 +184,80 @@ static int parse_pairs(const char *list, int dk, int dv, kvv_type (*pairs)[2], i
     return n;
 }
 
-static int run_pairs(const ppl_args *a, const kvv_model *m, const kvv_backend *b, const int32_t *tok, int n,
+/* One K/V pair's model run, in a child process (kvv_isolate): the backend
+ * is opened and run there, so that its crash or hang fails the pair, not
+ * kvverify.  The answer: the status, the message, the logits. */
+typedef struct {
+    const ppl_args *a;
+    const kvv_model *m;
+    kvv_type k, v;
+    const int32_t *tok;
+    int n;
+} pair_job;
+
+#define PAIR_ERR 400
+
+static void write_all(int fd, const void *p, size_t n)
+{
+    for (const char *c = p; n;) {
+        ssize_t w = write(fd, c, n);
+        if (w <= 0)
+            _exit(3);
+        c += w;
+        n -= (size_t)w;
+    }
+}
+
+static void pair_in_child(void *arg, int fd)
+{
+    const pair_job *j = arg;
+    char err[PAIR_ERR] = "";
+    const size_t nl = (size_t)j->n * j->m->n_vocab;
+    float *logits = kvv_alloc(sizeof(float) * nl);
+    const kvv_backend *b = kvv_backend_open(j->a->backend, err, sizeof err);
+    int32_t rc = KVV_FAILED;
+    if (!logits)
+        snprintf(err, sizeof err, "out of memory for the logits");
+    else if (b) {
+        kvv_model_run_opts o = {b, j->k, j->v, kvv_toggles_default(), j->a->chunk, KVV_PPL_TAIL};
+        rc = kvv_model_run(j->m, &o, j->tok, j->n, logits, err, sizeof err);
+    }
+    write_all(fd, &rc, sizeof rc);
+    write_all(fd, err, sizeof err);
+    if (rc == KVV_OK)
+        write_all(fd, logits, sizeof(float) * nl);
+    kvv_free(logits);
+}
+
+/* KVV_OK with the logits, KVV_UNSUPPORTED / KVV_FAILED with err, or -1
+ * when the process crashed or hung (err says which). */
+static int run_pair(const pair_job *j, float *logits, char *err, size_t err_len)
+{
+    const size_t nl = sizeof(float) * (size_t)j->n * j->m->n_vocab, total = sizeof(int32_t) + PAIR_ERR + nl;
+    char *buf = malloc(total);
+    if (!buf) {
+        snprintf(err, err_len, "out of memory");
+        return -1;
+    }
+    ssize_t got = kvv_isolate(pair_in_child, (void *)j, buf, total, j->a->timeout, err, err_len);
+    int32_t rc = -1;
+    if (got >= (ssize_t)(sizeof rc + PAIR_ERR)) {
+        memcpy(&rc, buf, sizeof rc);
+        snprintf(err, err_len, "%.*s", PAIR_ERR - 1, buf + sizeof rc);
+        if (rc == KVV_OK && (size_t)got == total)
+            memcpy(logits, buf + sizeof rc + PAIR_ERR, nl);
+        else if (rc == KVV_OK) {
+            snprintf(err, err_len, "the run's logits did not all arrive");
+            rc = KVV_FAILED;
+        }
+    } else if (got >= 0) {
+        snprintf(err, err_len, "no answer from the process that ran it");
+    }
+    free(buf);
+    return rc;
+}
+
+static int run_pairs(const ppl_args *a, const kvv_model *m, const char *bname, const int32_t *tok, int n,
                      const double *ref, kvv_type (*pairs)[2], int np, int check_bounds)
 {
     float *logits = kvv_alloc(sizeof(float) * (size_t)n * m->n_vocab);
@@ -184,11 +270,15 @@ static int run_pairs(const ppl_args *a, const kvv_model *m, const kvv_backend *b
     for (int i = 0; i < np; i++) {
         char err[400], pair[64], result[480] = "pass";
         snprintf(pair, sizeof pair, "%s/%s", kvv_type_name(pairs[i][0]), kvv_type_name(pairs[i][1]));
-        kvv_model_run_opts o = {b, pairs[i][0], pairs[i][1], kvv_toggles_default(), a->chunk, KVV_PPL_TAIL};
-        int rc = kvv_model_run(m, &o, tok, n, logits, err, sizeof err);
+        pair_job job = {a, m, pairs[i][0], pairs[i][1], tok, n};
+        int rc = run_pair(&job, logits, err, sizeof err);
         if (rc) {
-            printf("%-22s %s: %s\n", pair, rc == KVV_UNSUPPORTED ? "declined" : "FAILED", err);
-            failures += rc != KVV_UNSUPPORTED;
+            /* a decline is a skip, which --strict counts as a failure */
+            printf("%-22s %s: %s\n", pair, rc == KVV_UNSUPPORTED ? a->strict ? "declined (FAIL: --strict)" : "declined"
+                                                                  : "FAILED",
+                   err);
+            failures += rc != KVV_UNSUPPORTED || a->strict;
+            fflush(stdout);
             continue;
         }
         kvv_ppl_stats s;
@@ -217,7 +307,7 @@ static int run_pairs(const ppl_args *a, const kvv_model *m, const kvv_backend *b
             printf("%-22s %10.5f %10.5f %9.5f %10.3g %10.3g %7.4f %9d  %s\n", pair, s.ppl_ref, s.ppl_run, s.ratio,
                    s.kl_mean, s.kl_p99, s.top1, s.nonfinite, result);
         } else {
-            printf("kv          %s on %s\n", pair, b->name);
+            printf("kv          %s on %s\n", pair, bname);
             printf("ppl_ref     %.6f\nppl_run     %.6f\nppl_ratio   %.6f\n", s.ppl_ref, s.ppl_run, s.ratio);
             printf("kl_mean     %.6g\nkl_p99      %.6g\nkl_max      %.6g\n", s.kl_mean, s.kl_p99, s.kl_max);
             printf("top1        %.6f\nnonfinite   %d\nresult      %s\n", s.top1, s.nonfinite, result);
@@ -228,19 +318,58 @@ static int run_pairs(const ppl_args *a, const kvv_model *m, const kvv_backend *b
     return failures;
 }
 
+/* --bounds: the table, measured in a child process that opens the
+ * backend (its stdout goes to stderr; the table comes back on a pipe). */
+static void bounds_in_child(void *arg, int fd)
+{
+    const ppl_args *a = arg;
+    char why[400];
+    const kvv_backend *b = kvv_backend_open(a->backend, why, sizeof why);
+    FILE *out = fdopen(fd, "w");
+    if (!b || !out) {
+        fprintf(stderr, "kvverify ppl: backend %s: %s\n", a->backend, b ? "cannot write the table" : why);
+        _exit(1);
+    }
+    int rc = kvv_ppl_write_bounds(out, b, a->backend);
+    fclose(out);
+    _exit(rc ? 1 : 0);
+}
+
+static int write_bounds(const ppl_args *a)
+{
+    enum { MAX_TABLE = 1 << 20 };
+    char *buf = malloc(MAX_TABLE), why[400];
+    if (!buf)
+        return 1;
+    /* --timeout for each ppl case of the gate, the cases the table covers */
+    kvv_case_list gate = {0};
+    int ncases = 0;
+    kvv_gate_cases(&gate);
+    for (int i = 0; i < gate.n; i++)
+        ncases += gate.items[i].op == KVV_OP_PPL;
+    kvv_case_list_free(&gate);
+    ssize_t got = kvv_isolate(bounds_in_child, (void *)a, buf, MAX_TABLE, a->timeout * (ncases > 0 ? ncases : 1), why,
+                              sizeof why);
+    if (got > 0)
+        fwrite(buf, 1, (size_t)got, stdout);
+    free(buf);
+    if (got < 0) {
+        fprintf(stderr, "kvverify ppl: --bounds on %s: %s\n", a->backend, why);
+        return 1;
+    }
+    return 0;
+}
+
 int cmd_ppl(int argc, char **argv)
 {
     ppl_args a;
     if (parse(argc, argv, &a))
         return EXIT_USAGE;
     char why[400], path[1024];
-    const kvv_backend *b = kvv_backend_open(a.backend, why, sizeof why);
-    if (!b) {
-        fprintf(stderr, "kvverify ppl: backend %s: %s\n", a.backend, why);
-        return 1;
-    }
+    if (cli_check_backend(a.backend, a.timeout < CLI_OPEN_SECONDS ? a.timeout : CLI_OPEN_SECONDS))
+        return EXIT_USAGE;
     if (a.bounds)
-        return kvv_ppl_write_bounds(stdout, b, a.backend) ? 1 : 0;
+        return write_bounds(&a);
     kvv_model m;
     if (load_model(&a, &m)) /* missing, unreadable or not a model we run: bad input */
         return EXIT_USAGE;
@@ -285,7 +414,7 @@ int cmd_ppl(int argc, char **argv)
             printf(" %.3f", st.max_weight[i]);
         printf("\n");
     }
-    rc = run_pairs(&a, &m, b, tok + a.offset, n, ref, pairs, np, check_bounds) ? 1 : 0;
+    rc = run_pairs(&a, &m, a.backend, tok + a.offset, n, ref, pairs, np, check_bounds) ? 1 : 0;
 done:
     free(text);
     free(tok);

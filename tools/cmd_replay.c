@@ -286,6 +286,16 @@ int cmd_replay(int argc, char **argv)
     replay_args a;
     if (parse_replay_args(argc, argv, &a))
         return EXIT_USAGE;
+    if (a.backends) { /* a backend that cannot be opened is refused before any work */
+        char store[1024];
+        const char *names[KVV_MAX_BACKENDS];
+        int nb = cli_split_backends(a.backends, store, sizeof store, names);
+        for (int i = 0; i < nb; i++)
+            if (cli_check_backend(names[i], a.timeout))
+                nb = -1;
+        if (nb < 0)
+            return EXIT_USAGE;
+    }
     stored_t st;
     if (load_stored(&a, &st)) {
         stored_free(&st);

@@ -24,6 +24,7 @@ typedef struct {
     int corpus_given;
     int full, jobs, verbose, strict, no_isolate, list_only, fail_fast, dump_all, backends_given, matrix_given;
     int keep_formats; /* --listed-formats: run the generated cases in the versions they list */
+    int guard;        /* --guard: guard pages after the buffers a backend writes */
     double timeout;
     uint64_t seed;
     cli_reports reports;
@@ -41,7 +42,7 @@ static int add_list(run_args *a, int slot, const char *opt, const char **field)
 static int parse_run_args(int argc, char **argv, run_args *a, int list_only)
 {
     enum { O_GATE = 256, O_FULL, O_CASES, O_HEAD, O_KV, O_TOGGLE, O_SET, O_SEED, O_TIMEOUT, O_NOISO, O_STRICT, O_FAILFAST,
-           O_DUMP, O_DUMP_ALL, O_CORPUS, O_NOCORPUS, O_VKDEV, O_LISTED, O_RERUN, O_REPORT_DIR,
+           O_DUMP, O_DUMP_ALL, O_CORPUS, O_NOCORPUS, O_VKDEV, O_LISTED, O_RERUN, O_GUARD, O_REPORT_DIR,
            O_REPORT /* + CLI_REP_* (last) */ };
     static const struct option opts[] = {
         {"gate", no_argument, 0, O_GATE},       {"full", no_argument, 0, O_FULL},
@@ -62,6 +63,7 @@ static int parse_run_args(int argc, char **argv, run_args *a, int list_only)
         {"corpus", required_argument, 0, O_CORPUS}, {"no-corpus", no_argument, 0, O_NOCORPUS},
         {"vk-device", required_argument, 0, O_VKDEV}, {"listed-formats", no_argument, 0, O_LISTED},
         {"rerun-failed", required_argument, 0, O_RERUN},
+        {"guard", no_argument, 0, O_GUARD},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     memset(a, 0, sizeof *a);
     a->backends = "cpu";
@@ -131,6 +133,7 @@ static int parse_run_args(int argc, char **argv, run_args *a, int list_only)
             break;
         case 'v': a->verbose = 1; break;
         case O_LISTED: a->keep_formats = 1; break;
+        case O_GUARD: a->guard = 1; break;
         case 'h': cli_help(list_only ? "list cases" : "run", stdout); exit(0);
         case O_REPORT_DIR: a->reports.dir = optarg; break;
         default:
@@ -291,6 +294,31 @@ static int ask_formats(const run_args *a, const char *const *bnames, int nb, kvv
     return 0;
 }
 
+/* The summary's coverage line for a generated list (oracle/dims.c): over
+ * all cases, and over those a backend without the CPU toggles runs when
+ * such a backend (anything but cpu) is in the run. */
+static int run_coverage(const run_args *a, const kvv_case_list *l, const char *const *bnames, int nb, char *buf,
+                        size_t len)
+{
+    kvv_coverage all, dev;
+    if (kvv_coverage_measure(l->items, l->n, a->full ? 3 : 2, 0, &all))
+        return -1;
+    const kvv_filter *f = &a->f;
+    int filtered = f->ops || f->pattern || f->head_dims || f->kv || f->toggles;
+    snprintf(buf, len, "%s", filtered ? "the filtered cases: " : "");
+    kvv_coverage_line(&all, buf + strlen(buf), len - strlen(buf));
+    int others = 0;
+    for (int i = 0; i < nb; i++)
+        others |= strcmp(bnames[i], "cpu") != 0;
+    if (others && kvv_coverage_measure(l->items, l->n, a->full ? 3 : 2, 1, &dev) == 0) {
+        size_t o = strlen(buf);
+        snprintf(buf + o, len - o, "; without the CPU toggles (threads, isa): ");
+        o = strlen(buf);
+        kvv_coverage_line(&dev, buf + o, len - o);
+    }
+    return 0;
+}
+
 /* --rerun-failed FILE: the cases that failed in a report as `run` writes
  * it (JSON lines or ratio TSV), each once, in the report's order, and the
  * backends they failed on (into backends, comma-separated). */
@@ -343,7 +371,7 @@ static int run_with(const run_args *ap, int argc, char **argv, int list_only)
         cli_vk_describe(a.backends);
     int nb = cli_split_backends(a.backends, bstore, sizeof bstore, bnames);
     for (int i = 0; i < nb && nb > 0; i++)
-        if (cli_check_backend(bnames[i]))
+        if (cli_check_backend(bnames[i], a.timeout))
             nb = -1;
     if (nb < 0)
         return EXIT_USAGE;
@@ -381,12 +409,16 @@ static int run_with(const run_args *ap, int argc, char **argv, int list_only)
         return EXIT_USAGE;
     }
     kvv_reporter *term = kvv_reporter_terminal(a.reports.to_stdout ? stderr : stdout, a.verbose);
+    char coverage[512];
+    if (term && !a.cases_file && run_coverage(&a, &cases, bnames, nb, coverage, sizeof coverage) == 0)
+        kvv_reporter_terminal_coverage(term, coverage);
     kvv_reporter *reps[1 + CLI_REP_COUNT] = {term};
     for (int i = 0; i < a.reports.n; i++)
         reps[1 + i] = a.reports.rep[i];
     kvv_run_opts o = {.backend_names = bnames, .nbackends = nb, .cases = cases.items, .ncases = cases.n,
                       .reporters = reps, .nreporters = 1 + a.reports.n, .jobs = a.no_isolate ? 0 : a.jobs,
-                      .timeout = a.timeout, .info = &info, .fail_fast = a.fail_fast};
+                      .timeout = a.timeout, .info = &info, .fail_fast = a.fail_fast, .strict = a.strict,
+                      .guard = a.guard};
     kvv_run_io_opts io = {a.dump ? cli_dump_create(a.dump, a.dump_all, &info) : NULL, a.dump_all, NULL};
     if (a.dump && !io.dump) { /* another run holds the path, or it went away meanwhile */
         term->destroy(term);
@@ -405,7 +437,9 @@ static int run_with(const run_args *ap, int argc, char **argv, int list_only)
         fprintf(stderr, "kvverify: the run could not start\n");
         return 1;
     }
-    if (s.interrupted || unwritten)
+    if (unwritten) /* a report lost: an error of the run's own (exit 2), whatever the cases did */
+        return EXIT_USAGE;
+    if (s.interrupted)
         return 1;
     return failures > 0 || (a.strict && s.total.skip > 0) ? 1 : 0;
 }

@@ -1,7 +1,7 @@
 /* Fuzz target: case names.  Any text either fails to parse with a message,
  * or parses into a valid case whose name parses back into the same case
- * (parse -> name -> parse is stable), and printing that name into a short
- * buffer truncates it cleanly. */
+ * (parse -> name -> parse is stable) and gives no field twice, and printing
+ * that name into a short buffer truncates it cleanly. */
 #include <string.h>
 
 #include "fuzz/targets/fuzz_target.h"
@@ -26,6 +26,39 @@ static int same_run(const kvv_case *a, const kvv_case *b)
     }
 }
 
+/* Whether two '/'-separated fields of text set the same thing: the same
+ * key before '=', the same size prefix (rows and nkv being one), or two
+ * types (a type or a K-V pair); such a name must be refused. */
+static int repeats_a_field(const char *text)
+{
+    static const char *const sizes[] = {"dv", "d", "nq", "nkv", "rows", "gqa", "h", "g"};
+    char keys[64][16];
+    int n = 0;
+    const char *p = strchr(text, '/');
+    while (p && n < 64) {
+        const char *tok = p + 1, *end = strchr(tok, '/');
+        size_t len = end ? (size_t)(end - tok) : strlen(tok);
+        p = end;
+        if (len == 0)
+            continue; /* "a//b": the parser skips empty fields */
+        const char *eq = memchr(tok, '=', len);
+        char key[16] = "type";
+        if (eq) {
+            snprintf(key, sizeof key, "%.*s", (int)(eq - tok), tok);
+        } else {
+            size_t l = strspn(tok, "abcdefghijklmnopqrstuvwxyz");
+            for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++)
+                if (l < len && l == strlen(sizes[i]) && !strncmp(tok, sizes[i], l) && tok[l] >= '0' && tok[l] <= '9')
+                    snprintf(key, sizeof key, "%s", strcmp(sizes[i], "rows") ? sizes[i] : "nkv");
+        }
+        for (int i = 0; i < n; i++)
+            if (!strcmp(keys[i], key))
+                return 1;
+        snprintf(keys[n++], sizeof keys[0], "%s", key);
+    }
+    return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char text[700];
@@ -42,6 +75,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     KVV_FUZZ_CHECK(kvv_case_validate(&c1, err, sizeof err) == 0, "parsed '%s' but it does not validate: %s", text,
                    err);
+    KVV_FUZZ_CHECK(!repeats_a_field(text), "'%s' gives a field twice, and it was accepted", text);
     int len = kvv_case_name(&c1, n1, sizeof n1);
     KVV_FUZZ_CHECK(len > 0 && (size_t)len < sizeof n1 && strlen(n1) == (size_t)len, "name of '%s' has length %d",
                    text, len);

@@ -1,35 +1,29 @@
 /* kvverify public API: the K/V cache type table.
  *
  * A type is one row of a table (block size, bytes, bits per value, layout
- * codec), never a switch repeated in every file.  The table here holds only
- * the format facts; each module (ref/, kernels/cpu, ...) keeps its own row of
- * functions per type, indexed by kvv_type, so that a reference and a kernel
- * never share arithmetic. */
+ * codec), never a switch repeated in every file.  The rows are the list
+ * kvv/formats.def; this header derives the enum and, header-only (for a
+ * plugin, which links no kvverify module), the facts of each row:
+ * kvv_format_get() and the constants KVV_BLOCK_<ID>, KVV_BYTES_<ID>,
+ * KVV_INDEX_BITS_<ID> for static assertions.  The table of core/types.c adds
+ * the codec of each layout.  Each module (ref/, kernels/cpu, ...) keeps its
+ * own row of functions per type, indexed by kvv_type, so that a reference
+ * and a kernel never share arithmetic. */
 #ifndef KVV_TYPES_H
 #define KVV_TYPES_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+/* One value per row of kvv/formats.def: KVV_F32 .. KVV_TURBO4_NARROW, and
+ * KVV_TYPE_COUNT, the number of rows. */
 typedef enum kvv_type {
-    KVV_F32,
-    KVV_F16,
-    KVV_BF16,
-    KVV_Q8_0,
-    KVV_Q4_0,
-    KVV_Q4_1,
-    KVV_Q5_0,
-    KVV_Q5_1,
-    KVV_IQ4_NL,        /* the set_rows / quantize_row_iq4_nl_ref bytes (no scale search) */
-    KVV_IQ4_NL_SEARCH, /* "iq4_nl@search": ggml_quantize_chunk's scale search (ntry = 7) */
-    KVV_TURBO2,        /* turbo2_0, QK=32 (default format version) */
-    KVV_TURBO2_QK128,  /* turbo2_0, one block per 128-group ("turbo2@qk128") */
-    KVV_TURBO3,       /* turbo3_0, QK=32 (default format version) */
-    KVV_TURBO3_QK128, /* turbo3_0, one block per 128-group ("turbo3@qk128") */
-    KVV_TURBO4,       /* turbo4_0, 4-bit indices (TURBO4_USE_4BIT=1) */
-    KVV_TURBO4_QJL,   /* turbo4_0 legacy: 3-bit + QJL residual signs ("turbo4@qjl") */
-    KVV_TURBO4_NARROW, /* turbo4_0, 4-bit with the narrow table {+-0.006938 .. +-0.173926} ("turbo4@narrow") */
-    KVV_TYPE_COUNT,
+#define KVV_FORMAT(id, value, ...) KVV_##id = value,
+#include "kvv/formats.def"
+    KVV_TYPE_COUNT = 0
+#define KVV_FORMAT(...) +1
+#include "kvv/formats.def"
+    ,
     KVV_TYPE_NONE = -1
 } kvv_type;
 
@@ -38,6 +32,60 @@ typedef enum kvv_family {
     KVV_FAMILY_BLOCK, /* ggml block types: scale(s) + integer indices */
     KVV_FAMILY_TURBO  /* WHT rotation + centroid indices + corrected norm */
 } kvv_family;
+
+/* Compile-time facts of each row (KVV_BLOCK_Q8_0 = 32, KVV_BYTES_Q8_0 = 34,
+ * KVV_INDEX_BITS_Q8_0 = 8), for the static assertions of modules that keep
+ * their own description of a layout. */
+enum {
+#define KVV_FORMAT(id, value, name, cache, family, block, bytes, index_bits, ...)                                 \
+    KVV_BLOCK_##id = block, KVV_BYTES_##id = bytes, KVV_INDEX_BITS_##id = index_bits,
+#include "kvv/formats.def"
+    /* the cache types: rows of a cache type's default format */
+    KVV_CACHE_TYPE_COUNT = 0
+#define KVV_FORMAT(...) +1
+#define KVV_FORMAT_VERSION(...)
+#include "kvv/formats.def"
+};
+
+/* The facts of one row of kvv/formats.def. */
+typedef struct kvv_format {
+    kvv_type type;
+    const char *name;   /* as printed and parsed: "q8_0", "turbo3@qk128" */
+    const char *cache;  /* the cache type it belongs to: "turbo3" for both turbo3 rows */
+    kvv_family family;
+    int block;          /* values per block */
+    int bytes;          /* bytes per block */
+    int index_bits;     /* bits of each quantization index (0 for float types) */
+    int rotated;        /* values are stored in the WHT-rotated basis */
+    int format_version; /* 0 = default format; >0 = a named variant of the cache type */
+    int ggml;           /* upstream ggml_type value of these bytes; -1: none */
+    const char *layout; /* one-line description of the block layout */
+} kvv_format;
+
+/* Header-only: a row's facts, NULL for an out-of-range type. */
+static inline const kvv_format *kvv_format_get(kvv_type t)
+{
+    static const kvv_format rows[KVV_TYPE_COUNT] = {
+#define KVV_FORMAT(id, value, name, cache, family, block, bytes, index_bits, rotated, version, ggml, codec, layout) \
+    [KVV_##id] = {KVV_##id, name, cache, KVV_FAMILY_##family, block, bytes, index_bits, rotated, version, ggml, layout},
+#include "kvv/formats.def"
+    };
+    return (unsigned)t < (unsigned)KVV_TYPE_COUNT ? &rows[t] : NULL;
+}
+
+/* Header-only: the row named name (exact, case-sensitive); KVV_TYPE_NONE
+ * when none is. */
+static inline kvv_type kvv_format_named(const char *name)
+{
+    for (int t = 0; name && t < KVV_TYPE_COUNT; t++) {
+        const char *a = kvv_format_get((kvv_type)t)->name, *b = name;
+        while (*a && *a == *b)
+            a++, b++;
+        if (*a == *b)
+            return (kvv_type)t;
+    }
+    return KVV_TYPE_NONE;
+}
 
 /* The fields of one block, decoded from its bytes.  Scales are kept as raw
  * f16/bf16/f32 bits so that comparisons are exact. */
@@ -73,9 +121,9 @@ const kvv_type_info *kvv_type_get(kvv_type t);
 kvv_type kvv_type_from_name(const char *name);
 const char *kvv_type_name(kvv_type t);
 
-/* The 12 K/V cache types of the pair matrix (the format-version rows
- * turbo3@qk128 and turbo4@qjl are variants of turbo3 and turbo4). */
-#define KVV_CACHE_TYPE_COUNT 12
+/* The K/V cache types of the pair matrix, in kvv_type order: the rows of a
+ * default format (KVV_FORMAT in kvv/formats.def; the other rows, such as
+ * turbo3@qk128 and turbo4@qjl, are format versions of these). */
 extern const kvv_type kvv_cache_types[KVV_CACHE_TYPE_COUNT];
 
 /* Bytes of a row of ncols values; 0 when ncols is not a multiple of the block. */

@@ -18,6 +18,7 @@ typedef enum kvv_rule {
     KVV_RULE_PPL,     /* end to end: probe-model PPL ratio / KL divergence beyond the pair's bound */
     KVV_RULE_FORMAT,  /* the backend stores the type in a format that matches no known format version */
     KVV_RULE_ROUNDTRIP, /* such a cache gives back what was written worse than the type's known versions */
+    KVV_RULE_DECLINED,  /* the backend declined the case, and the run counts declines as failures (--strict) */
     KVV_RULE_COUNT
 } kvv_rule;
 
@@ -36,13 +37,21 @@ typedef struct kvv_diff {
 typedef struct kvv_verdict {
     kvv_status status;
     kvv_rule rule;            /* the first rule that failed (KVV_RULE_NONE on pass) */
-    double arith_ratio;       /* worst normalized error ratio seen (0 when not applicable) */
+    /* The ratios are NaN where there is none (the rule did not run: a row op,
+     * a crash, a decline, no finite element to compare); reports write them
+     * as null or "-", never as 0. */
+    double arith_ratio;       /* worst normalized error ratio seen */
     double budget_ratio;      /* attention error vs unquantized over the type's own distortion */
     int64_t ties;             /* elements/fields that took the other side of a tie */
     int64_t tie_candidates;   /* elements/fields the reference flagged as ties */
     int64_t checked;          /* values or bytes compared */
     int64_t nonfinite_inputs; /* blocks whose input held NaN/Inf (their bytes are not compared) */
     double t_backend, t_ref;  /* seconds */
+    /* attention: the precision the backend claimed in kvv_attn_info (what
+     * its arith bound was built from), for reports; has_claim is 0 when the
+     * case ran no attention or the backend returned before claiming */
+    int has_claim;
+    double claimed_kv_round, claimed_acc_round;
     char detail[640];         /* why it failed or was skipped */
     int ndiffs;               /* entries of diffs[] (0 for rules without element differences) */
     kvv_diff diffs[KVV_VERDICT_DIFFS]; /* the failing rule's first differences, in order */

@@ -170,6 +170,15 @@ static void cache_item(void *arg, int64_t i)
     if (!p->k_direct)
         dequant(p, p->fk, k_rows(p, p->h0 + hl, j0), p->kbytes, nt, a->dk, p->dk8,
                 p->kc + ((size_t)hl * a->n_kv + j0) * p->dk8);
+#ifdef KVV_FAULT_cache_f16_wide
+    /* mutant: a half-size cache for K heads wider than 256 (MLA): values
+     * stored through f16, unlike the in-loop dequantization */
+    if (!p->k_direct && a->dk > 256)
+        for (size_t e = 0; e < (size_t)nt * p->dk8; e++) {
+            float *kv = p->kc + ((size_t)hl * a->n_kv + j0) * p->dk8 + e;
+            *kv = cpu_f16_to_f32(cpu_f32_to_f16(*kv));
+        }
+#endif
     if (!p->v_direct)
         dequant(p, p->fv, v_rows(p, p->h0 + hl, j0), p->vbytes, nt, a->dv, p->dv8,
                 p->vc + ((size_t)hl * a->n_kv + j0) * p->dv8);
@@ -287,7 +296,13 @@ static int item_begin(attn_plan *p, item_state *it, int h, int b, int c)
         int hq = row_head(p, h, r0 + r), iq = row_query(p, r0 + r);
         memcpy(qb + (size_t)r * p->dk8, p->q + ((size_t)hq * a->n_q + iq) * a->dk, sizeof(float) * (size_t)a->dk);
         mrow[r] = a->mask ? a->mask + (size_t)iq * a->n_kv : NULL;
+#ifndef KVV_FAULT_alibi_decode_gqa
         slope[r] = p->slope[hq];
+#else
+        /* mutant: at decode the rows of a work item are the query heads of
+         * one KV head, and all take the first one's ALiBi slope */
+        slope[r] = p->slope[a->n_q == 1 ? h * p->gqa : hq];
+#endif
     }
     /* rotated K types have dk a multiple of their block, so dk8 == dk here */
     if (p->in_kernel && p->rot_q)
@@ -447,6 +462,12 @@ static void merge_item(void *arg, int64_t i)
         for (int t = 0; t < p->n_tiles; t++) {
 #ifdef KVV_FAULT_splitk_drop_chunk
             if (t >= (int)((int64_t)(p->split - 1) * p->n_tiles / p->split))
+                break;
+#endif
+#ifdef KVV_FAULT_splitk_ragged_tail
+            /* mutant: the reduction counts n_kv / tile tiles (rounded down),
+             * so a ragged last tile is dropped (split > 1 only) */
+            if (t == p->a->n_kv / p->tile)
                 break;
 #endif
             p->kern->merge(st, partial(p, h, b, r, t), p->dv8);

@@ -196,7 +196,13 @@ static ROWS_FN void NAME(pv4_from)(const float (*p)[ATTN_TILE_MAX], const int *i
             a0 = FMA(_mm256_broadcast_ss(&p[0][u]), x, a0);
             a1 = FMA(_mm256_broadcast_ss(&p[1][u]), x, a1);
             a2 = FMA(_mm256_broadcast_ss(&p[2][u]), x, a2);
+#ifndef KVV_FAULT_pv4_tail_row
             a3 = FMA(_mm256_broadcast_ss(&p[3][u]), x, a3);
+#else
+            /* mutant: in the 8-wide tail (dv8 % 16 == 8) the fourth row
+             * takes the third row's weights */
+            a3 = FMA(_mm256_broadcast_ss(&p[2][u]), x, a3);
+#endif
         }
         _mm256_storeu_ps(o[0] + d, a0);
         _mm256_storeu_ps(o[1] + d, a1);

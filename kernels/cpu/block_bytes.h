@@ -1,20 +1,34 @@
 /* Byte-level helpers shared by the CPU quantizers (private to kernels/cpu):
  * little-endian fields of a block, ggml's float-to-integer cast as x86-64
- * executes it, nibble packing, bf16 rounding, and the block sizes. */
+ * executes it, nibble packing, bf16 rounding, and the block sizes (the
+ * facts of kvv/formats.def, asserted against the layouts written here). */
 #ifndef KVV_CPU_BLOCK_BYTES_H
 #define KVV_CPU_BLOCK_BYTES_H
 
 #include <stdint.h>
 #include <string.h>
 
+#include "kvv/types.h"
+
+/* Bytes per block from kvv/formats.def; the fields the kernels write (f16
+ * scales, 16 bytes of nibbles or 32 of int8, 4 bytes of fifth bits) must
+ * fill exactly that many. */
 enum {
-    Q8_0_BYTES = 34,
-    Q4_0_BYTES = 18,
-    Q4_1_BYTES = 20,
-    Q5_0_BYTES = 22,
-    Q5_1_BYTES = 24,
-    IQ4_NL_BYTES = 18,
+    Q8_0_BYTES = KVV_BYTES_Q8_0,
+    Q4_0_BYTES = KVV_BYTES_Q4_0,
+    Q4_1_BYTES = KVV_BYTES_Q4_1,
+    Q5_0_BYTES = KVV_BYTES_Q5_0,
+    Q5_1_BYTES = KVV_BYTES_Q5_1,
+    IQ4_NL_BYTES = KVV_BYTES_IQ4_NL,
 };
+_Static_assert(Q8_0_BYTES == 2 + 32 && KVV_BLOCK_Q8_0 == 32, "q8_0: d, qs[32]");
+_Static_assert(Q4_0_BYTES == 2 + 16 && KVV_BLOCK_Q4_0 == 32, "q4_0: d, qs[16]");
+_Static_assert(Q4_1_BYTES == 2 + 2 + 16 && KVV_BLOCK_Q4_1 == 32, "q4_1: d, m, qs[16]");
+_Static_assert(Q5_0_BYTES == 2 + 4 + 16 && KVV_BLOCK_Q5_0 == 32, "q5_0: d, qh[4], qs[16]");
+_Static_assert(Q5_1_BYTES == 2 + 2 + 4 + 16 && KVV_BLOCK_Q5_1 == 32, "q5_1: d, m, qh[4], qs[16]");
+_Static_assert(IQ4_NL_BYTES == 2 + 16 && KVV_BLOCK_IQ4_NL == 32, "iq4_nl: d, qs[16]");
+_Static_assert(KVV_BYTES_IQ4_NL_SEARCH == KVV_BYTES_IQ4_NL && KVV_BLOCK_IQ4_NL_SEARCH == 32,
+               "iq4_nl@search: iq4_nl's layout");
 
 static inline uint16_t ggml_get_f16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
 static inline void ggml_put_f16(uint8_t *p, uint16_t h)

@@ -92,7 +92,14 @@ static void turbo_quantize(const turbo_fmt *f, const float *x, uint8_t *dst, int
     float u[128];
     uint8_t idx[128];
     for (int c0 = 0; c0 + g <= ncols; c0 += g, x += g) {
+#ifndef KVV_FAULT_scalar_turbo_group_signs
         float n = rotate_normalized(x, u, g, cpu_wht_s1, cpu_wht_s2);
+#else
+        /* mutant: the sign vectors indexed by the column in the row (mod
+         * 128), not by the position in the group: wrong from the second
+         * group of a row whose groups are smaller than 128 */
+        float n = rotate_normalized(x, u, g, cpu_wht_s1 + c0 % 128, cpu_wht_s2 + c0 % 128);
+#endif
         float rs = 0.0f;
         for (int j = 0; j < g; j++) {
             idx[j] = nearest(f->m, f->levels - 1, u[j]);
@@ -170,9 +177,11 @@ TURBO3_ROW_FNS(turbo3_qk128, KVV_TURBO3_QK128)
 /* ---- turbo4@qjl: 3-bit indices of the raw norm, plus one QJL sign per
  * value of the residual's random projection (block = group = 128) ---- */
 
-#define QJL_BYTES 68
+#define QJL_BYTES KVV_BYTES_TURBO4_QJL
 #define QJL_QS 4
 #define QJL_SIGNS 52
+_Static_assert(QJL_SIGNS == QJL_QS + 128 * 3 / 8 && QJL_BYTES == QJL_SIGNS + 128 / 8 && KVV_BLOCK_TURBO4_QJL == 128,
+               "turbo4@qjl: norm, rnorm, 3-bit qs, one sign bit per value");
 
 static void qjl_quantize_block(const float *x, uint8_t *b)
 {

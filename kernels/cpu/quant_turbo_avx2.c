@@ -325,7 +325,13 @@ static void turbo3_dequantize_lut4(const turbo_fmt *f, const uint8_t *src, float
     const __m256 mag = _mm256_setr_ps(cpu_turbo3_c[4], cpu_turbo3_c[5], cpu_turbo3_c[6], cpu_turbo3_c[7], 0, 0, 0, 0);
     const __m256 sign = _mm256_setr_ps(-1.0f, 1.0f, 0, 0, 0, 0, 0, 0);
     const __m256i one = _mm256_set1_epi32(1), three = _mm256_set1_epi32(3);
+#ifndef KVV_FAULT_lut4_qk128_stride
     for (int b = 0; b < ncols; b += f->block, src += f->bytes, y += f->block) {
+#else
+    /* mutant: the block stride of the 32-value layout (14 bytes) hard-coded:
+     * turbo3@qk128 (50-byte blocks) goes wrong from its second block */
+    for (int b = 0; b < ncols; b += f->block, src += 14, y += f->block) {
+#endif
         const __m256 norm = _mm256_set1_ps(_cvtsh_ss(ggml_get_f16(src)));
         for (int j = 0; j < f->block; j += 8) {
             __m256i k = indices8(f, src, j);

@@ -22,15 +22,32 @@ typedef struct turbo_fmt {
     turbo_pack pack;
 } turbo_fmt;
 
+/* The bytes a layout fills: the norm (and rnorm) before qs, then the index
+ * bits of a block. */
+#define TURBO_LAYOUT_BYTES(qs, pack, block)                                                                       \
+    ((qs) + (block) * ((pack) == TURBO_PACK_NIBBLE ? 4 : (pack) == TURBO_PACK_2BIT_SIGN ? 3 : 2) / 8)
+/* One row: the kernel's table and layout; block, bytes and levels are the
+ * facts of kvv/formats.def, and the layout must fill exactly those bytes. */
+#define TURBO_FMT(T, c, m, qs, pack) [KVV_##T] = {1 << KVV_INDEX_BITS_##T, c, m, KVV_BLOCK_##T, KVV_BYTES_##T, qs, pack}
+#define TURBO_FMT_CHECK(T, c, qs, pack)                                                                           \
+    _Static_assert(TURBO_LAYOUT_BYTES(qs, pack, KVV_BLOCK_##T) == KVV_BYTES_##T, #T ": layout and bytes disagree"); \
+    _Static_assert(sizeof c / sizeof *c == 1 << KVV_INDEX_BITS_##T, #T ": a centroid per index")
+TURBO_FMT_CHECK(TURBO2, cpu_turbo2_c, 2, TURBO_PACK_2BIT);
+TURBO_FMT_CHECK(TURBO2_QK128, cpu_turbo2_c, 2, TURBO_PACK_2BIT);
+TURBO_FMT_CHECK(TURBO3, cpu_turbo3_c, 2, TURBO_PACK_2BIT_SIGN);
+TURBO_FMT_CHECK(TURBO3_QK128, cpu_turbo3_c, 2, TURBO_PACK_2BIT_SIGN);
+TURBO_FMT_CHECK(TURBO4, cpu_turbo4_c, 4, TURBO_PACK_NIBBLE);
+TURBO_FMT_CHECK(TURBO4_NARROW, cpu_turbo4n_c, 4, TURBO_PACK_NIBBLE);
+
 static inline const turbo_fmt *turbo_fmt_get(kvv_type t)
 {
     static const turbo_fmt fmts[KVV_TYPE_COUNT] = {
-        [KVV_TURBO2] = {4, cpu_turbo2_c, cpu_turbo2_m, 32, 10, 2, TURBO_PACK_2BIT},
-        [KVV_TURBO2_QK128] = {4, cpu_turbo2_c, cpu_turbo2_m, 128, 34, 2, TURBO_PACK_2BIT},
-        [KVV_TURBO3] = {8, cpu_turbo3_c, cpu_turbo3_m, 32, 14, 2, TURBO_PACK_2BIT_SIGN},
-        [KVV_TURBO3_QK128] = {8, cpu_turbo3_c, cpu_turbo3_m, 128, 50, 2, TURBO_PACK_2BIT_SIGN},
-        [KVV_TURBO4] = {16, cpu_turbo4_c, cpu_turbo4_m, 128, 68, 4, TURBO_PACK_NIBBLE},
-        [KVV_TURBO4_NARROW] = {16, cpu_turbo4n_c, cpu_turbo4n_m, 128, 68, 4, TURBO_PACK_NIBBLE},
+        TURBO_FMT(TURBO2, cpu_turbo2_c, cpu_turbo2_m, 2, TURBO_PACK_2BIT),
+        TURBO_FMT(TURBO2_QK128, cpu_turbo2_c, cpu_turbo2_m, 2, TURBO_PACK_2BIT),
+        TURBO_FMT(TURBO3, cpu_turbo3_c, cpu_turbo3_m, 2, TURBO_PACK_2BIT_SIGN),
+        TURBO_FMT(TURBO3_QK128, cpu_turbo3_c, cpu_turbo3_m, 2, TURBO_PACK_2BIT_SIGN),
+        TURBO_FMT(TURBO4, cpu_turbo4_c, cpu_turbo4_m, 4, TURBO_PACK_NIBBLE),
+        TURBO_FMT(TURBO4_NARROW, cpu_turbo4n_c, cpu_turbo4n_m, 4, TURBO_PACK_NIBBLE),
     };
     return &fmts[t];
 }

@@ -138,13 +138,10 @@ int gg_load(gg_adapter *A, const char *cpu_variant, char *why, size_t n);
 const char *gg_log_last(void);
 
 /* ---- ggml_typemap.c ---- */
-/* kvverify's type names and formats, as a plugin sees them (the host's
- * type table is not linked into plugins). */
-typedef struct gg_kvv_type {
-    const char *name;
-    kvv_type type;
-    int block, bytes, rotated;
-} gg_kvv_type;
+/* kvverify's type names and formats, as a plugin sees them: the
+ * header-only facts of include/kvv/formats.def (the host's type table is
+ * not linked into plugins).  NULL for a value that is no row. */
+typedef kvv_format gg_kvv_type;
 const gg_kvv_type *gg_kvv_type_get(kvv_type t);
 /* The upstream map: f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 iq4_nl (set_rows)
  * and iq4_nl@search (ggml_quantize_chunk); with chunk = 1 every type is

@@ -1,9 +1,10 @@
 /* The TurboQuant format versions as the adapter knows them: geometry, where
  * each index bit lives, the level table, and a decoder of one block.  These
  * are the facts a format probe (ggml_probe.c) compares a library's own
- * dequantizer against, to say which version a fork's type is.  Written out
- * here from SPEC 3 and the format-version rows of include/kvv/types.h, not
- * taken from ref/: the adapter is a plugin and links no kvverify module. */
+ * dequantizer against, to say which version a fork's type is.  The rows are
+ * the TurboQuant rows of include/kvv/formats.def; their bits and tables are
+ * written out here from SPEC 3, not taken from ref/: the adapter is a plugin
+ * and links no kvverify module. */
 #include <math.h>
 #include <string.h>
 
@@ -19,14 +20,26 @@ static const float C4N[16] = {-0.173926f, -0.117195f, -0.089527f, -0.068756f, -0
                               -0.020989f, -0.006938f, 0.006938f,  0.020989f,  0.035597f,  0.051262f,
                               0.068756f,  0.089527f,  0.117195f,  0.173926f};
 
+/* Where each TurboQuant row keeps its index bits and which levels it uses:
+ * the adapter's own reading of SPEC 3 (a row of kvv/formats.def without its
+ * GG_LAYOUT_ here does not compile).  Name, cache type, block, bytes and
+ * levels come from the list. */
+#define GG_LAYOUT_TURBO2 GF_2BIT, 2, 0, C2
+#define GG_LAYOUT_TURBO2_QK128 GF_2BIT, 2, 0, C2
+#define GG_LAYOUT_TURBO3 GF_2BIT_SIGN, 2, 0, C3
+#define GG_LAYOUT_TURBO3_QK128 GF_2BIT_SIGN, 2, 0, C3
+#define GG_LAYOUT_TURBO4 GF_NIBBLE, 4, 0, C4
+#define GG_LAYOUT_TURBO4_QJL GF_3BIT_STREAM, 4, 1, C3
+#define GG_LAYOUT_TURBO4_NARROW GF_NIBBLE, 4, 0, C4N
+
+#define GG_ROW_FLOAT(id, name, cache, block, bytes, bits)
+#define GG_ROW_BLOCK(id, name, cache, block, bytes, bits)
+#define GG_ROW_TURBO(id, name, cache, block, bytes, bits)                                                        \
+    {KVV_##id, name, cache, block, bytes, 1 << (bits), GG_LAYOUT_##id},
 static const gg_format formats[] = {
-    {KVV_TURBO2, "turbo2", "turbo2", 32, 10, 4, GF_2BIT, 2, 0, C2},
-    {KVV_TURBO2_QK128, "turbo2@qk128", "turbo2", 128, 34, 4, GF_2BIT, 2, 0, C2},
-    {KVV_TURBO3, "turbo3", "turbo3", 32, 14, 8, GF_2BIT_SIGN, 2, 0, C3},
-    {KVV_TURBO3_QK128, "turbo3@qk128", "turbo3", 128, 50, 8, GF_2BIT_SIGN, 2, 0, C3},
-    {KVV_TURBO4, "turbo4", "turbo4", 128, 68, 16, GF_NIBBLE, 4, 0, C4},
-    {KVV_TURBO4_QJL, "turbo4@qjl", "turbo4", 128, 68, 8, GF_3BIT_STREAM, 4, 1, C3},
-    {KVV_TURBO4_NARROW, "turbo4@narrow", "turbo4", 128, 68, 16, GF_NIBBLE, 4, 0, C4N},
+#define KVV_FORMAT(id, value, name, cache, family, block, bytes, bits, ...)                                       \
+    GG_ROW_##family(id, name, cache, block, bytes, bits)
+#include "kvv/formats.def"
 };
 
 const gg_format *gg_formats(int *n)

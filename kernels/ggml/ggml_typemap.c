@@ -26,57 +26,21 @@
 
 #include "kernels/ggml/ggml_adapter.h"
 
-/* kvverify's types as a plugin knows them: name, block, bytes, rotated
- * (SPEC 2 and 3; include/kvv/types.h documents the names). */
-static const gg_kvv_type kvv_types[KVV_TYPE_COUNT] = {
-    {"f32", KVV_F32, 1, 4, 0},
-    {"f16", KVV_F16, 1, 2, 0},
-    {"bf16", KVV_BF16, 1, 2, 0},
-    {"q8_0", KVV_Q8_0, 32, 34, 0},
-    {"q4_0", KVV_Q4_0, 32, 18, 0},
-    {"q4_1", KVV_Q4_1, 32, 20, 0},
-    {"q5_0", KVV_Q5_0, 32, 22, 0},
-    {"q5_1", KVV_Q5_1, 32, 24, 0},
-    {"iq4_nl", KVV_IQ4_NL, 32, 18, 0},
-    {"iq4_nl@search", KVV_IQ4_NL_SEARCH, 32, 18, 0},
-    {"turbo2", KVV_TURBO2, 32, 10, 1},
-    {"turbo2@qk128", KVV_TURBO2_QK128, 128, 34, 1},
-    {"turbo3", KVV_TURBO3, 32, 14, 1},
-    {"turbo3@qk128", KVV_TURBO3_QK128, 128, 50, 1},
-    {"turbo4", KVV_TURBO4, 128, 68, 1},
-    {"turbo4@qjl", KVV_TURBO4_QJL, 128, 68, 1},
-    {"turbo4@narrow", KVV_TURBO4_NARROW, 128, 68, 1},
-};
-
+/* kvverify's types as a plugin knows them: the header-only facts of
+ * include/kvv/formats.def, range-checked (NULL past the table). */
 const gg_kvv_type *gg_kvv_type_get(kvv_type t)
 {
-    return (unsigned)t < KVV_TYPE_COUNT ? &kvv_types[t] : NULL;
+    return kvv_format_get(t);
 }
 
-static kvv_type kvv_type_named(const char *name)
+/* How upstream ggml makes a row's bytes: a cache type's default format is
+ * what the cache write gives (set_rows; for iq4_nl quantize_row_iq4_nl_ref,
+ * no scale search), another version of an upstream type the other path
+ * that ggml has, ggml_quantize_chunk (iq4_nl@search: the scale search). */
+static gg_quant_path upstream_path(const gg_kvv_type *k)
 {
-    for (int i = 0; i < KVV_TYPE_COUNT; i++)
-        if (!strcmp(kvv_types[i].name, name))
-            return kvv_types[i].type;
-    return KVV_TYPE_NONE;
+    return k->format_version == 0 ? GG_Q_SET_ROWS : GG_Q_CHUNK;
 }
-
-/* Upstream ggml (enum ggml_type of ggml.h).  iq4_nl has two rows: the
- * cache write (set_rows -> quantize_row_iq4_nl_ref, no scale search) is
- * kvverify's iq4_nl; ggml_quantize_chunk searches the scale and is
- * kvverify's iq4_nl@search. */
-static const struct {
-    kvv_type t;
-    int ggml;
-    const char *name;
-    gg_quant_path q;
-} upstream[] = {
-    {KVV_F32, 0, "f32", GG_Q_SET_ROWS},     {KVV_F16, 1, "f16", GG_Q_SET_ROWS},
-    {KVV_BF16, 30, "bf16", GG_Q_SET_ROWS},  {KVV_Q8_0, 8, "q8_0", GG_Q_SET_ROWS},
-    {KVV_Q4_0, 2, "q4_0", GG_Q_SET_ROWS},   {KVV_Q4_1, 3, "q4_1", GG_Q_SET_ROWS},
-    {KVV_Q5_0, 6, "q5_0", GG_Q_SET_ROWS},   {KVV_Q5_1, 7, "q5_1", GG_Q_SET_ROWS},
-    {KVV_IQ4_NL, 20, "iq4_nl", GG_Q_SET_ROWS}, {KVV_IQ4_NL_SEARCH, 20, "iq4_nl", GG_Q_CHUNK},
-};
 
 static void set_row(gg_typemap *m, kvv_type t, int ggml, const char *name, gg_quant_path q)
 {
@@ -86,14 +50,32 @@ static void set_row(gg_typemap *m, kvv_type t, int ggml, const char *name, gg_qu
     m->e[t].from_file = 0;
 }
 
+/* Whether another row is the same upstream type made by ggml_quantize_chunk. */
+static int has_chunk_version(const gg_kvv_type *k)
+{
+    for (int t = 0; t < KVV_TYPE_COUNT; t++) {
+        const gg_kvv_type *o = gg_kvv_type_get((kvv_type)t);
+        if (o != k && o->ggml == k->ggml && upstream_path(o) == GG_Q_CHUNK)
+            return 1;
+    }
+    return 0;
+}
+
+/* Upstream ggml (enum ggml_type of ggml.h): the rows with a ggml value in
+ * kvv/formats.def, named as their cache type. */
 void gg_typemap_default(gg_typemap *m, int chunk)
 {
     for (int t = 0; t < KVV_TYPE_COUNT; t++)
         set_row(m, (kvv_type)t, -1, "", GG_Q_NONE);
-    for (size_t i = 0; i < sizeof upstream / sizeof *upstream; i++) {
-        if (chunk && upstream[i].t == KVV_IQ4_NL)
-            continue; /* ggml_quantize_chunk cannot make the cache write's bytes */
-        set_row(m, upstream[i].t, upstream[i].ggml, upstream[i].name, chunk ? GG_Q_CHUNK : upstream[i].q);
+    for (int t = 0; t < KVV_TYPE_COUNT; t++) {
+        const gg_kvv_type *k = gg_kvv_type_get((kvv_type)t);
+        if (k->ggml < 0)
+            continue;
+        /* ggml_quantize_chunk cannot make the cache write's bytes where it
+         * has a version of its own (iq4_nl: the scale search) */
+        if (chunk && upstream_path(k) == GG_Q_SET_ROWS && has_chunk_version(k))
+            continue;
+        set_row(m, (kvv_type)t, k->ggml, k->cache, chunk ? GG_Q_CHUNK : upstream_path(k));
     }
 }
 
@@ -115,7 +97,7 @@ int gg_typemap_load(gg_typemap *m, const char *path, char *why, size_t n)
             continue;
         char kname[64], gname[32], how[32] = "set_rows";
         int ge, k = sscanf(s, "%63s %d %31s %31s", kname, &ge, gname, how);
-        kvv_type t = k >= 3 ? kvv_type_named(kname) : KVV_TYPE_NONE;
+        kvv_type t = k >= 3 ? kvv_format_named(kname) : KVV_TYPE_NONE;
         gg_quant_path q = !strcmp(how, "set_rows") ? GG_Q_SET_ROWS : !strcmp(how, "chunk") ? GG_Q_CHUNK : GG_Q_NONE;
         if (k < 3 || t == KVV_TYPE_NONE || ge < 0 || q == GG_Q_NONE) {
             snprintf(why, n,
@@ -180,31 +162,32 @@ int gg_typemap_check(const gg_typemap *m, const gg_api *api, char *why, size_t n
     }
     for (int t = 0; t < KVV_TYPE_COUNT; t++) {
         const gg_type_entry *e = &m->e[t];
-        if (e->ggml < 0 || (!e->from_file && kvv_types[t].rotated)) /* found rows were read off the library */
+        const gg_kvv_type *k = gg_kvv_type_get((kvv_type)t);
+        if (e->ggml < 0 || (!e->from_file && k->rotated)) /* found rows were read off the library */
             continue;
         if (e->ggml >= count) {
-            snprintf(why, n, "type map: %s -> ggml enum %d '%s', but this ggml has %d types", kvv_types[t].name,
+            snprintf(why, n, "type map: %s -> ggml enum %d '%s', but this ggml has %d types", k->name,
                      e->ggml, e->ggml_name, count);
             return -1;
         }
         const gg_type_traits *tr = api->get_type_traits(e->ggml);
         const char *gn = tr ? tr->type_name : NULL;
         if (!gn || strcmp(gn, e->ggml_name)) {
-            snprintf(why, n, "type map: %s -> ggml enum %d '%s', but this ggml calls %d '%s'", kvv_types[t].name,
+            snprintf(why, n, "type map: %s -> ggml enum %d '%s', but this ggml calls %d '%s'", k->name,
                      e->ggml, e->ggml_name, e->ggml, gn ? gn : "(nothing)");
             return -1;
         }
-        if (api->blck_size(e->ggml) != kvv_types[t].block || (int)api->type_size(e->ggml) != kvv_types[t].bytes) {
+        if (api->blck_size(e->ggml) != k->block || (int)api->type_size(e->ggml) != k->bytes) {
             snprintf(why, n, "type map: %s is %d bytes per %d values, but ggml's %s is %zu per %lld",
-                     kvv_types[t].name, kvv_types[t].bytes, kvv_types[t].block, gn, api->type_size(e->ggml),
+                     k->name, k->bytes, k->block, gn, api->type_size(e->ggml),
                      (long long)api->blck_size(e->ggml));
             return -1;
         }
-        if (kvv_types[t].rotated) { /* a map file's claim about a TurboQuant type: the probe must agree */
+        if (k->rotated) { /* a map file's claim about a TurboQuant type: the probe must agree */
             gg_probe pr;
             gg_probe_type(tr->to_float, gn, e->ggml, api->blck_size(e->ggml), api->type_size(e->ggml), (kvv_type)t, &pr);
             if (pr.match != (kvv_type)t) {
-                snprintf(why, n, "type map: %s -> ggml enum %d '%s', but the format probe reads %s", kvv_types[t].name,
+                snprintf(why, n, "type map: %s -> ggml enum %d '%s', but the format probe reads %s", k->name,
                          e->ggml, gn, pr.text);
                 return -1;
             }
@@ -248,6 +231,8 @@ static void probe_isolated(const gg_type_traits *tr, gg_found *f, kvv_type claim
         ;
     if (pid > 0 && have == sizeof f->probe && WIFEXITED(st) && WEXITSTATUS(st) == 0) {
         f->probe.text[sizeof f->probe.text - 1] = 0;
+        if (f->probe.match != KVV_TYPE_NONE && !gg_kvv_type_get(f->probe.match))
+            f->probe.match = KVV_TYPE_NONE; /* the child's answer names no row: not a match */
         return;
     }
     memset(&f->probe, 0, sizeof f->probe);
@@ -359,10 +344,11 @@ void gg_typemap_summary(const gg_typemap *m, char *out, size_t n)
     out[0] = 0;
     for (int i = 0; i < m->nfound && l < n; i++) {
         const gg_found *f = &m->found[i];
-        const char *v = f->probe.match != KVV_TYPE_NONE ? kvv_types[f->probe.match].name
-                        : f->probe.crashed           ? "its to_float crashed"
-                        : f->probe.known_family      ? "no known format"
-                                                     : "not a kvverify type";
+        const gg_kvv_type *k = gg_kvv_type_get(f->probe.match);
+        const char *v = k                  ? k->name
+                        : f->probe.crashed      ? "its to_float crashed"
+                        : f->probe.known_family ? "no known format"
+                                                : "not a kvverify type";
         l += (size_t)snprintf(out + l, n - l, "%s%s (%d) = %s", i ? ", " : "", f->name, f->ggml, v);
     }
 }

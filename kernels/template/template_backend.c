@@ -86,7 +86,7 @@ static float f16_to_f32(uint16_t h)
 /* ---- the types this backend stores: a row of the table per type ---- */
 
 typedef struct {
-    size_t bytes; /* per value */
+    size_t bytes; /* per value (a block of one: kvv/formats.def) */
     void (*store)(const float *src, void *dst, int64_t n);
     void (*load)(const void *src, float *dst, int64_t n);
 } tpl_type;
@@ -110,7 +110,7 @@ static void load_f16(const void *src, float *dst, int64_t n)
 
 static const tpl_type *type_row(kvv_type t)
 {
-    static const tpl_type f32 = {4, store_f32, load_f32}, f16 = {2, store_f16, load_f16};
+    static const tpl_type f32 = {KVV_BYTES_F32, store_f32, load_f32}, f16 = {KVV_BYTES_F16, store_f16, load_f16};
     return t == KVV_F32 ? &f32 : t == KVV_F16 ? &f16 : NULL;
 }
 

@@ -13,11 +13,6 @@
 
 #include "kernels/vulkan/vk_internal.h"
 
-/* The shaders number types as include/kvv/types.h does and switch over
- * every id (common.glsl T_TYPE_COUNT, fa_common.glsl TYPE_SWITCH): a new
- * type must be added there too, or its attention reads another type. */
-_Static_assert(KVV_TYPE_COUNT == 17, "add the new type to common.glsl and TYPE_SWITCH in fa_common.glsl");
-
 #define VEC_TK 32     /* fa_vec.comp: keys per tile */
 #define VEC_MAXD 1024
 #define VEC_GPU_GROUPS 512 /* workgroups a decode call aims at on a discrete GPU */

@@ -1,5 +1,6 @@
-/* A hostile test backend, built three times as a plugin library:
- * libhostile_segv.so, libhostile_abort.so and libhostile_hang.so.
+/* A hostile test backend, built four times as a plugin library:
+ * libhostile_segv.so, libhostile_abort.so, libhostile_hang.so and
+ * libhostile_sizes.so.
  *
  * It serves f32 rows correctly (quantizing and dequantizing f32 is a copy,
  * bit-identical to the reference) and declines everything else, except that
@@ -7,6 +8,10 @@
  *   HOSTILE_SEGV   a store through a NULL pointer (a real invalid access)
  *   HOSTILE_ABORT  abort()
  *   HOSTILE_HANG   never returns
+ *   HOSTILE_SIZES  (on any row of 16 values or more, not only 96) a different
+ *                  crash by width: the process exits with status 3 from 256
+ *                  values, aborts from 96, segfaults below: three failures
+ *                  the shrinker must keep apart (tests/test_trust.c)
  * The harness must turn that call into a failing verdict naming the case and
  * go on with the next cases (tests/test_hostile_backends.c). */
 #include <signal.h>
@@ -25,28 +30,46 @@
 #define HOSTILE_NAME "hostile_abort"
 #elif defined(HOSTILE_HANG)
 #define HOSTILE_NAME "hostile_hang"
+#elif defined(HOSTILE_SIZES)
+#define HOSTILE_NAME "hostile_sizes"
 #else
-#error "build with one of -DHOSTILE_SEGV, -DHOSTILE_ABORT, -DHOSTILE_HANG"
+#error "build with one of -DHOSTILE_SEGV, -DHOSTILE_ABORT, -DHOSTILE_HANG, -DHOSTILE_SIZES"
 #endif
 
 static char last_err[200];
 
-#if defined(HOSTILE_SEGV)
+#if defined(HOSTILE_SEGV) || defined(HOSTILE_SIZES)
 /* volatile: the compiler may not prove the pointer NULL and drop the store */
 static int *volatile nowhere;
 #endif
 
-static void misbehave(void)
+static void misbehave_at(int64_t width)
 {
 #if defined(HOSTILE_SEGV)
+    (void)width;
     *nowhere = 42;
 #elif defined(HOSTILE_ABORT)
+    (void)width;
     abort();
+#elif defined(HOSTILE_SIZES)
+    if (width >= 256)
+        _exit(3);
+    if (width >= 96)
+        abort();
+    *nowhere = 42;
 #else
+    (void)width;
     for (;;)
         pause();
 #endif
 }
+
+#if defined(HOSTILE_SIZES)
+#define TRIGGERS(w) ((w) >= 16)
+#else
+#define TRIGGERS(w) ((w) == HOSTILE_TRIGGER_WIDTH)
+#endif
+#define misbehave() misbehave_at(HOSTILE_TRIGGER_WIDTH)
 
 static int decline(const char *what)
 {
@@ -72,8 +95,8 @@ static int h_dequantize(void *ctx, kvv_type t, const void *src, float *dst, int6
 {
     (void)ctx;
     (void)tg;
-    if (ncols == HOSTILE_TRIGGER_WIDTH)
-        misbehave();
+    if (TRIGGERS(ncols))
+        misbehave_at(ncols);
     if (t != KVV_F32)
         return decline("dequantize");
     memcpy(dst, src, sizeof(float) * (size_t)(nrows * ncols));

@@ -30,21 +30,15 @@ static const char *last_error(void *ctx)
     return err;
 }
 
-static const char *const names[] = {"f32",  "f16",          "bf16",   "q8_0",         "q4_0",   "q4_1",
-                                    "q5_0", "q5_1",         "iq4_nl", "iq4_nl@search", "turbo2", "turbo2@qk128",
-                                    "turbo3", "turbo3@qk128", "turbo4", "turbo4@qjl",   "turbo4@narrow"};
-
+/* the type names: kvverify's header-only format facts */
 static kvv_type named(const char *s)
 {
-    for (int t = 0; t < (int)(sizeof names / sizeof *names); t++)
-        if (!strcmp(names[t], s))
-            return (kvv_type)t;
-    return KVV_TYPE_NONE;
+    return kvv_format_named(s);
 }
 
 static int decline(const stored_ctx *c, kvv_type t)
 {
-    const char *n = (unsigned)t < sizeof names / sizeof *names ? names[t] : "?";
+    const char *n = kvv_format_get(t) ? kvv_format_get(t)->name : "?";
     if (*c->bad && !strncmp(n, c->bad, strlen(c->bad))) {
         snprintf(err, sizeof err, "%s: 8 levels {...}: matches no known version", n);
         return KVV_BAD_FORMAT;

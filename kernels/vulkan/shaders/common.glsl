@@ -1,34 +1,12 @@
 // Shared by every kvverify shader: type ids, byte fields in uint buffers,
 // and exact f16/bf16 conversions.
 
-// The kvv_type values of include/kvv/types.h (the host passes them as is;
-// tests/test_vulkan.c checks every type's bytes against the reference, so a
-// drift here fails loudly).
-const uint T_F32 = 0u;
-const uint T_F16 = 1u;
-const uint T_BF16 = 2u;
-const uint T_Q8_0 = 3u;
-const uint T_Q4_0 = 4u;
-const uint T_Q4_1 = 5u;
-const uint T_Q5_0 = 6u;
-const uint T_Q5_1 = 7u;
-const uint T_IQ4_NL = 8u;
-const uint T_IQ4_NL_SEARCH = 9u;
-const uint T_TURBO2 = 10u;
-const uint T_TURBO2_QK128 = 11u;
-const uint T_TURBO3 = 12u;
-const uint T_TURBO3_QK128 = 13u;
-const uint T_TURBO4 = 14u;
-const uint T_TURBO4_QJL = 15u;
-const uint T_TURBO4_NARROW = 16u;
-// how many ids there are (a macro, so that shaders can test it in #if)
-#define T_TYPE_COUNT 17
-
-// Values per block and bytes per block, indexed by type.
-const uint TYPE_BLOCK[17] = uint[](1u, 1u, 1u, 32u, 32u, 32u, 32u, 32u, 32u, 32u, 32u, 128u, 32u, 128u, 128u, 128u, 128u);
-const uint TYPE_BYTES[17] = uint[](4u, 2u, 2u, 34u, 18u, 20u, 22u, 24u, 18u, 18u, 10u, 34u, 14u, 50u, 68u, 68u, 68u);
-
-bool type_is_turbo(uint t) { return t >= T_TURBO2; }
+// The type ids T_<ID> (the kvv_type values: the host passes them as is),
+// T_TYPE_COUNT, TYPE_BLOCK, TYPE_BYTES, type_is_turbo,
+// type_is_float and TYPE_SWITCH: generated at build time from
+// include/kvv/formats.def (kernels/vulkan/gen/formats_glsl.c), so that no
+// shader keeps its own copy of a format fact.
+#include "kvv_formats.glsl"
 
 // Bytes of a packed tensor held in a uint[] buffer (little endian).  The
 // buffer is a macro argument because GLSL cannot pass buffers to functions.

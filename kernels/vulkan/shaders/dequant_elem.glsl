@@ -25,7 +25,7 @@ float DQ_NAME(uint t, uint ro, uint j, uint lut)
     if (t == T_Q8_0) {
         float d = f16_to_f32(RD16(DQ_BUF, bo));
         r = float(int(RD8(DQ_BUF, bo + 2u + e)) - (RD8(DQ_BUF, bo + 2u + e) >= 128u ? 256 : 0)) * d;
-    } else if (t <= T_IQ4_NL_SEARCH) {
+    } else if (!type_is_turbo(t)) {
         // ggml 32-blocks: nibble e (low) or e-16 (high), fifth bit from qh
         bool has_m = t == T_Q4_1 || t == T_Q5_1, five = t == T_Q5_0 || t == T_Q5_1;
         uint qs = bo + 2u + (has_m ? 2u : 0u) + (five ? 4u : 0u);

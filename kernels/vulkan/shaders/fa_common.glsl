@@ -56,32 +56,10 @@ float v_at(uint t, uint row, uint d) { return kv_use(dq_v(t, row * pc.v_row_byte
 // instance the type is a constant and the dequantization folds to that
 // type's few instructions, as in a per-type shader, without a pipeline per
 // pair (which on a CPU device would cost more to compile than to run).
-// CALL(t) is a macro taking the type constant.  Every type id of
-// common.glsl needs its own case: an id past the last case would run as
-// the default's type and read the cache in the wrong format.
-#if T_TYPE_COUNT != 17
-#error TYPE_SWITCH lists 17 type ids; give each new type its case
-#endif
-#define TYPE_SWITCH(T, CALL)                                                                                   \
-    switch (T) {                                                                                               \
-    case 0u: CALL(0u); break;                                                                                  \
-    case 1u: CALL(1u); break;                                                                                  \
-    case 2u: CALL(2u); break;                                                                                  \
-    case 3u: CALL(3u); break;                                                                                  \
-    case 4u: CALL(4u); break;                                                                                  \
-    case 5u: CALL(5u); break;                                                                                  \
-    case 6u: CALL(6u); break;                                                                                  \
-    case 7u: CALL(7u); break;                                                                                  \
-    case 8u: CALL(8u); break;                                                                                  \
-    case 9u: CALL(9u); break;                                                                                  \
-    case 10u: CALL(10u); break;                                                                                \
-    case 11u: CALL(11u); break;                                                                                \
-    case 12u: CALL(12u); break;                                                                                \
-    case 13u: CALL(13u); break;                                                                                \
-    case 14u: CALL(14u); break;                                                                                \
-    case 15u: CALL(15u); break;                                                                                \
-    default: CALL(16u); break;                                                                                 \
-    }
+// CALL(t) is a macro taking the type constant.  Every type id needs its
+// own case (an id past the last case would run as the default's type and
+// read the cache in the wrong format), so TYPE_SWITCH is generated from
+// include/kvv/formats.def with common.glsl's constants.
 
 // exp(x) for x <= 0 (softmax weights and rescales; -inf gives 0), from
 // correctly rounded operations only: Cody-Waite reduction by ln 2 and a

@@ -97,6 +97,12 @@ void main()
                 dot = dot + prod;
             }
             float tot = red8(dot);
+#ifdef KVV_FAULT_vk_tiled_softcap
+            // mutant: the prefill kernel divides by the softcap again,
+            // though the host already folded 1/softcap into the scale
+            if (pc.softcap != 0.0)
+                tot = tot / pc.softcap;
+#endif
             if (vid % 8u == 0u) {
                 bool v = fa_visible(valid ? i0 + r : 0u, key, valid);
                 vis[pr] = v ? 1u : 0u;
@@ -148,7 +154,12 @@ void main()
             precise float a = 0.0;
             for (uint c = 0u; c < TK; c++)
                 if (vis[r * TK + c] != 0u) {
+#ifndef KVV_FAULT_vk_tiled_mla_stride
                     precise float pv = pw[r * TK + c] * kvt[c * pc.dv + d];
+#else
+                    // mutant: the V tile read with K's row stride (dk != dv only)
+                    precise float pv = pw[r * TK + c] * kvt[c * pc.dk + d];
+#endif
                     a = a + pv;
                 }
             if (pc.nsplit == 1u)

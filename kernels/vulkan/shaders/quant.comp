@@ -17,16 +17,16 @@
 
 // One SPIR-V module per type (QTYPE: the kvv_type value), so that a
 // pipeline holds only its own type's code:
-// kvv-variant: f32 -DQTYPE=0
-// kvv-variant: f16 -DQTYPE=1
-// kvv-variant: bf16 -DQTYPE=2
-// kvv-variant: q8_0 -DQTYPE=3
-// kvv-variant: q4_0 -DQTYPE=4
-// kvv-variant: q4_1 -DQTYPE=5
-// kvv-variant: q5_0 -DQTYPE=6
-// kvv-variant: q5_1 -DQTYPE=7
-// kvv-variant: iq4_nl -DQTYPE=8
-// kvv-variant: iq4_nl_search -DQTYPE=9
+// kvv-variant: f32 -DQTYPE=T_F32
+// kvv-variant: f16 -DQTYPE=T_F16
+// kvv-variant: bf16 -DQTYPE=T_BF16
+// kvv-variant: q8_0 -DQTYPE=T_Q8_0
+// kvv-variant: q4_0 -DQTYPE=T_Q4_0
+// kvv-variant: q4_1 -DQTYPE=T_Q4_1
+// kvv-variant: q5_0 -DQTYPE=T_Q5_0
+// kvv-variant: q5_1 -DQTYPE=T_Q5_1
+// kvv-variant: iq4_nl -DQTYPE=T_IQ4_NL
+// kvv-variant: iq4_nl_search -DQTYPE=T_IQ4_NL_SEARCH
 layout(local_size_x_id = 0) in;
 const uint TYPE = QTYPE;
 
@@ -306,7 +306,7 @@ void float_word(uint w)
 void main()
 {
     uint g = gl_WorkGroupID.x + gl_WorkGroupID.y * pc.gx;
-    if (TYPE <= T_BF16) {
+    if (type_is_float(TYPE)) {
         float_word(g * gl_WorkGroupSize.x + gl_LocalInvocationID.x);
         return;
     }

@@ -16,13 +16,13 @@
 #include "turbo_tables.glsl"
 
 // One SPIR-V module per type (QTYPE: the kvv_type value):
-// kvv-variant: turbo2 -DQTYPE=10
-// kvv-variant: turbo2_qk128 -DQTYPE=11
-// kvv-variant: turbo3 -DQTYPE=12
-// kvv-variant: turbo3_qk128 -DQTYPE=13
-// kvv-variant: turbo4 -DQTYPE=14
-// kvv-variant: turbo4_qjl -DQTYPE=15
-// kvv-variant: turbo4_narrow -DQTYPE=16
+// kvv-variant: turbo2 -DQTYPE=T_TURBO2
+// kvv-variant: turbo2_qk128 -DQTYPE=T_TURBO2_QK128
+// kvv-variant: turbo3 -DQTYPE=T_TURBO3
+// kvv-variant: turbo3_qk128 -DQTYPE=T_TURBO3_QK128
+// kvv-variant: turbo4 -DQTYPE=T_TURBO4
+// kvv-variant: turbo4_qjl -DQTYPE=T_TURBO4_QJL
+// kvv-variant: turbo4_narrow -DQTYPE=T_TURBO4_NARROW
 layout(local_size_x_id = 0) in;
 const uint TYPE = QTYPE;
 const uint MAXC = 1024u;   // the host declines longer rows
