@@ -14,13 +14,20 @@ VERIFY_ARGS ?=
 
 all: build
 
+# The Debian packages of ci/deps.txt: `make deps` checks (and installs) every
+# time; the build asks once, then again only when the list or the script
+# changes (the stamp in the build folder).
 deps:
 	@./ci/install-deps.sh
 
-$(BUILD)/CMakeCache.txt:
+$(BUILD)/.deps-installed: ci/deps.txt ci/install-deps.sh
+	@./ci/install-deps.sh
+	@mkdir -p $(BUILD) && touch $@
+
+$(BUILD)/CMakeCache.txt: | $(BUILD)/.deps-installed
 	cmake -S . -B $(BUILD) $(CMAKE_FLAGS)
 
-configure: deps $(BUILD)/CMakeCache.txt
+configure: $(BUILD)/.deps-installed $(BUILD)/CMakeCache.txt
 
 build: configure
 	cmake --build $(BUILD) -j $(JOBS)
@@ -38,7 +45,7 @@ bench: build
 
 # Every known bug re-created as a fault in the CPU kernels (ci/mutants.txt)
 # and caught by the gate; builds in build-mutants/.
-mutants: deps
+mutants: $(BUILD)/.deps-installed
 	./ci/mutants.sh
 
 # A real llama.cpp (node-llama-cpp's prebuilt libraries from npm, installed

@@ -24,9 +24,11 @@
 # github.com/KhronosGroup/Vulkan-Headers); the default is
 # .deps/vulkan-headers/include when it exists, else the system's, with
 # ci/fork-vk-compat/ in front of them to declare what they lack.
-# The whole log is OUT/build.log.  Exit status: 0 built, 1 the commit does
-# not build (the message names the step and the last lines of the log),
-# 2 bad arguments.
+# The whole log is OUT/build.log; KVV_FORK_BUILD_VERBOSE=1 also prints it
+# (for a caller that keeps the output per commit while OUT is reused, as
+# kvverify bisect's steps do).  Exit status: 0 built, 1 the commit does not
+# build (the message names the step and the last lines of the log), 2 bad
+# arguments.
 set -eu
 
 usage() {
@@ -91,7 +93,13 @@ fi
 src=$work/src build=$work/build log=$out/build.log
 mkdir -p "$build"
 : >"$log"
+show_log() {
+    [ "${KVV_FORK_BUILD_VERBOSE:-0}" = 1 ] || return 0
+    echo "fork-build: the build log ($log):"
+    sed 's/^/    /' "$log"
+}
 fail() {
+    show_log
     echo "fork-build: $short does not build: $1 (log: $log); its last lines:" >&2
     tail -n 15 "$log" | sed 's/^/    /' >&2
     exit 1
@@ -193,6 +201,7 @@ for lib in $targets; do
     done
 done
 secs=$(($(date +%s) - start))
+show_log
 {
     echo "$want"
     echo "built $(date -u +%Y-%m-%dT%H:%M:%SZ) in ${secs}s"

@@ -13,7 +13,11 @@
 # FIRST defaults to the fork's first TurboQuant commit 0b3744874, LAST to
 # feature/turboquant-kv-cache (else HEAD).  Reports and logs go to
 # .deps/fork-history/<commit>.jsonl and .txt; a commit that does not build is
-# a line that says so.  KVV_HISTORY_ARGS adds run options (e.g. "-o quant").
+# a line that says so.  KVV_HISTORY_ARGS adds run options (e.g. "-o quant");
+# KVV_HISTORY_CASES replaces the cases ('*turbo*,wht/*'; '*' for the whole
+# gate, e.g. along upstream ggml's history inside the fork's);
+# KVV_HISTORY_COMMITS="C1 C2 ..." replaces the commits (FIRST and LAST are
+# then ignored): a sample of a long history, in the order given.
 set -eu
 cd "$(dirname "$0")/.."
 [ $# -ge 1 ] || { echo "usage: ci/fork-history.sh FORK_GIT_DIR [FIRST [LAST]]" >&2; exit 2; }
@@ -26,8 +30,16 @@ out=.deps/fork-history
 mkdir -p "$out"
 export KVV_FORK_BUILD_WORK=${KVV_FORK_BUILD_WORK:-.deps/fork-work/cpu}
 
-commits=$(git --git-dir="$fork" log --reverse --first-parent --format=%h --abbrev=9 "$first^..$last" -- \
-    ggml/include ggml/src/ggml.c ggml/src/ggml-quants.c ggml/src/ggml-turbo-quant.c ggml/src/ggml-common.h ggml/src/ggml-cpu)
+if [ -n "${KVV_HISTORY_COMMITS:-}" ]; then
+    commits=""
+    for c in $KVV_HISTORY_COMMITS; do
+        commits="$commits $(git --git-dir="$fork" rev-parse --short=9 "$c^{commit}")" ||
+            { echo "fork-history: $c is not a commit of $fork" >&2; exit 2; }
+    done
+else
+    commits=$(git --git-dir="$fork" log --reverse --first-parent --format=%h --abbrev=9 "$first^..$last" -- \
+        ggml/include ggml/src/ggml.c ggml/src/ggml-quants.c ggml/src/ggml-turbo-quant.c ggml/src/ggml-common.h ggml/src/ggml-cpu)
+fi
 prev=""
 printf '%-10s %-10s %-44s %6s %5s %5s  %s\n' commit date "TurboQuant types (probe)" pass fail skip "first failure / against the previous commit"
 for c in $commits; do
@@ -41,7 +53,7 @@ for c in $commits; do
             sed 's/ (\([0-9]*\))//g; s/no known format/?/g; s/its to_float crashed/crash/g')
     set -f
     # shellcheck disable=SC2086
-    "$build/kvverify" run --gate -b "ggml-cpu:dir=$lib" -p '*turbo*,wht/*' --json "$out/$c.jsonl" ${KVV_HISTORY_ARGS:-} \
+    "$build/kvverify" run --gate -b "ggml-cpu:dir=$lib" -p "${KVV_HISTORY_CASES:-*turbo*,wht/*}" --json "$out/$c.jsonl" ${KVV_HISTORY_ARGS:-} \
         >"$out/$c.txt" 2>&1 || true
     set +f
     python3 - "$out/$c.jsonl" "${prev:+$out/$prev.jsonl}" "$c" "$date" "$types" <<'EOF'

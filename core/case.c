@@ -8,7 +8,6 @@
 
 #include "kvv/case.h"
 
-static const char *const op_names[KVV_OP_COUNT] = {"quant", "dequant", "wht", "attn", "ppl"};
 static const char *const dist_names[KVV_DIST_COUNT] = {"gauss", "outlier", "heavy", "rope", "const",
                                                        "zero",  "denorm",  "huge",  "nonfinite", "grid"};
 static const char *const mask_names[KVV_MASK_COUNT] = {"none", "causal", "random", "holes"};
@@ -26,11 +25,13 @@ static int lookup(const char *const *names, int n, const char *s)
     return -1;
 }
 
-const char *kvv_op_name(kvv_op op) { return (unsigned)op < KVV_OP_COUNT ? op_names[op] : "?"; }
+const char *kvv_op_name(kvv_op op) { return kvv_op_get(op) ? kvv_op_get(op)->name : "?"; }
 kvv_op kvv_op_from_name(const char *s)
 {
-    int i = lookup(op_names, KVV_OP_COUNT, s);
-    return i < 0 ? KVV_OP_COUNT : (kvv_op)i;
+    for (int i = 0; i < KVV_OP_COUNT; i++)
+        if (s && !strcmp(kvv_op_get((kvv_op)i)->name, s))
+            return (kvv_op)i;
+    return KVV_OP_COUNT;
 }
 const char *kvv_dist_name(kvv_dist d) { return (unsigned)d < KVV_DIST_COUNT ? dist_names[d] : "?"; }
 kvv_dist kvv_dist_from_name(const char *s)
@@ -80,7 +81,8 @@ kvv_case kvv_case_default(kvv_op op)
     kvv_case c;
     memset(&c, 0, sizeof c);
     c.op = op;
-    c.type_k = c.type_v = op == KVV_OP_ATTN || op == KVV_OP_PPL ? KVV_F16 : KVV_Q8_0;
+    const kvv_op_info *oi = kvv_op_get(op);
+    c.type_k = c.type_v = oi && oi->shape == KVV_SHAPE_HEADS ? KVV_F16 : KVV_Q8_0;
     c.dk = c.dv = 128;
     c.n_q = 1;
     c.n_kv = 64;
@@ -89,7 +91,7 @@ kvv_case kvv_case_default(kvv_op op)
     c.tg = kvv_toggles_default();
     c.dist = KVV_DIST_GAUSS;
     c.seed = 1;
-    if (op == KVV_OP_PPL) { /* the gate's probe: 8 heads over 2 KV heads, chunks of 64 over 256 tokens */
+    if (oi && oi->from_model) { /* the gate's probe: 8 heads over 2 KV heads, chunks of 64 over 256 tokens */
         c.n_q = 64;
         c.n_kv = 256;
         c.n_head = 8;
@@ -103,7 +105,11 @@ float kvv_case_scale(const kvv_case *c)
     return c->scale != 0.0f ? c->scale : (float)(1.0 / sqrt((double)c->dk));
 }
 
-int kvv_case_rows(const kvv_case *c) { return c->n_kv * (c->op == KVV_OP_ATTN ? c->n_head_kv : 1); }
+int kvv_case_rows(const kvv_case *c)
+{
+    const kvv_op_info *oi = kvv_op_get(c->op);
+    return c->n_kv * (oi && oi->shape == KVV_SHAPE_HEADS ? c->n_head_kv : 1);
+}
 
 /* ---- names ---- */
 
@@ -149,44 +155,57 @@ static void put_toggles(sbuf *s, const kvv_case *c)
         put(s, "/isa=%s", t->isa == KVV_ISA_SCALAR ? "scalar" : "avx2");
 }
 
+/* ---- per shape (kvv_op_shape): the name fields after the op, and their
+ * checks with the memory a run needs ---- */
+static int check_rows(const kvv_case *c, char *err, size_t n, double *bytes);
+static int check_groups(const kvv_case *c, char *err, size_t n, double *bytes);
+static int check_heads(const kvv_case *c, char *err, size_t n, double *bytes);
+
+static void put_rows(sbuf *s, const kvv_case *c)
+{
+    put(s, "/%s/d%d/rows%d", kvv_type_name(c->type_k), c->dk, c->n_kv);
+}
+
+static void put_groups(sbuf *s, const kvv_case *c) { put(s, "/d%d/g%d/rows%d", c->dk, c->group, c->n_kv); }
+
+static void put_heads(sbuf *s, const kvv_case *c)
+{
+    put(s, "/d%d", c->dk);
+    if (c->dv != c->dk)
+        put(s, "/dv%d", c->dv);
+    put(s, "/%s-%s/nq%d/nkv%d/h%d/gqa%d", kvv_type_name(c->type_k), kvv_type_name(c->type_v), c->n_q, c->n_kv,
+        c->n_head, c->n_head_kv > 0 ? c->n_head / c->n_head_kv : 0);
+    if (c->mask != KVV_MASK_NONE)
+        put(s, "/mask=%s", kvv_mask_name(c->mask));
+    /* %.9g: enough digits that every float reads back exactly */
+    if (c->max_bias != 0.0f)
+        put(s, "/alibi=%.9g", (double)c->max_bias);
+    if (c->softcap != 0.0f)
+        put(s, "/softcap=%.9g", (double)c->softcap);
+    if (c->scale != 0.0f)
+        put(s, "/scale=%.9g", (double)c->scale);
+}
+
+static const struct {
+    void (*put_fields)(sbuf *s, const kvv_case *c);
+    int (*check)(const kvv_case *c, char *err, size_t n, double *bytes);
+} shape_fns[KVV_SHAPE_COUNT] = {[KVV_SHAPE_ROWS] = {put_rows, check_rows},
+                                [KVV_SHAPE_GROUPS] = {put_groups, check_groups},
+                                [KVV_SHAPE_HEADS] = {put_heads, check_heads}};
+
 int kvv_case_name(const kvv_case *c, char *buf, size_t len)
 {
     sbuf s = {buf, len, 0};
     if (len)
         buf[0] = 0;
     put(&s, "%s", kvv_op_name(c->op));
-    switch (c->op) {
-    case KVV_OP_QUANT:
-    case KVV_OP_DEQUANT:
-        put(&s, "/%s/d%d/rows%d", kvv_type_name(c->type_k), c->dk, c->n_kv);
-        break;
-    case KVV_OP_WHT:
-        put(&s, "/d%d/g%d/rows%d", c->dk, c->group, c->n_kv);
-        break;
-    case KVV_OP_ATTN:
-    case KVV_OP_PPL:
-        put(&s, "/d%d", c->dk);
-        if (c->dv != c->dk)
-            put(&s, "/dv%d", c->dv);
-        put(&s, "/%s-%s/nq%d/nkv%d/h%d/gqa%d", kvv_type_name(c->type_k), kvv_type_name(c->type_v), c->n_q, c->n_kv,
-            c->n_head, c->n_head_kv > 0 ? c->n_head / c->n_head_kv : 0);
-        if (c->mask != KVV_MASK_NONE)
-            put(&s, "/mask=%s", kvv_mask_name(c->mask));
-        /* %.9g: enough digits that every float reads back exactly */
-        if (c->max_bias != 0.0f)
-            put(&s, "/alibi=%.9g", (double)c->max_bias);
-        if (c->softcap != 0.0f)
-            put(&s, "/softcap=%.9g", (double)c->softcap);
-        if (c->scale != 0.0f)
-            put(&s, "/scale=%.9g", (double)c->scale);
-        break;
-    default:
-        break;
-    }
-    if (c->op == KVV_OP_PPL)
+    const kvv_op_info *oi = kvv_op_get(c->op);
+    if (oi)
+        shape_fns[oi->shape].put_fields(&s, c);
+    if (oi && oi->from_model)
         put(&s, "/model=%s", kvv_probe_name(c->model));
     put_toggles(&s, c);
-    if (c->op != KVV_OP_PPL) /* the probe's inputs are its corpus, not a distribution */
+    if (!oi || !oi->from_model) /* the probe's inputs are its corpus, not a distribution */
         put(&s, "/dist=%s", kvv_dist_name(c->dist));
     put(&s, "/seed=%llu", (unsigned long long)c->seed);
     return (int)s.pos;
@@ -199,6 +218,59 @@ static int perr(char *err, size_t n, const char *fmt, ...)
     vsnprintf(err, n, fmt, ap);
     va_end(ap);
     return -1;
+}
+
+static int check_rows(const kvv_case *c, char *err, size_t n, double *bytes)
+{
+    char why[160];
+    if (!kvv_type_fits(c->type_k, c->dk, why, sizeof why))
+        return perr(err, n, "%s", why);
+    *bytes = (double)c->n_kv * c->dk * 16.0;
+    return 0;
+}
+
+static int check_groups(const kvv_case *c, char *err, size_t n, double *bytes)
+{
+    if (c->group < 1 || c->group > 128 || (c->group & (c->group - 1)))
+        return perr(err, n, "WHT group %d is not a power of two in 1..128", c->group);
+    if (c->dk % c->group)
+        return perr(err, n, "WHT group %d does not divide the row width %d", c->group, c->dk);
+    *bytes = (double)c->n_kv * c->dk * 32.0;
+    return 0;
+}
+
+static int check_heads(const kvv_case *c, char *err, size_t n, double *bytes)
+{
+    char why[160];
+    if (!kvv_type_fits(c->type_k, c->dk, why, sizeof why))
+        return perr(err, n, "K: %s", why);
+    if (!kvv_type_fits(c->type_v, c->dv, why, sizeof why))
+        return perr(err, n, "V: %s", why);
+    if (c->mask == KVV_MASK_CAUSAL || c->mask == KVV_MASK_HOLES) {
+        if (c->n_q > c->n_kv)
+            return perr(err, n, "a causal mask needs n_q (%d) <= n_kv (%d)", c->n_q, c->n_kv);
+    }
+    /* q, out, mask, K/V (f32 inputs, f64 reference copies, dequantized
+     * copies) and the reference's probabilities */
+    *bytes = (double)c->n_head * c->n_q * (c->dk + c->dv) * 24.0 + (double)c->n_q * c->n_kv * 4.0 +
+             (double)c->n_head_kv * c->n_kv * (c->dk + c->dv) * 40.0 + (double)c->n_head * c->n_q * c->n_kv * 16.0;
+    return 0;
+}
+
+/* a case whose inputs are a probe model: what the model can be */
+static int check_model(const kvv_case *c, char *err, size_t n, double *bytes)
+{
+    if (c->dv != c->dk || (c->dk != 64 && c->dk != 128 && c->dk != 256))
+        return perr(err, n, "the probe model has head dims 64, 128 or 256 (K and V alike), not %d/%d", c->dk, c->dv);
+    if (c->n_head < 3 || c->n_head > 64)
+        return perr(err, n, "the probe model needs 3..64 heads, not %d", c->n_head);
+    if (c->n_q > c->n_kv)
+        return perr(err, n, "the prefill chunk nq%d is longer than the context nkv%d", c->n_q, c->n_kv);
+    if ((unsigned)c->model >= KVV_PROBE_COUNT)
+        return perr(err, n, "unknown probe model");
+    /* the reference keeps every head's attention weights */
+    *bytes += (double)c->n_head * c->n_kv * c->n_kv * 8.0;
+    return 0;
 }
 
 /* Strict integer: the whole string, in [lo, hi]. */
@@ -494,7 +566,6 @@ int kvv_case_parse(const char *name, kvv_case *c, char *err, size_t n)
 
 int kvv_case_validate(const kvv_case *c, char *err, size_t n)
 {
-    char why[160];
     if ((unsigned)c->op >= KVV_OP_COUNT)
         return perr(err, n, "unknown op");
     if (c->dk <= 0 || c->dv <= 0 || c->n_q <= 0 || c->n_kv <= 0 || c->n_head <= 0 || c->n_head_kv <= 0)
@@ -512,51 +583,11 @@ int kvv_case_validate(const kvv_case *c, char *err, size_t n)
     if (!kvv_type_get(c->type_k) || !kvv_type_get(c->type_v))
         return perr(err, n, "unknown type");
     double bytes = 0;
-    switch (c->op) {
-    case KVV_OP_QUANT:
-    case KVV_OP_DEQUANT:
-        if (!kvv_type_fits(c->type_k, c->dk, why, sizeof why))
-            return perr(err, n, "%s", why);
-        bytes = (double)c->n_kv * c->dk * 16.0;
-        break;
-    case KVV_OP_WHT:
-        if (c->group < 1 || c->group > 128 || (c->group & (c->group - 1)))
-            return perr(err, n, "WHT group %d is not a power of two in 1..128", c->group);
-        if (c->dk % c->group)
-            return perr(err, n, "WHT group %d does not divide the row width %d", c->group, c->dk);
-        bytes = (double)c->n_kv * c->dk * 32.0;
-        break;
-    case KVV_OP_ATTN:
-    case KVV_OP_PPL:
-        if (!kvv_type_fits(c->type_k, c->dk, why, sizeof why))
-            return perr(err, n, "K: %s", why);
-        if (!kvv_type_fits(c->type_v, c->dv, why, sizeof why))
-            return perr(err, n, "V: %s", why);
-        if (c->mask == KVV_MASK_CAUSAL || c->mask == KVV_MASK_HOLES) {
-            if (c->n_q > c->n_kv)
-                return perr(err, n, "a causal mask needs n_q (%d) <= n_kv (%d)", c->n_q, c->n_kv);
-        }
-        /* q, out, mask, K/V (f32 inputs, f64 reference copies, dequantized
-         * copies) and the reference's probabilities */
-        bytes = (double)c->n_head * c->n_q * (c->dk + c->dv) * 24.0 + (double)c->n_q * c->n_kv * 4.0 +
-                (double)c->n_head_kv * c->n_kv * (c->dk + c->dv) * 40.0 + (double)c->n_head * c->n_q * c->n_kv * 16.0;
-        if (c->op == KVV_OP_PPL) {
-            if (c->dv != c->dk || (c->dk != 64 && c->dk != 128 && c->dk != 256))
-                return perr(err, n, "the probe model has head dims 64, 128 or 256 (K and V alike), not %d/%d", c->dk,
-                            c->dv);
-            if (c->n_head < 3 || c->n_head > 64)
-                return perr(err, n, "the probe model needs 3..64 heads, not %d", c->n_head);
-            if (c->n_q > c->n_kv)
-                return perr(err, n, "the prefill chunk nq%d is longer than the context nkv%d", c->n_q, c->n_kv);
-            if ((unsigned)c->model >= KVV_PROBE_COUNT)
-                return perr(err, n, "unknown probe model");
-            /* the reference keeps every head's attention weights */
-            bytes += (double)c->n_head * c->n_kv * c->n_kv * 8.0;
-        }
-        break;
-    default:
-        break;
-    }
+    const kvv_op_info *oi = kvv_op_get(c->op);
+    if (shape_fns[oi->shape].check(c, err, n, &bytes))
+        return -1;
+    if (oi->from_model && check_model(c, err, n, &bytes))
+        return -1;
     if (bytes > KVV_CASE_MAX_BYTES)
         return perr(err, n, "case would need about %.1f GiB (limit %.0f GiB): reduce the sizes",
                     bytes / (1024.0 * 1024 * 1024), KVV_CASE_MAX_BYTES / (1024.0 * 1024 * 1024));

@@ -23,6 +23,7 @@ typedef struct {
     float **state;         /* per recurrent layer: [n_state] */
     float *x, *y, *q, *k, *v, *qh, *kh, *vh, *att, *ao, *ffn, *mask;
     uint8_t *kq, *vq, *kp, *vp;
+    int cb;                /* the chunk size kq, vq and att were made for (0: none yet) */
     char *err;
     size_t err_len;
 } run_ctx;
@@ -79,20 +80,76 @@ static int setup(run_ctx *r)
     r->qh = zalloc(sizeof(float) * (size_t)C * H * m->dk, &bad);
     r->kh = zalloc(sizeof(float) * (size_t)C * HK * m->dk, &bad);
     r->vh = zalloc(sizeof(float) * (size_t)C * HK * m->dv, &bad);
-    r->att = zalloc(sizeof(float) * (size_t)C * H * m->dv, &bad);
     int aw = H * m->dv > m->n_state + E ? H * m->dv : m->n_state + E; /* attention output, or recurrence in+out */
     r->ao = zalloc(sizeof(float) * (size_t)C * aw, &bad);
     r->ffn = zalloc(sizeof(float) * (size_t)C * (2 * m->n_ff + E), &bad);
     r->mask = zalloc(sizeof(float) * (size_t)C * r->n, &bad);
-    r->kq = zalloc(r->rbk * (size_t)HK * C, &bad);
-    r->vq = zalloc(r->rbv * (size_t)HK * C, &bad);
     r->kp = zalloc(r->rbk * (size_t)HK * r->n, &bad);
     r->vp = zalloc(r->rbv * (size_t)HK * r->n, &bad);
     return bad ? -1 : 0;
 }
 
+/* The buffers the backend writes in a call (the K and V rows it quantizes,
+ * the attention output) hold exactly that call's rows, so that a guard
+ * zone (o->buffers) right after their end catches any write past it; they
+ * are made again when the chunk size changes (the last prefill chunk, then
+ * one token at a time). */
+static void free_call_buffers(run_ctx *r)
+{
+    const kvv_model_buffers *gb = r->o->buffers;
+    void *p[] = {r->kq, r->vq, r->att};
+    for (size_t i = 0; i < sizeof p / sizeof *p; i++)
+        if (gb)
+            gb->free(p[i]);
+        else
+            kvv_free(p[i]);
+    r->kq = r->vq = NULL;
+    r->att = NULL;
+    r->cb = 0;
+}
+
+static int call_buffers(run_ctx *r, int c)
+{
+    if (r->cb == c)
+        return 0;
+    free_call_buffers(r);
+    const kvv_model_buffers *gb = r->o->buffers;
+    const kvv_model *m = r->m;
+    const size_t nk = r->rbk * (size_t)m->n_head_kv * c, nv = r->rbv * (size_t)m->n_head_kv * c,
+                 na = sizeof(float) * (size_t)c * m->n_head * m->dv;
+    int bad = 0;
+    if (gb) {
+        r->kq = gb->alloc(nk, "the quantized K rows");
+        r->vq = gb->alloc(nv, "the quantized V rows");
+        r->att = gb->alloc(na, "out");
+        bad = !r->kq || !r->vq || !r->att;
+    } else {
+        r->kq = zalloc(nk, &bad);
+        r->vq = zalloc(nv, &bad);
+        r->att = zalloc(na, &bad);
+    }
+    if (bad) {
+        free_call_buffers(r);
+        return fail(r, -1, "out of memory");
+    }
+    r->cb = c;
+    return 0;
+}
+
+/* After a backend call: its buffer's guard intact, else a failed run
+ * naming the call. */
+static int guard_ok(run_ctx *r, const void *p, size_t n, const char *what, const char *stage, int layer)
+{
+    const kvv_model_buffers *gb = r->o->buffers;
+    char why[300];
+    if (!gb || !gb->check || gb->check(p, n, what, why, sizeof why) == 0)
+        return KVV_OK;
+    return fail(r, KVV_FAILED, "%s of layer %d: %s", stage, layer, why);
+}
+
 static void teardown(run_ctx *r)
 {
+    free_call_buffers(r);
     if (r->kc)
         for (int l = 0; l < r->m->n_layer; l++) {
             kvv_free(r->kc[l]);
@@ -102,8 +159,7 @@ static void teardown(run_ctx *r)
     free(r->kc);
     free(r->vc);
     free(r->state);
-    void *p[] = {r->x, r->y, r->q, r->k, r->v, r->qh, r->kh, r->vh, r->att, r->ao,
-                 r->ffn, r->mask, r->kq, r->vq, r->kp, r->vp};
+    void *p[] = {r->x, r->y, r->q, r->k, r->v, r->qh, r->kh, r->vh, r->ao, r->ffn, r->mask, r->kp, r->vp};
     for (size_t i = 0; i < sizeof p / sizeof *p; i++)
         kvv_free(p[i]);
 }
@@ -155,14 +211,21 @@ static int attention_layer(run_ctx *r, int l, int p, int c)
     to_head_major(r->k, r->kh, c, HK, m->dk);
     to_head_major(r->v, r->vh, c, HK, m->dv);
 
-    int rc = b->quantize_rows(b->ctx, r->o->type_k, r->kh, r->kq, (int64_t)HK * c, m->dk, &r->o->tg);
+    int rc = call_buffers(r, c);
+    if (rc)
+        return rc;
+    rc = b->quantize_rows(b->ctx, r->o->type_k, r->kh, r->kq, (int64_t)HK * c, m->dk, &r->o->tg);
     if (b->flush && rc == KVV_OK)
         rc = b->flush(b->ctx);
+    if (guard_ok(r, r->kq, r->rbk * (size_t)HK * c, "the quantized K rows", "quantize K", l))
+        return KVV_FAILED;
     if ((rc = backend_rc(r, rc, "quantize K", l)))
         return rc;
     rc = b->quantize_rows(b->ctx, r->o->type_v, r->vh, r->vq, (int64_t)HK * c, m->dv, &r->o->tg);
     if (b->flush && rc == KVV_OK)
         rc = b->flush(b->ctx);
+    if (guard_ok(r, r->vq, r->rbv * (size_t)HK * c, "the quantized V rows", "quantize V", l))
+        return KVV_FAILED;
     if ((rc = backend_rc(r, rc, "quantize V", l)))
         return rc;
     scatter(r->kc[l], r->kq, HK, r->n, p, c, r->rbk);
@@ -182,6 +245,8 @@ static int attention_layer(run_ctx *r, int l, int p, int c)
     rc = b->attention(b->ctx, &a, r->att, &info);
     if (b->flush && rc == KVV_OK)
         rc = b->flush(b->ctx);
+    if (guard_ok(r, r->att, sizeof(float) * (size_t)c * H * m->dv, "out", "attention", l))
+        return KVV_FAILED;
     if ((rc = backend_rc(r, rc, "attention", l)))
         return rc;
     to_token_major(r->att, r->ao, c, H, m->dv);

@@ -186,12 +186,25 @@ int kvv_model_tokenize(const kvv_model *m, const char *text, size_t len, int32_t
  * the backend, which defective-backend tests rely on: for each chunk, for
  * each attention layer in order: quantize_rows(K), quantize_rows(V),
  * attention. */
+/* How the buffers a backend writes in the run (the K and V rows it
+ * quantizes, the attention output) are made and checked: alloc(n, what)
+ * gives n zeroed bytes named `what` (a string literal), check(p, n, why)
+ * after each call returns 0, or -1 with why (e.g. "backend wrote 8 bytes
+ * past out (a buffer of N bytes)"), which fails the run; free releases.
+ * The oracle's guard zones (kvv_guarded_buffers). */
+typedef struct kvv_model_buffers {
+    void *(*alloc)(size_t n, const char *what);
+    int (*check)(const void *p, size_t n, const char *what, char *why, size_t why_len);
+    void (*free)(void *p);
+} kvv_model_buffers;
+
 typedef struct kvv_model_run_opts {
     const kvv_backend *backend;
     kvv_type type_k, type_v;
     kvv_toggles tg;
     int chunk; /* prefill chunk (>= 1) */
     int tail;  /* tokens decoded one at a time at the end (>= 0) */
+    const kvv_model_buffers *buffers; /* NULL: plain buffers, not checked */
 } kvv_model_run_opts;
 
 /* f32 run through the backend.  logits: [n][n_vocab].  Returns KVV_OK, or the

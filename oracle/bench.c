@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "fuzz/gen.h"
+#include "gen/gen.h"
 #include "kvv/tensor.h"
 #include "oracle/oracle.h"
 

@@ -72,24 +72,11 @@ int kvv_claim_check(double kv_round, double acc_round, char *why, size_t n)
     return -1;
 }
 
-/* "2^-11" for a power of two, else %.3g */
-static void roundoff_text(double u, char *buf, size_t n)
-{
-    int e;
-    double m = frexp(u, &e);
-    if (u > 0 && m == 0.5)
-        snprintf(buf, n, "2^%d", e - 1);
-    else
-        snprintf(buf, n, "%.3g", u);
-}
-
 void kvv_claim_text(double kv_round, double acc_round, char *buf, size_t n)
 {
-    char k[32], a[32];
-    roundoff_text(kv_round, k, sizeof k);
-    roundoff_text(acc_round, a, sizeof a);
-    const char *acc = acc_round <= U_F32 ? "f32" : acc_round == U_F16 ? "f16" : acc_round == U_BF16 ? "bf16" : "?";
-    snprintf(buf, n, "claimed kv_round=%s acc_round=%s (%s accumulation)", k, a, acc);
+    char label[160];
+    kvv_claim_label(kv_round, acc_round, label, sizeof label);
+    snprintf(buf, n, "claimed %s", label);
 }
 
 int kvv_claim_coarse(double kv_round, double acc_round) { return kv_round > U_F32 || acc_round > U_F32; }

@@ -1,13 +1,14 @@
 /* `kvverify fuzz`: random cases through the isolated runner, failures
  * shrunk and stored as replayable case files (see oracle.h). */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 
-#include "fuzz/gen.h"
+#include "gen/gen.h"
 #include "fuzz/shrink.h"
 #include "oracle/oracle.h"
 
@@ -46,10 +47,43 @@ static void c_end(kvv_reporter *r, const kvv_summary *s)
     (void)s;
 }
 
+/* SIGINT or SIGTERM ends a fuzz run as it ends a run: while a batch runs,
+ * the runner's own handler stops it; between batches (and shrink steps)
+ * this one notes it, and the loop stops at the next check. */
+static volatile sig_atomic_t fuzz_stop;
+static void on_stop(int sig)
+{
+    (void)sig;
+    fuzz_stop = 1;
+}
+
+typedef struct {
+    struct sigaction intr, term;
+} saved_handlers;
+
+static void catch_stop(saved_handlers *old)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop;
+    sigemptyset(&sa.sa_mask);
+    fuzz_stop = 0;
+    sigaction(SIGINT, &sa, &old->intr);
+    sigaction(SIGTERM, &sa, &old->term);
+}
+
+static void release_stop(const saved_handlers *old)
+{
+    sigaction(SIGINT, &old->intr, NULL);
+    sigaction(SIGTERM, &old->term, NULL);
+}
+
 /* Verdicts of n cases on the backend, each in an isolated worker; -1 when
- * the run could not start or was interrupted. */
+ * the run could not start, -2 when it was (or had been) interrupted. */
 static int run_cases(const kvv_fuzz_opts *o, const kvv_case *cases, int n, int jobs, kvv_verdict *out)
 {
+    if (fuzz_stop)
+        return -2;
     for (int i = 0; i < n; i++) {
         kvv_verdict_init(&out[i]);
         out[i].status = KVV_SKIP;
@@ -65,8 +99,12 @@ static int run_cases(const kvv_fuzz_opts *o, const kvv_case *cases, int n, int j
                        .ncases = n, .reporters = reps, .nreporters = 1, .jobs = jobs, .timeout = o->timeout,
                        .info = &info, .guard = o->guard};
     kvv_summary s;
-    if (kvv_run(&ro, &s) < 0 || s.interrupted)
+    if (kvv_run(&ro, &s) < 0)
         return -1;
+    if (s.interrupted || fuzz_stop) {
+        fuzz_stop = 1;
+        return -2;
+    }
     return 0;
 }
 
@@ -330,15 +368,20 @@ int kvv_fuzz(const kvv_fuzz_opts *o, kvv_fuzz_stats *st)
         free(sig);
         return -1;
     }
-    int nsig = 0, stop = 0;
+    int nsig = 0, stop = 0, rc = 0;
     kvv_rng rng;
     kvv_rng_seed(&rng, o->seed, 0xf022);
+    saved_handlers old;
+    catch_stop(&old);
     double t0 = mono();
-    while (!stop && mono() - t0 < o->seconds) {
+    while (!stop && !fuzz_stop && mono() - t0 < o->seconds) {
         for (int i = 0; i < batch; i++)
             kvv_gen_case(&rng, o->ops, &cases[i]);
-        if (run_cases(o, cases, batch, o->jobs, verdicts))
+        int r = run_cases(o, cases, batch, o->jobs, verdicts);
+        if (r) {
+            rc = r == -1 ? -1 : 0;
             break;
+        }
         for (int i = 0; i < batch && !stop; i++) {
             st->cases++;
             st->pass += verdicts[i].status == KVV_PASS;
@@ -355,10 +398,12 @@ int kvv_fuzz(const kvv_fuzz_opts *o, kvv_fuzz_stats *st)
         }
     }
     st->seconds = mono() - t0;
+    st->interrupted = fuzz_stop;
+    release_stop(&old);
     free(cases);
     free(verdicts);
     free(sig);
-    return 0;
+    return rc;
 }
 
 int kvv_fuzz_shrink_case(const kvv_fuzz_opts *o, const kvv_case *c, kvv_fuzz_stats *st)
@@ -368,13 +413,18 @@ int kvv_fuzz_shrink_case(const kvv_fuzz_opts *o, const kvv_case *c, kvv_fuzz_sta
         return -1;
     double t0 = mono();
     kvv_verdict v;
-    if (run_cases(o, c, 1, 1, &v))
-        return -1;
-    st->cases = 1;
-    st->pass = v.status == KVV_PASS;
-    st->skip = v.status == KVV_SKIP;
-    st->fail = v.status == KVV_FAIL;
-    int rc = v.status != KVV_FAIL ? 0 : shrink_and_store(o, c, &v, st) ? -1 : 1;
+    saved_handlers old;
+    catch_stop(&old);
+    int rc = -1;
+    if (run_cases(o, c, 1, 1, &v) == 0) {
+        st->cases = 1;
+        st->pass = v.status == KVV_PASS;
+        st->skip = v.status == KVV_SKIP;
+        st->fail = v.status == KVV_FAIL;
+        rc = v.status != KVV_FAIL ? 0 : shrink_and_store(o, c, &v, st) ? -1 : 1;
+    }
     st->seconds = mono() - t0;
+    st->interrupted = fuzz_stop;
+    release_stop(&old);
     return rc;
 }

@@ -232,3 +232,19 @@ void kvv_guard_free(void *p)
         free(h.base);
     }
 }
+
+/* The same zones for the buffers a backend writes in a model run (the ppl
+ * cases and `kvverify ppl`: model/forward_run.c). */
+static int model_check(const void *p, size_t n, const char *what, char *why, size_t len)
+{
+    size_t past, before;
+    if (kvv_guard_check(p, &past, &before) == 0)
+        return 0;
+    if (past)
+        snprintf(why, len, "backend wrote %zu bytes past %s (a buffer of %zu bytes)", past, what, n);
+    else
+        snprintf(why, len, "backend wrote before the start of %s (a buffer of %zu bytes)", what, n);
+    return -1;
+}
+
+const kvv_model_buffers kvv_guarded_buffers = {kvv_guard_alloc, model_check, kvv_guard_free};

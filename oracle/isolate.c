@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,6 +22,10 @@ static double mono(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
+
+static volatile sig_atomic_t *stop_flag;
+
+void kvv_isolate_stop_on(volatile sig_atomic_t *flag) { stop_flag = flag; }
 
 void kvv_stdout_to_stderr(void)
 {
@@ -37,7 +42,7 @@ ssize_t kvv_isolate(void (*fn)(void *arg, int fd), void *arg, void *buf, size_t 
         return -1;
     }
     fflush(NULL);
-    pid_t pid = fork();
+    pid_t parent = getpid(), pid = fork();
     if (pid < 0) {
         snprintf(why, why_len, "fork: %s", strerror(errno));
         close(p[0]);
@@ -45,8 +50,13 @@ ssize_t kvv_isolate(void (*fn)(void *arg, int fd), void *arg, void *buf, size_t 
         return -1;
     }
     if (pid == 0) {
+        /* it does not outlive the tool (one hanging in a backend would stay) */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(1);
         close(p[0]);
         signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
         signal(SIGPIPE, SIG_DFL);
         kvv_stdout_to_stderr();
         fn(arg, p[1]);
@@ -56,9 +66,13 @@ ssize_t kvv_isolate(void (*fn)(void *arg, int fd), void *arg, void *buf, size_t 
     close(p[1]);
     const double deadline = mono() + seconds;
     size_t have = 0;
-    int hung = 0;
+    int hung = 0, stopped = 0;
     char sink[4096];
     for (;;) {
+        if (stop_flag && *stop_flag) {
+            stopped = 1;
+            break;
+        }
         double left = deadline - mono();
         if (left <= 0) {
             hung = 1;
@@ -81,11 +95,15 @@ ssize_t kvv_isolate(void (*fn)(void *arg, int fd), void *arg, void *buf, size_t 
             have += (size_t)r;
     }
     close(p[0]);
-    if (hung)
+    if (hung || stopped)
         kill(pid, SIGKILL);
     int st = 0;
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
         ;
+    if (stopped) {
+        snprintf(why, why_len, "interrupted: the process was stopped");
+        return -1;
+    }
     if (hung) {
         snprintf(why, why_len, "hung: no answer within %.3g s; the process was killed", seconds);
         return -1;

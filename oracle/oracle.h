@@ -20,6 +20,7 @@
 #ifndef KVV_ORACLE_H
 #define KVV_ORACLE_H
 
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
@@ -27,6 +28,7 @@
 #include "kvv/backend.h"
 #include "kvv/case.h"
 #include "kvv/verdict.h"
+#include "backends/registry.h"
 #include "dump/dump.h"
 #include "model/model.h"
 #include "ref/ref.h"
@@ -102,6 +104,9 @@ void kvv_guard_free(void *p);
 void kvv_guard_pages(int on);
 /* Where the fault handler leaves its message (shared with a parent). */
 void kvv_guard_note_area(char *area, size_t n);
+/* Guarded buffers for a model run (ppl): the K and V rows a backend
+ * quantizes and the attention output, checked after each call. */
+extern const kvv_model_buffers kvv_guarded_buffers;
 
 /* ---- the attention error bound ---- */
 typedef struct kvv_bound_args {
@@ -169,15 +174,7 @@ kvv_ppl_bound kvv_ppl_bound_from(const kvv_ppl_stats *s);
 /* Write the bounds table for every ppl case of the gate, measured on b. */
 int kvv_ppl_write_bounds(FILE *out, const kvv_backend *b, const char *backend_name);
 
-/* ---- backends ---- */
-/* Look up a backend by name ("cpu", "vulkan", or a path to a plugin .so).
- * Returns NULL with a reason in why. */
-const kvv_backend *kvv_backend_open(const char *name, char *why, size_t why_len);
-/* Whether kvv_backend_open could find the backend, without loading or
- * starting anything (a library's code and a device's threads belong in the
- * worker processes, after the fork): a built-in name, or a library (path or
- * ggml alias) that exists.  0, or -1 with why. */
-int kvv_backend_check_name(const char *name, char *why, size_t why_len);
+/* ---- backends (finding them: backends/registry.h) ---- */
 /* Open the backend once in a throwaway child process (its stdout sent to
  * stderr) that must answer within `seconds`: 0 when it opens, or -1 with
  * why (what kvv_backend_open said, or that opening it crashed or hung).  A
@@ -190,16 +187,24 @@ int kvv_backend_try_open(const char *name, double seconds, char *why, size_t why
  * answer within S s; the process was killed"). */
 ssize_t kvv_isolate(void (*fn)(void *arg, int fd), void *arg, void *buf, size_t n, double seconds, char *why,
                     size_t why_len);
+/* From now on kvv_isolate stops its child and returns -1 ("interrupted:
+ * ...") as soon as *flag is nonzero (a signal handler sets it; NULL: never). */
+void kvv_isolate_stop_on(volatile sig_atomic_t *flag);
 /* Send this process's stdout to its stderr (in a process that runs a
  * backend: what the backend prints must not reach a report on stdout). */
 void kvv_stdout_to_stderr(void);
-/* Check a table's ABI fields and required functions; 0 or -1 with why. */
-int kvv_backend_check_abi(const kvv_backend *b, char *why, size_t why_len);
-/* Names of the built-in backends this build has, comma separated, and the
- * default selection (those usable on this machine). */
-const char *kvv_backend_builtin_names(void);
-/* Whether name is one of them (not a library). */
-int kvv_backend_is_builtin(const char *name);
+/* The bench's backends in a child process (oracle/isolate_bench.c): opens
+ * the backends named and runs body(out, backends, names, n, arg) over them
+ * in a child whose stdout goes to stderr (what a backend prints never
+ * reaches out) and which writes out line by line.  A backend that crashes
+ * or exits inside one of its entry points is named, with the call, in a
+ * line of out (and on stderr), and the body runs again in a new child
+ * without it, until a run completes or no backend is left.  Returns 0 when
+ * the body completed on every backend, 1 when a backend crashed or the body
+ * failed (nonzero), -1 when no child could be started.  body: 0 or -1. */
+typedef int (*kvv_bench_body_fn)(FILE *out, const kvv_backend *const *backends, const char *const *names, int n,
+                                 void *arg);
+int kvv_bench_isolated(FILE *out, const char *const *names, int n, kvv_bench_body_fn body, void *arg);
 
 /* ---- format versions (oracle/formats.c) ---- */
 /* Which row each cache type's cases run in: as[KVV_TURBO3] = KVV_TURBO3_QK128
@@ -334,7 +339,7 @@ int kvv_filter_check(const kvv_filter *f, char *why, size_t why_len);
 int kvv_case_apply_set(kvv_case *c, const char *sets, char *why, size_t why_len);
 
 /* ---- fuzzing (`kvverify fuzz`) ---- */
-/* Random valid cases (fuzz/gen.h) run on one backend in isolated workers
+/* Random valid cases (gen/gen.h) run on one backend in isolated workers
  * until the time is up; each failure is shrunk (fuzz/shrink.h) to a minimal
  * case that fails the same way (kvv_failure_signature), and written to
  * out_dir as a replayable case file (a comment saying what failed, then the
@@ -362,6 +367,7 @@ typedef struct kvv_fuzz_stats {
     int written;   /* case files written (a shrunk case already stored is not rewritten) */
     double seconds;
     char last_file[512]; /* the last case file written */
+    int interrupted;     /* SIGINT or SIGTERM stopped it (the counts are those of the cases finished before) */
 } kvv_fuzz_stats;
 
 /* 0 when the run completed (whatever it found), -1 when it could not run. */
@@ -439,14 +445,5 @@ typedef struct kvv_bench_log {
 void kvv_bench_line_add(kvv_bench_log *log, const kvv_bench_line *l);
 /* Write the whole log as JSON; 0, or -1 when the file cannot be written. */
 int kvv_bench_json(const kvv_bench_log *log, const char *path, int threads, int reps);
-
-/* ---- listings ---- */
-/* The type table: one row per type with its layout and which functions
- * the reference and the CPU backend provide. */
-void kvv_print_types(FILE *out);
-/* Centroid tables: each shipped table against Lloyd-Max on the Beta and
- * Gaussian coordinate densities.  Returns the number of tables that match
- * no density (0 when all do). */
-int kvv_print_tables(FILE *out);
 
 #endif

@@ -142,7 +142,7 @@ int kvv_ppl_measure(const kvv_case *c, const kvv_backend *b, kvv_ppl_stats *s, d
         snprintf(why, n, "out of memory");
         return -1;
     }
-    kvv_model_run_opts o = {b, c->type_k, c->type_v, c->tg, c->n_q, KVV_PPL_TAIL};
+    kvv_model_run_opts o = {b, c->type_k, c->type_v, c->tg, c->n_q, KVV_PPL_TAIL, &kvv_guarded_buffers};
     double t0 = now();
     int rc = kvv_model_run(&e->m, &o, e->tokens, c->n_kv, logits, why, n);
     *t_run = now() - t0;

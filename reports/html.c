@@ -104,6 +104,37 @@ static void totals(FILE *o, const kvv_reporter *r, const kvv_summary *sm)
     fputs("</table>\n", o);
 }
 
+/* The precision each backend claimed in its attention cases. */
+static void claims(FILE *o, const kvv_reporter *r, const kvv_summary *sm)
+{
+    int any = 0;
+    for (int b = 0; b < sm->nbackends && b < KVV_MAX_BACKENDS; b++)
+        any |= sm->claims[b].n > 0;
+    if (!any)
+        return;
+    fputs("<h2 id=\"claims\">Precision claimed (attention)</h2>\n<table><tr><th class=\"l\">backend</th>"
+          "<th class=\"l\">claim</th><th>cases</th></tr>\n",
+          o);
+    for (int b = 0; b < sm->nbackends && b < KVV_MAX_BACKENDS; b++) {
+        const kvv_claim_set *cs = &sm->claims[b];
+        for (int i = 0; i <= cs->n; i++) {
+            if (i == cs->n && !cs->others)
+                break;
+            char label[160];
+            if (i < cs->n)
+                kvv_claim_label(cs->c[i].kv_round, cs->c[i].acc_round, label, sizeof label);
+            else
+                snprintf(label, sizeof label, "other claims (see the JSON report)");
+            fputs("<tr><td class=\"l\">", o);
+            text(o, r->info->backends[b]);
+            fputs("</td><td class=\"l\">", o);
+            text(o, label);
+            fprintf(o, "</td><td>%lld</td></tr>\n", (long long)(i < cs->n ? cs->c[i].cases : cs->others));
+        }
+    }
+    fputs("</table>\n", o);
+}
+
 /* Why cases were skipped (or declined, failing under --strict), most frequent first. */
 static void reasons(FILE *o, const kvv_reporter *r, const html_state *s, const kvv_summary *sm)
 {
@@ -257,6 +288,7 @@ static void h_end(kvv_reporter *r, const kvv_summary *sm)
     dl_row(o, "backends", line);
     fputs("</dl>\n", o);
     totals(o, r, sm);
+    claims(o, r, sm);
     reasons(o, r, s, sm);
     fprintf(o, "<h2 id=\"heatmap\">Where it fails: the worst ratio per cell</h2>\n<p>A cell holds the cases of one "
                "K/V pair at one head dim (attention, ppl) or of one type at one head dim (quantize, dequantize; "

@@ -111,7 +111,11 @@ static int in_grid(const grid_t *g, const rep_entry *e)
     return e->backend == g->backend && e->c.op == g->op && (!g->kv || (e->c.dk == g->dk && e->c.dv == g->dv));
 }
 
-static int row_key(const grid_t *g, const kvv_case *c) { return g->op == KVV_OP_WHT ? c->group : (int)c->type_k; }
+/* rows of a grid: the rotation group for an op whose cases are groups,
+ * else the (K) type */
+static int by_group(const grid_t *g) { return kvv_op_get(g->op) && kvv_op_get(g->op)->shape == KVV_SHAPE_GROUPS; }
+
+static int row_key(const grid_t *g, const kvv_case *c) { return by_group(g) ? c->group : (int)c->type_k; }
 
 static int col_key(const grid_t *g, const kvv_case *c) { return g->kv ? (int)c->type_v : head_key(c); }
 
@@ -148,7 +152,7 @@ static void head_text(char *buf, size_t n, int dk, int dv)
 
 static void row_text(const grid_t *g, int key, char *buf, size_t n)
 {
-    if (g->op == KVV_OP_WHT)
+    if (by_group(g))
         snprintf(buf, n, "g%d", key);
     else
         snprintf(buf, n, "%s", kvv_type_name((kvv_type)key));
@@ -304,7 +308,7 @@ static int grid_html(FILE *o, const grid_t *g)
         head_text(head, sizeof head, g->dk, g->dv);
     fprintf(o, "<table class=\"map%s\"><caption>%s <span class=\"n\">(%lld case%s)</span></caption>\n<tr><th>%s</th>",
             g->kv && g->show == SHOW_BOTH ? " kv" : "", g->kv ? head : kvv_op_name(g->op), (long long)n,
-            n == 1 ? "" : "s", g->kv ? "K \\ V" : g->op == KVV_OP_WHT ? "group" : "type");
+            n == 1 ? "" : "s", g->kv ? "K \\ V" : by_group(g) ? "group" : "type");
     for (int c = 0; c < nc; c++) {
         col_text(g, cols[c], cl, sizeof cl);
         fprintf(o, "<th class=\"v\">%s</th>", cl);
@@ -403,14 +407,20 @@ void rep_html_heatmaps(FILE *o, const rep_store *st, const kvv_run_info *info, c
             rc |= kv_grids(o, g);
             fputs("</div>\n", o);
         }
-        if (has_op(st, b, KVV_OP_QUANT) || has_op(st, b, KVV_OP_DEQUANT) || has_op(st, b, KVV_OP_WHT)) {
+        /* the row ops of the op table: one grid each, by head dim */
+        int any_rows = 0;
+        for (int op = 0; op < KVV_OP_COUNT; op++)
+            any_rows |= kvv_op_get((kvv_op)op)->shape != KVV_SHAPE_HEADS && has_op(st, b, (kvv_op)op);
+        if (any_rows) {
             fputs("<h4>Quantize and dequantize (type by head dim; bit-exact rules, no ratio) and the WHT (group by "
                   "head dim, arith ratio)</h4>\n<div class=\"maps\">\n",
                   o);
-            static const kvv_op row_ops[3] = {KVV_OP_QUANT, KVV_OP_DEQUANT, KVV_OP_WHT};
-            for (int k = 0; k < 3; k++) {
-                grid_t r = {st, info, page_of, b, row_ops[k], 0, 0, 0,
-                            row_ops[k] == KVV_OP_WHT ? SHOW_ARITH : SHOW_NONE, {arith, budget}};
+            for (int op = 0; op < KVV_OP_COUNT; op++) {
+                const kvv_op_info *oi = kvv_op_get((kvv_op)op);
+                if (oi->shape == KVV_SHAPE_HEADS)
+                    continue;
+                grid_t r = {st, info, page_of, b, (kvv_op)op, 0, 0, 0,
+                            oi->ratios & KVV_RATIO_ARITH ? SHOW_ARITH : SHOW_NONE, {arith, budget}};
                 rc |= grid_html(o, &r);
             }
             fputs("</div>\n", o);

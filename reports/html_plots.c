@@ -21,11 +21,11 @@ typedef struct {
 /* The ratio a rule plots for an entry, or NaN when the entry has none. */
 static double value_of(int rule, const rep_entry *e)
 {
-    switch (rule) {
-    case 0: return e->c.op == KVV_OP_PPL ? NAN : e->v.arith_ratio;
-    case 1: return e->c.op == KVV_OP_ATTN ? e->v.budget_ratio : NAN;
-    default: return e->c.op == KVV_OP_PPL ? e->v.budget_ratio : NAN;
-    }
+    static const int needs[3] = {KVV_RATIO_ARITH, KVV_RATIO_BUDGET, KVV_RATIO_PPL};
+    const kvv_op_info *oi = kvv_op_get(e->c.op);
+    if (rule < 0 || rule > 2 || !oi || !(oi->ratios & needs[rule]))
+        return NAN;
+    return rule == 0 ? e->v.arith_ratio : e->v.budget_ratio; /* a ppl case's share of its bound is its budget */
 }
 
 static void tick_label(char *buf, size_t n, int decade)

@@ -40,6 +40,28 @@ static void kv_ratio(FILE *o, const char *k, double v)
     rep_put_json_ratio(o, v);
 }
 
+/* A claimed unit roundoff, exactly (2^-24 is 5.9604644775390625e-08):
+ * a reader compares it with the formats' own. */
+static void exact_num(FILE *o, double x)
+{
+    if (isfinite(x))
+        fprintf(o, "%.17g", x);
+    else
+        rep_put_json_num(o, x);
+}
+
+/* A precision claim: {"kv_round":..,"acc_round":..,"label":".." (open) */
+static void claim_obj(FILE *o, double kv_round, double acc_round)
+{
+    char label[160];
+    kvv_claim_label(kv_round, acc_round, label, sizeof label);
+    fputs("{\"kv_round\":", o);
+    exact_num(o, kv_round);
+    key(o, "acc_round");
+    exact_num(o, acc_round);
+    kv_str(o, "label", label);
+}
+
 static void j_begin(kvv_reporter *r, const kvv_run_info *info)
 {
     FILE *o = r->out;
@@ -104,6 +126,13 @@ static void j_result(kvv_reporter *r, const kvv_case *c, const char *name, int b
     kv_int(o, "nonfinite_inputs", (long long)v->nonfinite_inputs);
     kv_num(o, "t_backend", v->t_backend);
     kv_num(o, "t_ref", v->t_ref);
+    key(o, "claim"); /* the precision the backend claimed (attention), or null */
+    if (v->has_claim) {
+        claim_obj(o, v->claimed_kv_round, v->claimed_acc_round);
+        fputc('}', o);
+    } else {
+        fputs("null", o);
+    }
     key(o, "diffs");
     fputc('[', o);
     for (int i = 0; i < v->ndiffs && i < KVV_VERDICT_DIFFS; i++) {
@@ -132,6 +161,30 @@ static void j_end(kvv_reporter *r, const kvv_summary *s)
     kv_num(o, "seconds", s->seconds);
     key(o, "interrupted");
     fputs(s->interrupted ? "true" : "false", o);
+    /* per backend, each claim it made and in how many cases */
+    key(o, "claims");
+    fputc('[', o);
+    int first = 1;
+    for (int b = 0; b < s->nbackends && b < KVV_MAX_BACKENDS; b++) {
+        const kvv_claim_set *cs = &s->claims[b];
+        for (int i = 0; i < cs->n; i++) {
+            fputs(first ? "" : ",", o);
+            first = 0;
+            claim_obj(o, cs->c[i].kv_round, cs->c[i].acc_round);
+            kv_str(o, "backend", r->info->backends[b]);
+            kv_int(o, "cases", (long long)cs->c[i].cases);
+            fputc('}', o);
+        }
+        if (cs->others) {
+            fputs(first ? "" : ",", o);
+            first = 0;
+            fputs("{\"kv_round\":null,\"acc_round\":null,\"label\":\"other claims\"", o);
+            kv_str(o, "backend", r->info->backends[b]);
+            kv_int(o, "cases", (long long)cs->others);
+            fputc('}', o);
+        }
+    }
+    fputc(']', o);
     fputs("}\n", o);
     fflush(o);
 }

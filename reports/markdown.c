@@ -80,6 +80,32 @@ static void top_table(FILE *o, const kvv_reporter *r, const rep_store *t, const 
     }
 }
 
+/* The precision each backend claimed in its attention cases. */
+static void claims_table(FILE *o, const kvv_reporter *r, const kvv_summary *sm)
+{
+    int any = 0;
+    for (int b = 0; b < sm->nbackends && b < KVV_MAX_BACKENDS; b++)
+        any |= sm->claims[b].n > 0;
+    if (!any)
+        return;
+    fputs("\n## Precision claimed (attention)\n\n| backend | claim | cases |\n|---|---|---:|\n", o);
+    for (int b = 0; b < sm->nbackends && b < KVV_MAX_BACKENDS; b++) {
+        const kvv_claim_set *cs = &sm->claims[b];
+        for (int i = 0; i < cs->n; i++) {
+            char label[160];
+            kvv_claim_label(cs->c[i].kv_round, cs->c[i].acc_round, label, sizeof label);
+            fputs("| ", o);
+            rep_put_md_cell(o, r->info->backends[b]);
+            fprintf(o, " | %s | %lld |\n", label, (long long)cs->c[i].cases);
+        }
+        if (cs->others) {
+            fputs("| ", o);
+            rep_put_md_cell(o, r->info->backends[b]);
+            fprintf(o, " | other claims (see the JSON report) | %lld |\n", (long long)cs->others);
+        }
+    }
+}
+
 static void m_end(kvv_reporter *r, const kvv_summary *sm)
 {
     md_state *s = r->state;
@@ -107,6 +133,7 @@ static void m_end(kvv_reporter *r, const kvv_summary *sm)
             if (sm->by[op][b].cases)
                 row(o, kvv_op_name((kvv_op)op), info->backends[b], &sm->by[op][b]);
     row(o, "**total**", "", &sm->total);
+    claims_table(o, r, sm);
     if (s->reasons.n) {
         rep_reasons_sort(&s->reasons);
         fprintf(o, "\n## %s, by reason (%lld)\n\n| cases | backend | reason |\n|---:|---|---|\n",

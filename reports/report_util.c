@@ -137,7 +137,7 @@ void rep_rerun(const char *name, const char *backend, char *buf, size_t n)
 
 void rep_head_label(const kvv_case *c, char *buf, size_t n)
 {
-    if (c->dv != c->dk && c->op == KVV_OP_ATTN)
+    if (c->dv != c->dk && kvv_op_get(c->op) && kvv_op_get(c->op)->shape == KVV_SHAPE_HEADS)
         snprintf(buf, n, "d%d/%d", c->dk, c->dv);
     else
         snprintf(buf, n, "d%d", c->dk);

@@ -9,6 +9,7 @@
 
 #include "kvv/case.h"
 #include "kvv/verdict.h"
+#include "kvv/version.h"
 
 #define KVV_MAX_BACKENDS 8
 
@@ -29,6 +30,27 @@ typedef struct kvv_tally {
     int64_t n_arith, n_budget;   /* cases with an arith / budget ratio: the worst is shown only when > 0 */
 } kvv_tally;
 
+/* The precision claims (kvv_attn_info) a backend made in the attention
+ * cases, as the summaries show them per backend: each distinct (kv_round,
+ * acc_round) with its count, the first KVV_CLAIMS_KEPT of them; the cases
+ * of any further claim are counted in `others`. */
+#define KVV_CLAIMS_KEPT 8
+typedef struct kvv_claim_count {
+    double kv_round, acc_round;
+    int64_t cases;
+} kvv_claim_count;
+typedef struct kvv_claim_set {
+    int n;
+    kvv_claim_count c[KVV_CLAIMS_KEPT];
+    int64_t others;
+} kvv_claim_set;
+/* "kv_round=2^-10 acc_round=2^-11 (f16 accumulation)": a claim as failure
+ * lines and reports print it (an acc_round that names no format, or a
+ * non-finite value, is "invalid claim"). */
+void kvv_claim_label(double kv_round, double acc_round, char *buf, size_t n);
+/* Notes the claim of v (if it has one) in the set. */
+void kvv_claim_set_add(kvv_claim_set *s, const kvv_verdict *v);
+
 typedef struct kvv_summary {
     int nbackends;
     kvv_tally by[KVV_OP_COUNT][KVV_MAX_BACKENDS];
@@ -36,6 +58,7 @@ typedef struct kvv_summary {
     double seconds; /* wall time of the run */
     int interrupted; /* the run stopped early (signal); results so far are reported */
     int stopped_early; /* --fail-fast stopped it at the first failure */
+    kvv_claim_set claims[KVV_MAX_BACKENDS]; /* the precision each backend claimed */
 } kvv_summary;
 
 void kvv_summary_add(kvv_summary *s, kvv_op op, int backend, const kvv_verdict *v);

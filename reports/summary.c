@@ -26,7 +26,9 @@ static void tally_add(kvv_tally *t, const kvv_verdict *v)
 
 void kvv_summary_add(kvv_summary *s, kvv_op op, int backend, const kvv_verdict *v)
 {
-    if ((unsigned)op < KVV_OP_COUNT && backend >= 0 && backend < KVV_MAX_BACKENDS)
+    if ((unsigned)op < KVV_OP_COUNT && backend >= 0 && backend < KVV_MAX_BACKENDS) {
         tally_add(&s->by[op][backend], v);
+        kvv_claim_set_add(&s->claims[backend], v);
+    }
     tally_add(&s->total, v);
 }

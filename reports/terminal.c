@@ -175,6 +175,30 @@ static void print_reasons(kvv_reporter *r, rep_reasons *rs, int strict)
                 rs->n - REASONS_SHOWN, (long long)(rs->total - shown));
 }
 
+/* The precision each backend claimed in its attention cases (what the
+ * arith bounds were built from), when any did. */
+static void print_claims(kvv_reporter *r, const kvv_summary *sm)
+{
+    int any = 0;
+    for (int b = 0; b < sm->nbackends && b < KVV_MAX_BACKENDS; b++)
+        any |= sm->claims[b].n > 0;
+    if (!any)
+        return;
+    fprintf(r->out, "\nPrecision claimed (attention), per backend:\n");
+    for (int b = 0; b < sm->nbackends && b < KVV_MAX_BACKENDS; b++) {
+        const kvv_claim_set *cs = &sm->claims[b];
+        for (int i = 0; i < cs->n; i++) {
+            char label[160];
+            kvv_claim_label(cs->c[i].kv_round, cs->c[i].acc_round, label, sizeof label);
+            fprintf(r->out, "  %-8s %s: %lld case%s\n", r->info->backends[b], label, (long long)cs->c[i].cases,
+                    cs->c[i].cases == 1 ? "" : "s");
+        }
+        if (cs->others)
+            fprintf(r->out, "  %-8s other claims: %lld case%s (the JSON report has each case's)\n",
+                    r->info->backends[b], (long long)cs->others, cs->others == 1 ? "" : "s");
+    }
+}
+
 static void t_end(kvv_reporter *r, const kvv_summary *sm)
 {
     term_state *s = r->state;
@@ -196,6 +220,7 @@ static void t_end(kvv_reporter *r, const kvv_summary *sm)
     print_reasons(r, &s->reasons, sm->total.declined > 0);
     if (s->coverage[0])
         fprintf(out, "%s\n", s->coverage);
+    print_claims(r, sm);
     fflush(out);
 }
 

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fuzz/gen.h"
+#include "gen/gen.h"
 #include "kernels/cpu/attn_kern.h"
 #include "kernels/cpu/cpu_internal.h"
 #include "kvv/backend.h"

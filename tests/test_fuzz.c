@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fuzz/gen.h"
+#include "gen/gen.h"
 #include "fuzz/shrink.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "oracle/oracle.h"
@@ -15,7 +15,7 @@
 
 /* ---- distributions ---- */
 
-/* The fast f32 normals (fuzz/gen_normal.c) are the bits of
+/* The fast f32 normals (gen/gen_normal.c) are the bits of
  * (float)kvv_rng_normal, draw for draw: over millions of draws, at lengths
  * that end inside a vector, and at the uniforms where its polynomials are
  * weakest (cos near its zeros, log near 1 and at the smallest u1). */

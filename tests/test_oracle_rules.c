@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fuzz/gen.h"
+#include "gen/gen.h"
 #include "kvv/tensor.h"
 #include "oracle/oracle.h"
 #include "tests/harness.h"

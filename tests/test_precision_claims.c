@@ -17,7 +17,7 @@
 
 #include "kernels/cpu/cpu_backend.h"
 #include "oracle/oracle.h"
-#include "fuzz/gen.h"
+#include "gen/gen.h"
 #include "ref/ref.h"
 #include "tests/harness.h"
 

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fuzz/gen.h"
+#include "gen/gen.h"
 #include "ref/quant/quant.h"
 #include "tests/harness.h"
 

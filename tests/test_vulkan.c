@@ -12,26 +12,23 @@
 
 #include "tests/harness.h"
 
-#ifndef KVV_HAVE_VULKAN
-/* a build without the Vulkan backend (no headers or no glslc at configure
- * time): nothing to test, and it says so */
-static void test_not_built(void)
-{
-    KVV_SKIP("this build has no Vulkan backend (KVV_VULKAN=OFF, or libvulkan-dev/glslc missing)");
-}
-void kvv_register_tests(void)
-{
-    static const kvv_test t[] = {{"Vulkan backend not built", test_not_built}, {NULL, NULL}};
-    kvv_add_suite("vulkan", t);
-}
-#else
-
-#include "fuzz/gen.h"
-#include "kernels/vulkan/vk_backend.h"
+#include "gen/gen.h"
 #include "kvv/tensor.h"
 #include "oracle/oracle.h"
 
 /* ---- the device, or the reason to skip ---- */
+
+/* The Vulkan backend's registry entry; every test skips, with the reason,
+ * in a build without it (KVV_VULKAN=OFF, or libvulkan-dev/glslc missing) */
+static const kvv_builtin *vkb(void)
+{
+    const kvv_builtin *e = kvv_builtin_find("vulkan");
+    if (!e) {
+        const char *missing = kvv_builtin_unbuilt("vulkan", NULL);
+        kvv_skip("this build has no Vulkan backend (%s)", missing ? missing : "not in the registry");
+    }
+    return e;
+}
 
 static const kvv_backend *opened;
 static void close_device(void)
@@ -47,7 +44,12 @@ static const kvv_backend *vk(void)
     static char why[400];
     if (!tried) {
         tried = 1;
-        b = opened = kvv_vulkan_backend(why, sizeof why);
+        const kvv_builtin *e = vkb();
+        b = opened = e ? e->open(why, sizeof why) : NULL;
+        if (!e) {
+            snprintf(why, sizeof why, "this build has no Vulkan backend");
+            return NULL; /* skipped with the reason already */
+        }
         atexit(close_device); /* release the device before the leak check */
     }
     if (!b)
@@ -73,7 +75,7 @@ static const kvv_backend *reopen(const kvv_backend *b, const char *var)
     b->destroy(b->ctx);
     if (var)
         setenv(var, "1", 1);
-    const kvv_backend *b2 = kvv_vulkan_backend(why, sizeof why);
+    const kvv_backend *b2 = vkb()->open(why, sizeof why);
     if (var)
         unsetenv(var);
     CU_ASSERT_FATAL(b2 != NULL);
@@ -503,7 +505,7 @@ static void test_list_devices(void)
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
     CU_ASSERT_FATAL(f != NULL);
-    int n = kvv_vulkan_list_devices(f, why, sizeof why);
+    int n = vkb()->list_devices(f, why, sizeof why);
     fclose(f);
     CU_ASSERT(n >= 1);
     CU_ASSERT(text && strstr(text, "0: ") == text);
@@ -527,17 +529,17 @@ static void test_bad_device_index(void)
         return;
     char why[400] = "", desc[400] = "";
     /* a different device cannot be chosen while one is open ... */
-    CU_ASSERT_EQUAL(kvv_vulkan_select_device(77, why, sizeof why), -1);
+    CU_ASSERT_EQUAL(vkb()->select_device(77, why, sizeof why), -1);
     CU_ASSERT(strstr(why, "already open") != NULL);
     /* ... once closed, an index past the last device is refused by name */
     b->destroy(b->ctx);
-    CU_ASSERT_EQUAL_FATAL(kvv_vulkan_select_device(77, why, sizeof why), 0);
-    CU_ASSERT_EQUAL(kvv_vulkan_probe(desc, sizeof desc), 0);
+    CU_ASSERT_EQUAL_FATAL(vkb()->select_device(77, why, sizeof why), 0);
+    CU_ASSERT_EQUAL(vkb()->probe(desc, sizeof desc), 0);
     CU_ASSERT(strstr(desc, "device 77 does not exist") != NULL);
-    CU_ASSERT(kvv_vulkan_backend(why, sizeof why) == NULL);
+    CU_ASSERT(vkb()->open(why, sizeof why) == NULL);
     CU_ASSERT(strstr(why, "device 77 does not exist") != NULL);
-    CU_ASSERT_EQUAL(kvv_vulkan_select_device(-1, why, sizeof why), 0);
-    CU_ASSERT(kvv_vulkan_backend(why, sizeof why) == b);
+    CU_ASSERT_EQUAL(vkb()->select_device(-1, why, sizeof why), 0);
+    CU_ASSERT(vkb()->open(why, sizeof why) == b);
     /* and the backend declines what it cannot do, with a reason */
     float x[128] = {0};
     uint8_t q[512];
@@ -562,6 +564,8 @@ static void test_families(void)
 /* a machine without the loader: the CLI says so and carries on with cpu */
 static void test_missing_loader(void)
 {
+    if (!vkb())
+        return;
     char out[8192], cmd[1200];
     snprintf(cmd, sizeof cmd,
              "KVV_VULKAN_LOADER=/nonexistent/libvulkan.so.1 '%s' list devices 2>&1; "
@@ -598,4 +602,3 @@ void kvv_register_tests(void)
     kvv_add_suite("vulkan attention", attention);
 }
 
-#endif /* KVV_HAVE_VULKAN */

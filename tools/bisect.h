@@ -26,6 +26,8 @@ typedef struct {
     char **extra; /* run arguments after -- */
     int nextra;
     char patterns[1024]; /* -p, given twice, adds */
+    char rules[256];     /* --rule, given twice, adds */
+    char trees[1024];    /* --tree FOLDERS, given twice, adds */
 } bisect_args;
 
 /* The options of `bisect` (step = 0) and of `bisect-step` (step = 1);

@@ -38,9 +38,24 @@ int bisect_parse_args(int argc, char **argv, bisect_args *a, int step)
         case O_REPO: a->repo = optarg; break;
         case O_HOME: a->home = optarg; break;
         case O_FIXED: a->fixed = 1; break;
-        case O_TREE: a->tree = optarg; break;
-        case O_RULE: a->rule = optarg; break;
-        case 'b': a->backend = optarg; break;
+        case O_TREE:
+            if (cli_list_add("--tree", optarg, a->trees, sizeof a->trees))
+                return -1;
+            a->tree = a->trees;
+            break;
+        case O_RULE:
+            if (cli_list_add("--rule", optarg, a->rules, sizeof a->rules))
+                return -1;
+            a->rule = a->rules;
+            break;
+        case 'b':
+            if (a->backend) {
+                fprintf(stderr, "kvverify: bisect takes one backend; -b given twice ('%s', '%s')\n", a->backend,
+                        optarg);
+                return -1;
+            }
+            a->backend = optarg;
+            break;
         case 'C': a->dir = optarg; break;
         case 'p':
             if (cli_list_add("-p", optarg, a->patterns, sizeof a->patterns))
@@ -63,6 +78,16 @@ int bisect_parse_args(int argc, char **argv, bisect_args *a, int step)
     }
     if (a->tree && cli_list_check("--tree", a->tree))
         return -1;
+    if (a->tree && strchr(a->tree, ',')) {
+        /* folders add up; full and none stand alone */
+        char list[sizeof a->trees], *save = NULL;
+        snprintf(list, sizeof list, "%s", a->tree);
+        for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save))
+            if (!strcmp(t, "full") || !strcmp(t, "none")) {
+                fprintf(stderr, "kvverify: --tree %s: '%s' stands alone (--tree full|none|FOLDERS)\n", a->tree, t);
+                return -1;
+            }
+    }
     if (a->rule && (cli_list_check("--rule", a->rule) || !bisect_rules_known(a->rule)))
         return -1;
     if (!a->exe && !a->plugin && !a->backend)

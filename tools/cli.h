@@ -72,7 +72,7 @@ int cli_wants_help(int argc, char **argv);
 int cli_list_check(const char *opt, const char *list);
 int cli_list_add(const char *opt, const char *list, char *acc, size_t n);
 
-/* Vulkan (tools/cli_vulkan.c): --vk-device N (0, or -1 with a message);
+/* Devices (tools/cli_devices.c, through the registry of built-in backends): --vk-device N (0, or -1 with a message);
  * the backends of a run without -b (cpu, plus vulkan when a device opens;
  * one line printed either way); a line on the device when a list names
  * vulkan; `list devices [--vk-device N]`. */
@@ -93,6 +93,12 @@ int cli_seconds(const char *opt, const char *text, double lo, double hi, double 
  * filter: every output line to log (may be NULL), and those that start with
  * prefix to out as they come. */
 int cli_proc_run(char *const argv[], int out_fd);
+/* on: SIGINT and SIGTERM are caught and passed on to the running child,
+ * each child in its own process group (everything it starts gets them);
+ * off: their default action again.  cli_proc_caught: the first signal
+ * caught, or 0. */
+void cli_proc_catch_signals(int on);
+int cli_proc_caught(void);
 int cli_proc_capture(char *const argv[], char *buf, size_t n);
 int cli_proc_filter(char *const argv[], FILE *log, const char *prefix, FILE *out);
 

@@ -35,12 +35,15 @@ static const struct {
      "usage: kvverify bench [-b BACKENDS] [--threads N] [--reps N] [--vk-device N] [--json FILE]\n"
      "  throughput of backends and the reference, each backend also relative to the first (a program,\n"
      "  not a test: README, Benchmark)\n"
-     "  -b, --backend L   backends, comma-separated (default cpu)\n"
+     "  -b, --backend L   backends, comma-separated (default cpu; given twice, adds)\n"
      "  --threads N       threads of each backend (default 1)\n"
      "  --reps N          repetitions of each measurement (default 5)\n"
      "  --vk-device N     Vulkan device index (see kvverify list devices)\n"
-     "  --json FILE       the numbers as JSON too\n"
-     "exit status: 0; 1 when a measurement failed; 2 on bad usage or a backend that does not open\n"},
+     "  --json FILE       the numbers as JSON too (-: the JSON alone on stdout, the lines on stderr)\n"
+     "  the backends run in a child process: what they print goes to stderr; one that crashes is named\n"
+     "  with the call, and the bench runs again without it\n"
+     "exit status: 0; 1 when a measurement failed or a backend crashed; 2 on bad usage, a backend that\n"
+     "does not open, or a JSON report that could not be written in full\n"},
     {"compare",
      "usage: kvverify compare BASELINE CURRENT [--factor F] [--floor R] [--list N]\n"
      "  per-case error ratios of a run (ratios.tsv or results.jsonl) against a baseline\n"
@@ -50,15 +53,17 @@ static const struct {
      "exit status: 0; 1 when a ratio grew or a case newly fails; 2 on bad usage or an unreadable file\n"},
     {"replay",
      "usage: kvverify replay FILE.h5 [-b BACKENDS] [-p PATTERNS] [-j N] [--timeout S] [--no-isolate] [-v]\n"
-     "                      [--dump FILE [--dump-all]]\n"
+     "                      [--guard] [--dump FILE [--dump-all]]\n"
      "  rerun the cases of a dump from their stored inputs, judged by the same rules, and say whether\n"
      "  each stored verdict is reproduced (README: HDF5 dumps, replay, diff and bisect)\n"
-     "  -b, --backend L   every case on these backends (default: each on the backend it was stored from)\n"
+     "  -b, --backend L   every case on these backends (default: each on the backend it was stored from;\n"
+     "                    either way each backend is opened once first, and one that cannot be is refused)\n"
      "  -p, --pattern L   only the cases whose names match (substrings or globs; given twice, adds)\n"
      "  -j, --jobs N      isolated worker processes (default: number of CPUs)\n"
      "  --timeout S       seconds per case and backend before it counts as hung (default 120)\n"
      "  --no-isolate      run in this process (for debuggers; a crash ends the replay)\n"
      "  -v, --verbose     a line per case, also for reproduced verdicts\n"
+     "  --guard           a PROT_NONE page right after every buffer a backend writes (as run --guard)\n"
      "  --dump FILE       write the failing cases to a new dump (--dump-all: every case)\n"
      "exit status: as run: 0 when every case passes, 1 when any fails or the replay was interrupted,\n"
      "2 on bad usage or an unreadable dump\n"},

@@ -1,5 +1,12 @@
 /* Child processes for the tool's drivers (bisect): run a program with its
- * output sent to a file descriptor, captured, or filtered line by line. */
+ * output sent to a file descriptor, captured, or filtered line by line.
+ *
+ * A driver that must clean up after SIGINT or SIGTERM (bisect removes its
+ * temporary clone) calls cli_proc_catch_signals(1): each child then runs
+ * in its own process group, and a signal that reaches the driver (Ctrl-C
+ * in a terminal, CI's SIGTERM to the job's main process) is passed on to
+ * the running child's whole group (a git that runs a build that runs a
+ * test), which ends; the driver sees cli_proc_caught() and stops. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -11,12 +18,71 @@
 
 #include "tools/cli.h"
 
+static volatile sig_atomic_t catching, caught, child_group;
+
+static void on_signal(int sig)
+{
+    if (!caught)
+        caught = sig;
+    pid_t g = child_group;
+    if (g > 0)
+        kill(-g, sig);
+}
+
+void cli_proc_catch_signals(int on)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = on ? on_signal : SIG_DFL;
+    sa.sa_flags = SA_RESTART; /* reads of a child's output go on to its end */
+    catching = on;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+int cli_proc_caught(void) { return caught; }
+
+/* In the parent, right after fork: the child's own group, where a signal
+ * caught from now on (or already) goes. */
+static void track(pid_t pid)
+{
+    if (!catching)
+        return;
+    setpgid(pid, pid); /* also in the child: whichever runs first */
+    child_group = pid;
+    if (caught)
+        kill(-pid, caught);
+}
+
+/* In the child, right after fork. */
+static void own_group(void)
+{
+    if (catching) {
+        setpgid(0, 0);
+        signal(SIGTERM, SIG_DFL);
+    }
+}
+
 static int wait_status(pid_t pid)
 {
     int st = 0;
+    if (catching) {
+        /* once the child is done (not yet reaped: its group id stays its
+         * own), an interrupted group's leftovers (a shell's background job
+         * ignores SIGINT) are killed */
+        siginfo_t si;
+        while (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT) < 0 && errno == EINTR)
+            ;
+        if (caught)
+            kill(-pid, SIGKILL);
+    }
     while (waitpid(pid, &st, 0) < 0)
-        if (errno != EINTR)
+        if (errno != EINTR) {
+            child_group = 0;
             return -1;
+        }
+    child_group = 0;
     if (WIFEXITED(st))
         return WEXITSTATUS(st);
     return 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
@@ -49,8 +115,11 @@ int cli_proc_run(char *const argv[], int out_fd)
     pid_t pid = fork();
     if (pid < 0)
         return -1;
-    if (pid == 0)
+    if (pid == 0) {
+        own_group();
         child_exec(argv, out_fd);
+    }
+    track(pid);
     return wait_status(pid);
 }
 
@@ -70,6 +139,7 @@ static pid_t start_piped(char *const argv[], int both_streams, int *rfd)
         return -1;
     }
     if (pid == 0) {
+        own_group();
         close(p[0]);
         if (both_streams)
             child_exec(argv, p[1]);
@@ -85,6 +155,7 @@ static pid_t start_piped(char *const argv[], int both_streams, int *rfd)
         _exit(127);
     }
     close(p[1]);
+    track(pid);
     *rfd = p[0];
     return pid;
 }

@@ -266,6 +266,8 @@ static int check_ends(bisect_t *b)
             return -1;
         }
         int rc = step_here(b);
+        if (cli_proc_caught())
+            return -1; /* interrupted: said by the caller */
         if (rc == ends[i].want)
             continue;
         if (rc == STEP_SKIP)
@@ -341,6 +343,35 @@ static int report(bisect_t *b, const char *logpath)
     return 0;
 }
 
+/* After SIGINT or SIGTERM: the steps so far (git bisect log, which `git
+ * bisect replay` takes back), then the caller removes the tree. */
+static int interrupted(bisect_t *b, int started)
+{
+    int sig = cli_proc_caught();
+    cli_proc_catch_signals(0);
+    signal(SIGINT, SIG_IGN); /* a second Ctrl-C does not stop the clean-up */
+    signal(SIGTERM, SIG_IGN);
+    printf("\nbisect interrupted (%s) %s; the temporary tree %s is removed\n", strsignal(sig),
+           started ? "during git bisect run" : "before git bisect run (checking the ends)", b->tmp);
+    static char log[1 << 16];
+    char *args[] = {"bisect", "log", NULL};
+    if (started && b->tree[0] && git_capture(b->tree, args, log, sizeof log) == 0 && log[0]) {
+        char path[4400];
+        snprintf(path, sizeof path, "%s/interrupted-steps.log", b->state);
+        FILE *f = fopen(path, "w");
+        int kept = f && fprintf(f, "%s\n", log) > 0;
+        if (f && fclose(f))
+            kept = 0;
+        printf("the steps so far (git bisect log%s%s):\n%s\n", kept ? "; `git bisect replay` takes it back from " : "",
+               kept ? path : "", log);
+    } else
+        printf("no bisect step was marked yet\n");
+    if (b->state[0])
+        printf("each step's output is in %s\n", b->state);
+    fflush(stdout);
+    return 1;
+}
+
 int cmd_bisect(int argc, char **argv)
 {
     bisect_args a;
@@ -349,42 +380,49 @@ int cmd_bisect(int argc, char **argv)
     bisect_t b;
     memset(&b, 0, sizeof b);
     b.a = &a;
+    /* SIGINT and SIGTERM are passed on to the git, build or run going on
+     * (each in its own process group), which ends; we stay to say where the
+     * bisect was and to remove the tree */
+    cli_proc_catch_signals(1);
     if (prepare(&b)) {
+        int rc = cli_proc_caught() ? interrupted(&b, 0) : EXIT_USAGE;
         remove_tree(&b);
         if (b.log)
             fclose(b.log);
-        return EXIT_USAGE;
+        return rc;
     }
-    /* Ctrl-C reaches the build and the run; we stay to remove the tree */
-    void (*old_int)(int) = signal(SIGINT, SIG_IGN);
-    int rc = 1;
+    int rc = 1, started = 0;
     char logpath[4400];
     snprintf(logpath, sizeof logpath, "%s/bisect.log", b.state);
     printf("bisecting %s for the first %s commit: %s %.12s, %s %.12s; logs in %s\n", a.dir, b.term_new,
            a.fixed ? "broken" : "good", a.fixed ? b.bad : b.good, a.fixed ? "fixed" : "bad", a.fixed ? b.good : b.bad,
            b.state);
-    if (check_ends(&b) == 0) {
+    if (!cli_proc_caught() && check_ends(&b) == 0 && !cli_proc_caught()) {
         char tn[64], to[64];
         snprintf(tn, sizeof tn, "--term-new=%s", b.term_new);
         snprintf(to, sizeof to, "--term-old=%s", b.term_old);
         /* new term first: the bad commit, or with --fixed the fixed (good) one */
         char *start[] = {"bisect", "start", tn, to, a.fixed ? b.good : b.bad, a.fixed ? b.bad : b.good, "--", NULL};
         if (git_in(&b, b.tree, start) == 0) {
+            started = 1;
             char *run[BISECT_MAX_ARGS + 30] = {"git", "-C", b.tree, "bisect", "run"};
             memcpy(run + 5, b.step, sizeof(char *) * (size_t)(b.nstep + 1));
             char said[64];
             snprintf(said, sizeof said, "is the first %s commit", b.term_new);
             fflush(b.log);
-            if (!log_says(logpath, said))
+            if (!log_says(logpath, said) && !cli_proc_caught())
                 cli_proc_filter(run, b.log, BISECT_STEP_PREFIX, stdout);
             fflush(b.log);
-            rc = report(&b, logpath);
-        } else {
+            if (!cli_proc_caught())
+                rc = report(&b, logpath);
+        } else if (!cli_proc_caught()) {
             fprintf(stderr, "kvverify: git bisect start failed (see %s)\n", logpath);
         }
     }
+    if (cli_proc_caught())
+        rc = interrupted(&b, started);
     remove_tree(&b);
-    signal(SIGINT, old_int);
+    cli_proc_catch_signals(0);
     fclose(b.log);
     return rc;
 }

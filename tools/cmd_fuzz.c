@@ -18,7 +18,7 @@ static void fuzz_usage(FILE *out)
                  "  --time S          seconds of drawing random cases (default 60)\n"
                  "  -b, --backend B   one backend: cpu, vulkan, or a path to a backend library (default cpu)\n"
                  "  --seed N          the run is reproducible from N (default: from the clock, printed)\n"
-                 "  -o, --op LIST     ops to draw: quant,dequant,wht,attn (default all)\n"
+                 "  -o, --op LIST     ops to draw: quant,dequant,wht,attn (default all; given twice, adds)\n"
                  "  --out DIR         where shrunk failures are written (default corpora/fuzz)\n"
                  "  -j, --jobs N      isolated worker processes (default: number of CPUs)\n"
                  "  --timeout S       seconds per case before it counts as hung (default 20)\n"
@@ -29,9 +29,11 @@ static void fuzz_usage(FILE *out)
                  "  --shrink CASE     no random cases: shrink this failing case and store it\n"
                  "  --guard           a PROT_NONE page after every buffer the backend writes (catches the\n"
                  "                    first access past the end, reads too, at the instruction)\n"
-                 "exit status: 0 when every case passed, 1 when any failed, 2 on bad usage\n");
+                 "exit status: 0 when every case passed, 1 when any failed or the run was interrupted (SIGINT,\n"
+                 "SIGTERM), 2 on bad usage\n");
 }
 
+/* Adds the ops of list to *ops (-o given twice adds, as every list option does). */
 static int parse_ops(const char *list, unsigned *ops)
 {
     char buf[256];
@@ -41,7 +43,6 @@ static int parse_ops(const char *list, unsigned *ops)
         fprintf(stderr, "kvverify: -o: list too long\n");
         return -1;
     }
-    *ops = 0;
     char *save = NULL;
     for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
         kvv_op op = kvv_op_from_name(t);
@@ -73,14 +74,21 @@ int cmd_fuzz(int argc, char **argv)
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     kvv_fuzz_opts o = {.backend_name = "cpu", .seconds = 60, .out_dir = "corpora/fuzz", .jobs = ncpu > 0 ? (int)ncpu : 1,
                        .timeout = 20, .log = stdout};
-    int have_seed = 0, ch;
+    int have_seed = 0, backend_given = 0, ch;
     const char *shrink_name = NULL;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "b:o:j:h", opts, NULL)) != -1) {
         int bad = 0;
         switch (ch) {
         case O_TIME: bad = cli_seconds("--time", optarg, 0, 7 * 24 * 3600.0, &o.seconds); break;
-        case 'b': o.backend_name = optarg; break;
+        case 'b':
+            if (backend_given++) {
+                fprintf(stderr, "kvverify: fuzz takes one backend; -b given twice ('%s', '%s')\n", o.backend_name,
+                        optarg);
+                bad = 1;
+            }
+            o.backend_name = optarg;
+            break;
         case O_SEED: bad = cli_u64("--seed", optarg, &o.seed); have_seed = 1; break;
         case 'o': bad = parse_ops(optarg, &o.ops); break;
         case O_OUT: o.out_dir = optarg; break;
@@ -121,14 +129,22 @@ int cmd_fuzz(int argc, char **argv)
         }
         kvv_fuzz_stats st;
         int r = kvv_fuzz_shrink_case(&o, &c, &st);
+        if (st.interrupted) {
+            printf("kvverify fuzz: interrupted while shrinking %s; nothing stored\n", shrink_name);
+            return 1;
+        }
         if (r == 0)
             printf("kvverify fuzz: %s does not fail on %s: nothing to shrink\n", shrink_name, o.backend_name);
         return r < 0 ? 1 : r;
     }
     if (!have_seed)
         o.seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
-    printf("kvverify fuzz: backend %s, %g s, seed %llu, %d workers, timeout %g s per case\n", o.backend_name, o.seconds,
-           (unsigned long long)o.seed, o.jobs, o.timeout);
+    char ops[128] = "";
+    for (int op = 0; op < KVV_OP_COUNT; op++)
+        if (o.ops & (1u << op))
+            snprintf(ops + strlen(ops), sizeof ops - strlen(ops), "%s%s", *ops ? "," : "", kvv_op_name((kvv_op)op));
+    printf("kvverify fuzz: backend %s, ops %s, %g s, seed %llu, %d workers, timeout %g s per case\n", o.backend_name,
+           *ops ? ops : "all", o.seconds, (unsigned long long)o.seed, o.jobs, o.timeout);
     fflush(stdout);
     kvv_fuzz_stats st;
     if (kvv_fuzz(&o, &st)) {
@@ -136,8 +152,9 @@ int cmd_fuzz(int argc, char **argv)
         return 1;
     }
     printf("kvverify fuzz: %lld cases in %.1f s (%.1f/s): %lld passed, %lld failed, %lld skipped; %d shrunk, %d case "
-           "file%s written\n",
+           "file%s written%s\n",
            (long long)st.cases, st.seconds, st.seconds > 0 ? st.cases / st.seconds : 0.0, (long long)st.pass,
-           (long long)st.fail, (long long)st.skip, st.finds, st.written, st.written == 1 ? "" : "s");
-    return st.fail > 0 ? 1 : 0;
+           (long long)st.fail, (long long)st.skip, st.finds, st.written, st.written == 1 ? "" : "s",
+           st.interrupted ? " (INTERRUPTED: the batches finished before the signal)" : "");
+    return st.fail > 0 || st.interrupted ? 1 : 0;
 }

@@ -4,6 +4,7 @@
 
 #include "oracle/oracle.h"
 #include "tools/cli.h"
+#include "tools/listing.h"
 
 int cli_run(int argc, char **argv, int list_only);
 
@@ -88,13 +89,15 @@ int cmd_version(int argc, char **argv)
  * format version each backend stores each cache type in, and how it knows. */
 int cmd_probe(int argc, char **argv)
 {
-    const char *list = NULL;
+    char list[1024] = ""; /* -b given twice adds */
     for (int i = 1; i < argc; i++) {
-        if ((!strcmp(argv[i], "-b") || !strcmp(argv[i], "--backend")) && i + 1 < argc)
-            list = argv[++i];
-        else if (!strncmp(argv[i], "--backend=", 10))
-            list = argv[i] + 10;
-        else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+        const char *item = (!strcmp(argv[i], "-b") || !strcmp(argv[i], "--backend")) && i + 1 < argc ? argv[++i]
+                           : !strncmp(argv[i], "--backend=", 10)                                 ? argv[i] + 10
+                                                                                                  : NULL;
+        if (item) {
+            if (cli_list_add("-b", item, list, sizeof list))
+                return EXIT_USAGE;
+        } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
             return cli_help("probe", stdout);
         else {
             fprintf(stderr, "kvverify: probe: unexpected argument '%s' (usage: kvverify probe -b BACKEND[,...])\n",
@@ -102,7 +105,7 @@ int cmd_probe(int argc, char **argv)
             return EXIT_USAGE;
         }
     }
-    if (!list) {
+    if (!*list) {
         fprintf(stderr, "kvverify: probe: which backend? (kvverify probe -b ggml-cpu:dir=PATH)\n");
         return EXIT_USAGE;
     }
@@ -111,11 +114,11 @@ int cmd_probe(int argc, char **argv)
     int nb = cli_split_backends(list, store, sizeof store, names);
     if (nb < 0)
         return EXIT_USAGE;
-    int rc = 0;
-    for (int i = 0; i < nb; i++) {
+    for (int i = 0; i < nb; i++) /* every one up front, before any is asked */
         if (cli_check_backend(names[i], CLI_OPEN_SECONDS))
             return EXIT_USAGE;
+    int rc = 0;
+    for (int i = 0; i < nb; i++)
         rc |= kvv_formats_report(names[i], stdout) != 0;
-    }
     return rc;
 }

@@ -1,6 +1,7 @@
 /* `kvverify ppl`: perplexity and KL divergence of a model run with K/V in a
  * backend's cache against the f64 run of the same model. */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,8 @@ typedef struct {
     int ctx, chunk, offset, head_dim, bounds, strict;
     uint64_t seed;
     double timeout; /* seconds per K/V pair, in its own process */
+    char kvs[1024];  /* --kv, given twice, adds */
+    int backend_given;
 } ppl_args;
 
 static void usage(FILE *f)
@@ -65,8 +68,18 @@ static int parse(int argc, char **argv, ppl_args *a)
         switch (ch) {
         case O_MODEL: a->model = optarg; break;
         case O_TEXT: a->text = optarg; break;
-        case O_KV: a->kv = optarg; break;
-        case 'b': a->backend = optarg; break;
+        case O_KV:
+            if (cli_list_add("--kv", optarg, a->kvs, sizeof a->kvs))
+                return -1;
+            a->kv = a->kvs;
+            break;
+        case 'b':
+            if (a->backend_given++) {
+                fprintf(stderr, "kvverify ppl: takes one backend; -b given twice ('%s', '%s')\n", a->backend, optarg);
+                return -1;
+            }
+            a->backend = optarg;
+            break;
         case O_CTX:
             if (int_opt("--ctx", optarg, 2, 1 << 20, &a->ctx))
                 return -1;
@@ -219,7 +232,8 @@ static void pair_in_child(void *arg, int fd)
     if (!logits)
         snprintf(err, sizeof err, "out of memory for the logits");
     else if (b) {
-        kvv_model_run_opts o = {b, j->k, j->v, kvv_toggles_default(), j->a->chunk, KVV_PPL_TAIL};
+        kvv_model_run_opts o = {b, j->k, j->v, kvv_toggles_default(), j->a->chunk, KVV_PPL_TAIL,
+                                &kvv_guarded_buffers};
         rc = kvv_model_run(j->m, &o, j->tok, j->n, logits, err, sizeof err);
     }
     write_all(fd, &rc, sizeof rc);
@@ -257,6 +271,9 @@ static int run_pair(const pair_job *j, float *logits, char *err, size_t err_len)
     return rc;
 }
 
+/* set by the handler of SIGINT and SIGTERM (cmd_ppl) */
+static volatile sig_atomic_t ppl_stop, pairs_started;
+
 static int run_pairs(const ppl_args *a, const kvv_model *m, const char *bname, const int32_t *tok, int n,
                      const double *ref, kvv_type (*pairs)[2], int np, int check_bounds)
 {
@@ -264,6 +281,8 @@ static int run_pairs(const ppl_args *a, const kvv_model *m, const char *bname, c
     if (!logits)
         return 1;
     int failures = 0, table = np > 1;
+    kvv_isolate_stop_on(&ppl_stop);
+    pairs_started = 1;
     if (table)
         printf("%-22s %10s %10s %9s %10s %10s %7s %9s  %s\n", "K/V", "ppl_ref", "ppl_run", "ppl_ratio", "kl_mean",
                "kl_p99", "top1", "nonfinite", "result");
@@ -271,7 +290,14 @@ static int run_pairs(const ppl_args *a, const kvv_model *m, const char *bname, c
         char err[400], pair[64], result[480] = "pass";
         snprintf(pair, sizeof pair, "%s/%s", kvv_type_name(pairs[i][0]), kvv_type_name(pairs[i][1]));
         pair_job job = {a, m, pairs[i][0], pairs[i][1], tok, n};
-        int rc = run_pair(&job, logits, err, sizeof err);
+        int rc = ppl_stop ? -1 : run_pair(&job, logits, err, sizeof err);
+        if (ppl_stop) {
+            printf("kvverify ppl: interrupted (%s) at %s: the pairs above are those finished, %d of %d\n",
+                   strsignal(ppl_stop), pair, i, np);
+            fflush(stdout);
+            failures++;
+            break;
+        }
         if (rc) {
             /* a decline is a skip, which --strict counts as a failure */
             printf("%-22s %s: %s\n", pair, rc == KVV_UNSUPPORTED ? a->strict ? "declined (FAIL: --strict)" : "declined"
@@ -360,11 +386,31 @@ static int write_bounds(const ppl_args *a)
     return 0;
 }
 
+/* SIGINT or SIGTERM: before the first pair, nothing is lost (exit 1 at
+ * once); once pairs run, the one running is stopped, the pairs finished
+ * stay printed, and ppl says so and exits 1 (README, Exit status). */
+static void on_stop(int sig)
+{
+    if (!pairs_started) {
+        static const char msg[] = "\nkvverify ppl: interrupted before any K/V pair ran\n";
+        ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
+        (void)w;
+        _exit(1);
+    }
+    ppl_stop = sig;
+}
+
 int cmd_ppl(int argc, char **argv)
 {
     ppl_args a;
     if (parse(argc, argv, &a))
         return EXIT_USAGE;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = on_stop; /* no SA_RESTART: a wait for a pair's process wakes up */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     char why[400], path[1024];
     if (cli_check_backend(a.backend, a.timeout < CLI_OPEN_SECONDS ? a.timeout : CLI_OPEN_SECONDS))
         return EXIT_USAGE;

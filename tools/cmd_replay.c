@@ -16,7 +16,7 @@
 
 typedef struct {
     const char *file, *backends, *pattern, *dump;
-    int jobs, verbose, no_isolate, dump_all;
+    int jobs, verbose, no_isolate, dump_all, guard;
     double timeout;
     char patterns[1024], blist[1024]; /* -p and -b, given twice, add */
 } replay_args;
@@ -25,12 +25,13 @@ static const char *const input_names[] = {"q", "k", "v", "mask", "x"};
 
 static int parse_replay_args(int argc, char **argv, replay_args *a)
 {
-    enum { O_TIMEOUT = 256, O_NOISO, O_DUMP, O_DUMP_ALL };
+    enum { O_TIMEOUT = 256, O_NOISO, O_DUMP, O_DUMP_ALL, O_GUARD };
     static const struct option opts[] = {
         {"backend", required_argument, 0, 'b'}, {"pattern", required_argument, 0, 'p'},
         {"jobs", required_argument, 0, 'j'},    {"timeout", required_argument, 0, O_TIMEOUT},
         {"no-isolate", no_argument, 0, O_NOISO}, {"dump", required_argument, 0, O_DUMP},
         {"dump-all", no_argument, 0, O_DUMP_ALL}, {"verbose", no_argument, 0, 'v'},
+        {"guard", no_argument, 0, O_GUARD},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     memset(a, 0, sizeof *a);
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -68,6 +69,7 @@ static int parse_replay_args(int argc, char **argv, replay_args *a)
         case O_NOISO: a->no_isolate = 1; break;
         case O_DUMP: a->dump = optarg; break;
         case O_DUMP_ALL: a->dump_all = 1; break;
+        case O_GUARD: a->guard = 1; break;
         case 'v': a->verbose = 1; break;
         case 'h': cli_help("replay", stdout); exit(0);
         default: return -1;
@@ -254,7 +256,8 @@ static int run_group(const replay_args *a, const stored_t *st, const int *sel, i
     kvv_reporter *term = kvv_reporter_terminal(stdout, a->verbose);
     kvv_reporter *reps[] = {term, &keep};
     kvv_run_opts o = {.backend_names = bnames, .nbackends = nb, .cases = cases, .ncases = nsel, .reporters = reps,
-                      .nreporters = 2, .jobs = a->no_isolate ? 0 : a->jobs, .timeout = a->timeout, .info = &info};
+                      .nreporters = 2, .jobs = a->no_isolate ? 0 : a->jobs, .timeout = a->timeout, .info = &info,
+                      .guard = a->guard};
     kvv_run_io_opts io = {dw, a->dump_all, inp};
     kvv_summary s;
     int failures = kvv_run_with_io(&o, &io, &s);
@@ -305,6 +308,21 @@ int cmd_replay(int argc, char **argv)
         fprintf(stderr, "kvverify: %s holds no case%s\n", a.file, a.pattern ? " that matches the pattern" : "");
         stored_free(&st);
         return EXIT_USAGE;
+    }
+    if (!a.backends) {
+        /* the backends the dump names, each opened once up front as -b's
+         * are: one that is gone or broken is refused before any work */
+        for (int i = 0; i < st.n; i++) {
+            int seen = 0;
+            for (int j = 0; j < i && !seen; j++)
+                seen = !strcmp(st.e[j].backend, st.e[i].backend);
+            if (!seen && cli_check_backend(st.e[i].backend, a.timeout)) {
+                fprintf(stderr, "kvverify: %s stores cases of that backend; -b BACKENDS replays them on others\n",
+                        a.file);
+                stored_free(&st);
+                return EXIT_USAGE;
+            }
+        }
     }
     int gen_changed = 0, no_inputs = 0;
     for (int i = 0; i < st.n; i++) {

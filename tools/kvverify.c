@@ -123,7 +123,8 @@ int main(int argc, char **argv)
             return commands[i].fn(argc - 1, argv + 1);
     if (!strcmp(argv[1], "--version"))
         return cmd_version(1, argv + 1);
-    if (!strcmp(argv[1], "help") && argc > 2) { /* `help CMD` is `CMD --help` */
+    if (!strcmp(argv[1], "help") && argc > 2 && strcmp(argv[2], "--help") && strcmp(argv[2], "-h")) {
+        /* `help CMD` is `CMD --help` */
         char *args[] = {argv[2], "--help", NULL};
         for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
             if (!strcmp(argv[2], commands[i].name))

@@ -111,6 +111,33 @@ int kvv_case_validate(const kvv_case *c, char *err, size_t err_len);
 float kvv_case_scale(const kvv_case *c);
 int kvv_case_rows(const kvv_case *c);
 
+/* The op table: what each op's cases are made of, one row per op (core/ops.c),
+ * so that names, checks, runners, reports and generators look an op up
+ * instead of switching over it.  The oracle's runners and rules are a table
+ * of the same shape (oracle/run_case.c). */
+typedef enum kvv_op_shape {
+    KVV_SHAPE_ROWS,   /* rows of one type: "/TYPE/dD/rowsN" */
+    KVV_SHAPE_GROUPS, /* rows rotated in groups: "/dD/gG/rowsN" */
+    KVV_SHAPE_HEADS,  /* attention heads over a K/V cache: "/dD[/dvV]/K-V/nqQ/nkvN/hH/gqaG..." */
+    KVV_SHAPE_COUNT
+} kvv_op_shape;
+enum { /* which ratio rules judge an op's cases (kvv_op_info.ratios) */
+    KVV_RATIO_ARITH = 1,  /* arith: error against the reference's own rounding */
+    KVV_RATIO_BUDGET = 2, /* budget: error against unquantized K/V */
+    KVV_RATIO_PPL = 4     /* the share of a perplexity/KL bound used */
+};
+typedef struct kvv_op_info {
+    kvv_op op;
+    const char *name;  /* as in case names */
+    const char *what;  /* one line */
+    kvv_op_shape shape;
+    int from_model;    /* inputs are a probe model and its corpus, not a distribution */
+    int ratios;        /* KVV_RATIO_* */
+    int fuzz_weight;   /* how often the random case generator draws it (0: never) */
+} kvv_op_info;
+/* The row of op, or NULL for a value outside the table. */
+const kvv_op_info *kvv_op_get(kvv_op op);
+
 const char *kvv_op_name(kvv_op op);
 kvv_op kvv_op_from_name(const char *s);
 const char *kvv_dist_name(kvv_dist d);

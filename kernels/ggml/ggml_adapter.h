@@ -9,6 +9,7 @@
  *   ggml_probe.c     which format version a library type stores, read from
  *                    its own dequantizer
  *   ggml_graph.c     running a one-op graph on the device
+ *   ggml_child.c     asking whether ggml takes a node, in a child process
  *   ggml_ops.c       quantize, dequantize, attention and its precision report */
 #ifndef KVV_GGML_ADAPTER_H
 #define KVV_GGML_ADAPTER_H
@@ -119,6 +120,8 @@ typedef struct gg_adapter {
     int quant_chunk;   /* quant=chunk: every type through ggml_quantize_chunk */
     size_t stack_bytes; /* stack=KIB: the library's work on threads of this stack (0: the caller's) */
     gg_qcache qc;
+    int mask_pad;      /* the attention mask's rows, a multiple of this (0: not asked yet; -1: refused) */
+    char mask_why[300];
     int layout_ok;     /* ggml_layout.c: op_params can be read */
     char layout_why[200];
     gg_wht_memo wht_memo[GG_WHT_MEMO];
@@ -197,6 +200,17 @@ int gg_job_supported(gg_job *j, const ggml_tensor *op, const char *what, char *w
  * or KVV_FAILED with why. */
 int gg_job_run(gg_job *j, ggml_tensor *op, int threads, char *why, size_t n);
 void gg_job_end(gg_job *j);
+
+/* ---- ggml_child.c ---- */
+/* Builds a node in the child; 1 when built, with *answer what to report. */
+typedef int (*gg_child_fn)(gg_adapter *A, const void *arg, int *answer);
+/* Run fn in a child process (its assertions abort only the child): 1 when
+ * it built its node (*answer: what it reported), 0 with ggml's message. */
+int gg_ask_child(gg_adapter *A, gg_child_fn fn, const void *arg, int *answer, char *msg, size_t n);
+/* The attention mask's rows are n_q rounded up to a multiple of this (1, or
+ * 64 where ggml asserts GGML_KQ_MASK_PAD); -1 with why when ggml takes
+ * neither.  Asked once per adapter. */
+int gg_mask_pad(gg_adapter *A, char *why, size_t n);
 
 /* ---- ggml_layout.c ---- */
 /* Check that tensors are laid out as the adapter reads them (sets

@@ -51,8 +51,9 @@ static const struct {
     int lib;
     int required;
 } symbols[] = {
-    {"ggml_version", F(version), FROM_BASE, 1},
-    {"ggml_commit", F(commit), FROM_BASE, 1},
+    /* (descriptive only: ggml has had them since July 2025) */
+    {"ggml_version", F(version), FROM_BASE, 0},
+    {"ggml_commit", F(commit), FROM_BASE, 0},
     {"ggml_init", F(init), FROM_BASE, 1},
     {"ggml_free", F(free), FROM_BASE, 1},
     {"ggml_tensor_overhead", F(tensor_overhead), FROM_BASE, 1},
@@ -250,7 +251,7 @@ int gg_load(gg_adapter *A, const char *cpu_variant, char *why, size_t n)
     char base_path[1024];
     loaded_from(base, base_path, sizeof base_path);
     snprintf(A->description, sizeof A->description, "ggml %s (%s) %s device %.100s [%s], libggml-base %.250s",
-             A->api.version(), A->api.commit(), A->device, A->api.dev_description(A->dev), A->variant, base_path);
+             A->api.version ? A->api.version() : "(no ggml_version)", A->api.commit ? A->api.commit() : "?", A->device, A->api.dev_description(A->dev), A->variant, base_path);
     return 0;
 }
 

@@ -377,6 +377,13 @@ static void attn_info(gg_adapter *A, const kvv_attn_args *a, int ek, int ev, siz
     }
     const int vdt = A->api.get_type_traits_cpu(ek)->vec_dot_type;
     info->kv_round = vdt == GG_TYPE_F32 ? 0 : q_allowance(A, a, ek, vdt, kbytes);
+    /* On Q values far below f16's smallest step (denormals), q8_1's f16 block
+     * sum moves a score by more than sum |q| |k| itself: no relative claim
+     * covers that, and the oracle refuses one above 1.  The honest claim is
+     * the ceiling; the rest must be within what the accumulation term and
+     * the output's own size allow, or the case fails as it should. */
+    if (info->kv_round > 1.0)
+        info->kv_round = 1.0;
     /* f16 V accumulates in f16 (ggml_vec_mad_f16); when the tiled path is
      * possible but not certain, the coarser report covers both */
     info->acc_round = ev == GG_TYPE_F16 ? 0x1p-11 : 0x1p-24;
@@ -462,7 +469,11 @@ int gg_attention(gg_adapter *A, const kvv_attn_args *a, float *out, kvv_attn_inf
     const int64_t nq = (int64_t)a->n_head * a->n_q, nk = (int64_t)a->n_head_kv * a->n_kv;
     const size_t kbytes = (size_t)nk * A->api.type_size(ek->ggml) * (size_t)a->dk / (size_t)A->api.blck_size(ek->ggml);
     const int need_mask = a->mask || a->max_bias > 0.0f;
-    uint16_t *mask = need_mask ? calloc((size_t)a->n_q * a->n_kv, sizeof(uint16_t)) : NULL;
+    const int pad = need_mask ? gg_mask_pad(A, why, n) : 1;
+    if (pad < 0)
+        return KVV_UNSUPPORTED;
+    const int64_t mrows = (a->n_q + pad - 1) / pad * pad;
+    uint16_t *mask = need_mask ? calloc((size_t)mrows * a->n_kv, sizeof(uint16_t)) : NULL;
     float *res = malloc(sizeof(float) * (size_t)(nq * a->dv));
     float *qrot = host_q ? malloc(sizeof(float) * (size_t)(nq * a->dk)) : NULL;
     int rc = KVV_OK;
@@ -473,6 +484,8 @@ int gg_attention(gg_adapter *A, const kvv_attn_args *a, float *out, kvv_attn_inf
     }
     if (a->mask && (rc = mask_to_f16(A, a->mask, mask, (int64_t)a->n_q * a->n_kv, why, n)) != KVV_OK)
         goto out;
+    for (int64_t i = (int64_t)a->n_q * a->n_kv; need_mask && i < mrows * a->n_kv; i++)
+        mask[i] = 0xfc00; /* the padding rows: -inf, as llama.cpp filled them */
     const float *q = a->q;
     if (host_q) {
         memcpy(qrot, a->q, sizeof(float) * (size_t)(nq * a->dk));
@@ -484,7 +497,7 @@ int gg_attention(gg_adapter *A, const kvv_attn_args *a, float *out, kvv_attn_inf
         ggml_tensor *tq = gg_job_tensor(&j, GG_TYPE_F32, a->dk, a->n_q, a->n_head, (void *)q, GG_IN | GG_WRAP);
         ggml_tensor *tk = gg_job_tensor(&j, ek->ggml, a->dk, a->n_kv, a->n_head_kv, (void *)a->k, GG_IN | GG_WRAP);
         ggml_tensor *tv = gg_job_tensor(&j, ev->ggml, a->dv, a->n_kv, a->n_head_kv, (void *)a->v, GG_IN | GG_WRAP);
-        ggml_tensor *tm = need_mask ? gg_job_tensor(&j, GG_TYPE_F16, a->n_kv, a->n_q, 1, mask, GG_IN) : NULL;
+        ggml_tensor *tm = need_mask ? gg_job_tensor(&j, GG_TYPE_F16, a->n_kv, mrows, 1, mask, GG_IN) : NULL;
         ggml_tensor *qin = tq, *qw = NULL, *ow = NULL;
         rc = graph_rotations(A, &j, &qin, &qw, rot_k, rot_v, a, why, n) ? KVV_FAILED : KVV_OK;
         ggml_tensor *op = rc ? NULL : A->api.flash_attn_ext(j.ctx, qin, tk, tv, tm, a->scale, a->max_bias, a->softcap);

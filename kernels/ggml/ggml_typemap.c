@@ -133,22 +133,35 @@ static int plausible_name(const char *p, const void *lib_base)
     return i > 0 && i < 96;
 }
 
+/* Entry n of the traits table, found from entry 0 without calling
+ * ggml_get_type_traits(n): ggml before 2026 asserts n < GGML_TYPE_COUNT
+ * there (an abort, not an answer), so the walk steps through the table
+ * itself, one struct at a time (entries 0 and 1 are 'f32' and 'f16' in every
+ * ggml, and their distance must be the struct's size). */
+static const gg_type_traits *traits_at(const gg_api *api, int n)
+{
+    const gg_type_traits *t0 = api->get_type_traits(GG_TYPE_F32), *t1 = api->get_type_traits(GG_TYPE_F16);
+    if ((const char *)t1 - (const char *)t0 != (ptrdiff_t)sizeof *t0)
+        return NULL;
+    return t0 + n;
+}
+
 static int type_count(const gg_api *api)
 {
     Dl_info di;
     void *fn;
     memcpy(&fn, &api->get_type_traits, sizeof fn);
-    if (!dladdr(fn, &di))
+    if (!dladdr(fn, &di) || !traits_at(api, 0))
         return 0;
     int n = 0, nulls = 0;
     for (; n < 128 && nulls < 4; n++) { /* ggml's gaps of removed types are at most 3 long */
-        const char *name = api->get_type_traits(n)->type_name;
+        const char *name = traits_at(api, n)->type_name;
         if (name && !plausible_name(name, di.dli_fbase))
             break;
         nulls = name ? 0 : nulls + 1;
     }
     /* removed types at the end of the walk are past the table, not in it */
-    while (n > 0 && !api->get_type_traits(n - 1)->type_name)
+    while (n > 0 && !traits_at(api, n - 1)->type_name)
         n--;
     return n;
 }

@@ -14,34 +14,30 @@
  * called with all five (group 0 = its own choice from the row width, scale
  * NULL = no InnerQ scaling): the earlier versions ignore what they do not
  * take, as the x86-64 and AArch64 calling conventions allow. */
-#include <errno.h>
-#include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "kernels/ggml/ggml_adapter.h"
 
-/* In the child: build the node, print "ok <recorded group>". */
-static void build_in_child(gg_adapter *A, int ncols, int group, int inverse, int fd)
+/* In the child: build the node; *recorded: the group it holds. */
+typedef struct {
+    int ncols, group, inverse;
+} wht_ask;
+
+static int build_in_child(gg_adapter *A, const void *arg, int *recorded)
 {
-    dup2(fd, STDERR_FILENO);
-    dup2(fd, STDOUT_FILENO);
-    setenv("GGML_NO_BACKTRACE", "1", 1); /* ggml_abort would otherwise attach a debugger */
-    alarm(20);
+    const wht_ask *w = arg;
     gg_init_params p = {A->api.tensor_overhead() * 4, NULL, true};
     ggml_context *ctx = A->api.init(p);
-    ggml_tensor *a = ctx ? A->api.new_tensor_2d(ctx, GG_TYPE_F32, ncols, 1) : NULL;
-    ggml_tensor *r = a ? A->api.turbo_wht(ctx, a, inverse, group, NULL) : NULL;
+    ggml_tensor *a = ctx ? A->api.new_tensor_2d(ctx, GG_TYPE_F32, w->ncols, 1) : NULL;
+    ggml_tensor *r = a ? A->api.turbo_wht(ctx, a, w->inverse, w->group, NULL) : NULL;
     /* the fork writes the group at op_params + sizeof(int) of an int32_t
      * pointer, so element 4; a corrected build would have it at 1 */
     int rec = r ? (int)gg_op_param(A, r, 4) : -1;
     if (r && rec == 0)
         rec = (int)gg_op_param(A, r, 1);
-    dprintf(fd, "\nok %d\n", rec);
-    _exit(r ? 0 : 1);
+    *recorded = rec;
+    return r != NULL;
 }
 
 /* 1 when ggml_turbo_wht takes rows of ncols in groups of `group`
@@ -55,40 +51,10 @@ static int takes(gg_adapter *A, int ncols, int group, int inverse, int *recorded
             snprintf(why, n, "%s", m[i].why);
             return m[i].ok;
         }
-    int fds[2], ok = 0, rec = -1;
-    char out[2048] = "", msg[400] = "";
-    if (pipe(fds) == 0) {
-        fflush(stdout);
-        fflush(stderr);
-        pid_t pid = fork();
-        if (pid == 0) {
-            close(fds[0]);
-            build_in_child(A, ncols, group, inverse, fds[1]);
-        }
-        close(fds[1]);
-        size_t have = 0;
-        ssize_t r;
-        while ((r = read(fds[0], out + have, sizeof out - 1 - have)) > 0 || (r < 0 && errno == EINTR))
-            if (r > 0)
-                have += (size_t)r;
-        out[have] = 0;
-        close(fds[0]);
-        int st = 0;
-        while (pid > 0 && waitpid(pid, &st, 0) < 0 && errno == EINTR)
-            ;
-        const char *okl = strstr(out, "\nok ");
-        ok = pid > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0 && okl && sscanf(okl, "\nok %d", &rec) == 1;
-        if (!ok) {
-            /* ggml's message: the line with the assertion, else the last line */
-            const char *a = strstr(out, "GGML_ASSERT");
-            const char *s = a ? a : out;
-            snprintf(msg, sizeof msg, "%.*s", (int)strcspn(s, "\n"), s);
-            if (!*msg)
-                snprintf(msg, sizeof msg, "%s", pid > 0 && WIFSIGNALED(st) ? strsignal(WTERMSIG(st)) : "no answer");
-        }
-    } else {
-        snprintf(msg, sizeof msg, "pipe: %s", strerror(errno));
-    }
+    int rec = -1;
+    char msg[400] = "";
+    const wht_ask ask = {ncols, group, inverse};
+    int ok = gg_ask_child(A, build_in_child, &ask, &rec, msg, sizeof msg);
     /* the first version records no group and rotates groups of 128: right
      * exactly when 128 was asked for */
     if (ok && rec == 0 && group == 128)

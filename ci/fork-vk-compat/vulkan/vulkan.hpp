@@ -7,8 +7,22 @@
 // that the fork's code compiles unchanged.  The structure is chained into
 // instance creation even when unused; drivers ignore structure types they do
 // not know.  Nothing here is ever run by kvverify itself.
+//
+// ggml-vulkan of September 2025 also names vk::detail::DispatchLoaderDynamic
+// (where Vulkan-Hpp 1.4.3xx moved vk::DispatchLoaderDynamic), forward-declared
+// before it includes this header; with older headers that class is defined
+// here as the old one under the new name.
 #pragma once
 #include_next <vulkan/vulkan.hpp>
+
+#if VK_HEADER_VERSION < 300
+namespace vk::detail {
+class DispatchLoaderDynamic : public ::vk::DispatchLoaderDynamic {
+  public:
+    using ::vk::DispatchLoaderDynamic::DispatchLoaderDynamic;
+};
+} // namespace vk::detail
+#endif
 
 #ifndef VK_EXT_layer_settings
 #include <cstdint>

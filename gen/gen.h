@@ -18,7 +18,7 @@ void kvv_rng_seed(kvv_rng *r, uint64_t seed, uint64_t stream);
 uint64_t kvv_rng_next(kvv_rng *r);
 double kvv_rng_uniform(kvv_rng *r); /* [0, 1) with 53 random bits */
 double kvv_rng_normal(kvv_rng *r);  /* N(0,1), Box-Muller */
-/* (float)kvv_rng_normal(r), bit for bit, faster (fuzz/gen_normal.c) */
+/* (float)kvv_rng_normal(r), bit for bit, faster (gen/gen_normal.c) */
 float kvv_rng_normal_f32(kvv_rng *r);
 /* n of them into x, as n calls would give */
 void kvv_rng_normal_f32_n(kvv_rng *r, float *x, int64_t n);

@@ -2,8 +2,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "kernels/cpu/cpu_internal.h"
-#include "oracle/oracle.h"
+#include "backends/registry.h"
+#include "kvv/types.h"
+#include "ref/ref.h"
+#include "tools/listing.h"
 
 static const char *const family_names[] = {"float", "block", "turbo"};
 
@@ -17,8 +19,9 @@ void kvv_print_types(FILE *out)
         char ref[64], cpu[32];
         snprintf(ref, sizeof ref, "%s%s%s%s", rt && rt->quantize ? "quant" : "-", rt && rt->dequantize ? ",dequant" : "",
                  rt && rt->requantize ? ",requant" : "", rt && rt->block_cost ? ",cost" : "");
-        snprintf(cpu, sizeof cpu, "%s%s", cpu_type_fns_get((kvv_type)t, KVV_ISA_SCALAR) ? "scalar" : "-",
-                 cpu_type_fns_get((kvv_type)t, KVV_ISA_AVX2) ? ",avx2" : "");
+        const kvv_builtin *bi = kvv_builtin_find("cpu");
+        if (!bi || !bi->type_kernels || !bi->type_kernels((kvv_type)t, cpu, sizeof cpu))
+            snprintf(cpu, sizeof cpu, "?");
         fprintf(out, "%-14s %-7s %-6s %5d %5d %6.3f %5d %4s  %-27s %-12s  %s\n", ti->name, ti->cache,
                 family_names[ti->family], ti->block, ti->bytes, ti->bpv, ti->index_bits, ti->rotated ? "yes" : "no", ref,
                 cpu, ti->layout);

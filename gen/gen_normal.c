@@ -19,7 +19,7 @@
 
 #include <immintrin.h>
 
-#include "fuzz/gen.h"
+#include "gen/gen.h"
 
 static double glibc_normal(double u1, double u2)
 {

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fuzz/gen.h"
+#include "gen/gen.h"
 
 static uint64_t splitmix64(uint64_t *x)
 {

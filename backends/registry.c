@@ -1,5 +1,6 @@
-/* Finding backends by name: the built-in ones, or a shared library that
- * exports kvv_backend_get (the plugin ABI of include/kvv/backend.h). */
+/* Finding backends by name: the built-in ones (the build's list, made by
+ * CMake as kvv_builtins_list.c), or a shared library that exports
+ * kvv_backend_get (the plugin ABI of include/kvv/backend.h). */
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdio.h>
@@ -7,19 +8,51 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "kernels/cpu/cpu_backend.h"
-#include "oracle/oracle.h"
-#ifdef KVV_HAVE_VULKAN
-#include "kernels/vulkan/vk_backend.h"
-#endif
+#include "backends/builtins_list.h"
+#include "backends/registry.h"
+
+const kvv_builtin *kvv_builtin_at(int i)
+{
+    return i >= 0 && i < kvv_builtins_n ? kvv_builtins[i] : NULL;
+}
+
+const kvv_builtin *kvv_builtin_find(const char *name)
+{
+    for (int i = 0; i < kvv_builtins_n; i++)
+        if (!strcmp(kvv_builtins[i]->name, name))
+            return kvv_builtins[i];
+    return NULL;
+}
+
+int kvv_builtin_unbuilt_at(int i, const char **name, const char **label, const char **why)
+{
+    if (i < 0 || i >= kvv_unbuilt_n)
+        return 0;
+    *name = kvv_unbuilt[i].name;
+    *label = kvv_unbuilt[i].label;
+    *why = kvv_unbuilt[i].why;
+    return 1;
+}
+
+const char *kvv_builtin_unbuilt(const char *name, const char **label)
+{
+    for (int i = 0; i < kvv_unbuilt_n; i++)
+        if (!strcmp(kvv_unbuilt[i].name, name)) {
+            if (label)
+                *label = kvv_unbuilt[i].label;
+            return kvv_unbuilt[i].why;
+        }
+    return NULL;
+}
 
 const char *kvv_backend_builtin_names(void)
 {
-#ifdef KVV_HAVE_VULKAN
-    return "cpu,vulkan";
-#else
-    return "cpu";
-#endif
+    static char names[256];
+    if (!names[0])
+        for (int i = 0; i < kvv_builtins_n; i++)
+            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? "," : "",
+                     kvv_builtins[i]->name);
+    return names;
 }
 
 int kvv_backend_check_abi(const kvv_backend *b, char *why, size_t n)
@@ -108,6 +141,10 @@ static const kvv_backend *open_plugin(const char *path, const char *config, char
     return b; /* the library stays loaded for the life of the process */
 }
 
+#ifndef KVV_INSTALLED_PLUGINS
+#define KVV_INSTALLED_PLUGINS ""
+#endif
+
 /* Names that load the ggml adapter (kernels/ggml, built next to kvverify as
  * libkvv_ggml.so; KVV_GGML_ADAPTER overrides its path) on one ggml device. */
 static const struct {
@@ -134,6 +171,13 @@ static int resolve_library(const char *name, char *path, size_t plen, char *conf
             path[len] = 0;
             char *slash = strrchr(path, '/');
             snprintf(slash ? slash + 1 : path, 32, "libkvv_ggml.so");
+            /* beside the program in a build tree; where `cmake --install`
+             * puts it (lib/kvverify) in an installed one */
+            if (access(path, F_OK) != 0 && slash && *KVV_INSTALLED_PLUGINS) {
+                size_t dir = (size_t)(slash - path);
+                if (dir + strlen(KVV_INSTALLED_PLUGINS) + 20 < plen)
+                    snprintf(slash, plen - dir, "/%s/libkvv_ggml.so", KVV_INSTALLED_PLUGINS);
+            }
         }
         snprintf(config, clen, "%s%s%s", ggml_aliases[i].config, name[l] ? ":" : "", name[l] ? name + l + 1 : "");
         return 0;
@@ -151,25 +195,14 @@ static int resolve_library(const char *name, char *path, size_t plen, char *conf
     return -1;
 }
 
-int kvv_backend_is_builtin(const char *name)
-{
-    char list[256];
-    snprintf(list, sizeof list, "%s", kvv_backend_builtin_names());
-    char *save = NULL;
-    for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save))
-        if (!strcmp(t, name))
-            return 1;
-    return 0;
-}
+int kvv_backend_is_builtin(const char *name) { return kvv_builtin_find(name) != NULL; }
 
 int kvv_backend_check_name(const char *name, char *why, size_t n)
 {
     if (kvv_backend_is_builtin(name))
         return 0;
-#ifndef KVV_HAVE_VULKAN
-    if (!strcmp(name, "vulkan"))
+    if (kvv_builtin_unbuilt(name, NULL))
         return kvv_backend_open(name, why, n) ? 0 : -1; /* loads nothing: only says why */
-#endif
     char path[4096], config[1024];
     if (resolve_library(name, path, sizeof path, config, sizeof config, why, n))
         return -1;
@@ -182,18 +215,14 @@ int kvv_backend_check_name(const char *name, char *why, size_t n)
 
 const kvv_backend *kvv_backend_open(const char *name, char *why, size_t n)
 {
-    if (!strcmp(name, "cpu"))
-        return kvv_cpu_backend();
-#ifdef KVV_HAVE_VULKAN
-    if (!strcmp(name, "vulkan"))
-        return kvv_vulkan_backend(why, n);
-#else
-    if (!strcmp(name, "vulkan")) {
-        snprintf(why, n, "this kvverify was built without the Vulkan backend (configure with -DKVV_VULKAN=ON and "
-                         "libvulkan-dev, glslc installed)");
+    const kvv_builtin *bi = kvv_builtin_find(name);
+    if (bi)
+        return bi->open(why, n);
+    const char *label, *missing = kvv_builtin_unbuilt(name, &label);
+    if (missing) {
+        snprintf(why, n, "this kvverify was built without the %s backend (%s)", label, missing);
         return NULL;
     }
-#endif
     char path[4096], config[1024];
     if (resolve_library(name, path, sizeof path, config, sizeof config, why, n))
         return NULL;

@@ -1,7 +1,7 @@
 /* Random valid cases for `kvverify fuzz` (see gen.h). */
 #include <math.h>
 
-#include "fuzz/gen.h"
+#include "gen/gen.h"
 
 static int below(kvv_rng *r, int n) { return (int)(kvv_rng_next(r) % (uint64_t)n); }
 static int chance(kvv_rng *r, double p) { return kvv_rng_uniform(r) < p; }
@@ -130,43 +130,28 @@ static void draw_attn_case(kvv_rng *r, kvv_case *c)
 
 void kvv_gen_case(kvv_rng *r, unsigned ops, kvv_case *c)
 {
-    /* weights of the ops the runner runs: attention has the most paths */
-    static const struct {
-        kvv_op op;
-        int weight;
-    } table[] = {{KVV_OP_QUANT, 4}, {KVV_OP_DEQUANT, 3}, {KVV_OP_WHT, 2}, {KVV_OP_ATTN, 11}};
-    const int n = (int)(sizeof table / sizeof *table);
+    /* the op table's weights (attention has the most paths; 0: never drawn) */
     if (!ops)
         ops = ~0u;
     int total = 0;
-    for (int i = 0; i < n; i++)
-        total += ops & (1u << table[i].op) ? table[i].weight : 0;
+    for (int i = 0; i < KVV_OP_COUNT; i++)
+        total += ops & (1u << i) ? kvv_op_get((kvv_op)i)->fuzz_weight : 0;
     kvv_op op = KVV_OP_ATTN;
     if (total > 0) {
         int pick = below(r, total);
-        for (int i = 0; i < n; i++) {
-            if (!(ops & (1u << table[i].op)))
-                continue;
-            if (pick < table[i].weight) {
-                op = table[i].op;
+        for (int i = 0; i < KVV_OP_COUNT; i++) {
+            int w = ops & (1u << i) ? kvv_op_get((kvv_op)i)->fuzz_weight : 0;
+            if (pick < w) {
+                op = (kvv_op)i;
                 break;
             }
-            pick -= table[i].weight;
+            pick -= w;
         }
     }
     *c = kvv_case_default(op);
-    switch (op) {
-    case KVV_OP_QUANT:
-    case KVV_OP_DEQUANT:
-        draw_rows_case(r, c);
-        break;
-    case KVV_OP_WHT:
-        draw_wht_case(r, c);
-        break;
-    default:
-        draw_attn_case(r, c);
-        break;
-    }
+    static void (*const draw[KVV_SHAPE_COUNT])(kvv_rng *r, kvv_case *c) = {
+        [KVV_SHAPE_ROWS] = draw_rows_case, [KVV_SHAPE_GROUPS] = draw_wht_case, [KVV_SHAPE_HEADS] = draw_attn_case};
+    draw[kvv_op_get(op)->shape](r, c);
     draw_toggles(r, c);
     c->dist = (kvv_dist)below(r, KVV_DIST_COUNT);
     c->seed = 1 + (kvv_rng_next(r) >> 34); /* short enough to read in a name */
