@@ -2,7 +2,7 @@
  * HDF5 files that keep them (writer, reader, dump-vs-dump diff).  The whole
  * interface of dump/.  Depends only on include/kvv and libhdf5; the oracle
  * fills records and drives the writer, the CLI reaches this through
- * oracle/oracle.h.
+ * oracle/run.h.
  *
  * File layout (schema version 1, documented in README):
  *   /                 attributes schema="kvverify-dump", schema_version,

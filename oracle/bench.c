@@ -14,7 +14,7 @@
 
 #include "gen/gen.h"
 #include "kvv/tensor.h"
-#include "oracle/oracle.h"
+#include "oracle/bench.h"
 
 static double now(void)
 {

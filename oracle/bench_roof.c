@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "kvv/tensor.h"
-#include "oracle/oracle.h"
+#include "oracle/bench.h"
 
 static double now(void)
 {

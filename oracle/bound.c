@@ -32,7 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "oracle/oracle.h"
+#include "oracle/rules.h"
 
 /* bo[d] += p_j (|v_d - o_d| e_j + (uk + nsum) |v_d|) + under |v_d|, the
  * output bound's term of key j: the run's hottest loop, four doubles at a

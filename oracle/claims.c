@@ -47,7 +47,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "oracle/oracle.h"
+#include "oracle/rules.h"
 
 #define U_F32 0x1p-24
 #define U_F16 0x1p-11

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "oracle/oracle.h"
+#include "oracle/cases.h"
 
 #define LINE_MAX_LEN 1024
 #define KNOWN_FAILURES "known-failures"

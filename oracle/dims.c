@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "oracle/covering.h"
-#include "oracle/oracle.h"
+#include "oracle/cases.h"
 
 typedef enum dim_id {
     DIM_KTYPE, DIM_VTYPE, DIM_TYPE, DIM_HD, DIM_WIDTH, DIM_GROUP, DIM_NQ, DIM_NKV, DIM_ROWS, DIM_MASK, DIM_LUT,

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "oracle/oracle.h"
+#include "oracle/cases.h"
 
 #define LIST_MAX 1024
 #define LIST_TOO_LONG (-2)

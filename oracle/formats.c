@@ -18,7 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "oracle/oracle.h"
+#include "oracle/cases.h"
+#include "oracle/formats.h"
 
 #define ASK_TIMEOUT_S 300.0 /* a probe reads a few thousand blocks; a device may take its time to start */
 

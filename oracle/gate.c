@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "oracle/oracle.h"
+#include "oracle/cases.h"
 
 void kvv_case_list_free(kvv_case_list *l)
 {

@@ -1,4 +1,4 @@
-/* Guarded buffers for what a backend writes (oracle.h, "guard zones").
+/* Guarded buffers for what a backend writes (oracle/guard.h).
  *
  * Default: the data is followed by KVV_GUARD_ZONE bytes of a fixed pattern
  * and preceded by a header; kvv_guard_check finds any pattern byte changed
@@ -23,7 +23,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
-#include "oracle/oracle.h"
+#include "oracle/guard.h"
 
 #define MAGIC 0x6b76766775617264ull /* "kvvguard" */
 #define HEADER 64 /* before the data: the header, then LEAD pattern bytes */

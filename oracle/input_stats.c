@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "oracle/oracle.h"
+#include "oracle/run.h"
 
 /* k-th smallest of a[0..n) (Hoare selection; a is reordered). */
 static float select_kth(float *a, int64_t n, int64_t k)

@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "oracle/oracle.h"
+#include "oracle/isolate.h"
 
 static double mono(void)
 {

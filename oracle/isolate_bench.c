@@ -25,7 +25,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "oracle/oracle.h"
+#include "oracle/isolate.h"
 
 enum { E_SUPPORTS, E_QUANTIZE, E_DEQUANTIZE, E_WHT, E_ATTENTION, E_FLUSH, E_DESTROY, E_LAST_ERROR, E_STORED_AS };
 static const char *const entry_name[] = {"supports", "quantize_rows", "dequantize_rows", "wht", "attention",

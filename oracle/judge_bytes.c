@@ -13,7 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "oracle/oracle.h"
+#include "oracle/rules.h"
+#include "oracle/verdict.h"
 
 typedef struct {
     kvv_type t;

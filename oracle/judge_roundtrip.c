@@ -14,7 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "oracle/oracle.h"
+#include "oracle/rules.h"
+#include "oracle/verdict.h"
 
 /* RMS over the rows against the worst version's RMS, and each row against
  * the worst version's error on that row: room for a new format somewhat

@@ -4,7 +4,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "oracle/oracle.h"
+#include "oracle/rules.h"
+#include "oracle/verdict.h"
 
 static uint32_t bits32(float x)
 {

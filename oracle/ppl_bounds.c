@@ -14,7 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "oracle/oracle.h"
+#include "oracle/cases.h"
+#include "oracle/ppl.h"
 
 /* Margin over the honest measurement, and floors: the smallest excess PPL
  * ratio and KL a bound allows (f32 arithmetic in another order, an f16

@@ -10,7 +10,9 @@
 #include <string.h>
 
 #include "kvv/tensor.h"
-#include "oracle/oracle.h"
+#include "oracle/guard.h"
+#include "oracle/rules.h"
+#include "oracle/verdict.h"
 #include "oracle/run_common.h"
 
 /* ---------------- attention ---------------- */

@@ -11,7 +11,10 @@
 
 #include "gen/gen.h"
 #include "kvv/tensor.h"
-#include "oracle/oracle.h"
+#include "oracle/guard.h"
+#include "oracle/ppl.h"
+#include "oracle/run.h"
+#include "oracle/verdict.h"
 #include "oracle/run_common.h"
 
 double kvv_run_now(void)

@@ -11,7 +11,9 @@
 #include <time.h>
 
 #include "kvv/tensor.h"
-#include "oracle/oracle.h"
+#include "oracle/guard.h"
+#include "oracle/ppl.h"
+#include "oracle/verdict.h"
 
 static double now(void)
 {

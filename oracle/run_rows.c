@@ -7,7 +7,10 @@
 #include <string.h>
 
 #include "kvv/tensor.h"
-#include "oracle/oracle.h"
+#include "oracle/formats.h"
+#include "oracle/guard.h"
+#include "oracle/rules.h"
+#include "oracle/verdict.h"
 #include "oracle/run_common.h"
 
 /* A cache in no known format: the backend's own values for its own bytes

@@ -25,7 +25,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "oracle/oracle.h"
+#include "oracle/bench.h"
+#include "oracle/guard.h"
+#include "oracle/isolate.h"
+#include "oracle/run.h"
+#include "oracle/verdict.h"
 
 typedef struct {
     int64_t unit;

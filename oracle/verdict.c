@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "oracle/oracle.h"
+#include "oracle/verdict.h"
 
 void kvv_verdict_init(kvv_verdict *v)
 {

@@ -1,3 +1,3 @@
 /* Kept for tests written before tests/harness.h: include that instead. */
-#include "oracle/oracle.h"
+#include "oracle/run.h"
 #include "tests/harness.h"

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "oracle/oracle.h"
+#include "oracle/isolate.h"
 #include "tests/harness.h"
 
 static const char *plugin(const char *lib)

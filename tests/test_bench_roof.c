@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "oracle/oracle.h"
+#include "oracle/bench.h"
 #include "tests/json_check.h"
 #include "tests/harness.h"
 

@@ -2,7 +2,7 @@
  * work with a message naming the problem; filters select what they say. */
 #include <string.h>
 
-#include "oracle/oracle.h"
+#include "oracle/cases.h"
 #include "tests/harness.h"
 
 static void test_gate_names_round_trip(void)

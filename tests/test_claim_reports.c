@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "oracle/oracle.h"
+#include "oracle/rules.h"
 #include "reports/reports.h"
 #include "tests/harness.h"
 #include "tests/json_check.h"

@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "oracle/oracle.h"
+#include "oracle/run.h"
 #include "tests/harness.h"
 
 #define QUICK "quant/q8_0/d64/rows8/dist=gauss/seed=12"

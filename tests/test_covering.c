@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "oracle/covering.h"
-#include "oracle/oracle.h"
+#include "oracle/cases.h"
 #include "tests/harness.h"
 
 /* ---- a toy model: 5 dimensions, a forbidden pair and a forbidden triple ---- */

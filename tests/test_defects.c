@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "kernels/cpu/cpu_backend.h"
-#include "oracle/oracle.h"
+#include "oracle/run.h"
 #include "tests/harness.h"
 
 /* A case each defect must fail, and how.  status KVV_SKIP: the planted

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "kernels/cpu/cpu_backend.h"
-#include "oracle/oracle.h"
+#include "oracle/run.h"
 #include "tests/harness.h"
 
 static const char *tmp_path(const char *name) { return scratch_path("kvv-dump", name); }

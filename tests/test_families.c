@@ -8,7 +8,7 @@
  * its own checks have built; the gate of `make verify` runs every pair.) */
 #include <string.h>
 
-#include "oracle/oracle.h"
+#include "oracle/run.h"
 #include "tests/harness.h"
 
 static void test_every_backend(void)

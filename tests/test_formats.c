@@ -9,7 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "oracle/oracle.h"
+#include "oracle/cases.h"
+#include "oracle/formats.h"
+#include "oracle/ppl.h"
+#include "oracle/run.h"
+#include "oracle/verdict.h"
 #include "tests/harness.h"
 
 static const char *plugin(const char *opts)

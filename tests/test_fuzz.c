@@ -10,7 +10,9 @@
 #include "gen/gen.h"
 #include "fuzz/shrink.h"
 #include "kernels/cpu/cpu_backend.h"
-#include "oracle/oracle.h"
+#include "oracle/cases.h"
+#include "fuzz/fuzz_loop.h"
+#include "oracle/run.h"
 #include "tests/harness.h"
 
 /* ---- distributions ---- */

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "oracle/oracle.h"
+#include "oracle/run.h"
 #include "tests/harness.h"
 
 static void expect_refused(const char *name, const char *want)

@@ -10,7 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "oracle/oracle.h"
+#include "oracle/cases.h"
+#include "oracle/run.h"
 #include "tests/harness.h"
 
 typedef struct {

@@ -10,7 +10,9 @@
 #include <unistd.h>
 
 #include "kernels/cpu/cpu_backend.h"
-#include "oracle/oracle.h"
+#include "oracle/cases.h"
+#include "oracle/run.h"
+#include "oracle/verdict.h"
 #include "tests/png_read.h"
 #include "tests/harness.h"
 

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "oracle/oracle.h"
+#include "oracle/run.h"
 #include "tests/harness.h"
 
 static char buf[1 << 16];

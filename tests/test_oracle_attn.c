@@ -4,7 +4,8 @@
  * backend passes each case, and each defect is caught by the rule named. */
 #include <string.h>
 
-#include "oracle/oracle.h"
+#include "oracle/run.h"
+#include "oracle/verdict.h"
 #include "tests/harness.h"
 
 /* The case on the CPU backend with one defect of tests/harness/defect.h

@@ -8,7 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "oracle/oracle.h"
+#include "oracle/run.h"
 #include "tests/harness.h"
 
 static char *lib_path(const char *name)

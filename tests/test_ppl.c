@@ -17,7 +17,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "oracle/oracle.h"
+#include "oracle/cases.h"
+#include "oracle/run.h"
 #include "ref/ref.h"
 #include "tests/harness.h"
 

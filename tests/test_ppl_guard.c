@@ -9,7 +9,8 @@
 #include <string.h>
 
 #include "kernels/cpu/cpu_backend.h"
-#include "oracle/oracle.h"
+#include "oracle/guard.h"
+#include "oracle/run.h"
 #include "tests/harness.h"
 
 #define PPL_CASE "ppl/d128/f16-f16/nq64/nkv256/h8/gqa4/model=probe/seed=1"

@@ -5,7 +5,8 @@
 #include <string.h>
 
 #include "kernels/cpu/cpu_backend.h"
-#include "oracle/oracle.h"
+#include "oracle/cases.h"
+#include "oracle/run.h"
 #include "tests/harness.h"
 
 static void test_every_pair(void)

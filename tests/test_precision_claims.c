@@ -16,7 +16,9 @@
 #include <string.h>
 
 #include "kernels/cpu/cpu_backend.h"
-#include "oracle/oracle.h"
+#include "oracle/rules.h"
+#include "oracle/run.h"
+#include "oracle/verdict.h"
 #include "gen/gen.h"
 #include "ref/ref.h"
 #include "tests/harness.h"

@@ -7,7 +7,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "oracle/oracle.h"
+#include "oracle/cases.h"
+#include "oracle/run.h"
 #include "reports/reports.h"
 #include "tests/json_check.h"
 #include "tests/harness.h"

@@ -8,7 +8,8 @@
 #include <string.h>
 
 #include "gen/gen.h"
-#include "oracle/oracle.h"
+#include "oracle/rules.h"
+#include "oracle/verdict.h"
 #include "tests/harness.h"
 
 #define ROWS 32

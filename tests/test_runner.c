@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "oracle/oracle.h"
+#include "oracle/run.h"
 #include "tests/harness.h"
 
 /* Test backends (tests/harness/defect.h): the CPU backend, except that

@@ -15,7 +15,10 @@
 #include <unistd.h>
 
 #include "kernels/cpu/cpu_backend.h"
-#include "oracle/oracle.h"
+#include "fuzz/fuzz_loop.h"
+#include "oracle/guard.h"
+#include "oracle/run.h"
+#include "oracle/verdict.h"
 #include "tests/harness.h"
 
 /* Run a shell command; its exit status, with stdout (and stderr unless

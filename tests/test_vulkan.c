@@ -14,7 +14,9 @@
 
 #include "gen/gen.h"
 #include "kvv/tensor.h"
-#include "oracle/oracle.h"
+#include "oracle/rules.h"
+#include "oracle/run.h"
+#include "oracle/verdict.h"
 
 /* ---- the device, or the reason to skip ---- */
 

@@ -1,7 +1,7 @@
 /* Opening and closing the HDF5 dump of `run` and `replay`. */
 #include <stdio.h>
 
-#include "oracle/oracle.h"
+#include "oracle/run.h"
 #include "tools/cli.h"
 
 int cli_dump_check(const char *path)

@@ -9,7 +9,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "oracle/oracle.h"
+#include "oracle/run.h"
+#include "oracle/verdict.h"
 #include "tools/cli.h"
 
 /* The file names --report-dir uses, one per format. */

@@ -8,7 +8,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#include "oracle/oracle.h"
+#include "oracle/isolate.h"
 #include "reports/reports.h"
 #include "tools/cli.h"
 

@@ -10,7 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "oracle/oracle.h"
+#include "oracle/bench.h"
+#include "oracle/isolate.h"
 #include "tools/cli.h"
 
 typedef struct {

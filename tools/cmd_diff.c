@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "oracle/oracle.h"
+#include "oracle/run.h"
 #include "tools/cli.h"
 
 int cmd_diff(int argc, char **argv)

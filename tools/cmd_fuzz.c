@@ -7,7 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "oracle/oracle.h"
+#include "fuzz/fuzz_loop.h"
 #include "tools/cli.h"
 
 static void fuzz_usage(FILE *out)

@@ -2,7 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "oracle/oracle.h"
+#include "oracle/cases.h"
+#include "oracle/formats.h"
 #include "tools/cli.h"
 #include "tools/listing.h"
 

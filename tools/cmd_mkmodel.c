@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "oracle/oracle.h"
+#include "oracle/run.h"
 #include "tools/cli.h"
 
 /* "f16" -> ggml type id of a weight type the probe can store */

@@ -8,7 +8,10 @@
 #include <unistd.h>
 
 #include "kvv/tensor.h"
-#include "oracle/oracle.h"
+#include "oracle/cases.h"
+#include "oracle/guard.h"
+#include "oracle/isolate.h"
+#include "oracle/ppl.h"
 #include "tools/cli.h"
 
 typedef struct {

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "fuzz/targets/fuzz_target.h"
-#include "oracle/oracle.h"
+#include "oracle/cases.h"
 
 enum { F_OPS, F_PATTERN, F_HEAD, F_KV, F_TOGGLE, F_SET, F_COUNT };
 

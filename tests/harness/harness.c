@@ -13,7 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "oracle/oracle.h"
+#include "oracle/run.h"
+#include "oracle/verdict.h"
 #include "tests/harness.h"
 
 /* a failure of the harness itself (memory, a missing table): fatal, and not

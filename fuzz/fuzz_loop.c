@@ -1,5 +1,5 @@
 /* `kvverify fuzz`: random cases through the isolated runner, failures
- * shrunk and stored as replayable case files (see oracle.h). */
+ * shrunk and stored as replayable case files (fuzz/fuzz_loop.h). */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -10,7 +10,9 @@
 
 #include "gen/gen.h"
 #include "fuzz/shrink.h"
-#include "oracle/oracle.h"
+#include "fuzz/fuzz_loop.h"
+#include "oracle/run.h"
+#include "oracle/verdict.h"
 
 #define BATCH_PER_JOB 8
 #define MAX_SIGNATURES 256
