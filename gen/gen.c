@@ -46,16 +46,8 @@ double kvv_rng_normal(kvv_rng *r)
     return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
 }
 
-/* Student-t with 3 degrees of freedom: heavy tails with finite variance. */
-static double student3(kvv_rng *r)
-{
-    double z = kvv_rng_normal(r), c = 0;
-    for (int i = 0; i < 3; i++) {
-        double g = kvv_rng_normal(r);
-        c += g * g;
-    }
-    return z / sqrt(c / 3.0 + 1e-12);
-}
+/* Student-t with 3 degrees of freedom (heavy tails with finite variance):
+ * kvv_rng_student3_f32_n in gen_normal.c. */
 
 /* RoPE-like rows: channel magnitudes that fall with frequency, then pairs
  * (2i, 2i+1) rotated by pos * theta_i as rotary embeddings do. */
@@ -117,8 +109,7 @@ void kvv_gen_fill(float *x, int64_t rows, int width, int period, kvv_dist dist, 
         kvv_rng_normal_f32_n(&r, x, n); /* (float)kvv_rng_normal each, faster */
         break;
     case KVV_DIST_HEAVY:
-        for (int64_t i = 0; i < n; i++)
-            x[i] = (float)student3(&r);
+        kvv_rng_student3_f32_n(&r, x, n); /* (float)student3 each, faster */
         break;
     case KVV_DIST_CONST:
         /* each run of 32 values (a block) holds one random value */

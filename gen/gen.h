@@ -22,6 +22,9 @@ double kvv_rng_normal(kvv_rng *r);  /* N(0,1), Box-Muller */
 float kvv_rng_normal_f32(kvv_rng *r);
 /* n of them into x, as n calls would give */
 void kvv_rng_normal_f32_n(kvv_rng *r, float *x, int64_t n);
+/* n Student-t(3) values (the HEAVY distribution), draw for draw the floats
+ * of z / sqrt((g1^2 + g2^2 + g3^2)/3 + 1e-12), all four kvv_rng_normal */
+void kvv_rng_student3_f32_n(kvv_rng *r, float *x, int64_t n);
 /* the same from given uniforms: out[i] from u1[i], u2[i] */
 void kvv_normal_f32_from(const double *u1, const double *u2, float *out, int64_t n);
 

@@ -424,25 +424,32 @@ done:
 
 /* Decode over a cache of at least 4x the last-level cache for every type,
  * at all threads: what bounds decode in a long context is DRAM bandwidth.
- * The cache is one 4096-position slab per KV head, quantized by each
- * backend and repeated along the positions: the kernels read every byte
- * all the same, and the run needs no minutes of quantizing.  No reference
- * line: its f64 copy would take gigabytes. */
+ * Each type gets as many positions as make its own K+V cache 4x the LLC
+ * (sized per type, not by the smallest row: on a VM whose sysfs reports a
+ * 480 MiB L3 that would take tens of gigabytes).  The cache is one
+ * 4096-position slab per KV head, quantized by each backend and repeated
+ * along the positions: the kernels read every byte all the same, and the
+ * run needs no minutes of quantizing.  No reference line: its f64 copy
+ * would take gigabytes. */
+static int64_t dram_positions(kvv_type t, int hkv, int d, int slab, size_t llc)
+{
+    double rb = (double)kvv_row_bytes(t, d);
+    int64_t nkv = slab;
+    while (2.0 * hkv * (double)nkv * rb < 4.0 * (double)llc)
+        nkv += slab;
+    return nkv;
+}
+
 static int bench_decode_dram(bench_run *br, int all)
 {
     kvv_bench_log *log = br->log;
     const int h = 32, hkv = 8, d = 128, slab = 4096;
-    size_t llc = kvv_llc_bytes();
-    double min_row = INFINITY, max_row = 0;
+    size_t llc = kvv_llc_bytes(), big = 0;
     for (int ti = 0; ti < NATYPES; ti++) {
-        double rb = (double)kvv_row_bytes(atypes[ti], d);
-        min_row = rb < min_row ? rb : min_row;
-        max_row = rb > max_row ? rb : max_row;
+        size_t b = (size_t)hkv * (size_t)dram_positions(atypes[ti], hkv, d, slab, llc) * kvv_row_bytes(atypes[ti], d);
+        big = b > big ? b : big;
     }
-    int64_t nkv = slab;
-    while (2.0 * hkv * (double)nkv * min_row < 4.0 * (double)llc)
-        nkv += slab;
-    size_t nqe = (size_t)h * d, nse = (size_t)hkv * slab * d, big = (size_t)(hkv * nkv * max_row);
+    size_t nqe = (size_t)h * d, nse = (size_t)hkv * slab * d;
     float *q = kvv_alloc(sizeof(float) * nqe), *k = kvv_alloc(sizeof(float) * nse),
           *v = kvv_alloc(sizeof(float) * nse), *o = kvv_alloc(sizeof(float) * nqe);
     uint8_t *ks = kvv_alloc(sizeof(float) * nse), *vs = kvv_alloc(sizeof(float) * nse);
@@ -461,12 +468,14 @@ static int bench_decode_dram(bench_run *br, int all)
     kvv_toggles tg = br->tg;
     tg.threads = all;
     fprintf(log->out,
-            "\nattention decode beyond the LLC: nq 1, nkv %lld, heads %d/%d, head_dim %d, threads=%d (GB/s of cache "
-            "read; roof: DRAM triad, or the FMA peak where the FLOPs per byte pass the ridge)\n",
-            (long long)nkv, h, hkv, d, all);
+            "\nattention decode beyond the LLC: nq 1, K+V cache of each type 4x the LLC (%.0f MiB), heads %d/%d, "
+            "head_dim %d, threads=%d (GB/s of cache read; roof: DRAM triad, or the FMA peak where the FLOPs per "
+            "byte pass the ridge)\n",
+            4.0 * (double)llc / (1 << 20), h, hkv, d, all);
     for (int ti = 0; ti < NATYPES; ti++) {
         kvv_type t = atypes[ti];
         size_t rb = kvv_row_bytes(t, d);
+        int64_t nkv = dram_positions(t, hkv, d, slab, llc);
         double bytes = 2.0 * (double)hkv * nkv * rb;
         aarg ab[KVV_MAX_BACKENDS];
         timed_fn fns[KVV_MAX_BACKENDS];
@@ -493,7 +502,8 @@ static int bench_decode_dram(bench_run *br, int all)
         for (int b = 0; b < br->nb; b++) {
             kvv_bench_line l = {"decode-dram", "", br->names[b], all, tb[b], bytes / 1e9, "GB/s", bytes,
                                 4.0 * h * (double)nkv * d, 0, b ? tb[0] : 0, br->names[0]};
-            snprintf(l.what, sizeof l.what, "decode %s-%s", kvv_type_name(t), kvv_type_name(t));
+            snprintf(l.what, sizeof l.what, "decode %s-%s nkv %lld", kvv_type_name(t), kvv_type_name(t),
+                     (long long)nkv);
             kvv_bench_line_add(log, &l);
         }
     }
@@ -510,6 +520,24 @@ done:
         kvv_free(vb[b]);
     }
     return rc;
+}
+
+/* KVV_BENCH_ONLY=a,b,...: only the sections named (quantize, wht, decode,
+ * prefill, decode-dram); the limits are always measured.  Unset: all. */
+static int section_on(const char *name)
+{
+    const char *only = getenv("KVV_BENCH_ONLY");
+    if (!only || !*only)
+        return 1;
+    size_t n = strlen(name);
+    for (const char *p = only; *p;) {
+        size_t len = strcspn(p, ",");
+        if (len == n && !strncmp(p, name, n))
+            return 1;
+        p += len;
+        p += *p == ',';
+    }
+    return 0;
 }
 
 static void print_roofs(FILE *out, const kvv_roofs *r)
@@ -561,15 +589,17 @@ int kvv_bench(FILE *out, const kvv_backend *const *bk, const char *const *names,
     if (!x || !dst)
         goto done;
     kvv_gen_fill(x, qrows, (int)qcols, (int)qrows, KVV_DIST_OUTLIER, 1, KVV_STREAM_X);
-    bench_quantize(&br, x, dst, qrows, qcols);
-    bench_wht(&br, x, qrows, qcols);
+    if (section_on("quantize"))
+        bench_quantize(&br, x, dst, qrows, qcols);
+    if (section_on("wht"))
+        bench_wht(&br, x, qrows, qcols);
 
     /* attention: decode (1 query, long cache) and prefill (causal block) */
     static const attn_shape shapes[] = {{"decode", 1, 4096, 32, 8, 128}, {"prefill", 256, 256, 8, 8, 128}};
     for (int s = 0; s < 2; s++)
-        if (bench_attention(&br, &shapes[s]))
+        if (section_on(shapes[s].name) && bench_attention(&br, &shapes[s]))
             goto done;
-    if (bench_decode_dram(&br, all))
+    if (section_on("decode-dram") && bench_decode_dram(&br, all))
         goto done;
     rc = 0;
     if (json_path && kvv_bench_json(&log, json_path, threads, reps)) {

@@ -334,9 +334,12 @@ int kvv_roofs_measure(int threads, int reps, kvv_roofs *r)
     r->threads = threads;
     r->llc_bytes = kvv_llc_bytes();
     /* 8x the LLC is well beyond it whatever else runs; a quarter of it fits
-     * with room for the rest of the process */
+     * with room for the rest of the process, but no more than 8 MiB: a VM
+     * may report its host's whole L3 (480 MiB here) where its own share
+     * ends near 32 MiB, and a triad over 120 MiB then measures DRAM */
     r->bw_dram = triad_gbs(threads, reps, 8 * r->llc_bytes, avx2);
-    r->bw_llc = triad_gbs(threads, reps, r->llc_bytes / 4, avx2);
+    size_t in_llc = r->llc_bytes / 4 < ((size_t)8 << 20) ? r->llc_bytes / 4 : (size_t)8 << 20;
+    r->bw_llc = triad_gbs(threads, reps, in_llc, avx2);
     r->fma_scalar = fma_gflops(threads, reps, JOB_FMA_SCALAR);
     r->fma_avx2 = avx2 ? fma_gflops(threads, reps, JOB_FMA_AVX2) : 0;
     r->fma_avx512 = avx512 ? fma_gflops(threads, reps, JOB_FMA_AVX512) : 0;

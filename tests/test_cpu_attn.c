@@ -453,6 +453,76 @@ static void test_speed_toggles_bit_identical(void)
     check_speed_toggles(c);
 }
 
+/* The AVX2 kernels' products on AVX-512 (two keys, or 16 output elements,
+ * to a zmm) give the AVX2 bits: every K/V row format the kernels read
+ * (f32, f16 and q8_0 in place, q4_0 through the f32 buffer), head dims
+ * that leave 8- and 16-wide tails, GQA 1 to 8, decode and prefill shapes,
+ * masks, softcap, both variants and the dequant cache; and the decode
+ * shape with several KV heads, which the AVX-512 kernels take two heads
+ * at a time (attn_kern.h tile2). */
+static void test_avx512_same_bits(void)
+{
+    if (!have_avx2())
+        return;
+    int had = attn_set_avx512(1);
+    if (!attn_set_avx512(1)) {
+        fprintf(stderr, "\n  (no AVX-512 on this CPU: nothing to compare)\n");
+        attn_set_avx512(had);
+        return;
+    }
+    static const kvv_type types[] = {KVV_F32, KVV_F16, KVV_Q8_0, KVV_Q4_0};
+    static const int dims[][2] = {{40, 40}, {64, 64}, {72, 72}, {96, 96}, {128, 128}, {256, 256}, {576, 512}};
+    static const int gqa[] = {1, 2, 4, 8}, nqs[] = {1, 5, 70};
+    int n_cases = 0, bad = 0;
+    for (int ki = 0; ki < 4; ki++)
+        for (int vi = 0; vi < 4; vi++)
+            for (int di = 0; di < 7; di++) {
+                kvv_type tk = types[ki], tv = types[vi];
+                int dk = dims[di][0], dv = dims[di][1];
+                if ((tk != KVV_F32 && tk != KVV_F16 && dk % 32) || (tv != KVV_F32 && tv != KVV_F16 && dv % 32))
+                    continue;
+                acase c = base_case(tk, tv, dk);
+                c.dv = dv;
+                /* every third case the decode shape the kernels pair KV heads
+                 * in (GQA 4, one query, no mask, several KV heads) */
+                int dec = (ki + vi + di) % 3 == 0;
+                c.n_head_kv = dec ? 2 + (ki + di) % 3 : 1 + (ki + di) % 2;
+                c.n_head = c.n_head_kv * (dec ? 4 : gqa[(ki + vi + di) % 4]);
+                c.n_q = dec ? 1 : nqs[(ki + 2 * vi + di) % 3];
+                c.n_kv = 45 + 17 * di;
+                c.mask = (kvv_mask)(dec ? KVV_MASK_NONE : (ki + vi + di) % 3 == 1 ? KVV_MASK_CAUSAL : KVV_MASK_HOLES);
+                c.softcap = di == 3 ? 20.0f : 0.0f;
+                c.seed = 900 + (uint64_t)(ki * 64 + vi * 8 + di);
+                fixture f;
+                fixture_make(&f, c);
+                size_t n = out_len(&f);
+                float *base = malloc(sizeof(float) * n), *out = malloc(sizeof(float) * n);
+                for (int var = KVV_VAR_VEC; var <= KVV_VAR_TILED; var++)
+                    for (int cache = 0; cache < 2; cache++) {
+                        kvv_toggles tg = kvv_toggles_default();
+                        tg.isa = KVV_ISA_AVX2;
+                        tg.variant = (kvv_variant)var;
+                        tg.cache = cache;
+                        attn_set_avx512(0);
+                        CU_ASSERT_EQUAL_FATAL(run(&f, tg, base), KVV_OK);
+                        attn_set_avx512(1);
+                        memset(out, 0xff, sizeof(float) * n);
+                        CU_ASSERT_EQUAL_FATAL(run(&f, tg, out), KVV_OK);
+                        n_cases++;
+                        if (memcmp(base, out, sizeof(float) * n) && bad++ < 5)
+                            fprintf(stderr, "\n  AVX-512 differs: d%d/%d %s-%s nq%d nkv%d h%d/%d mask%d %s cache %d\n",
+                                    dk, dv, kvv_type_name(tk), kvv_type_name(tv), c.n_q, c.n_kv, c.n_head, c.n_head_kv,
+                                    (int)c.mask, variant_name((kvv_variant)var), cache);
+                    }
+                free(base);
+                free(out);
+                fixture_free(&f);
+            }
+    attn_set_avx512(had);
+    CU_ASSERT(n_cases > 300);
+    CU_ASSERT_EQUAL(bad, 0);
+}
+
 /* A tiny memory budget forces one KV head (and one row block) per pass;
  * the passes must not change a bit. */
 static void test_memory_passes(void)
@@ -618,6 +688,7 @@ void kvv_register_tests(void)
         {"threads/split/cache/lut bit-identical", test_speed_toggles_bit_identical},
         {"auto variant equals the forced one", test_auto_variant},
         {"memory budget passes are bit-identical", test_memory_passes},
+        {"AVX-512 products give the AVX2 bits", test_avx512_same_bits},
         {"NaN/Inf inputs stay in their rows", test_nonfinite},
         {"argument checks", test_argument_checks},
         {NULL, NULL},

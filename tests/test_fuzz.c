@@ -62,6 +62,43 @@ static void test_fast_normals_exact(void)
     }
 }
 
+/* The batched Student-t(3) values (the HEAVY distribution) are the floats
+ * of the one-at-a-time definition, draw for draw, over millions of values
+ * and at lengths that end inside a batch. */
+static double student3_one(kvv_rng *r)
+{
+    double z = kvv_rng_normal(r), c = 0;
+    for (int i = 0; i < 3; i++) {
+        double g = kvv_rng_normal(r);
+        c += g * g;
+    }
+    return z / sqrt(c / 3.0 + 1e-12);
+}
+
+static void test_fast_student3_exact(void)
+{
+    enum { N = 1 << 20 };
+    float *a = malloc(sizeof(float) * N), *b = malloc(sizeof(float) * N);
+    CU_ASSERT_FATAL(a && b);
+    long differ = 0;
+    const int64_t lens[] = {N, 1, 63, 65, 1000};
+    for (int seed = 0; seed < 3; seed++)
+        for (size_t l = 0; l < sizeof lens / sizeof *lens; l++) {
+            kvv_rng r1, r2;
+            kvv_rng_seed(&r1, 2000 + seed, KVV_STREAM_V);
+            kvv_rng_seed(&r2, 2000 + seed, KVV_STREAM_V);
+            for (int64_t i = 0; i < lens[l]; i++)
+                a[i] = (float)student3_one(&r1);
+            kvv_rng_student3_f32_n(&r2, b, lens[l]);
+            for (int64_t i = 0; i < lens[l]; i++)
+                differ += memcmp(a + i, b + i, sizeof *a) != 0;
+            CU_ASSERT(kvv_rng_next(&r1) == kvv_rng_next(&r2)); /* as many draws taken */
+        }
+    CU_ASSERT_EQUAL(differ, 0);
+    free(a);
+    free(b);
+}
+
 static void test_fill_deterministic(void)
 {
     float a[4 * 128], b[4 * 128];
@@ -379,6 +416,7 @@ void kvv_register_tests(void)
 {
     static const kvv_test gen[] = {{"same seed, same bits", test_fill_deterministic},
                                    {"fast f32 normals: the bits of glibc's, draw for draw", test_fast_normals_exact},
+                                   {"Student-t(3) in batches: the bits of one at a time", test_fast_student3_exact},
                                    {"outliers: width/32 distinct channels, 10-100x", test_outlier_channels},
                                    {"denormal, huge, NaN/Inf, constant, zero values", test_hostile_values},
                                    {"random cases: valid, named, covering the space", test_random_cases},

@@ -47,6 +47,38 @@ size_t attn_set_mem_budget(size_t bytes)
     return atomic_exchange(&mem_budget, bytes ? bytes : MEM_BUDGET_DEFAULT);
 }
 
+/* The AVX2 kernels run their products on AVX-512 where the CPU has it
+ * (same bits, about half the instructions): 1 when on, 0 off, -1 not yet
+ * decided.  KVV_CPU_AVX512=0 in the environment keeps them on AVX2. */
+static _Atomic int use_avx512 = -1;
+
+static int avx512_wanted(void)
+{
+    int u = atomic_load(&use_avx512);
+    if (u < 0) {
+        const char *e = getenv("KVV_CPU_AVX512");
+        __builtin_cpu_init();
+        u = (!e || strcmp(e, "0")) && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+            __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+        int expect = -1;
+        atomic_compare_exchange_strong(&use_avx512, &expect, u);
+        u = atomic_load(&use_avx512);
+    }
+    return u;
+}
+
+int attn_set_avx512(int on)
+{
+    int was = avx512_wanted();
+    if (!on)
+        atomic_store(&use_avx512, 0);
+    else {
+        atomic_store(&use_avx512, -1);
+        avx512_wanted();
+    }
+    return was;
+}
+
 typedef struct attn_plan {
     const kvv_attn_args *a;
     const attn_kernels *kern;
@@ -203,8 +235,10 @@ static float *partial(const attn_plan *p, int h, int b, int r, int t)
 
 /* Ask for the next tile's stored K/V rows while this one is computed: the
  * dequantization that follows finds them in cache instead of waiting for
- * DRAM, which it otherwise does with nothing else to overlap. */
-static void prefetch_tile(const attn_plan *p, int h, int j0)
+ * DRAM, which it otherwise does with nothing else to overlap.  Always
+ * inlined: GCC takes a function that only prefetches for one without side
+ * effects and drops its calls. */
+static inline __attribute__((always_inline)) void prefetch_tile(const attn_plan *p, int h, int j0)
 {
     const kvv_attn_args *a = p->a;
     int nt = a->n_kv - j0 < p->tile ? a->n_kv - j0 : p->tile;
@@ -217,21 +251,26 @@ static void prefetch_tile(const attn_plan *p, int h, int j0)
         __builtin_prefetch(v + o, 0, 3);
 }
 
-/* One work item: KV head h, row block b, split chunk c. */
-static void work_item(void *arg, int64_t i)
-{
-    attn_plan *p = arg;
-    const kvv_attn_args *a = p->a;
-    int c = (int)(i % p->split);
-    int64_t rest = i / p->split;
-    int nb = p->b1 - p->b0;
-    int b = p->b0 + (int)(rest % nb);
-    int h = p->h0 + (int)(rest / nb);
-    int r0 = b * p->rb_rows;
-    int nr = p->rows - r0 < p->rb_rows ? p->rows - r0 : p->rb_rows;
-    int t0 = (int)((int64_t)c * p->n_tiles / p->split), t1 = (int)((int64_t)(c + 1) * p->n_tiles / p->split);
-    int merge_here = p->split == 1;
+/* The state of one work item: KV head h, row block b, tiles [t0, t1). */
+typedef struct item_state {
+    int h, b, r0, nr, t0, t1;
+    float *buf, *kt, *vt, *st, *scr;
+    const float **mrow, **tmask;
+    attn_tile_args ta;
+} item_state;
 
+/* Q rows in K's basis, mask rows and slopes of the item; 0, or -1 out of memory */
+static int item_begin(attn_plan *p, item_state *it, int h, int b, int c)
+{
+    const kvv_attn_args *a = p->a;
+    memset(it, 0, sizeof *it);
+    it->h = h;
+    it->b = b;
+    it->r0 = b * p->rb_rows;
+    it->nr = p->rows - it->r0 < p->rb_rows ? p->rows - it->r0 : p->rb_rows;
+    it->t0 = (int)((int64_t)c * p->n_tiles / p->split);
+    it->t1 = (int)((int64_t)(c + 1) * p->n_tiles / p->split);
+    int nr = it->nr, r0 = it->r0, merge_here = p->split == 1;
     size_t nq = (size_t)nr * p->dk8;
     size_t nkv = p->use_cache ? 0 : (size_t)p->tile * (p->dk8 + p->dv8);
     size_t nst = merge_here ? 2 * (size_t)nr * p->ps : 0;
@@ -241,11 +280,16 @@ static void work_item(void *arg, int64_t i)
         kvv_free(buf);
         free(mrow);
         atomic_store(&p->oom, 1);
-        return;
+        return -1;
     }
-    const float **tmask = mrow + nr;
-    float *qb = buf, *kt = qb + nq, *vt = kt + (size_t)p->tile * p->dk8;
-    float *st = buf + nq + nkv, *scr = st + (size_t)nr * p->ps;
+    it->buf = buf;
+    it->mrow = mrow;
+    it->tmask = mrow + nr;
+    float *qb = buf;
+    it->kt = qb + nq;
+    it->vt = it->kt + (size_t)p->tile * p->dk8;
+    it->st = buf + nq + nkv;
+    it->scr = it->st + (size_t)nr * p->ps;
     float *slope = buf + nq + nkv + nst;
 
     for (int r = 0; r < nr; r++) {
@@ -267,57 +311,136 @@ static void work_item(void *arg, int64_t i)
     if (p->rot_q)
         cpu_wht_rows(qb, nr, a->dk, p->gk, 0, p->isa);
 #endif
+    it->ta = (attn_tile_args){.nr = nr, .dk8 = p->dk8, .dv8 = p->dv8, .q = qb, .mask = it->tmask, .slope = slope,
+                              .scale = p->scale, .softcap = p->softcap};
+    return 0;
+}
 
-    attn_tile_args ta = {.nr = nr, .dk8 = p->dk8, .dv8 = p->dv8, .q = qb, .mask = tmask, .slope = slope,
-                         .scale = p->scale, .softcap = p->softcap};
-    for (int t = t0; t < t1; t++) {
-        int j0 = t * p->tile, hl = h - p->h0;
-        ta.nt = a->n_kv - j0 < p->tile ? a->n_kv - j0 : p->tile;
-        /* the same f32 values whichever way they are reached */
-        ta.k_fmt = p->use_cache ? ATTN_ROWS_F32 : p->k_fmt;
-        ta.v_fmt = p->use_cache ? ATTN_ROWS_F32 : p->v_fmt;
-        if (p->k_direct || ta.k_fmt != ATTN_ROWS_F32)
-            ta.k = k_rows(p, h, j0);
-        else if (p->use_cache)
-            ta.k = p->kc + ((size_t)hl * a->n_kv + j0) * p->dk8;
-        else {
-            dequant(p, p->fk, k_rows(p, h, j0), p->kbytes, ta.nt, a->dk, p->dk8, kt);
+/* The tile arguments of tile t: K/V rows (dequantized first where the
+ * kernels do not read them in place), mask rows, prefetches, partials. */
+static void item_tile(attn_plan *p, item_state *it, int t)
+{
+    const kvv_attn_args *a = p->a;
+    attn_tile_args *ta = &it->ta;
+    int h = it->h, j0 = t * p->tile, hl = h - p->h0;
+    ta->nt = a->n_kv - j0 < p->tile ? a->n_kv - j0 : p->tile;
+    /* the same f32 values whichever way they are reached */
+    ta->k_fmt = p->use_cache ? ATTN_ROWS_F32 : p->k_fmt;
+    ta->v_fmt = p->use_cache ? ATTN_ROWS_F32 : p->v_fmt;
+    if (p->k_direct || ta->k_fmt != ATTN_ROWS_F32)
+        ta->k = k_rows(p, h, j0);
+    else if (p->use_cache)
+        ta->k = p->kc + ((size_t)hl * a->n_kv + j0) * p->dk8;
+    else {
+        float *kt = it->kt;
+        dequant(p, p->fk, k_rows(p, h, j0), p->kbytes, ta->nt, a->dk, p->dk8, kt);
 #ifdef KVV_FAULT_toggle_path
-            if (a->type_k == KVV_Q8_0)
-                for (size_t e = 0; e < (size_t)ta.nt * p->dk8; e++)
-                    kt[e] = cpu_f16_to_f32(cpu_f32_to_f16(kt[e]));
+        if (a->type_k == KVV_Q8_0)
+            for (size_t e = 0; e < (size_t)ta->nt * p->dk8; e++)
+                kt[e] = cpu_f16_to_f32(cpu_f32_to_f16(kt[e]));
 #endif
-            ta.k = kt;
-        }
-        if (p->v_direct || ta.v_fmt != ATTN_ROWS_F32)
-            ta.v = v_rows(p, h, j0);
-        else if (p->use_cache)
-            ta.v = p->vc + ((size_t)hl * a->n_kv + j0) * p->dv8;
-        else {
-            dequant(p, p->fv, v_rows(p, h, j0), p->vbytes, ta.nt, a->dv, p->dv8, vt);
-            ta.v = vt;
-        }
-        for (int r = 0; r < nr; r++)
-            tmask[r] = mrow[r] ? mrow[r] + j0 : NULL;
-        if (t + 1 < t1 && !p->use_cache)
-            prefetch_tile(p, h, j0 + p->tile);
-        if (merge_here) {
-            ta.part = scr;
-            ta.part_stride = p->ps;
-        } else {
-            ta.part = partial(p, h, b, 0, t);
-            ta.part_stride = (size_t)p->n_tiles * p->ps;
-        }
-        p->kern->tile(&ta);
-        if (merge_here)
-            for (int r = 0; r < nr; r++)
-                p->kern->merge(st + (size_t)r * p->ps, scr + (size_t)r * p->ps, p->dv8);
+        ta->k = kt;
     }
-    if (merge_here)
-        for (int r = 0; r < nr; r++)
-            finish_row(p, st + (size_t)r * p->ps, out_row(p, h, r0 + r));
-    kvv_free(buf);
-    free(mrow);
+    if (p->v_direct || ta->v_fmt != ATTN_ROWS_F32)
+        ta->v = v_rows(p, h, j0);
+    else if (p->use_cache)
+        ta->v = p->vc + ((size_t)hl * a->n_kv + j0) * p->dv8;
+    else {
+        dequant(p, p->fv, v_rows(p, h, j0), p->vbytes, ta->nt, a->dv, p->dv8, it->vt);
+        ta->v = it->vt;
+    }
+    for (int r = 0; r < it->nr; r++)
+        it->tmask[r] = it->mrow[r] ? it->mrow[r] + j0 : NULL;
+    ta->pf_dot = ta->pf_pv = NULL;
+    if (p->isa == KVV_ISA_AVX2 && !p->use_cache) {
+        /* The AVX2 kernels prefetch as they compute: during the q.k
+         * products, this tile's V rows when they are read in place (else
+         * the next tile's, for its dequantization); during the p.v sums,
+         * the next tile's K rows.  The scalar kernels are not fast enough
+         * to need more than the tile ahead. */
+        int jn = j0 + p->tile, nn = t + 1 < it->t1 ? (a->n_kv - jn < p->tile ? a->n_kv - jn : p->tile) : 0;
+        if (p->v_direct || ta->v_fmt != ATTN_ROWS_F32) {
+            ta->pf_dot = v_rows(p, h, j0);
+            ta->pf_dot_bytes = (size_t)ta->nt * p->vbytes;
+        } else if (nn) {
+            ta->pf_dot = v_rows(p, h, jn);
+            ta->pf_dot_bytes = (size_t)nn * p->vbytes;
+        }
+        if (nn) {
+            ta->pf_pv = k_rows(p, h, jn);
+            ta->pf_pv_bytes = (size_t)nn * p->kbytes;
+        }
+    } else if (t + 1 < it->t1 && !p->use_cache)
+        prefetch_tile(p, h, j0 + p->tile);
+    if (p->split == 1) {
+        ta->part = it->scr;
+        ta->part_stride = p->ps;
+    } else {
+        ta->part = partial(p, h, it->b, 0, t);
+        ta->part_stride = (size_t)p->n_tiles * p->ps;
+    }
+}
+
+/* After the kernel: fold the tile's partials into the running states */
+static void item_merge(attn_plan *p, item_state *it)
+{
+    if (p->split == 1)
+        for (int r = 0; r < it->nr; r++)
+            p->kern->merge(it->st + (size_t)r * p->ps, it->scr + (size_t)r * p->ps, p->dv8);
+}
+
+static void item_end(attn_plan *p, item_state *it)
+{
+    if (p->split == 1)
+        for (int r = 0; r < it->nr; r++)
+            finish_row(p, it->st + (size_t)r * p->ps, out_row(p, it->h, it->r0 + r));
+    kvv_free(it->buf);
+    free((void *)it->mrow);
+}
+
+/* One work item: KV head h, row block b, split chunk c. */
+static void work_item(void *arg, int64_t i)
+{
+    attn_plan *p = arg;
+    int c = (int)(i % p->split);
+    int64_t rest = i / p->split;
+    int nb = p->b1 - p->b0;
+    item_state it;
+    if (item_begin(p, &it, p->h0 + (int)(rest / nb), p->b0 + (int)(rest % nb), c))
+        return;
+    for (int t = it.t0; t < it.t1; t++) {
+        item_tile(p, &it, t);
+        p->kern->tile(&it.ta);
+        item_merge(p, &it);
+    }
+    item_end(p, &it);
+}
+
+/* Two KV heads (h0 + 2i and the next) in one work item, tile by tile: where
+ * the kernels have tile2, their products interleave the two heads' rows,
+ * so that twice the memory streams are in flight (one core's DRAM
+ * bandwidth is bound by the misses it keeps outstanding).  Each head's
+ * arithmetic is the single item's. */
+static void work_pair(void *arg, int64_t i)
+{
+    attn_plan *p = arg;
+    item_state it[2];
+    if (item_begin(p, &it[0], p->h0 + 2 * (int)i, p->b0, 0))
+        return;
+    if (item_begin(p, &it[1], p->h0 + 2 * (int)i + 1, p->b0, 0)) {
+        kvv_free(it[0].buf);
+        free((void *)it[0].mrow);
+        return;
+    }
+    for (int t = it[0].t0; t < it[0].t1; t++) {
+        item_tile(p, &it[0], t);
+        item_tile(p, &it[1], t);
+        p->kern->tile2(&it[0].ta, &it[1].ta);
+        item_merge(p, &it[0]);
+        item_merge(p, &it[1]);
+    }
+    item_end(p, &it[0]);
+    item_end(p, &it[1]);
 }
 
 /* Split-K reduction: one item per (KV head, row block); tiles in order. */
@@ -466,7 +589,12 @@ static int run_passes(attn_plan *p, int threads)
             p->b0 = b0;
             p->b1 = b0 + blocks < p->n_rb ? b0 + blocks : p->n_rb;
             int nb = p->b1 - p->b0;
-            cpu_parallel_for(threads, (int64_t)nh * nb * p->split, work_item, p);
+            /* heads in pairs where there are enough of them for every
+             * thread (decode: one row block, no split) */
+            if (p->kern->tile2 && p->split == 1 && nb == 1 && nh % 2 == 0 && nh >= 2 * threads && !p->use_cache)
+                cpu_parallel_for(threads, (int64_t)nh / 2, work_pair, p);
+            else
+                cpu_parallel_for(threads, (int64_t)nh * nb * p->split, work_item, p);
             if (p->split > 1)
                 cpu_parallel_for(threads, (int64_t)nh * nb, merge_item, p);
         }
@@ -516,7 +644,7 @@ int cpu_attention(const kvv_attn_args *a, float *out, kvv_attn_info *info, char 
     p.a = a;
     p.out = out;
     p.isa = isa;
-    p.kern = isa == KVV_ISA_AVX2 ? attn_kernels_avx2() : attn_kernels_scalar();
+    p.kern = isa != KVV_ISA_AVX2 ? attn_kernels_scalar() : avx512_wanted() ? attn_kernels_avx512() : attn_kernels_avx2();
     p.fk = type_fns(a->type_k, isa);
     p.fv = type_fns(a->type_v, isa);
     if (!p.fk || !p.fv)

@@ -68,6 +68,48 @@ static inline __m256 hsum8(__m256 a0, __m256 a1, __m256 a2, __m256 a3, __m256 a4
 #define LD(p) _mm256_loadu_ps(p)
 #define FMA(a, b, c) _mm256_fmadd_ps(a, b, c)
 
+/* ---- prefetch: lines spread evenly over a loop's iterations ---- */
+
+/* Spread over the products (rather than one burst per tile) the requests
+ * stay within the core's outstanding-miss slots, and they cross the 4 KiB
+ * page boundaries where the hardware prefetcher stops: on 4 KiB pages that
+ * is what keeps decode from waiting for DRAM at every page.  Always
+ * inlined: GCC takes a function that only prefetches for one without side
+ * effects and drops its calls. */
+typedef struct pf_stream {
+    const char *p;
+    size_t step, second; /* bytes a unit (one line or more); 0 or 64: a unit's second line */
+    size_t units, acc, iters;
+} pf_stream;
+
+/* The lines of [p, p + bytes) evenly over `iters` iterations, in units of
+ * one line, or of `per` lines where there are more lines than iterations
+ * (then a unit's first two lines are asked for, and the L2's adjacent-line
+ * prefetcher takes most of the rest).  Even spacing matters: the same
+ * requests front-loaded cost a fifth of the bandwidth from DRAM here. */
+static inline __attribute__((always_inline)) void pf_start(pf_stream *s, const char *p, size_t bytes, int iters)
+{
+    size_t lines = (bytes + 63) / 64, per = iters > 0 ? (lines + (size_t)iters - 1) / (size_t)iters : 0;
+    s->p = p;
+    s->step = 64 * (per ? per : 1);
+    s->second = per > 1 ? 64 : 0;
+    s->units = p && per ? (bytes + s->step - 1) / s->step : 0;
+    s->acc = 0;
+    s->iters = iters > 0 ? (size_t)iters : 1;
+}
+
+/* one iteration's share (Bresenham: at most one unit) */
+static inline __attribute__((always_inline)) void pf_step(pf_stream *s)
+{
+    s->acc += s->units;
+    if (s->acc >= s->iters) {
+        _mm_prefetch(s->p, _MM_HINT_T0);
+        _mm_prefetch(s->p + s->second, _MM_HINT_T0);
+        s->p += s->step;
+        s->acc -= s->iters;
+    }
+}
+
 /* ---- which keys a row sees ---- */
 
 /* Bit j set when key j of the tile is visible: its mask entry is not -inf
@@ -189,119 +231,70 @@ static inline __m256 ld_q8_0(const uint8_t *row, int c)
 }
 #define LD_Q8_0(row, c) ld_q8_0(row, c)
 
-/* One instance per (K format, V format): the element type, row address and
- * load of each (f32 stands for any type dequantized into a buffer). */
-#define T_f32 float
-#define T_f16 uint16_t
-#define T_q8 uint8_t
-#define R_f32 ROW_F32
-#define R_f16 ROW_F32
-#define R_q8 ROW_Q8_0
-#define L_f32 LD_F32
-#define L_f16 LD_F16
-#define L_q8 LD_Q8_0
+/* ---- AVX-512 loads (the instances built with ROWS_512) ---- */
+#define AVX512_TARGET __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl")))
+#define LO256(z) _mm512_castps512_ps256(z)
+#define HI256(z) _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(z), 1))
 
-#define KT T_f32
-#define KROW R_f32
-#define LDK L_f32
-#define VT T_f32
-#define VROW R_f32
-#define LDV L_f32
-#define NAME(x) x##_f32_f32
-#include "kernels/cpu/attn_avx2_rows.h"
-#undef VT
-#undef VROW
-#undef LDV
-#undef NAME
-#define VT T_f16
-#define VROW R_f16
-#define LDV L_f16
-#define NAME(x) x##_f32_f16
-#include "kernels/cpu/attn_avx2_rows.h"
-#undef VT
-#undef VROW
-#undef LDV
-#undef NAME
-#define VT T_q8
-#define VROW R_q8
-#define LDV L_q8
-#define NAME(x) x##_f32_q8
-#include "kernels/cpu/attn_avx2_rows.h"
-#undef KT
-#undef KROW
-#undef LDK
-#undef VT
-#undef VROW
-#undef LDV
-#undef NAME
+/* [d0 x8 | d1 x8]: the f16 scales of two q8_0 blocks */
+static inline AVX512_TARGET __m512 q8_scales2(const uint8_t *b0, const uint8_t *b1)
+{
+    __m256 d0 = _mm256_set1_ps(_cvtsh_ss((unsigned short)(b0[0] | b0[1] << 8)));
+    __m256 d1 = _mm256_set1_ps(_cvtsh_ss((unsigned short)(b1[0] | b1[1] << 8)));
+    return _mm512_insertf32x8(_mm512_castps256_ps512(d0), d1, 1);
+}
 
-#define KT T_f16
-#define KROW R_f16
-#define LDK L_f16
-#define VT T_f32
-#define VROW R_f32
-#define LDV L_f32
-#define NAME(x) x##_f16_f32
-#include "kernels/cpu/attn_avx2_rows.h"
-#undef VT
-#undef VROW
-#undef LDV
-#undef NAME
-#define VT T_f16
-#define VROW R_f16
-#define LDV L_f16
-#define NAME(x) x##_f16_f16
-#include "kernels/cpu/attn_avx2_rows.h"
-#undef VT
-#undef VROW
-#undef LDV
-#undef NAME
-#define VT T_q8
-#define VROW R_q8
-#define LDV L_q8
-#define NAME(x) x##_f16_q8
-#include "kernels/cpu/attn_avx2_rows.h"
-#undef KT
-#undef KROW
-#undef LDK
-#undef VT
-#undef VROW
-#undef LDV
-#undef NAME
+#ifdef KVV_FAULT_toggle_path
+/* the mutant of the uncached q8_0 path (attn.c): values through f16 */
+#define Q8_FAULT512(x) _mm512_cvtph_ps(_mm512_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC))
+#else
+#define Q8_FAULT512(x) (x)
+#endif
 
-#define KT T_q8
-#define KROW R_q8
-#define LDK L_q8
-#define VT T_f32
-#define VROW R_f32
-#define LDV L_f32
-#define NAME(x) x##_q8_f32
-#include "kernels/cpu/attn_avx2_rows.h"
-#undef VT
-#undef VROW
-#undef LDV
-#undef NAME
-#define VT T_f16
-#define VROW R_f16
-#define LDV L_f16
-#define NAME(x) x##_q8_f16
-#include "kernels/cpu/attn_avx2_rows.h"
-#undef VT
-#undef VROW
-#undef LDV
-#undef NAME
-#define VT T_q8
-#define VROW R_q8
-#define LDV L_q8
-#define NAME(x) x##_q8_q8
-#include "kernels/cpu/attn_avx2_rows.h"
-#undef KT
-#undef KROW
-#undef LDK
-#undef VT
-#undef VROW
-#undef LDV
-#undef NAME
+/* 8 int8 of each of two blocks times their scales dd: q * d as ld_q8_0 */
+static inline AVX512_TARGET __m512 q8_values2(const uint8_t *q0, const uint8_t *q1, __m512 dd)
+{
+    __m128i b = _mm_castpd_si128(
+        _mm_loadh_pd(_mm_castsi128_pd(_mm_loadl_epi64((const __m128i *)q0)), (const double *)(const void *)q1));
+    __m512 x = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(b)), dd);
+    return Q8_FAULT512(x);
+}
+
+/* values d..d+31 of a q8_0 row (one block, d a multiple of 32) */
+static inline AVX512_TARGET void q8_block_values(const uint8_t *row, int d, __m512 *x0, __m512 *x1)
+{
+    const uint8_t *b = row + (size_t)(d >> 5) * 34;
+    __m512 dd = _mm512_set1_ps(_cvtsh_ss((unsigned short)(b[0] | b[1] << 8)));
+    __m512 y0 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(b + 2)))), dd);
+    __m512 y1 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(b + 18)))), dd);
+    *x0 = Q8_FAULT512(y0);
+    *x1 = Q8_FAULT512(y1);
+}
+
+/* values c..c+7 of two rows as one zmm; values d..d+15 of one row */
+#define LDK2_f32(k0, k1, c) _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_loadu_ps((k0) + (c))), \
+                                               _mm256_loadu_ps((k1) + (c)), 1)
+#define LDK2_f16(k0, k1, c)                                                                                        \
+    _mm512_cvtph_ps(_mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)((k0) + (c)))), \
+                                            _mm_loadu_si128((const __m128i *)((k1) + (c))), 1))
+#define LDV16_f32(row, d) _mm512_loadu_ps((row) + (d))
+#define LDV16_f16(row, d) _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((row) + (d))))
+
+/* The instances: every (K format, V format) pair, once for AVX2 and once
+ * for AVX-512 (attn_avx2_inst.h). */
+#define ROWS_FN
+#define SFX(x) x
+#include "kernels/cpu/attn_avx2_inst.h"
+#undef ROWS_FN
+#undef SFX
+
+#define ROWS_512
+#define ROWS_FN AVX512_TARGET
+#define SFX(x) x##_512
+#include "kernels/cpu/attn_avx2_inst.h"
+#undef ROWS_FN
+#undef SFX
+#undef ROWS_512
 
 static void rows_tile(const attn_tile_args *t)
 {
@@ -309,6 +302,15 @@ static void rows_tile(const attn_tile_args *t)
         {rows_tile_f32_f32, rows_tile_f32_f16, rows_tile_f32_q8},
         {rows_tile_f16_f32, rows_tile_f16_f16, rows_tile_f16_q8},
         {rows_tile_q8_f32, rows_tile_q8_f16, rows_tile_q8_q8}};
+    fn[t->k_fmt][t->v_fmt](t);
+}
+
+static void rows_tile_512(const attn_tile_args *t)
+{
+    static void (*const fn[3][3])(const attn_tile_args *) = {
+        {rows_tile_f32_f32_512, rows_tile_f32_f16_512, rows_tile_f32_q8_512},
+        {rows_tile_f16_f32_512, rows_tile_f16_f16_512, rows_tile_f16_q8_512},
+        {rows_tile_q8_f32_512, rows_tile_q8_f16_512, rows_tile_q8_q8_512}};
     fn[t->k_fmt][t->v_fmt](t);
 }
 
@@ -324,6 +326,22 @@ static void merge(float *st, const float *pt, int dv8)
         _mm256_storeu_ps(O + d, FMA(LD(O + d), av, _mm256_mul_ps(LD(o + d), bv)));
 }
 
-static const attn_kernels kernels = {rows_tile, merge};
+static void rows_tile2_512(const attn_tile_args *a, const attn_tile_args *b)
+{
+    static void (*const fn[3][3])(const attn_tile_args *, const attn_tile_args *) = {
+        {rows_tile2_f32_f32_512, rows_tile2_f32_f16_512, rows_tile2_f32_q8_512},
+        {rows_tile2_f16_f32_512, rows_tile2_f16_f16_512, rows_tile2_f16_q8_512},
+        {rows_tile2_q8_f32_512, rows_tile2_q8_f16_512, rows_tile2_q8_q8_512}};
+    if (a->k_fmt == b->k_fmt && a->v_fmt == b->v_fmt)
+        fn[a->k_fmt][a->v_fmt](a, b);
+    else {
+        rows_tile_512(a);
+        rows_tile_512(b);
+    }
+}
+
+static const attn_kernels kernels = {rows_tile, merge, NULL};
+static const attn_kernels kernels_512 = {rows_tile_512, merge, rows_tile2_512};
 
 const attn_kernels *attn_kernels_avx2(void) { return &kernels; }
+const attn_kernels *attn_kernels_avx512(void) { return &kernels_512; }

@@ -40,6 +40,12 @@ typedef struct attn_tile_args {
     float softcap;            /* 0 = off */
     float *part;              /* row r's partial starts at part + r * part_stride */
     size_t part_stride;
+    /* Stored K / V bytes the AVX2 kernels prefetch a line at a time while
+     * they compute the q.k products (pf_dot) and the p.v sums (pf_pv), so
+     * that the rows a later step reads come in while this one computes
+     * (NULL: none; see attn.c). */
+    const char *pf_dot, *pf_pv;
+    size_t pf_dot_bytes, pf_pv_bytes;
 } attn_tile_args;
 
 /* How K/V rows reach a tile kernel: f32 (as stored, or dequantized into a
@@ -56,12 +62,20 @@ typedef struct attn_kernels {
     attn_tile_fn tile;
     /* Fold a tile's partial into a running state (online-softmax rescale). */
     void (*merge)(float *state, const float *part, int dv8);
+    /* Two tiles (of two KV heads) at once, each with exactly the bits tile
+     * gives it; NULL: none (the driver then runs tile on each). */
+    void (*tile2)(const attn_tile_args *a, const attn_tile_args *b);
 } attn_kernels;
 
 /* The memory the driver may hold at once for the dequant cache and split-K
  * partials (0 = the default, 256 MiB); returns the previous value.  Larger
  * work runs in passes, with the same bits. */
 size_t attn_set_mem_budget(size_t bytes);
+
+/* Whether the AVX2 path may run its products on AVX-512 (where the CPU has
+ * it; they give the same bits): 0 keeps it on AVX2.  Returns whether it
+ * did before.  For tests that compare the two. */
+int attn_set_avx512(int on);
 
 /* The scalar half of a merge, the same for every ISA: folds partial pt's
  * header into state st and returns 0 (pt saw no key: nothing to do), 1 (st
@@ -92,5 +106,8 @@ static inline int attn_merge_header(float *st, const float *pt, int dv8, float *
 
 const attn_kernels *attn_kernels_scalar(void);
 const attn_kernels *attn_kernels_avx2(void);
+/* The AVX2 kernels' products on AVX-512: the same bits (attn_avx2_rows.h);
+ * call only where the CPU has AVX-512 F, DQ, BW and VL. */
+const attn_kernels *attn_kernels_avx512(void);
 
 #endif

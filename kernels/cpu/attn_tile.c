@@ -200,6 +200,6 @@ static void merge(float *st, const float *pt, int dv8)
         O[d] = O[d] * a + o[d] * b;
 }
 
-static const attn_kernels kernels = {rows_tile, merge};
+static const attn_kernels kernels = {rows_tile, merge, NULL};
 
 const attn_kernels *attn_kernels_scalar(void) { return &kernels; }

@@ -89,6 +89,20 @@ void cpu_quantize_rows(kvv_type t, int isa, const float *x, void *dst, int64_t n
     }
     const cpu_type_fns *f = cpu_type_fns_get(t, isa);
     size_t rb = kvv_row_bytes(t, ncols);
+    const kvv_type_info *ti = kvv_type_get(t);
+    /* Rows of whole blocks lie end to end, and a float or ggml block does
+     * not depend on the row it is in: runs of rows go as one long row, so a
+     * kernel that works on several blocks at once (q8_0 takes 8, f16 32
+     * values) keeps them busy across row ends and the call overhead goes. */
+    if (ti && (ti->family == KVV_FAMILY_FLOAT || ti->family == KVV_FAMILY_BLOCK) && ncols % ti->block == 0 &&
+        rb == (size_t)(ncols / ti->block) * ti->bytes) {
+        int64_t per = (INT_MAX / 2) / ncols;
+        for (int64_t r = 0; r < nrows; r += per) {
+            int64_t n = nrows - r < per ? nrows - r : per;
+            f->quantize_row(x + r * ncols, (uint8_t *)dst + (size_t)r * rb, (int)(n * ncols));
+        }
+        return;
+    }
     for (int64_t r = 0; r < nrows; r++)
         f->quantize_row(x + r * ncols, (uint8_t *)dst + (size_t)r * rb, ncols);
 }

@@ -22,9 +22,10 @@ static void q5_1_block(const float *x, uint8_t *dst, kvv_ref_ties *t, int64_t e0
         float v = (x[j] - min) * id;
         L[j] = (uint8_t)(kvv_rq_trunc_byte(v + 0.5f) & 0x1f); /* ggml keeps bits 0-3 in qs, bit 4 in qh */
         /* x - min rounds too: its half ulp, scaled by id, joins the product's */
-        double dx = (double)x[j] - (double)min;
-        kvv_rq_tie_trunc(t, e0 + j, dx * (double)id + 0.5, dx / (double)d + 0.5,
-                         kvv_ref_ulp32((double)v) + kvv_ref_ulp32(dx) * fabs((double)id), 31, L[j]);
+        double dx = (double)x[j] - (double)min, va = dx * (double)id + 0.5;
+        if (t && !kvv_rq_far_from_grid(va, 0))
+            kvv_rq_tie_trunc(t, e0 + j, va, dx / (double)d + 0.5,
+                             kvv_rq_ulp32((double)v) + kvv_rq_ulp32(dx) * fabs((double)id), 31, L[j]);
     }
     kvv_rq_wr16(dst, kvv_ref_f32_to_f16(d));
     kvv_rq_wr16(dst + 2, kvv_ref_f32_to_f16(min));

@@ -17,7 +17,9 @@ static void q8_0_block(const float *x, uint8_t *dst, kvv_ref_ties *t, int64_t e0
         float v = x[j] * id;
         int q = kvv_rq_trunc_i8(roundf(v));
         dst[2 + j] = (uint8_t)q;
-        kvv_rq_tie_round(t, e0 + j, (double)x[j] * (double)id, (double)x[j] / (double)d, q);
+        double va = (double)x[j] * (double)id;
+        if (t && !kvv_rq_far_from_grid(va, 0.5))
+            kvv_rq_tie_round(t, e0 + j, va, (double)x[j] / (double)d, q);
     }
 }
 

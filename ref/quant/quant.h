@@ -68,6 +68,24 @@ static inline int kvv_rq_trunc_byte(float v)
 }
 static inline int kvv_rq_trunc_i8(float v) { return (int)(int8_t)(uint8_t)kvv_rq_trunc_byte(v); }
 
+/* kvv_ref_ulp32 inline, for the loops that ask it of every element (a
+ * call each cost more than the rest of the tie test) */
+static inline double kvv_rq_ulp32(double x)
+{
+    x = fabs(x);
+    if (x < 0x1p-126)
+        return 0x1p-149;
+    uint64_t u;
+    memcpy(&u, &x, sizeof u);
+    uint64_t field = u >> 52;
+    if (field == 0x7ff)
+        return 0x1p-24;
+    u = (field - 23) << 52;
+    double r;
+    memcpy(&r, &u, sizeof r);
+    return r;
+}
+
 /* ---- shape checks and block loops (ref/quant/rows.c) ---- */
 /* The group/block shape check every quantizer starts with (kvv_type_fits). */
 int kvv_rq_shape_ok(kvv_type t, int64_t nrows, int64_t ncols);
@@ -116,8 +134,24 @@ static inline void kvv_rq_tie_round(kvv_ref_ties *t, int64_t e, double va, doubl
     double w = fabs(b) * 0x1p-23;
     if (b < lo - w || b > hi + w)
         return;
-    kvv_rq_tie_index(t, e, lo, hi, b, kvv_ref_ulp32(b), canon, (int)k, (int)k + 1);
+    kvv_rq_tie_index(t, e, lo, hi, b, kvv_rq_ulp32(b), canon, (int)k, (int)k + 1);
 }
+/* Whether the exact value va (as x*id; the formula's x/d lies within
+ * |va| 2^-22 of it) is so far from every boundary, the integers (half 0)
+ * or the integers + 1/2 (half 0.5), that kvv_rq_tie_trunc and
+ * kvv_rq_tie_round would record nothing: farther than twice the largest
+ * |va - vb| plus window they can use for a |va| below 2^50 (the windows
+ * of the types' formulas are a few f32 ulps of values below 40).  Lets the
+ * block quantizers skip the division x/d and the tie test for almost every
+ * element.  Not certain (NaN, Inf, huge): 0. */
+static inline int kvv_rq_far_from_grid(double va, double half)
+{
+    if (!(fabs(va) < 0x1p50))
+        return 0;
+    double w = va - half, n = (w + 0x1.8p52) - 0x1.8p52; /* the nearest integer to w */
+    return fabs(w - n) > 2 * ((fabs(va) + 17) * 0x1p-20 + 0x1p-140);
+}
+
 /* truncation toward zero then MIN(maxq, .): boundaries at the integers */
 static inline void kvv_rq_tie_trunc(kvv_ref_ties *t, int64_t e, double va, double vb, double inner, int maxq,
                                     int canon)
@@ -133,7 +167,7 @@ static inline void kvv_rq_tie_trunc(kvv_ref_ties *t, int64_t e, double va, doubl
     double w = fmax(fabs(b) * 0x1p-23, 0x1p-149) + inner;
     if (b < lo - w || b > hi + w)
         return;
-    kvv_rq_tie_index(t, e, lo, hi, b, kvv_ref_ulp32(b) + inner, canon, below, above);
+    kvv_rq_tie_index(t, e, lo, hi, b, kvv_rq_ulp32(b) + inner, canon, below, above);
 }
 
 /* ---- Walsh-Hadamard transforms (ref/wht.c) ---- */

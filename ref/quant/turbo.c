@@ -73,13 +73,31 @@ void kvv_rq_group_index_ties(const kvv_rq_group *gr, const int16_t *idx, const f
 {
     if (!t || gr->zero)
         return;
+    /* Most elements lie far from every midpoint.  When v is inside the
+     * cell of its canonical index, the nearest midpoint is one of the
+     * cell's two ends, and the window below is at most
+     * max(|b| 2^-23 + 2^-149, rot_err(v, g)) (kvv_ref_ulp32 and
+     * kvv_rq_rot_err); an element more than twice that from both ends can
+     * record nothing (the comparisons in kvv_rq_tie_index are off by far
+     * less than the factor) and skips the search. */
+    const double rot0 = KVV_RQ_U32 * (log2(gr->g) + 3), rot1 = KVV_RQ_U32 * (gr->g / 2 + 2);
     for (int j = 0; j < gr->g; j++) {
         double v = gr->ue[j];
+        int c = idx[j];
+        if (c >= 0 && c <= nmid) {
+            double lo = c > 0 ? mid[c - 1] : -INFINITY, hi = c < nmid ? mid[c] : INFINITY;
+            if (v >= lo && v <= hi) {
+                double d = fmin(v - lo, hi - v), bmax = fmax(c > 0 ? fabs(lo) : 0, c < nmid ? fabs(hi) : 0);
+                double w = fmax(bmax * 0x1p-23 + 0x1p-149, rot0 + rot1 * fabs(v));
+                if (d > 2 * w)
+                    continue;
+            }
+        }
         int k = 0;
         for (int i = 1; i < nmid; i++)
             if (fabs(v - mid[i]) < fabs(v - mid[k]))
                 k = i;
-        double b = mid[k], win = kvv_ref_ulp32(b), re = kvv_rq_rot_err(v, gr->g);
+        double b = mid[k], win = kvv_rq_ulp32(b), re = kvv_rq_rot_err(v, gr->g);
         kvv_rq_tie_index(t, e0 + j, v, v, b, win > re ? win : re, idx[j], k, k + 1);
     }
 }
