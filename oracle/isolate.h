@@ -37,17 +37,4 @@ void kvv_isolate_stop_on(volatile sig_atomic_t *flag);
 /* Send this process's stdout to its stderr (in a process that runs a
  * backend: what the backend prints must not reach a report on stdout). */
 void kvv_stdout_to_stderr(void);
-/* The bench's backends in a child process (oracle/isolate_bench.c): opens
- * the backends named and runs body(out, backends, names, n, arg) over them
- * in a child whose stdout goes to stderr (what a backend prints never
- * reaches out) and which writes out line by line.  A backend that crashes
- * or exits inside one of its entry points is named, with the call, in a
- * line of out (and on stderr), and the body runs again in a new child
- * without it, until a run completes or no backend is left.  Returns 0 when
- * the body completed on every backend, 1 when a backend crashed or the body
- * failed (nonzero), -1 when no child could be started.  body: 0 or -1. */
-typedef int (*kvv_bench_body_fn)(FILE *out, const kvv_backend *const *backends, const char *const *names, int n,
-                                 void *arg);
-int kvv_bench_isolated(FILE *out, const char *const *names, int n, kvv_bench_body_fn body, void *arg);
-
 #endif

@@ -24,7 +24,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "oracle/bench.h"
 #include "oracle/guard.h"
 #include "oracle/isolate.h"
 #include "oracle/run.h"

@@ -42,4 +42,10 @@ int kvv_proc_filter(char *const argv[], FILE *log, const char *prefix, FILE *out
 void kvv_proc_catch_signals(int on);
 int kvv_proc_caught(void);
 
+/* ---- the machine (proc/machine.c) ---- */
+/* Online processors (at least 1, at most 256). */
+int kvv_cpu_count(void);
+/* The CPU's model name from /proc/cpuinfo ("unknown CPU" without it). */
+void kvv_cpu_model(char *buf, size_t n);
+
 #endif

@@ -1,5 +1,5 @@
 /* `kvverify bench` runs its backends in a child process
- * (oracle/isolate_bench.c): a plugin that prints to stdout must not mix
+ * (bench/isolate_bench.c): a plugin that prints to stdout must not mix
  * into the bench's lines (or its JSON), and one that crashes must be named,
  * with the call it crashed in, while the other backends' lines are kept.
  * A small stand-in for the bench's body (a line per backend and width,
@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bench/bench.h"
 #include "oracle/isolate.h"
 #include "tests/harness.h"
 

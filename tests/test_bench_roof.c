@@ -1,6 +1,6 @@
-/* The bench's roofline bookkeeping (oracle/bench_lines.c) on made-up
+/* The bench's roofline bookkeeping (bench/bench_lines.c) on made-up
  * limits, where every fraction is known in advance, and the measurement of
- * the machine's limits (oracle/bench_roof.c) for sanity only: a benchmark
+ * the machine's limits (bench/bench_roof.c) for sanity only: a benchmark
  * is a program, so no speed is asserted here. */
 #include <CUnit/CUnit.h>
 #include <math.h>
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "oracle/bench.h"
+#include "bench/bench.h"
 #include "tests/json_check.h"
 #include "tests/harness.h"
 

@@ -1,5 +1,5 @@
-/* `kvverify bench`: a program, not a test (see oracle/bench.c).  The
- * backends run in a child process (oracle/isolate_bench.c): what they print
+/* `kvverify bench`: a program, not a test (see bench/bench.c).  The
+ * backends run in a child process (bench/isolate_bench.c): what they print
  * goes to stderr, and one that crashes is named and left out while the
  * others are measured. */
 #include <errno.h>
@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "oracle/bench.h"
+#include "bench/bench.h"
 #include "oracle/isolate.h"
 #include "tools/cli.h"
 

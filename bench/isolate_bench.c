@@ -1,7 +1,7 @@
 /* The bench's backends in a child process.
  *
  * `kvverify bench` times backends against each other, interleaving their
- * samples (oracle/bench.c), so they run in one process, which cannot be
+ * samples (bench/bench.c), so they run in one process, which cannot be
  * the tool's own: a backend is untrusted code that may print to stdout
  * (where the bench's lines, or its JSON, go) or crash.  The bench runs in a
  * child whose stdout is sent to stderr and which writes its lines to the
@@ -25,6 +25,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bench/bench.h"
 #include "oracle/isolate.h"
 
 enum { E_SUPPORTS, E_QUANTIZE, E_DEQUANTIZE, E_WHT, E_ATTENTION, E_FLUSH, E_DESTROY, E_LAST_ERROR, E_STORED_AS };

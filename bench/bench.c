@@ -1,8 +1,8 @@
 /* `kvverify bench`: a program, not a test.  Measures the machine's limits
- * (oracle/bench_roof.c), then times quantize, WHT and attention (decode and
+ * (bench/bench_roof.c), then times quantize, WHT and attention (decode and
  * prefill, and decode over a cache beyond the last-level cache at all
  * threads) for each selected backend and for the reference, in one run, and
- * prints throughput, each line's fraction of its roof (oracle/bench_lines.c)
+ * prints throughput, each line's fraction of its roof (bench/bench_lines.c)
  * and ratios: to the reference, and to the first backend of the list.  Each
  * figure is the best of several repetitions after a warm-up. */
 #include <cblas.h>
@@ -14,7 +14,7 @@
 
 #include "gen/gen.h"
 #include "kvv/tensor.h"
-#include "oracle/bench.h"
+#include "bench/bench.h"
 
 static double now(void)
 {

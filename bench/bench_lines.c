@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "oracle/bench.h"
+#include "bench/bench.h"
 
 /* the roofs measured at the line's thread count (else the nearest) */
 static const kvv_roofs *roofs_at(const kvv_bench_log *log, int threads)

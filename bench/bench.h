@@ -1,6 +1,7 @@
-/* The benchmark (a program, not a test): oracle/bench*.c. */
-#ifndef KVV_ORACLE_BENCH_H
-#define KVV_ORACLE_BENCH_H
+/* The benchmark (a program, not a test): bench/bench*.c, and the backends
+ * it measures in a child process (bench/isolate_bench.c). */
+#ifndef KVV_BENCH_BENCH_H
+#define KVV_BENCH_BENCH_H
 
 #include <signal.h>
 #include <stddef.h>
@@ -16,6 +17,7 @@
 #include "model/model.h"
 #include "ref/ref.h"
 #include "reports/reports.h"
+#include "proc/proc.h"
 
 /* ---- benchmark (a program, not a test) ---- */
 /* Quantize, WHT, attention decode and prefill on each backend and the
@@ -26,7 +28,7 @@
 int kvv_bench(FILE *out, const kvv_backend *const *backends, const char *const *names, int nbackends, int threads,
               int reps, const char *json_path);
 
-/* The machine's limits (oracle/bench_roof.c), measured at `threads`
+/* The machine's limits (bench/bench_roof.c), measured at `threads`
  * threads, best of reps: STREAM-style triad bandwidth (24 bytes counted per
  * element) over a working set of 8x the last-level cache and over one of a
  * quarter of it, and the f32 multiply-add peak per ISA (0 where the CPU
@@ -41,13 +43,9 @@ typedef struct kvv_roofs {
 int kvv_roofs_measure(int threads, int reps, kvv_roofs *r);
 /* The last-level cache in bytes (sysfs, else sysconf, else 32 MiB). */
 size_t kvv_llc_bytes(void);
-/* The CPU's model name from /proc/cpuinfo ("unknown CPU" without it). */
-void kvv_cpu_model(char *buf, size_t n);
-/* Online processors (at least 1). */
-int kvv_cpu_count(void);
 
 /* One line of the bench and where it stands against the roofs
- * (oracle/bench_lines.c).  seconds < 0: the backend does not support it. */
+ * (bench/bench_lines.c).  seconds < 0: the backend does not support it. */
 typedef struct kvv_bench_line {
     const char *section; /* "quantize", "wht", "decode", "prefill", "decode-dram" */
     char what[64];
@@ -78,5 +76,18 @@ typedef struct kvv_bench_log {
 void kvv_bench_line_add(kvv_bench_log *log, const kvv_bench_line *l);
 /* Write the whole log as JSON; 0, or -1 when the file cannot be written. */
 int kvv_bench_json(const kvv_bench_log *log, const char *path, int threads, int reps);
+
+/* The bench's backends in a child process (bench/isolate_bench.c): opens
+ * the backends named and runs body(out, backends, names, n, arg) over them
+ * in a child whose stdout goes to stderr (what a backend prints never
+ * reaches out) and which writes out line by line.  A backend that crashes
+ * or exits inside one of its entry points is named, with the call, in a
+ * line of out (and on stderr), and the body runs again in a new child
+ * without it, until a run completes or no backend is left.  Returns 0 when
+ * the body completed on every backend, 1 when a backend crashed or the body
+ * failed (nonzero), -1 when no child could be started.  body: 0 or -1. */
+typedef int (*kvv_bench_body_fn)(FILE *out, const kvv_backend *const *backends, const char *const *names, int n,
+                                 void *arg);
+int kvv_bench_isolated(FILE *out, const char *const *names, int n, kvv_bench_body_fn body, void *arg);
 
 #endif
