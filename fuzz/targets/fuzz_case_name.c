@@ -13,11 +13,10 @@ static int same_run(const kvv_case *a, const kvv_case *b)
     if (a->op != b->op || a->dk != b->dk || a->n_kv != b->n_kv || a->dist != b->dist || a->seed != b->seed ||
         memcmp(&a->tg, &b->tg, sizeof a->tg) != 0)
         return 0;
-    switch (a->op) {
-    case KVV_OP_QUANT:
-    case KVV_OP_DEQUANT:
+    switch (kvv_op_get(a->op)->shape) { /* the op table: which fields its cases have */
+    case KVV_SHAPE_ROWS:
         return a->type_k == b->type_k;
-    case KVV_OP_WHT:
+    case KVV_SHAPE_GROUPS:
         return a->group == b->group;
     default:
         return a->type_k == b->type_k && a->type_v == b->type_v && a->dv == b->dv && a->n_q == b->n_q &&
