@@ -103,6 +103,9 @@ int cli_status(int st);
  * status (124 when it ran out of time), stdout and stderr in out. */
 int cli_run_limit(double limit, const char *args, char *out, size_t n);
 int cli_run(const char *args, char *out, size_t n); /* limit 60 s */
+/* `kvverify ARGS` (limit 120 s) exits with status and prints needle (NULL:
+ * anything); 1, or 0 with the command, its status and output on stderr. */
+int cli_expect(const char *args, int status, const char *needle, char *out, size_t n);
 /* Start `kvverify ARGS` (shell syntax) in a new process group, output into
  * log; its pid (also the group's id). */
 pid_t cli_start(const char *args, const char *log);

@@ -11,12 +11,7 @@ static char out[1 << 16];
 
 static int expect(const char *args, int status, const char *needle)
 {
-    int st = cli_run_limit(120, args, out, sizeof out);
-    int ok = st == status && (!needle || strstr(out, needle));
-    if (!ok)
-        fprintf(stderr, "\nkvverify %s\n  exit %d (wanted %d), wanted '%s' in:\n%s\n", args, st, status,
-                needle ? needle : "", out);
-    return ok;
+    return cli_expect(args, status, needle, out, sizeof out);
 }
 
 static void test_lists_add(void)

@@ -169,6 +169,16 @@ int cli_run_limit(double limit, const char *args, char *out, size_t n)
 
 int cli_run(const char *args, char *out, size_t n) { return cli_run_limit(60, args, out, n); }
 
+int cli_expect(const char *args, int status, const char *needle, char *out, size_t n)
+{
+    int st = cli_run_limit(120, args, out, n);
+    int ok = st == status && (!needle || strstr(out, needle));
+    if (!ok)
+        fprintf(stderr, "\nkvverify %s\n  exit %d (wanted %d), wanted '%s' in:\n%s\n", args, st, status,
+                needle ? needle : "", out);
+    return ok;
+}
+
 pid_t cli_start(const char *args, const char *log)
 {
     char cmd[8192];
