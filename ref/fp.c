@@ -95,20 +95,3 @@ uint16_t kvv_ref_f32_to_bf16(float x)
 
 float kvv_ref_bf16_to_f32(uint16_t h) { return bits_f32((uint32_t)h << 16); }
 
-double kvv_ref_ulp32(double x)
-{
-    x = fabs(x);
-    if (x < 0x1p-126)
-        return 0x1p-149;
-    /* x = m * 2^e with m in [0.5, 1) and the ulp is 2^(e-24); e comes from
-     * the exponent field E of the (normal) double, e = E - 1022, so the ulp
-     * has the field E - 23.  Read from the bits rather than frexp and
-     * ldexp: this runs for every element of every quantized tensor.  Inf
-     * and NaN keep what frexp gave them (e = 0: 2^-24). */
-    uint64_t u;
-    memcpy(&u, &x, sizeof u);
-    uint64_t field = u >> 52;
-    if (field == 0x7ff)
-        return 0x1p-24;
-    return bits_f64((field - 23) << 52);
-}

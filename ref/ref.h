@@ -14,8 +14,10 @@
 #ifndef KVV_REF_H
 #define KVV_REF_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "kvv/types.h"
 
@@ -24,8 +26,26 @@ uint16_t kvv_ref_f32_to_f16(float x);  /* round to nearest even, NaN stays NaN *
 float kvv_ref_f16_to_f32(uint16_t h);
 uint16_t kvv_ref_f32_to_bf16(float x); /* (u + 0x7fff + ((u>>16)&1)) >> 16; NaN -> quiet NaN */
 float kvv_ref_bf16_to_f32(uint16_t h);
-/* Distance from x to the next representable f32 away from zero (ulp of |x|). */
-double kvv_ref_ulp32(double x);
+/* Distance from x to the next representable f32 away from zero (ulp of |x|).
+ * Inline: the quantizers' tie tests ask it of every element.  x = m * 2^e
+ * with m in [0.5, 1) and the ulp is 2^(e-24); e comes from the exponent
+ * field E of the (normal) double, e = E - 1022, so the ulp has the field
+ * E - 23.  Inf and NaN give 2^-24 (as frexp's e = 0 would). */
+static inline double kvv_ref_ulp32(double x)
+{
+    x = fabs(x);
+    if (x < 0x1p-126)
+        return 0x1p-149;
+    uint64_t u;
+    memcpy(&u, &x, sizeof u);
+    uint64_t field = u >> 52;
+    if (field == 0x7ff)
+        return 0x1p-24;
+    u = (field - 23) << 52;
+    double r;
+    memcpy(&r, &u, sizeof r);
+    return r;
+}
 
 /* ---- tie information of a canonical quantization ---- */
 #define KVV_NO_TIE INT16_MIN

@@ -82,7 +82,7 @@ void kvv_rq_tie_scale_f16(kvv_ref_ties *t, int64_t blk, int field, double v, dou
 {
     if (!t || !isfinite(v))
         return;
-    double w = fabs(abs_err) + kvv_rq_ulp32(v);
+    double w = fabs(abs_err) + kvv_ref_ulp32(v);
     uint16_t a = kvv_rq_f64_to_f16(v - w), b = kvv_rq_f64_to_f16(v + w);
     if (a == b || ((a & 0x7fff) == 0 && (b & 0x7fff) == 0))
         return;

@@ -46,7 +46,7 @@ static int index_tie(kvv_ref_ties *t, int64_t e, double va, double vb, int canon
     int k = 0;
     while (k < 14 && grid[k + 1] <= v)
         k++;
-    double m = 0.5 * (grid[k] + grid[k + 1]), win = kvv_rq_ulp32(m) + kvv_rq_ulp32(0.5 * (grid[k + 1] - grid[k]));
+    double m = 0.5 * (grid[k] + grid[k + 1]), win = kvv_ref_ulp32(m) + kvv_ref_ulp32(0.5 * (grid[k + 1] - grid[k]));
     double lo = fmin(va, vb), hi = fmax(va, vb);
     if (!(m >= lo - win && m <= hi + win))
         return 0;

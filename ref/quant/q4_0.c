@@ -20,7 +20,7 @@ static void q4_0_block(const float *x, uint8_t *dst, kvv_ref_ties *t, int64_t e0
         L[j] = (uint8_t)(q < 15 ? q : 15);
         double va = (double)x[j] * (double)id + 8.5;
         if (t && !kvv_rq_far_from_grid(va, 0))
-            kvv_rq_tie_trunc(t, e0 + j, va, (double)x[j] / (double)d + 8.5, kvv_rq_ulp32((double)v), 15, L[j]);
+            kvv_rq_tie_trunc(t, e0 + j, va, (double)x[j] / (double)d + 8.5, kvv_ref_ulp32((double)v), 15, L[j]);
     }
     kvv_rq_wr16(dst, kvv_ref_f32_to_f16(d));
     kvv_rq_pack_nibbles(L, dst + 2, NULL);

@@ -25,7 +25,7 @@ static void q4_1_block(const float *x, uint8_t *dst, kvv_ref_ties *t, int64_t e0
         double dx = (double)x[j] - (double)min, va = dx * (double)id + 0.5;
         if (t && !kvv_rq_far_from_grid(va, 0))
             kvv_rq_tie_trunc(t, e0 + j, va, dx / (double)d + 0.5,
-                             kvv_rq_ulp32((double)v) + kvv_rq_ulp32(dx) * fabs((double)id), 15, L[j]);
+                             kvv_ref_ulp32((double)v) + kvv_ref_ulp32(dx) * fabs((double)id), 15, L[j]);
     }
     kvv_rq_wr16(dst, kvv_ref_f32_to_f16(d));
     kvv_rq_wr16(dst + 2, kvv_ref_f32_to_f16(min));

@@ -21,7 +21,7 @@ static void q5_0_block(const float *x, uint8_t *dst, kvv_ref_ties *t, int64_t e0
         L[j] = (uint8_t)(q < 31 ? q : 31);
         double va = (double)x[j] * (double)id + 16.5;
         if (t && !kvv_rq_far_from_grid(va, 0))
-            kvv_rq_tie_trunc(t, e0 + j, va, (double)x[j] / (double)d + 16.5, kvv_rq_ulp32((double)v), 31, L[j]);
+            kvv_rq_tie_trunc(t, e0 + j, va, (double)x[j] / (double)d + 16.5, kvv_ref_ulp32((double)v), 31, L[j]);
     }
     kvv_rq_wr16(dst, kvv_ref_f32_to_f16(d));
     kvv_rq_pack_nibbles(L, dst + 6, dst + 2);

@@ -68,24 +68,6 @@ static inline int kvv_rq_trunc_byte(float v)
 }
 static inline int kvv_rq_trunc_i8(float v) { return (int)(int8_t)(uint8_t)kvv_rq_trunc_byte(v); }
 
-/* kvv_ref_ulp32 inline, for the loops that ask it of every element (a
- * call each cost more than the rest of the tie test) */
-static inline double kvv_rq_ulp32(double x)
-{
-    x = fabs(x);
-    if (x < 0x1p-126)
-        return 0x1p-149;
-    uint64_t u;
-    memcpy(&u, &x, sizeof u);
-    uint64_t field = u >> 52;
-    if (field == 0x7ff)
-        return 0x1p-24;
-    u = (field - 23) << 52;
-    double r;
-    memcpy(&r, &u, sizeof r);
-    return r;
-}
-
 /* ---- shape checks and block loops (ref/quant/rows.c) ---- */
 /* The group/block shape check every quantizer starts with (kvv_type_fits). */
 int kvv_rq_shape_ok(kvv_type t, int64_t nrows, int64_t ncols);
@@ -134,7 +116,7 @@ static inline void kvv_rq_tie_round(kvv_ref_ties *t, int64_t e, double va, doubl
     double w = fabs(b) * 0x1p-23;
     if (b < lo - w || b > hi + w)
         return;
-    kvv_rq_tie_index(t, e, lo, hi, b, kvv_rq_ulp32(b), canon, (int)k, (int)k + 1);
+    kvv_rq_tie_index(t, e, lo, hi, b, kvv_ref_ulp32(b), canon, (int)k, (int)k + 1);
 }
 /* Whether the exact value va (as x*id; the formula's x/d lies within
  * |va| 2^-22 of it) is so far from every boundary, the integers (half 0)
@@ -167,7 +149,7 @@ static inline void kvv_rq_tie_trunc(kvv_ref_ties *t, int64_t e, double va, doubl
     double w = fmax(fabs(b) * 0x1p-23, 0x1p-149) + inner;
     if (b < lo - w || b > hi + w)
         return;
-    kvv_rq_tie_index(t, e, lo, hi, b, kvv_rq_ulp32(b) + inner, canon, below, above);
+    kvv_rq_tie_index(t, e, lo, hi, b, kvv_ref_ulp32(b) + inner, canon, below, above);
 }
 
 /* ---- Walsh-Hadamard transforms (ref/wht.c) ---- */

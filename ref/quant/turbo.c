@@ -97,7 +97,7 @@ void kvv_rq_group_index_ties(const kvv_rq_group *gr, const int16_t *idx, const f
         for (int i = 1; i < nmid; i++)
             if (fabs(v - mid[i]) < fabs(v - mid[k]))
                 k = i;
-        double b = mid[k], win = kvv_rq_ulp32(b), re = kvv_rq_rot_err(v, gr->g);
+        double b = mid[k], win = kvv_ref_ulp32(b), re = kvv_rq_rot_err(v, gr->g);
         kvv_rq_tie_index(t, e0 + j, v, v, b, win > re ? win : re, idx[j], k, k + 1);
     }
 }
