@@ -119,15 +119,28 @@ static void note_claim(kvv_verdict *v, const kvv_attn_info *info, double kv_used
              kv_used < info->kv_round ? "; kv_round capped at what a q8 conversion of this Q needs" : "");
 }
 
-static int backend_attention(const kvv_backend *b, const kvv_case *c, attn_bufs *w, kvv_toggles tg, float *out,
-                             kvv_attn_info *info, kvv_verdict *v)
+/* The mask the kernels see: none without a mask and ALiBi (whose slopes
+ * ride on the mask). */
+static const float *kernel_mask(const kvv_case *c, const attn_bufs *w)
+{
+    return c->mask == KVV_MASK_NONE && c->max_bias == 0.0f ? NULL : w->mask;
+}
+
+/* The backend's attention call over the cache bytes in w. */
+static kvv_attn_args attn_args(const kvv_case *c, const attn_bufs *w, kvv_toggles tg)
 {
     kvv_attn_args a = {
         .dk = c->dk, .dv = c->dv, .n_q = c->n_q, .n_kv = c->n_kv, .n_head = c->n_head, .n_head_kv = c->n_head_kv,
-        .type_k = c->type_k, .type_v = c->type_v, .q = w->q, .k = w->kb, .v = w->vb,
-        .mask = c->mask == KVV_MASK_NONE && c->max_bias == 0.0f ? NULL : w->mask,
+        .type_k = c->type_k, .type_v = c->type_v, .q = w->q, .k = w->kb, .v = w->vb, .mask = kernel_mask(c, w),
         .scale = kvv_case_scale(c), .max_bias = c->max_bias, .softcap = c->softcap, .tg = tg,
     };
+    return a;
+}
+
+static int backend_attention(const kvv_backend *b, const kvv_case *c, attn_bufs *w, kvv_toggles tg, float *out,
+                             kvv_attn_info *info, kvv_verdict *v)
+{
+    kvv_attn_args a = attn_args(c, w, tg);
     info->kv_round = 0;
     info->acc_round = 0x1p-24;
     double t0 = kvv_run_now();
@@ -197,7 +210,7 @@ static int attn_inputs(attn_run *r)
     if (in_rc)
         return -1;
     kvv_run_keep_inputs(r->rec, c, bufs);
-    r->mask = c->mask == KVV_MASK_NONE && c->max_bias == 0.0f ? NULL : r->w.mask;
+    r->mask = kernel_mask(c, &r->w);
     return 0;
 }
 
@@ -227,10 +240,7 @@ static int attn_cache(attn_run *r)
     float *scratch = kvv_guard_alloc(sizeof(float) * r->nout, "out");
     int rc = KVV_UNSUPPORTED;
     if (scratch) {
-        kvv_attn_args a = {.dk = c->dk, .dv = c->dv, .n_q = c->n_q, .n_kv = c->n_kv, .n_head = c->n_head,
-                           .n_head_kv = c->n_head_kv, .type_k = c->type_k, .type_v = c->type_v, .q = r->w.q,
-                           .k = r->w.kb, .v = r->w.vb, .mask = r->mask, .scale = kvv_case_scale(c),
-                           .max_bias = c->max_bias, .softcap = c->softcap, .tg = c->tg};
+        kvv_attn_args a = attn_args(c, &r->w, c->tg);
         double t0 = kvv_run_now();
         rc = r->b->attention(r->b->ctx, &a, scratch, &r->info);
         v->t_backend += kvv_run_now() - t0;
