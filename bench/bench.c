@@ -291,8 +291,35 @@ static void bench_wht(bench_run *br, float *x, int64_t qrows, int64_t qcols)
     free(a.xd);
 }
 
-static const kvv_type atypes[] = {KVV_F16, KVV_Q8_0, KVV_Q4_0, KVV_TURBO3, KVV_TURBO4};
-#define NATYPES ((int)(sizeof atypes / sizeof *atypes))
+/* The cache types of the attention sections: KVV_BENCH_TYPES=a,b,... names
+ * them (any types `kvverify list types` shows; unknown names are reported
+ * and skipped), else these five. */
+static const kvv_type default_atypes[] = {KVV_F16, KVV_Q8_0, KVV_Q4_0, KVV_TURBO3, KVV_TURBO4};
+#define NDEFAULT_ATYPES ((int)(sizeof default_atypes / sizeof *default_atypes))
+static kvv_type atypes[KVV_TYPE_COUNT];
+static int NATYPES;
+
+static void attn_types_pick(FILE *out)
+{
+    const char *list = getenv("KVV_BENCH_TYPES");
+    NATYPES = 0;
+    for (const char *p = list; p && *p && NATYPES < KVV_TYPE_COUNT;) {
+        size_t len = strcspn(p, ",");
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", (int)(len < sizeof name ? len : sizeof name - 1), p);
+        kvv_type t = kvv_type_from_name(name);
+        if (t == KVV_TYPE_NONE)
+            fprintf(out, "KVV_BENCH_TYPES: no type named '%s'; skipped\n", name);
+        else
+            atypes[NATYPES++] = t;
+        p += len;
+        p += *p == ',';
+    }
+    if (NATYPES == 0) {
+        memcpy(atypes, default_atypes, sizeof default_atypes);
+        NATYPES = NDEFAULT_ATYPES;
+    }
+}
 
 /* query/key pairs the mask lets through: the work a kernel cannot skip */
 static double visible_pairs(const float *mask, int nq, int nkv)
@@ -560,6 +587,7 @@ int kvv_bench(FILE *out, const kvv_backend *const *bk, const char *const *names,
     bench_run br = {bk, names, nb, threads, reps, kvv_toggles_default(), &log};
     br.tg.threads = threads;
     int all = kvv_cpu_count();
+    attn_types_pick(out);
     /* the reference's BLAS runs at the bench's thread count too */
     kvv_ref_blas_threads(threads);
     char cpu[200];

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "kernels/cpu/attn_kern.h"
+#include "kernels/cpu/dequant_avx512.h"
 #include "kernels/cpu/cpu_internal.h"
 #include "kvv/tensor.h"
 
@@ -83,6 +84,7 @@ typedef struct attn_plan {
     const kvv_attn_args *a;
     const attn_kernels *kern;
     const cpu_type_fns *fk, *fv;
+    cpu_dequant_fn dqk, dqv; /* the row dequantizers of K and V */
     float *out;
     int isa, lut;
     int dk8, dv8;
@@ -140,12 +142,12 @@ static void *zalloc(size_t nfloats)
 
 /* Dequantize n rows of one operand into f32 rows of width w8, zero-padded
  * past d so that the kernels never need a remainder loop. */
-static void dequant(const attn_plan *p, const cpu_type_fns *f, const char *src, size_t rbytes, int n, int d,
-                    int w8, float *dst)
+static void dequant(const attn_plan *p, cpu_dequant_fn f, const char *src, size_t rbytes, int n, int d, int w8,
+                    float *dst)
 {
     for (int j = 0; j < n; j++) {
         float *row = dst + (size_t)j * w8;
-        f->dequantize_row(src + (size_t)j * rbytes, row, d, p->lut);
+        f(src + (size_t)j * rbytes, row, d, p->lut);
         for (int c = d; c < w8; c++)
             row[c] = 0;
     }
@@ -168,7 +170,7 @@ static void cache_item(void *arg, int64_t i)
     int hl = (int)(i / p->n_tiles), t = (int)(i % p->n_tiles);
     int j0 = t * p->tile, nt = a->n_kv - j0 < p->tile ? a->n_kv - j0 : p->tile;
     if (!p->k_direct)
-        dequant(p, p->fk, k_rows(p, p->h0 + hl, j0), p->kbytes, nt, a->dk, p->dk8,
+        dequant(p, p->dqk, k_rows(p, p->h0 + hl, j0), p->kbytes, nt, a->dk, p->dk8,
                 p->kc + ((size_t)hl * a->n_kv + j0) * p->dk8);
 #ifdef KVV_FAULT_cache_f16_wide
     /* mutant: a half-size cache for K heads wider than 256 (MLA): values
@@ -180,7 +182,7 @@ static void cache_item(void *arg, int64_t i)
         }
 #endif
     if (!p->v_direct)
-        dequant(p, p->fv, v_rows(p, p->h0 + hl, j0), p->vbytes, nt, a->dv, p->dv8,
+        dequant(p, p->dqv, v_rows(p, p->h0 + hl, j0), p->vbytes, nt, a->dv, p->dv8,
                 p->vc + ((size_t)hl * a->n_kv + j0) * p->dv8);
 }
 
@@ -333,7 +335,7 @@ static void item_tile(attn_plan *p, item_state *it, int t)
         ta->k = p->kc + ((size_t)hl * a->n_kv + j0) * p->dk8;
     else {
         float *kt = it->kt;
-        dequant(p, p->fk, k_rows(p, h, j0), p->kbytes, ta->nt, a->dk, p->dk8, kt);
+        dequant(p, p->dqk, k_rows(p, h, j0), p->kbytes, ta->nt, a->dk, p->dk8, kt);
 #ifdef KVV_FAULT_toggle_path
         if (a->type_k == KVV_Q8_0)
             for (size_t e = 0; e < (size_t)ta->nt * p->dk8; e++)
@@ -346,7 +348,7 @@ static void item_tile(attn_plan *p, item_state *it, int t)
     else if (p->use_cache)
         ta->v = p->vc + ((size_t)hl * a->n_kv + j0) * p->dv8;
     else {
-        dequant(p, p->fv, v_rows(p, h, j0), p->vbytes, ta->nt, a->dv, p->dv8, it->vt);
+        dequant(p, p->dqv, v_rows(p, h, j0), p->vbytes, ta->nt, a->dv, p->dv8, it->vt);
         ta->v = it->vt;
     }
     for (int r = 0; r < it->nr; r++)
@@ -366,9 +368,15 @@ static void item_tile(attn_plan *p, item_state *it, int t)
             ta->pf_dot = v_rows(p, h, jn);
             ta->pf_dot_bytes = (size_t)nn * p->vbytes;
         }
-        if (nn) {
-            ta->pf_pv = k_rows(p, h, jn);
-            ta->pf_pv_bytes = (size_t)nn * p->kbytes;
+        /* K rows dequantized into a buffer are read first thing in the
+         * next tile, right after the p.v sums that would prefetch them:
+         * those ask for the tile after next, a whole tile ahead */
+        int kbuf = !p->k_direct && ta->k_fmt == ATTN_ROWS_F32;
+        int jk = kbuf ? jn + p->tile : jn;
+        int nk = !kbuf ? nn : t + 2 < it->t1 ? (a->n_kv - jk < p->tile ? a->n_kv - jk : p->tile) : 0;
+        if (nk) {
+            ta->pf_pv = k_rows(p, h, jk);
+            ta->pf_pv_bytes = (size_t)nk * p->kbytes;
         }
     } else if (t + 1 < it->t1 && !p->use_cache)
         prefetch_tile(p, h, j0 + p->tile);
@@ -651,6 +659,15 @@ int cpu_attention(const kvv_attn_args *a, float *out, kvv_attn_info *info, char 
         return fail(err, err_len, KVV_UNSUPPORTED, "attention: no dequantize kernel for %s",
                     kvv_type_name(!p.fk ? a->type_k : a->type_v));
     p.lut = a->tg.lut ? a->tg.lut : 8;
+    /* the table types' AVX-512 dequantizers give the same values (one
+     * permute of a per-block table per 16 values, a third of the AVX2
+     * code's work); at decode the dequantization is most of the time */
+    p.dqk = p.kern == attn_kernels_avx512() ? cpu_dequant_avx512(a->type_k, p.lut) : NULL;
+    p.dqv = p.kern == attn_kernels_avx512() ? cpu_dequant_avx512(a->type_v, p.lut) : NULL;
+    if (!p.dqk)
+        p.dqk = p.fk->dequantize_row;
+    if (!p.dqv)
+        p.dqv = p.fv->dequantize_row;
     p.dk8 = (a->dk + 7) & ~7;
     p.dv8 = (a->dv + 7) & ~7;
     p.kbytes = kvv_row_bytes(a->type_k, a->dk);
