@@ -368,15 +368,9 @@ static void item_tile(attn_plan *p, item_state *it, int t)
             ta->pf_dot = v_rows(p, h, jn);
             ta->pf_dot_bytes = (size_t)nn * p->vbytes;
         }
-        /* K rows dequantized into a buffer are read first thing in the
-         * next tile, right after the p.v sums that would prefetch them:
-         * those ask for the tile after next, a whole tile ahead */
-        int kbuf = !p->k_direct && ta->k_fmt == ATTN_ROWS_F32;
-        int jk = kbuf ? jn + p->tile : jn;
-        int nk = !kbuf ? nn : t + 2 < it->t1 ? (a->n_kv - jk < p->tile ? a->n_kv - jk : p->tile) : 0;
-        if (nk) {
-            ta->pf_pv = k_rows(p, h, jk);
-            ta->pf_pv_bytes = (size_t)nk * p->kbytes;
+        if (nn) {
+            ta->pf_pv = k_rows(p, h, jn);
+            ta->pf_pv_bytes = (size_t)nn * p->kbytes;
         }
     } else if (t + 1 < it->t1 && !p->use_cache)
         prefetch_tile(p, h, j0 + p->tile);
