@@ -10,6 +10,7 @@
 
 #include "backends/builtins_list.h"
 #include "backends/registry.h"
+#include "proc/proc.h"
 
 const kvv_builtin *kvv_builtin_at(int i)
 {
@@ -163,14 +164,11 @@ static int resolve_library(const char *name, char *path, size_t plen, char *conf
         if (env && *env) {
             snprintf(path, plen, "%s", env);
         } else {
-            ssize_t len = readlink("/proc/self/exe", path, plen > 32 ? plen - 32 : 0);
-            if (len <= 0) {
+            if (kvv_beside_self("libkvv_ggml.so", path, plen)) {
                 snprintf(why, n, "cannot find the ggml adapter: /proc/self/exe unreadable (set KVV_GGML_ADAPTER)");
                 return -1;
             }
-            path[len] = 0;
             char *slash = strrchr(path, '/');
-            snprintf(slash ? slash + 1 : path, 32, "libkvv_ggml.so");
             /* beside the program in a build tree; where `cmake --install`
              * puts it (lib/kvverify) in an installed one */
             if (access(path, F_OK) != 0 && slash && *KVV_INSTALLED_PLUGINS) {

@@ -59,8 +59,7 @@ int kvv_bisect_step(const kvv_bisect_opts *opts)
     char lib[8200];
     int k = 0;
     if (a.plugin || a.backend) {
-        ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
-        self[len > 0 ? len : 0] = 0;
+        kvv_self_exe(self, sizeof self);
         if (a.plugin)
             snprintf(lib, sizeof lib, "%s%s%s", a.plugin[0] == '/' ? "" : top, a.plugin[0] == '/' ? "" : "/",
                      a.plugin);

@@ -33,13 +33,7 @@ static int copy_file(const char *from, const char *to)
 static int copy_adapter(const char *state)
 {
     char exe[4096], to[4400];
-    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 32);
-    if (len <= 0)
-        return 0;
-    exe[len] = 0;
-    char *slash = strrchr(exe, '/');
-    snprintf(slash ? slash + 1 : exe, 32, "libkvv_ggml.so");
-    if (access(exe, R_OK))
+    if (kvv_beside_self("libkvv_ggml.so", exe, sizeof exe) || access(exe, R_OK))
         return 0;
     snprintf(to, sizeof to, "%s/libkvv_ggml.so", state);
     return copy_file(exe, to);

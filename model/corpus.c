@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "model/model.h"
+#include "proc/proc.h"
 
 #ifndef KVV_CORPORA_DIR
 #define KVV_CORPORA_DIR ""
@@ -20,18 +21,8 @@
 /* <folder of this program>/rel, or "" */
 static void beside_program(const char *rel, char *buf, size_t len)
 {
-    buf[0] = 0;
-    if (!*rel)
-        return;
-    char exe[4096];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0)
-        return;
-    exe[n] = 0;
-    char *slash = strrchr(exe, '/');
-    if (slash)
-        *slash = 0;
-    snprintf(buf, len, "%s/%s", exe, rel);
+    if (!*rel || kvv_beside_self(rel, buf, len))
+        buf[0] = 0;
 }
 
 const char *kvv_corpus_path(const char *file, char *buf, size_t len)

@@ -48,4 +48,12 @@ int kvv_cpu_count(void);
 /* The CPU's model name from /proc/cpuinfo ("unknown CPU" without it). */
 void kvv_cpu_model(char *buf, size_t n);
 
+/* ---- this program (proc/machine.c): the adapter, the installed corpora
+ * and a bisect's driver are found beside it ---- */
+/* Its path (/proc/self/exe) into buf: 0, or -1 with buf "" when it cannot
+ * be read or does not fit. */
+int kvv_self_exe(char *buf, size_t n);
+/* <the folder of this program>/name into buf: 0, or -1 with buf "". */
+int kvv_beside_self(const char *name, char *buf, size_t n);
+
 #endif
