@@ -598,9 +598,11 @@ static kvv_cov_table *measure_op(const model_ctx *x, const kvv_case *cs, int n, 
     return t;
 }
 
-int kvv_coverage_measure(const kvv_case *cs, int n, int strength, int device, kvv_coverage *cov)
+/* Each op model's coverage table of the cases, handed to fn with the
+ * model's context; 0, or -1 when memory runs out. */
+typedef void (*model_table_fn)(const model_ctx *x, const kvv_cov_table *t, void *arg);
+static int each_model_table(const kvv_case *cs, int n, int strength, int device, model_table_fn fn, void *arg)
 {
-    memset(cov, 0, sizeof *cov);
     model_ctx *x = malloc(sizeof *x);
     if (!x)
         return -1;
@@ -611,14 +613,29 @@ int kvv_coverage_measure(const kvv_case *cs, int n, int strength, int device, kv
             free(x);
             return -1;
         }
-        kvv_cov_count p = kvv_cov_total(t, 2), q = kvv_cov_total(t, 3);
-        cov->pairs += p.possible;
-        cov->pairs_covered += p.covered;
-        cov->triples += q.possible;
-        cov->triples_covered += q.covered;
+        fn(x, t, arg);
         kvv_cov_table_free(t);
     }
     free(x);
+    return 0;
+}
+
+static void add_totals(const model_ctx *x, const kvv_cov_table *t, void *arg)
+{
+    (void)x;
+    kvv_coverage *cov = arg;
+    kvv_cov_count p = kvv_cov_total(t, 2), q = kvv_cov_total(t, 3);
+    cov->pairs += p.possible;
+    cov->pairs_covered += p.covered;
+    cov->triples += q.possible;
+    cov->triples_covered += q.covered;
+}
+
+int kvv_coverage_measure(const kvv_case *cs, int n, int strength, int device, kvv_coverage *cov)
+{
+    memset(cov, 0, sizeof *cov);
+    if (each_model_table(cs, n, strength, device, add_totals, cov))
+        return -1;
     cov->strength = strength;
     return 0;
 }
@@ -746,6 +763,31 @@ static void print_model_dims(FILE *out, const op_model *om)
     fprintf(out, "\n");
 }
 
+typedef struct print_args {
+    FILE *out;
+    const kvv_case *cs;
+    int n, device, verbose;
+} print_args;
+
+/* one op model's cases, pair and triple counts and its sets */
+static void print_model(const model_ctx *x, const kvv_cov_table *t, void *arg)
+{
+    const print_args *a = arg;
+    const op_model *om = x->om;
+    int ncases = 0;
+    for (int k = 0; k < a->n; k++)
+        ncases += a->cs[k].op == om->op && (!a->device || device_runs(&a->cs[k]));
+    kvv_cov_count p = kvv_cov_total(t, 2), q = kvv_cov_total(t, 3);
+    fprintf(a->out, "\n%s: %d cases; pairs %lld/%lld, triples %lld/%lld\n", kvv_op_name(om->op), ncases,
+            (long long)p.covered, (long long)p.possible, (long long)q.covered, (long long)q.possible);
+    fprintf(a->out, "  dimensions:");
+    for (int d = 0; d < om->ndims; d++)
+        fprintf(a->out, " %s", dims[om->ids[d]].name);
+    fprintf(a->out, "\n");
+    for (int s = 0; s < kvv_cov_nsets(t); s++)
+        print_set(a->out, x, t, s, a->device, a->verbose);
+}
+
 int kvv_coverage_print(FILE *out, const kvv_case *cs, int n, int strength, int device, int verbose)
 {
     kvv_coverage all;
@@ -758,31 +800,9 @@ int kvv_coverage_print(FILE *out, const kvv_case *cs, int n, int strength, int d
                      "(threads, isa and the CPU-only classes left out): %s\n", line);
     else
         fprintf(out, "%s\n", line);
-    model_ctx *x = malloc(sizeof *x);
-    if (!x)
+    print_args pa = {out, cs, n, device, verbose};
+    if (each_model_table(cs, n, strength, device, print_model, &pa))
         return -1;
-    for (int i = 0; i < NMODELS; i++) {
-        model_init(x, &models[i], strength);
-        kvv_cov_table *t = measure_op(x, cs, n, device);
-        if (!t) {
-            free(x);
-            return -1;
-        }
-        int ncases = 0;
-        for (int k = 0; k < n; k++)
-            ncases += cs[k].op == models[i].op && (!device || device_runs(&cs[k]));
-        kvv_cov_count p = kvv_cov_total(t, 2), q = kvv_cov_total(t, 3);
-        fprintf(out, "\n%s: %d cases; pairs %lld/%lld, triples %lld/%lld\n", kvv_op_name(models[i].op), ncases,
-                (long long)p.covered, (long long)p.possible, (long long)q.covered, (long long)q.possible);
-        fprintf(out, "  dimensions:");
-        for (int d = 0; d < models[i].ndims; d++)
-            fprintf(out, " %s", dims[models[i].ids[d]].name);
-        fprintf(out, "\n");
-        for (int s = 0; s < kvv_cov_nsets(t); s++)
-            print_set(out, x, t, s, device, verbose);
-        kvv_cov_table_free(t);
-    }
-    free(x);
     int ppl = 0;
     for (int k = 0; k < n; k++)
         ppl += cs[k].op == KVV_OP_PPL;
