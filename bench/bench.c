@@ -550,7 +550,26 @@ done:
 }
 
 /* KVV_BENCH_ONLY=a,b,...: only the sections named (quantize, wht, decode,
- * prefill, decode-dram); the limits are always measured.  Unset: all. */
+ * prefill, decode-dram; "limits" names none of them, for the machine's
+ * limits alone, which every run measures).  Unset: all. */
+static const char *const sections[] = {"quantize", "wht", "decode", "prefill", "decode-dram", "limits"};
+
+/* Names in KVV_BENCH_ONLY that are no section: said, not silently run as nothing. */
+static void sections_check(FILE *out)
+{
+    const char *only = getenv("KVV_BENCH_ONLY");
+    for (const char *p = only; p && *p;) {
+        size_t len = strcspn(p, ","), known = 0;
+        for (size_t i = 0; i < sizeof sections / sizeof *sections; i++)
+            known |= strlen(sections[i]) == len && !strncmp(p, sections[i], len);
+        if (!known && len)
+            fprintf(out, "KVV_BENCH_ONLY: no section named '%.*s' (quantize, wht, decode, prefill, decode-dram, limits)\n",
+                    (int)len, p);
+        p += len;
+        p += *p == ',';
+    }
+}
+
 static int section_on(const char *name)
 {
     const char *only = getenv("KVV_BENCH_ONLY");
@@ -588,6 +607,7 @@ int kvv_bench(FILE *out, const kvv_backend *const *bk, const char *const *names,
     br.tg.threads = threads;
     int all = kvv_cpu_count();
     attn_types_pick(out);
+    sections_check(out);
     /* the reference's BLAS runs at the bench's thread count too */
     kvv_ref_blas_threads(threads);
     char cpu[200];

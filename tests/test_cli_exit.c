@@ -1,6 +1,7 @@
 /* Exit statuses of the command line for bad input: exit 2 with the reason
  * (the errno text where a system call failed), before any work, for the
- * model and text of `ppl` and the shapes and output of `mkmodel`.  (`--dump`
+ * model and text of `ppl`, the shapes and output of `mkmodel`, and a `bench`
+ * JSON report that cannot be written in full.  (`--dump`
  * paths: tests/test_cli_dump.c; case names and filters:
  * tests/test_hostile_input.c.) */
 #include <stdio.h>
@@ -111,6 +112,22 @@ static int cleanup(void)
     return 0;
 }
 
+/* A JSON report that cannot be written in full (a full device) is an
+ * error naming the file, after the lines the terminal already got; the
+ * bench measures only the machine's limits here (a few seconds). */
+static void test_bench_json_full_device(void)
+{
+    if (access("/dev/full", W_OK))
+        KVV_SKIP("no writable /dev/full here");
+    setenv("KVV_BENCH_ONLY", "limits,nonsense", 1);
+    char out[16384];
+    CU_ASSERT(cli_expect("bench -b cpu --reps 1 --threads 1 --json /dev/full", 2,
+                         "the JSON report /dev/full is incomplete", out, sizeof out));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "triad: DRAM"));                 /* the lines came first */
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "no section named 'nonsense'")); /* a misspelt section is said */
+    unsetenv("KVV_BENCH_ONLY");
+}
+
 void kvv_register_tests(void)
 {
     static const kvv_test tests[] = {
@@ -118,6 +135,7 @@ void kvv_register_tests(void)
         {"ppl --text missing: exit 2 with the errno text", test_ppl_missing_text},
         {"mkmodel impossible shapes, missing --text: exit 2", test_mkmodel_impossible_shapes},
         {"mkmodel -o unwritable: exit 2 with the errno text", test_mkmodel_unwritable_output},
+        {"bench --json on a full device: exit 2 naming the file", test_bench_json_full_device},
         {NULL, NULL}};
     CU_pSuite s = CU_add_suite("exit statuses of bad input", NULL, cleanup);
     for (const kvv_test *t = tests; t->name; t++)
