@@ -1,7 +1,7 @@
 /* Exit statuses of the command line for bad input: exit 2 with the reason
  * (the errno text where a system call failed), before any work, for the
- * model and text of `ppl`, the shapes and output of `mkmodel`, and a `bench`
- * JSON report that cannot be written in full.  (`--dump`
+ * model and text of `ppl` and the shapes and output of `mkmodel`; after the
+ * lines, for a `bench` JSON report that cannot be written in full.  (`--dump`
  * paths: tests/test_cli_dump.c; case names and filters:
  * tests/test_hostile_input.c.) */
 #include <stdio.h>
