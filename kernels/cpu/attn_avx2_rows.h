@@ -397,45 +397,52 @@ static ROWS_FN void NAME(dot1x8)(const float *q, const KT *k, const int *idx, in
 #define LDV32(vr, d, x0, x1) ((x0) = LDV16(vr, d), (x1) = LDV16(vr, (d) + 16))
 #endif
 
-/* ATTN_MR rows over the same keys, 32 output elements a pass (the AVX2
- * code's elements, 16 to a zmm); the columns past the last multiple of 32
- * go to the AVX2 code. */
+/* One 32-column pass of pv4 over the listed keys (the rows read in place
+ * or from the buffer): output elements d..d+31 of ATTN_MR rows, 16 to a
+ * zmm, each the AVX2 code's FMA chain. */
+static ROWS_FN void NAME(pv4_pass)(const float (*p)[ATTN_TILE_MAX], const int *idx, int n, const VT *v, int dv8,
+                                   float *const *o, int d, pf_stream *ps)
+{
+    __m512 a00 = _mm512_setzero_ps(), a01 = a00, a10 = a00, a11 = a00;
+    __m512 a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+    for (int u = 0; u < n; u++) {
+        pf_step(ps);
+        const VT *vr = VROW(v, idx[u], dv8);
+        __m512 x0, x1;
+        LDV32(vr, d, x0, x1);
+        __m512 pb = _mm512_set1_ps(p[0][u]);
+        a00 = _mm512_fmadd_ps(pb, x0, a00);
+        a01 = _mm512_fmadd_ps(pb, x1, a01);
+        pb = _mm512_set1_ps(p[1][u]);
+        a10 = _mm512_fmadd_ps(pb, x0, a10);
+        a11 = _mm512_fmadd_ps(pb, x1, a11);
+        pb = _mm512_set1_ps(p[2][u]);
+        a20 = _mm512_fmadd_ps(pb, x0, a20);
+        a21 = _mm512_fmadd_ps(pb, x1, a21);
+        pb = _mm512_set1_ps(p[3][u]);
+        a30 = _mm512_fmadd_ps(pb, x0, a30);
+        a31 = _mm512_fmadd_ps(pb, x1, a31);
+    }
+    _mm512_storeu_ps(o[0] + d, a00);
+    _mm512_storeu_ps(o[0] + d + 16, a01);
+    _mm512_storeu_ps(o[1] + d, a10);
+    _mm512_storeu_ps(o[1] + d + 16, a11);
+    _mm512_storeu_ps(o[2] + d, a20);
+    _mm512_storeu_ps(o[2] + d + 16, a21);
+    _mm512_storeu_ps(o[3] + d, a30);
+    _mm512_storeu_ps(o[3] + d + 16, a31);
+}
+
+/* ATTN_MR rows over the same keys, 32 output elements a pass; the columns
+ * past the last multiple of 32 go to the AVX2 code. */
 static ROWS_FN void NAME(pv4)(const float (*p)[ATTN_TILE_MAX], const int *idx, int n, const VT *v, int dv8,
                               float *const *o, const char *pf, size_t pf_bytes)
 {
     int d = 0;
     pf_stream ps;
     pf_start(&ps, pf, pf_bytes, n * (dv8 / 32));
-    for (; d + 32 <= dv8; d += 32) {
-        __m512 a00 = _mm512_setzero_ps(), a01 = a00, a10 = a00, a11 = a00;
-        __m512 a20 = a00, a21 = a00, a30 = a00, a31 = a00;
-        for (int u = 0; u < n; u++) {
-            pf_step(&ps);
-            const VT *vr = VROW(v, idx[u], dv8);
-            __m512 x0, x1;
-            LDV32(vr, d, x0, x1);
-            __m512 pb = _mm512_set1_ps(p[0][u]);
-            a00 = _mm512_fmadd_ps(pb, x0, a00);
-            a01 = _mm512_fmadd_ps(pb, x1, a01);
-            pb = _mm512_set1_ps(p[1][u]);
-            a10 = _mm512_fmadd_ps(pb, x0, a10);
-            a11 = _mm512_fmadd_ps(pb, x1, a11);
-            pb = _mm512_set1_ps(p[2][u]);
-            a20 = _mm512_fmadd_ps(pb, x0, a20);
-            a21 = _mm512_fmadd_ps(pb, x1, a21);
-            pb = _mm512_set1_ps(p[3][u]);
-            a30 = _mm512_fmadd_ps(pb, x0, a30);
-            a31 = _mm512_fmadd_ps(pb, x1, a31);
-        }
-        _mm512_storeu_ps(o[0] + d, a00);
-        _mm512_storeu_ps(o[0] + d + 16, a01);
-        _mm512_storeu_ps(o[1] + d, a10);
-        _mm512_storeu_ps(o[1] + d + 16, a11);
-        _mm512_storeu_ps(o[2] + d, a20);
-        _mm512_storeu_ps(o[2] + d + 16, a21);
-        _mm512_storeu_ps(o[3] + d, a30);
-        _mm512_storeu_ps(o[3] + d + 16, a31);
-    }
+    for (; d + 32 <= dv8; d += 32)
+        NAME(pv4_pass)(p, idx, n, v, dv8, o, d, &ps);
     if (d < dv8)
         NAME(pv4_from)(p, idx, n, v, dv8, o, d, NULL, 0);
 }
@@ -634,46 +641,6 @@ static ROWS_FN void NAME(rows_tile)(const attn_tile_args *t)
 }
 
 #ifdef ROWS_512
-/* One 32-column pass of pv4 over a tile's keys in order (the rows read in
- * place or from the buffer), prefetching as pv4 does. */
-static ROWS_FN void NAME(pv4_pass)(const float (*p)[ATTN_TILE_MAX], int n, const VT *v, int dv8, float *const *o, int d,
-                                   pf_stream *ps)
-{
-    __m512 a00 = _mm512_setzero_ps(), a01 = a00, a10 = a00, a11 = a00;
-    __m512 a20 = a00, a21 = a00, a30 = a00, a31 = a00;
-    for (int u = 0; u < n; u++) {
-        pf_step(ps);
-        const VT *vr = VROW(v, u, dv8);
-        __m512 x0, x1;
-#if VQ8
-        q8_block_values(vr, d, &x0, &x1);
-#else
-        x0 = LDV16(vr, d);
-        x1 = LDV16(vr, d + 16);
-#endif
-        __m512 pb = _mm512_set1_ps(p[0][u]);
-        a00 = _mm512_fmadd_ps(pb, x0, a00);
-        a01 = _mm512_fmadd_ps(pb, x1, a01);
-        pb = _mm512_set1_ps(p[1][u]);
-        a10 = _mm512_fmadd_ps(pb, x0, a10);
-        a11 = _mm512_fmadd_ps(pb, x1, a11);
-        pb = _mm512_set1_ps(p[2][u]);
-        a20 = _mm512_fmadd_ps(pb, x0, a20);
-        a21 = _mm512_fmadd_ps(pb, x1, a21);
-        pb = _mm512_set1_ps(p[3][u]);
-        a30 = _mm512_fmadd_ps(pb, x0, a30);
-        a31 = _mm512_fmadd_ps(pb, x1, a31);
-    }
-    _mm512_storeu_ps(o[0] + d, a00);
-    _mm512_storeu_ps(o[0] + d + 16, a01);
-    _mm512_storeu_ps(o[1] + d, a10);
-    _mm512_storeu_ps(o[1] + d + 16, a11);
-    _mm512_storeu_ps(o[2] + d, a20);
-    _mm512_storeu_ps(o[2] + d + 16, a21);
-    _mm512_storeu_ps(o[3] + d, a30);
-    _mm512_storeu_ps(o[3] + d + 16, a31);
-}
-
 /* Two tiles of two KV heads, their products interleaved (attn_kern.h
  * tile2): the decode shape (one group of ATTN_MR rows, no mask, whole
  * groups of eight keys, V in 32-column passes) runs tiled_group's
@@ -716,8 +683,8 @@ static ROWS_FN void NAME(rows_tile2)(const attn_tile_args *ta, const attn_tile_a
         pf_start(&ps[k], t2[k]->pf_pv, t2[k]->pf_pv_bytes, n * (dv8 / 32));
     }
     for (int d = 0; d < dv8; d += 32) {
-        NAME(pv4_pass)((const float(*)[ATTN_TILE_MAX])s[0], n, (const VT *)ta->v, dv8, o[0], d, &ps[0]);
-        NAME(pv4_pass)((const float(*)[ATTN_TILE_MAX])s[1], n, (const VT *)tb->v, dv8, o[1], d, &ps[1]);
+        NAME(pv4_pass)((const float(*)[ATTN_TILE_MAX])s[0], ALL_KEYS, n, (const VT *)ta->v, dv8, o[0], d, &ps[0]);
+        NAME(pv4_pass)((const float(*)[ATTN_TILE_MAX])s[1], ALL_KEYS, n, (const VT *)tb->v, dv8, o[1], d, &ps[1]);
     }
 }
 #endif
