@@ -21,21 +21,23 @@
  * (float)kvv_rng_normal, draw for draw: over millions of draws, at lengths
  * that end inside a vector, and at the uniforms where its polynomials are
  * weakest (cos near its zeros, log near 1 and at the smallest u1). */
-static void test_fast_normals_exact(void)
+/* Batched f32 draws against the one-at-a-time ones they must equal: for
+ * each seed (base + 0 ..), each length in lens (the first is the largest),
+ * the same floats and as many draws taken from the stream. */
+static void same_draws(double (*one)(kvv_rng *), void (*batch)(kvv_rng *, float *, int64_t), uint64_t base,
+                       int seeds, uint64_t stream, const int64_t *lens, size_t nlens)
 {
-    enum { N = 1 << 21 };
-    float *a = malloc(sizeof(float) * N), *b = malloc(sizeof(float) * N);
+    float *a = malloc(sizeof(float) * (size_t)lens[0]), *b = malloc(sizeof(float) * (size_t)lens[0]);
     CU_ASSERT_FATAL(a && b);
     long differ = 0;
-    const int64_t lens[] = {N, 1, 15, 17, 255, 257, 1000};
-    for (int seed = 0; seed < 4; seed++)
-        for (size_t l = 0; l < sizeof lens / sizeof *lens; l++) {
+    for (int seed = 0; seed < seeds; seed++)
+        for (size_t l = 0; l < nlens; l++) {
             kvv_rng r1, r2;
-            kvv_rng_seed(&r1, 1000 + seed, KVV_STREAM_K);
-            kvv_rng_seed(&r2, 1000 + seed, KVV_STREAM_K);
+            kvv_rng_seed(&r1, base + (uint64_t)seed, stream);
+            kvv_rng_seed(&r2, base + (uint64_t)seed, stream);
             for (int64_t i = 0; i < lens[l]; i++)
-                a[i] = (float)kvv_rng_normal(&r1);
-            kvv_rng_normal_f32_n(&r2, b, lens[l]);
+                a[i] = (float)one(&r1);
+            batch(&r2, b, lens[l]);
             for (int64_t i = 0; i < lens[l]; i++)
                 differ += memcmp(a + i, b + i, sizeof *a) != 0;
             CU_ASSERT(kvv_rng_next(&r1) == kvv_rng_next(&r2)); /* as many draws taken */
@@ -43,6 +45,12 @@ static void test_fast_normals_exact(void)
     CU_ASSERT_EQUAL(differ, 0);
     free(a);
     free(b);
+}
+
+static void test_fast_normals_exact(void)
+{
+    const int64_t lens[] = {1 << 21, 1, 15, 17, 255, 257, 1000};
+    same_draws(kvv_rng_normal, kvv_rng_normal_f32_n, 1000, 4, KVV_STREAM_K, lens, sizeof lens / sizeof *lens);
 
     double u1[64], u2[64];
     float got[64];
@@ -77,26 +85,8 @@ static double student3_one(kvv_rng *r)
 
 static void test_fast_student3_exact(void)
 {
-    enum { N = 1 << 20 };
-    float *a = malloc(sizeof(float) * N), *b = malloc(sizeof(float) * N);
-    CU_ASSERT_FATAL(a && b);
-    long differ = 0;
-    const int64_t lens[] = {N, 1, 63, 65, 1000};
-    for (int seed = 0; seed < 3; seed++)
-        for (size_t l = 0; l < sizeof lens / sizeof *lens; l++) {
-            kvv_rng r1, r2;
-            kvv_rng_seed(&r1, 2000 + seed, KVV_STREAM_V);
-            kvv_rng_seed(&r2, 2000 + seed, KVV_STREAM_V);
-            for (int64_t i = 0; i < lens[l]; i++)
-                a[i] = (float)student3_one(&r1);
-            kvv_rng_student3_f32_n(&r2, b, lens[l]);
-            for (int64_t i = 0; i < lens[l]; i++)
-                differ += memcmp(a + i, b + i, sizeof *a) != 0;
-            CU_ASSERT(kvv_rng_next(&r1) == kvv_rng_next(&r2)); /* as many draws taken */
-        }
-    CU_ASSERT_EQUAL(differ, 0);
-    free(a);
-    free(b);
+    const int64_t lens[] = {1 << 20, 1, 63, 65, 1000};
+    same_draws(student3_one, kvv_rng_student3_f32_n, 2000, 3, KVV_STREAM_V, lens, sizeof lens / sizeof *lens);
 }
 
 static void test_fill_deterministic(void)
