@@ -299,21 +299,30 @@ static const kvv_type default_atypes[] = {KVV_F16, KVV_Q8_0, KVV_Q4_0, KVV_TURBO
 static kvv_type atypes[KVV_TYPE_COUNT];
 static int NATYPES;
 
+/* The next item of a comma-separated list at *p into name (cut to n - 1
+ * characters), *p moved past it; 0 at the end of the list. */
+static int list_item(const char **p, char *name, size_t n)
+{
+    if (!*p || !**p)
+        return 0;
+    size_t len = strcspn(*p, ",");
+    snprintf(name, n, "%.*s", (int)(len < n ? len : n - 1), *p);
+    *p += len;
+    *p += **p == ',';
+    return 1;
+}
+
 static void attn_types_pick(FILE *out)
 {
-    const char *list = getenv("KVV_BENCH_TYPES");
+    const char *p = getenv("KVV_BENCH_TYPES");
+    char name[64];
     NATYPES = 0;
-    for (const char *p = list; p && *p && NATYPES < KVV_TYPE_COUNT;) {
-        size_t len = strcspn(p, ",");
-        char name[64];
-        snprintf(name, sizeof name, "%.*s", (int)(len < sizeof name ? len : sizeof name - 1), p);
+    while (NATYPES < KVV_TYPE_COUNT && list_item(&p, name, sizeof name)) {
         kvv_type t = kvv_type_from_name(name);
         if (t == KVV_TYPE_NONE)
             fprintf(out, "KVV_BENCH_TYPES: no type named '%s'; skipped\n", name);
         else
             atypes[NATYPES++] = t;
-        p += len;
-        p += *p == ',';
     }
     if (NATYPES == 0) {
         memcpy(atypes, default_atypes, sizeof default_atypes);
@@ -557,32 +566,30 @@ static const char *const sections[] = {"quantize", "wht", "decode", "prefill", "
 /* Names in KVV_BENCH_ONLY that are no section: said, not silently run as nothing. */
 static void sections_check(FILE *out)
 {
-    const char *only = getenv("KVV_BENCH_ONLY");
-    for (const char *p = only; p && *p;) {
-        size_t len = strcspn(p, ","), known = 0;
+    const char *p = getenv("KVV_BENCH_ONLY");
+    char name[64];
+    while (list_item(&p, name, sizeof name)) {
+        int known = 0;
         for (size_t i = 0; i < sizeof sections / sizeof *sections; i++)
-            known |= strlen(sections[i]) == len && !strncmp(p, sections[i], len);
-        if (!known && len)
-            fprintf(out, "KVV_BENCH_ONLY: no section named '%.*s' (quantize, wht, decode, prefill, decode-dram, limits)\n",
-                    (int)len, p);
-        p += len;
-        p += *p == ',';
+            known |= !strcmp(name, sections[i]);
+        if (known || !*name)
+            continue;
+        fprintf(out, "KVV_BENCH_ONLY: no section named '%s' (", name);
+        for (size_t i = 0; i < sizeof sections / sizeof *sections; i++)
+            fprintf(out, "%s%s", i ? ", " : "", sections[i]);
+        fprintf(out, ")\n");
     }
 }
 
-static int section_on(const char *name)
+static int section_on(const char *want)
 {
-    const char *only = getenv("KVV_BENCH_ONLY");
-    if (!only || !*only)
+    const char *p = getenv("KVV_BENCH_ONLY");
+    char name[64];
+    if (!p || !*p)
         return 1;
-    size_t n = strlen(name);
-    for (const char *p = only; *p;) {
-        size_t len = strcspn(p, ",");
-        if (len == n && !strncmp(p, name, n))
+    while (list_item(&p, name, sizeof name))
+        if (!strcmp(name, want))
             return 1;
-        p += len;
-        p += *p == ',';
-    }
     return 0;
 }
 
