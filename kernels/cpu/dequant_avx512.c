@@ -19,6 +19,9 @@
 
 #define T512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,f16c")))
 
+/* 0, 1, .., 15: each lane's own number */
+static inline T512 __m512i lanes(void) { return _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15); }
+
 static inline T512 __m512 f16_bcast(const uint8_t *p)
 {
     return _mm512_set1_ps(_cvtsh_ss((unsigned short)(p[0] | p[1] << 8)));
@@ -39,8 +42,7 @@ static inline T512 void nibble_indices(const uint8_t *qs, __m512i *lo, __m512i *
  * bits 0..3 are zero, bits above 4 are ignored by the 32-entry permute */
 static inline T512 __m512i qh_bit4(uint32_t h, int shift)
 {
-    const __m512i j = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    __m512i b = _mm512_srlv_epi32(_mm512_set1_epi32((int)h), _mm512_add_epi32(j, _mm512_set1_epi32(shift)));
+    __m512i b = _mm512_srlv_epi32(_mm512_set1_epi32((int)h), _mm512_add_epi32(lanes(), _mm512_set1_epi32(shift)));
     return _mm512_slli_epi32(b, 4);
 }
 
@@ -52,30 +54,29 @@ static inline T512 __m512i merge_bit4(__m512i z, __m512i h4)
 }
 
 /* levels as f32: q4 offsets, q5 offsets, the plain 0..31 */
-static inline T512 __m512 iota_ps(float base)
-{
-    return _mm512_add_ps(_mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_ps(base));
-}
+static inline T512 __m512 iota_ps(float base) { return _mm512_add_ps(_mm512_cvtepi32_ps(lanes()), _mm512_set1_ps(base)); }
 
 /* q4_0, q5_0, iq4_nl: (level) * d, levels per index in lv (lv_hi for the
- * 5-bit types' indices 16..31); q4_1, q5_1: level * d + m (mul, then add) */
+ * 5-bit types' indices 16..31, unused without qh); q4_1, q5_1: level * d + m
+ * (mul, then add) */
 static T512 void dq_blocks(const uint8_t *b, float *y, int n, int bytes, int qs, int qh, int has_min, __m512 lv,
                            __m512 lv_hi)
 {
     for (int i = 0; i < n / 32; i++, y += 32, b += bytes) {
-        const __m512 d = f16_bcast(b);
-        __m512 t = _mm512_mul_ps(lv, d), th = _mm512_mul_ps(lv_hi, d);
-        if (has_min) {
-            const __m512 m = f16_bcast(b + 2);
+        const __m512 d = f16_bcast(b), m = has_min ? f16_bcast(b + 2) : _mm512_setzero_ps();
+        __m512 t = _mm512_mul_ps(lv, d);
+        if (has_min)
             t = _mm512_add_ps(t, m);
-            th = _mm512_add_ps(th, m);
-        }
         __m512i lo, hi;
         nibble_indices(b + qs, &lo, &hi);
         if (qh < 0) {
             _mm512_storeu_ps(y, _mm512_permutexvar_ps(lo, t));
             _mm512_storeu_ps(y + 16, _mm512_permutexvar_ps(hi, t));
         } else {
+            /* the upper 16 levels only where there is a fifth bit */
+            __m512 th = _mm512_mul_ps(lv_hi, d);
+            if (has_min)
+                th = _mm512_add_ps(th, m);
             uint32_t h;
             memcpy(&h, b + qh, 4); /* little-endian, as the format stores it */
             _mm512_storeu_ps(y, _mm512_permutex2var_ps(t, merge_bit4(lo, qh_bit4(h, 0)), th));
@@ -118,7 +119,7 @@ static T512 void dq_iq4_nl(const void *src, float *y, int n, int lut)
 static inline T512 __m512i turbo_indices16(const turbo_fmt *f, const uint8_t *blk, int j)
 {
     const uint8_t *qs = blk + f->qs;
-    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i lane = lanes();
     if (f->pack == TURBO_PACK_NIBBLE) {
         /* element e in the low nibble of byte e/2 when even, high when odd:
          * each byte twice, then the odd lanes shifted down by 4 (the
@@ -145,9 +146,8 @@ static T512 void dq_turbo(const turbo_fmt *f, const uint8_t *src, float *y, int 
 {
     /* the centroids repeated to 16 entries (the index bits above the
      * type's own are not cleared), built in registers: this runs per row */
-    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     const __m512 raw = _mm512_maskz_loadu_ps((__mmask16)((1u << f->levels) - 1), f->c);
-    const __m512 tab = _mm512_permutexvar_ps(_mm512_and_si512(lane, _mm512_set1_epi32(f->levels - 1)), raw);
+    const __m512 tab = _mm512_permutexvar_ps(_mm512_and_si512(lanes(), _mm512_set1_epi32(f->levels - 1)), raw);
     for (int b = 0; b < ncols; b += f->block, src += f->bytes, y += f->block) {
         const __m512 norm = f16_bcast(src);
         for (int j = 0; j < f->block; j += 16)
