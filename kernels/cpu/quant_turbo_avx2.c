@@ -66,14 +66,16 @@ typedef struct {
     __m256 sq_lo, sq_hi; /* centroids squared, rounded to f32 as the scalar c*c is */
 } turbo_luts;
 
+/* The centroids straight into registers, zero past the type's levels (the
+ * dequantizer calls this for every row, where going through a stack array
+ * cost a fifth of a decode's dequantization); c * c is the scalar's f32
+ * product lane by lane. */
 static turbo_luts luts_for(const turbo_fmt *f)
 {
-    float c[16] = {0}, sq[16] = {0};
-    for (int i = 0; i < f->levels; i++) {
-        c[i] = f->c[i];
-        sq[i] = f->c[i] * f->c[i];
-    }
-    turbo_luts l = {_mm256_loadu_ps(c), _mm256_loadu_ps(c + 8), _mm256_loadu_ps(sq), _mm256_loadu_ps(sq + 8)};
+    const __m256i first = _mm256_cmpgt_epi32(_mm256_set1_epi32(f->levels), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    const __m256 lo = _mm256_maskload_ps(f->c, first);
+    const __m256 hi = f->levels > 8 ? _mm256_loadu_ps(f->c + 8) : _mm256_setzero_ps();
+    turbo_luts l = {lo, hi, _mm256_mul_ps(lo, lo), _mm256_mul_ps(hi, hi)};
     return l;
 }
 
@@ -310,16 +312,11 @@ static inline __m256i indices8(const turbo_fmt *f, const uint8_t *blk, int j)
 
 static void turbo_dequantize(const turbo_fmt *f, const uint8_t *src, float *y, int ncols)
 {
-    /* the centroids straight into registers (zero past the type's levels,
-     * as luts_for pads them): this runs per row, where building them
-     * through a stack array cost a fifth of a decode's dequantization */
-    const __m256i first = _mm256_cmpgt_epi32(_mm256_set1_epi32(f->levels), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-    const __m256 c_lo = _mm256_maskload_ps(f->c, first);
-    const __m256 c_hi = f->levels > 8 ? _mm256_loadu_ps(f->c + 8) : _mm256_setzero_ps();
+    const turbo_luts l = luts_for(f);
     for (int b = 0; b < ncols; b += f->block, src += f->bytes, y += f->block) {
         const __m256 norm = _mm256_set1_ps(_cvtsh_ss(ggml_get_f16(src)));
         for (int j = 0; j < f->block; j += 8)
-            _mm256_storeu_ps(y + j, _mm256_mul_ps(lookup16(c_lo, c_hi, indices8(f, src, j), f->levels), norm));
+            _mm256_storeu_ps(y + j, _mm256_mul_ps(lookup16(l.c_lo, l.c_hi, indices8(f, src, j), f->levels), norm));
     }
 }
 
