@@ -297,7 +297,7 @@ static void bench_wht(bench_run *br, float *x, int64_t qrows, int64_t qcols)
 static const kvv_type default_atypes[] = {KVV_F16, KVV_Q8_0, KVV_Q4_0, KVV_TURBO3, KVV_TURBO4};
 #define NDEFAULT_ATYPES ((int)(sizeof default_atypes / sizeof *default_atypes))
 static kvv_type atypes[KVV_TYPE_COUNT];
-static int NATYPES;
+static int n_atypes;
 
 /* The next item of a comma-separated list at *p into name (cut to n - 1
  * characters), *p moved past it; 0 at the end of the list. */
@@ -316,17 +316,17 @@ static void attn_types_pick(FILE *out)
 {
     const char *p = getenv("KVV_BENCH_TYPES");
     char name[64];
-    NATYPES = 0;
-    while (NATYPES < KVV_TYPE_COUNT && list_item(&p, name, sizeof name)) {
+    n_atypes = 0;
+    while (n_atypes < KVV_TYPE_COUNT && list_item(&p, name, sizeof name)) {
         kvv_type t = kvv_type_from_name(name);
         if (t == KVV_TYPE_NONE)
             fprintf(out, "KVV_BENCH_TYPES: no type named '%s'; skipped\n", name);
         else
-            atypes[NATYPES++] = t;
+            atypes[n_atypes++] = t;
     }
-    if (NATYPES == 0) {
+    if (n_atypes == 0) {
         memcpy(atypes, default_atypes, sizeof default_atypes);
-        NATYPES = NDEFAULT_ATYPES;
+        n_atypes = NDEFAULT_ATYPES;
     }
 }
 
@@ -408,7 +408,7 @@ static int bench_attention(bench_run *br, const attn_shape *sh)
     l.seconds = thot;
     kvv_bench_line_add(log, &l);
     ref_vs_dgemm(log, sh->name, tr, tgm, thot);
-    for (int ti = 0; ti < NATYPES; ti++) {
+    for (int ti = 0; ti < n_atypes; ti++) {
         kvv_type t = atypes[ti];
         aarg ab[KVV_MAX_BACKENDS];
         timed_fn fns[KVV_MAX_BACKENDS];
@@ -481,7 +481,7 @@ static int bench_decode_dram(bench_run *br, int all)
     kvv_bench_log *log = br->log;
     const int h = 32, hkv = 8, d = 128, slab = 4096;
     size_t llc = kvv_llc_bytes(), big = 0;
-    for (int ti = 0; ti < NATYPES; ti++) {
+    for (int ti = 0; ti < n_atypes; ti++) {
         size_t b = (size_t)hkv * (size_t)dram_positions(atypes[ti], hkv, d, slab, llc) * kvv_row_bytes(atypes[ti], d);
         big = b > big ? b : big;
     }
@@ -508,7 +508,7 @@ static int bench_decode_dram(bench_run *br, int all)
             "head_dim %d, threads=%d (GB/s of cache read; roof: DRAM triad, or the FMA peak where the FLOPs per "
             "byte pass the ridge)\n",
             4.0 * (double)llc / (1 << 20), h, hkv, d, all);
-    for (int ti = 0; ti < NATYPES; ti++) {
+    for (int ti = 0; ti < n_atypes; ti++) {
         kvv_type t = atypes[ti];
         size_t rb = kvv_row_bytes(t, d);
         int64_t nkv = dram_positions(t, hkv, d, slab, llc);
